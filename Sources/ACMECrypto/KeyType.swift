@@ -1,0 +1,62 @@
+import COpenSSL
+
+/// The elliptic curves ACME CAs accept for certificate and account keys.
+public enum ECCurve: String, Sendable, Hashable {
+    case p256 = "P-256"
+    case p384 = "P-384"
+
+    /// OpenSSL's group name.
+    var groupName: String { self == .p256 ? "prime256v1" : "secp384r1" }
+    /// Bytes in one coordinate and in one half of a JWS signature.
+    var coordinateSize: Int { self == .p256 ? 32 : 48 }
+    var jwsAlgorithm: String { self == .p256 ? "ES256" : "ES384" }
+    /// certbot's `elliptic_curve` value.
+    public var secName: String { self == .p256 ? "secp256r1" : "secp384r1" }
+}
+
+/// What kind of key to generate: ECDSA on a curve or RSA of a size.
+public enum KeyType: Sendable, Hashable, CustomStringConvertible {
+    case ecdsa(ECCurve)
+    case rsa(bits: Int)
+
+    /// Accepts the spellings users know from certbot, lego and acme.sh:
+    /// `ec256`, `ecdsa`, `p256`, `secp256r1`, `prime256v1`, `ec384`, `p384`,
+    /// `secp384r1`, `rsa` (2048), `rsa2048`, `rsa3072`, `rsa4096`.
+    public init?(parsing text: String) {
+        switch text.lowercased() {
+        case "ec256", "ecdsa", "ec", "p256", "p-256", "secp256r1", "prime256v1", "ec-256": self = .ecdsa(.p256)
+        case "ec384", "p384", "p-384", "secp384r1", "ec-384": self = .ecdsa(.p384)
+        case "rsa", "rsa2048", "2048": self = .rsa(bits: 2048)
+        case "rsa3072", "3072": self = .rsa(bits: 3072)
+        case "rsa4096", "4096": self = .rsa(bits: 4096)
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .ecdsa(.p256): "ec256"
+        case .ecdsa(.p384): "ec384"
+        case .rsa(let bits): "rsa\(bits)"
+        }
+    }
+}
+
+/// A failure inside OpenSSL or in key/certificate input, as one line.
+public struct CryptoError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+
+    /// `what` plus the reason OpenSSL queued, clearing its error queue.
+    static func openssl(_ what: String) -> CryptoError {
+        var reason = ""
+        var code = ERR_get_error()
+        while code != 0 {
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            reason = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            code = ERR_get_error()
+        }
+        return CryptoError(reason.isEmpty ? what : "\(what): \(reason)")
+    }
+}

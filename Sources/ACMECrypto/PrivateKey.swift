@@ -1,0 +1,254 @@
+import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private key held by OpenSSL (EVP_PKEY): ECDSA P-256/P-384 or RSA.
+/// Key material never leaves this type except as PEM or JWK on request, and
+/// `description` never shows it.
+public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
+    let pkey: OpaquePointer
+    public let type: KeyType
+
+    private init(pkey: OpaquePointer) throws {
+        self.pkey = pkey
+        switch EVP_PKEY_get_base_id(pkey) {
+        case EVP_PKEY_EC:
+            var name = [CChar](repeating: 0, count: 64)
+            guard EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, &name, name.count, nil) == 1 else {
+                EVP_PKEY_free(pkey)
+                throw CryptoError.openssl("cannot read the curve of an EC key")
+            }
+            switch String(cString: name) {
+            case "prime256v1", "P-256", "secp256r1": type = .ecdsa(.p256)
+            case "secp384r1", "P-384": type = .ecdsa(.p384)
+            case let other:
+                EVP_PKEY_free(pkey)
+                throw CryptoError("unsupported EC curve \(other): use P-256 or P-384")
+            }
+        case EVP_PKEY_RSA:
+            let bits = Int(EVP_PKEY_get_bits(pkey))
+            guard bits >= 2048 else {
+                EVP_PKEY_free(pkey)
+                throw CryptoError("RSA key of \(bits) bits is too small: use at least 2048")
+            }
+            type = .rsa(bits: bits)
+        default:
+            EVP_PKEY_free(pkey)
+            throw CryptoError("unsupported key algorithm: use an ECDSA (P-256/P-384) or RSA key")
+        }
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    public var description: String { "PrivateKey(\(type))" }
+
+    /// A fresh key from OpenSSL's CSPRNG.
+    public static func generate(_ type: KeyType) throws -> PrivateKey {
+        let algorithm: String
+        switch type {
+        case .ecdsa: algorithm = "EC"
+        case .rsa(let bits):
+            guard [2048, 3072, 4096].contains(bits) else { throw CryptoError("RSA keys must be 2048, 3072 or 4096 bits, not \(bits)") }
+            algorithm = "RSA"
+        }
+        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else { throw CryptoError.openssl("cannot create a key context") }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        guard EVP_PKEY_keygen_init(ctx) == 1 else { throw CryptoError.openssl("cannot start key generation") }
+        switch type {
+        case .ecdsa(let curve):
+            guard EVP_PKEY_CTX_set_group_name(ctx, curve.groupName) == 1 else { throw CryptoError.openssl("cannot select curve \(curve.rawValue)") }
+        case .rsa(let bits):
+            guard EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, Int32(bits)) == 1 else { throw CryptoError.openssl("cannot set RSA size \(bits)") }
+        }
+        var pkey: OpaquePointer?
+        guard EVP_PKEY_generate(ctx, &pkey) == 1, let pkey else { throw CryptoError.openssl("key generation failed") }
+        return try PrivateKey(pkey: pkey)
+    }
+
+    /// Loads an unencrypted PEM key: PKCS#8 ("PRIVATE KEY") or the
+    /// traditional "EC PRIVATE KEY" / "RSA PRIVATE KEY" forms.
+    public convenience init(pem: String) throws {
+        let loaded = try MemoryBIO.reading(Array(pem.utf8)) { bio in
+            PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+        }
+        guard let loaded else { throw CryptoError.openssl("not a PEM private key (or it is encrypted)") }
+        try self.init(pkey: loaded)
+    }
+
+    /// Loads a private JWK (RFC 7517/7518): `kty` EC with crv/x/y/d, or RSA
+    /// with n/e/d and, when present, the CRT members p/q/dp/dq/qi.
+    public convenience init(jwk: [String: String]) throws {
+        func member(_ name: String) throws -> [UInt8] {
+            guard let text = jwk[name], let bytes = Base64URL.decode(text), !bytes.isEmpty else {
+                throw CryptoError("private JWK lacks a valid \"\(name)\" member")
+            }
+            return bytes
+        }
+        guard let builder = OSSL_PARAM_BLD_new() else { throw CryptoError.openssl("cannot allocate key parameters") }
+        defer { OSSL_PARAM_BLD_free(builder) }
+        // The builder keeps pointers (names, strings, numbers) until
+        // OSSL_PARAM_BLD_to_param, so everything handed to it must outlive
+        // that call: no Swift temporaries.
+        var bignums: [OpaquePointer] = []
+        var buffers: [UnsafeMutableRawPointer] = []
+        defer {
+            bignums.forEach { BN_clear_free($0) }
+            buffers.forEach { free($0) }
+        }
+        func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
+            let copy = strdup(text)!
+            buffers.append(UnsafeMutableRawPointer(copy))
+            return copy
+        }
+        func pushBN(_ key: String, _ bytes: [UInt8]) throws {
+            guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else { throw CryptoError.openssl("bad JWK number") }
+            bignums.append(bn)
+            guard OSSL_PARAM_BLD_push_BN(builder, cString(key), bn) == 1 else { throw CryptoError.openssl("bad JWK number") }
+        }
+        let algorithm: String
+        switch jwk["kty"] {
+        case "EC":
+            let curve: ECCurve
+            switch jwk["crv"] {
+            case "P-256": curve = .p256
+            case "P-384": curve = .p384
+            default: throw CryptoError("private JWK has unsupported curve \(jwk["crv"] ?? "(none)")")
+            }
+            algorithm = "EC"
+            let x = try member("x"), y = try member("y")
+            guard x.count == curve.coordinateSize, y.count == curve.coordinateSize else {
+                throw CryptoError("private JWK has coordinates of the wrong size for \(curve.rawValue)")
+            }
+            let point = [0x04] + x + y
+            let pointBuffer = malloc(point.count)!
+            buffers.append(pointBuffer)
+            point.withUnsafeBytes { pointBuffer.copyMemory(from: $0.baseAddress!, byteCount: point.count) }
+            guard OSSL_PARAM_BLD_push_utf8_string(builder, cString(OSSL_PKEY_PARAM_GROUP_NAME), cString(curve.groupName), 0) == 1,
+                  OSSL_PARAM_BLD_push_octet_string(builder, cString(OSSL_PKEY_PARAM_PUB_KEY), pointBuffer, point.count) == 1 else {
+                throw CryptoError.openssl("bad EC JWK")
+            }
+            try pushBN(OSSL_PKEY_PARAM_PRIV_KEY, try member("d"))
+        case "RSA":
+            algorithm = "RSA"
+            try pushBN(OSSL_PKEY_PARAM_RSA_N, try member("n"))
+            try pushBN(OSSL_PKEY_PARAM_RSA_E, try member("e"))
+            try pushBN(OSSL_PKEY_PARAM_RSA_D, try member("d"))
+            if jwk["p"] != nil {
+                try pushBN("rsa-factor1", try member("p"))
+                try pushBN("rsa-factor2", try member("q"))
+                try pushBN("rsa-exponent1", try member("dp"))
+                try pushBN("rsa-exponent2", try member("dq"))
+                try pushBN("rsa-coefficient1", try member("qi"))
+            }
+        default:
+            throw CryptoError("private JWK has unsupported kty \(jwk["kty"] ?? "(none)"): use EC or RSA")
+        }
+        guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw CryptoError.openssl("cannot build key parameters") }
+        defer { OSSL_PARAM_free(params) }
+        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else { throw CryptoError.openssl("cannot create a key context") }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        var pkey: OpaquePointer?
+        guard EVP_PKEY_fromdata_init(ctx) == 1, EVP_PKEY_fromdata(ctx, &pkey, acme_EVP_PKEY_KEYPAIR, params) == 1, let pkey else {
+            throw CryptoError.openssl("private JWK does not form a valid key")
+        }
+        try self.init(pkey: pkey)
+        // A JWK whose public half does not belong to its private half would
+        // sign requests the CA attributes to another key; refuse it.
+        guard let check = EVP_PKEY_CTX_new_from_pkey(nil, self.pkey, nil) else { throw CryptoError.openssl("cannot check key") }
+        defer { EVP_PKEY_CTX_free(check) }
+        guard EVP_PKEY_pairwise_check(check) == 1 else { throw CryptoError.openssl("private JWK is inconsistent") }
+    }
+
+    /// Unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"), what certbot writes.
+    public func pemPKCS8() throws -> String {
+        let bytes = try MemoryBIO.writing("cannot encode the private key") { bio in
+            PEM_write_bio_PrivateKey(bio, pkey, nil, nil, 0, nil, nil) == 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// SubjectPublicKeyInfo PEM ("BEGIN PUBLIC KEY").
+    public func publicKeyPEM() throws -> String {
+        let bytes = try MemoryBIO.writing("cannot encode the public key") { PEM_write_bio_PUBKEY($0, pkey) == 1 }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    public func publicKeyDER() throws -> [UInt8] {
+        try MemoryBIO.writing("cannot encode the public key") { i2d_PUBKEY_bio($0, pkey) == 1 }
+    }
+
+    public var jwsAlgorithm: String {
+        switch type {
+        case .ecdsa(let curve): curve.jwsAlgorithm
+        case .rsa: "RS256"
+        }
+    }
+
+    /// The public JWK with exactly the required members (RFC 7638 §3.2).
+    public var publicJWK: JWK {
+        switch type {
+        case .ecdsa(let curve):
+            let (x, y) = ecPoint(curve)
+            return JWK(members: ["kty": "EC", "crv": curve.rawValue, "x": Base64URL.encode(x), "y": Base64URL.encode(y)])
+        case .rsa:
+            return JWK(members: ["kty": "RSA", "n": Base64URL.encode(bigParam(OSSL_PKEY_PARAM_RSA_N)!),
+                                 "e": Base64URL.encode(bigParam(OSSL_PKEY_PARAM_RSA_E)!)])
+        }
+    }
+
+    /// The private JWK, as certbot stores it in `private_key.json`.
+    public func privateJWK() throws -> [String: String] {
+        var members = publicJWK.members
+        func add(_ name: String, _ param: String, width: Int? = nil) throws {
+            guard let bytes = bigParam(param, width: width) else { throw CryptoError.openssl("cannot export key member \(name)") }
+            members[name] = Base64URL.encode(bytes)
+        }
+        switch type {
+        case .ecdsa(let curve):
+            try add("d", OSSL_PKEY_PARAM_PRIV_KEY, width: curve.coordinateSize)
+        case .rsa:
+            try add("d", OSSL_PKEY_PARAM_RSA_D)
+            try add("p", "rsa-factor1")
+            try add("q", "rsa-factor2")
+            try add("dp", "rsa-exponent1")
+            try add("dq", "rsa-exponent2")
+            try add("qi", "rsa-coefficient1")
+        }
+        return members
+    }
+
+    /// Signs `message` with SHA-256 (P-256, RSA) or SHA-384 (P-384). ECDSA
+    /// signatures come back in JWS form: fixed-width r‖s, not DER.
+    public func sign(_ message: [UInt8]) throws -> [UInt8] {
+        guard let ctx = EVP_MD_CTX_new() else { throw CryptoError.openssl("cannot allocate a signing context") }
+        defer { EVP_MD_CTX_free(ctx) }
+        let md = type == .ecdsa(.p384) ? EVP_sha384() : EVP_sha256()
+        guard EVP_DigestSignInit(ctx, nil, md, nil, pkey) == 1 else { throw CryptoError.openssl("cannot start signing") }
+        var length = 0
+        guard EVP_DigestSign(ctx, nil, &length, message, message.count) == 1 else { throw CryptoError.openssl("signing failed") }
+        var signature = [UInt8](repeating: 0, count: length)
+        guard EVP_DigestSign(ctx, &signature, &length, message, message.count) == 1 else { throw CryptoError.openssl("signing failed") }
+        signature.removeSubrange(length...)
+        guard case .ecdsa(let curve) = type else { return signature }
+        var raw = [UInt8](repeating: 0, count: 2 * curve.coordinateSize)
+        guard acme_ecdsa_der_to_raw(signature, signature.count, &raw, Int32(curve.coordinateSize)) == 1 else {
+            throw CryptoError.openssl("cannot convert the ECDSA signature")
+        }
+        return raw
+    }
+
+    private func bigParam(_ name: String, width: Int? = nil) -> [UInt8]? {
+        var bn: OpaquePointer?
+        guard EVP_PKEY_get_bn_param(pkey, name, &bn) == 1, let bn else { return nil }
+        defer { BN_clear_free(bn) }
+        return bignumBytes(bn, width: width)
+    }
+
+    private func ecPoint(_ curve: ECCurve) -> (x: [UInt8], y: [UInt8]) {
+        let x = bigParam(OSSL_PKEY_PARAM_EC_PUB_X, width: curve.coordinateSize) ?? []
+        let y = bigParam(OSSL_PKEY_PARAM_EC_PUB_Y, width: curve.coordinateSize) ?? []
+        return (x, y)
+    }
+}
