@@ -1,0 +1,282 @@
+import ACMECrypto
+import ACMEHTTP
+
+/// The account an RFC 8555 request is signed with: its key and, once registered, its URL (`kid`).
+public struct AccountCredentials: Sendable {
+    public var key: PrivateKey
+    public var url: String
+    public init(key: PrivateKey, url: String) {
+        self.key = key
+        self.url = url
+    }
+}
+
+/// External Account Binding credentials (RFC 8555 §7.3.4).
+public struct ExternalAccountBinding: Sendable {
+    public var keyID: String
+    public var macKey: [UInt8]
+    public init(keyID: String, macKey: [UInt8]) {
+        self.keyID = keyID
+        self.macKey = macKey
+    }
+}
+
+/// Talks RFC 8555 to one ACME server: the directory, nonces, signed POSTs with the
+/// retries the RFC asks for (`badNonce`), and every resource request. It holds no
+/// policy: which challenge to answer or where to store things is decided above it.
+public actor ACMEClient {
+    public let directoryURL: String
+    private let transport: any HTTPTransport
+    private let verbose: (@Sendable (String) -> Void)?
+    private var nonces = NonceStore()
+    private var cachedDirectory: Directory?
+    /// Requests sent to the server by this client (directory, nonces, POSTs, retries included).
+    public private(set) var requestCount = 0
+
+    /// Retries of a request refused for `badNonce` before giving up (RFC 8555 §6.5: the client should retry).
+    static let badNonceRetries = 25
+    /// Longest `Retry-After` we wait out on 429/503 before reporting instead; and how often.
+    static let longestRetryAfter: Duration = .seconds(60)
+    static let rateLimitRetries = 3
+
+    public init(directoryURL: String, transport: any HTTPTransport, verbose: (@Sendable (String) -> Void)? = nil) {
+        self.directoryURL = directoryURL
+        self.transport = transport
+        self.verbose = verbose
+    }
+
+    // MARK: Directory and nonces
+
+    /// The directory, fetched once.
+    public func directory() async throws -> Directory {
+        if let cachedDirectory { return cachedDirectory }
+        let response = try await sendWithRateLimit(HTTPRequest(method: .get, url: directoryURL))
+        guard response.status == 200 else {
+            throw failure(response, url: directoryURL, doing: "fetching the directory")
+        }
+        let directory = try Directory.parse(response.body, url: directoryURL)
+        cachedDirectory = directory
+        return directory
+    }
+
+    private func freshNonce() async throws -> String {
+        if let nonce = nonces.take() { return nonce }
+        let url = try await directory().newNonce
+        let response = try await sendWithRateLimit(HTTPRequest(method: .head, url: url))
+        nonces.keep(response.header("Replay-Nonce"))
+        guard response.status < 400, let nonce = nonces.take() else {
+            throw ACMEError(.malformedResponse, "\(url) gave no Replay-Nonce (HTTP \(response.status)); the server is not speaking RFC 8555")
+        }
+        return nonce
+    }
+
+    // MARK: Transport
+
+    private func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        requestCount += 1
+        let response = try await transport.send(request)
+        verbose?("\(request.method.rawValue) \(request.url) -> \(response.status)")
+        return response
+    }
+
+    /// GET/HEAD honouring `Retry-After` on 429 and 503, a bounded number of times.
+    private func sendWithRateLimit(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var waits = 0
+        while true {
+            let response = try await send(request)
+            if let delay = retryDelay(response, waits: waits) {
+                waits += 1
+                try await Task.sleep(for: delay)
+                continue
+            }
+            return response
+        }
+    }
+
+    private func retryDelay(_ response: HTTPResponse, waits: Int) -> Duration? {
+        guard response.status == 429 || response.status == 503,
+              waits < Self.rateLimitRetries,
+              let after = response.retryAfter, after <= Self.longestRetryAfter else { return nil }
+        verbose?("server asked to retry after \(after)")
+        return max(after, .milliseconds(100))
+    }
+
+    /// A signed POST (RFC 8555 §6.2). `payload == nil` is POST-as-GET (§6.3).
+    /// `badNonce` is retried with the nonce from the error response (§6.5).
+    func post(_ url: String, payload: String?, key: PrivateKey, kid: String?,
+              accept: String? = nil) async throws -> HTTPResponse {
+        var nonceRetries = 0
+        var rateWaits = 0
+        while true {
+            let nonce = try await freshNonce()
+            let body = try JWS.sign(payload: payload, url: url, nonce: nonce, key: key, keyID: kid)
+            var headers = ["Content-Type": "application/jose+json"]
+            if let accept { headers["Accept"] = accept }
+            let response = try await send(HTTPRequest(method: .post, url: url, headers: headers, body: Array(body.utf8)))
+            nonces.keep(response.header("Replay-Nonce"))
+            if response.status < 400 { return response }
+            let problem = Problem.parse(response.body)
+            if problem?.shortType == "badNonce", nonceRetries < Self.badNonceRetries {
+                nonceRetries += 1
+                continue
+            }
+            if let delay = retryDelay(response, waits: rateWaits) {
+                rateWaits += 1
+                try await Task.sleep(for: delay)
+                continue
+            }
+            throw failure(response, url: url, doing: nil)
+        }
+    }
+
+    /// Turns an error response into one line: the problem's type, detail and identifier
+    /// when the server sent a problem document, else the status and URL.
+    private func failure(_ response: HTTPResponse, url: String, doing: String?) -> ACMEError {
+        let context = doing.map { " while \($0)" } ?? ""
+        if let problem = Problem.parse(response.body) {
+            var message = "the CA refused the request\(context): \(problem.summary)"
+            if response.status == 429 || problem.shortType == "rateLimited" {
+                if let after = response.retryAfter {
+                    message += " (retry after \(Int(after.components.seconds)) s)"
+                }
+                return ACMEError(.rateLimited, message, problem: problem)
+            }
+            return ACMEError(.problem, message, problem: problem)
+        }
+        var snippet = String(decoding: response.body.prefix(200), as: UTF8.self)
+            .replacing("\n", with: " ").replacing("\r", with: " ")
+        if !snippet.isEmpty { snippet = ": " + snippet }
+        let kind: ACMEError.Kind = response.status == 429 ? .rateLimited : .malformedResponse
+        return ACMEError(kind, "HTTP \(response.status) from \(url)\(context)\(snippet)")
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, url: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(response.body))
+        } catch {
+            throw ACMEError(.malformedResponse, "unexpected \(T.self) JSON from \(url) (HTTP \(response.status)); the server is not speaking RFC 8555")
+        }
+    }
+
+    private func location(_ response: HTTPResponse, url: String) throws -> String {
+        guard let location = response.header("Location"), !location.isEmpty else {
+            throw ACMEError(.malformedResponse, "\(url) answered HTTP \(response.status) without a Location header")
+        }
+        return location
+    }
+
+    // MARK: Accounts (RFC 8555 §7.3)
+
+    /// Creates an account, or returns the existing one for this key (the server answers 200 with its URL).
+    /// With `onlyReturnExisting`, only looks the key up (§7.3.1) and fails with `accountDoesNotExist` if unknown.
+    public func newAccount(key: PrivateKey, contact: [String], termsOfServiceAgreed: Bool,
+                           externalAccountBinding: ExternalAccountBinding? = nil,
+                           onlyReturnExisting: Bool = false) async throws -> Account {
+        let dir = try await directory()
+        var members: [(String, JSONValue)] = []
+        if onlyReturnExisting {
+            members.append(("onlyReturnExisting", .bool(true)))
+        } else {
+            if !contact.isEmpty { members.append(("contact", .array(contact.map { .string($0) }))) }
+            if termsOfServiceAgreed { members.append(("termsOfServiceAgreed", .bool(true))) }
+            if let eab = externalAccountBinding {
+                let jws = try JWS.externalAccountBinding(accountKey: key.publicJWK, keyID: eab.keyID,
+                                                         macKey: eab.macKey, url: dir.newAccount)
+                members.append(("externalAccountBinding", .raw(jws)))
+            }
+        }
+        let response = try await post(dir.newAccount, payload: JSONValue.object(members).serialized, key: key, kid: nil)
+        let url = try location(response, url: dir.newAccount)
+        let body = (try? JSONDecoder().decode(Account.Body.self, from: Data(response.body)))
+            ?? Account.Body(status: nil, contact: nil, orders: nil, termsOfServiceAgreed: nil)
+        return Account(url: url, body: body)
+    }
+
+    /// Fetches the account object (an update with an empty payload, RFC 8555 §7.3.3).
+    public func account(_ credentials: AccountCredentials) async throws -> Account {
+        let response = try await post(credentials.url, payload: "{}", key: credentials.key, kid: credentials.url)
+        return Account(url: credentials.url, body: try decode(Account.Body.self, response, url: credentials.url))
+    }
+
+    /// Replaces the account's contact list (RFC 8555 §7.3.2).
+    public func updateAccount(_ credentials: AccountCredentials, contact: [String]) async throws -> Account {
+        let payload = JSONValue.object([("contact", .array(contact.map { .string($0) }))]).serialized
+        let response = try await post(credentials.url, payload: payload, key: credentials.key, kid: credentials.url)
+        return Account(url: credentials.url, body: try decode(Account.Body.self, response, url: credentials.url))
+    }
+
+    /// Deactivates the account (RFC 8555 §7.3.6); the CA will refuse its requests afterwards.
+    public func deactivateAccount(_ credentials: AccountCredentials) async throws -> Account {
+        let payload = JSONValue.object([("status", .string("deactivated"))]).serialized
+        let response = try await post(credentials.url, payload: payload, key: credentials.key, kid: credentials.url)
+        return Account(url: credentials.url, body: try decode(Account.Body.self, response, url: credentials.url))
+    }
+
+    // MARK: Orders (RFC 8555 §7.4)
+
+    /// Creates an order for DNS identifiers, optionally asking for an ACME profile.
+    public func newOrder(_ credentials: AccountCredentials, names: [String], profile: String? = nil) async throws -> Order {
+        let url = try await directory().newOrder
+        var members: [(String, JSONValue)] = [
+            ("identifiers", .array(names.map { .object([("type", .string("dns")), ("value", .string($0))]) })),
+        ]
+        if let profile { members.append(("profile", .string(profile))) }
+        let response = try await post(url, payload: JSONValue.object(members).serialized, key: credentials.key, kid: credentials.url)
+        var order = try decode(Order.self, response, url: url)
+        order.url = try location(response, url: url)
+        return order
+    }
+
+    /// Fetches an order (POST-as-GET) and the `Retry-After` the server sent with it.
+    public func order(_ credentials: AccountCredentials, url: String) async throws -> (Order, Duration?) {
+        let response = try await post(url, payload: nil, key: credentials.key, kid: credentials.url)
+        var order = try decode(Order.self, response, url: url)
+        order.url = url
+        return (order, response.retryAfter)
+    }
+
+    /// Fetches an authorization (POST-as-GET) and the `Retry-After` the server sent with it.
+    public func authorization(_ credentials: AccountCredentials, url: String) async throws -> (Authorization, Duration?) {
+        let response = try await post(url, payload: nil, key: credentials.key, kid: credentials.url)
+        var authz = try decode(Authorization.self, response, url: url)
+        authz.url = url
+        return (authz, response.retryAfter)
+    }
+
+    /// Tells the server the challenge is ready to be validated (RFC 8555 §7.5.1: payload `{}`).
+    public func respond(_ credentials: AccountCredentials, to challenge: Challenge) async throws -> Challenge {
+        let response = try await post(challenge.url, payload: "{}", key: credentials.key, kid: credentials.url)
+        return try decode(Challenge.self, response, url: challenge.url)
+    }
+
+    /// Sends the CSR (DER) to the order's finalize URL (RFC 8555 §7.4).
+    public func finalize(_ credentials: AccountCredentials, order: Order, csr: [UInt8]) async throws -> (Order, Duration?) {
+        let payload = JSONValue.object([("csr", .string(Base64URL.encode(csr)))]).serialized
+        let response = try await post(order.finalize, payload: payload, key: credentials.key, kid: credentials.url)
+        var updated = try decode(Order.self, response, url: order.finalize)
+        updated.url = order.url
+        return (updated, response.retryAfter)
+    }
+
+    /// Downloads a certificate chain (RFC 8555 §7.4.2) with the URLs of its alternate chains.
+    public func downloadCertificate(_ credentials: AccountCredentials, url: String) async throws -> CertificateDownload {
+        let response = try await post(url, payload: nil, key: credentials.key, kid: credentials.url,
+                                      accept: "application/pem-certificate-chain")
+        let pem = response.bodyText
+        guard pem.contains("-----BEGIN CERTIFICATE-----") else {
+            throw ACMEError(.malformedResponse, "\(url) did not return a PEM certificate chain")
+        }
+        let alternates = response.links.filter { $0.rel == "alternate" }.map(\.url)
+        return CertificateDownload(pem: pem, alternates: alternates)
+    }
+
+    /// Revokes a certificate (RFC 8555 §7.6), signed by the account or, with `kid == nil`, by the certificate's key.
+    public func revoke(certificateDER: [UInt8], reason: Int?, key: PrivateKey, kid: String?) async throws {
+        guard let url = try await directory().revokeCert else {
+            throw ACMEError(.usage, "\(directoryURL) offers no revokeCert resource")
+        }
+        var members: [(String, JSONValue)] = [("certificate", .string(Base64URL.encode(certificateDER)))]
+        if let reason { members.append(("reason", .raw(String(reason)))) }
+        _ = try await post(url, payload: JSONValue.object(members).serialized, key: key, kid: kid)
+    }
+}

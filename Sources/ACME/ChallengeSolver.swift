@@ -1,0 +1,11 @@
+/// Something that makes a challenge answerable: an HTTP-01 responder, a webroot,
+/// later a DNS hook. The order flow presents every challenge before telling the
+/// CA to validate any of them, and cleans up every one afterwards, also on failure.
+public protocol ChallengeSolver: Sendable {
+    /// The RFC 8555 challenge type this solver answers, e.g. `http-01`.
+    var challengeType: String { get }
+    /// Makes `keyAuthorization` available for `token` (RFC 8555 §8.1).
+    func present(identifier: String, token: String, keyAuthorization: String) async throws
+    /// Withdraws what `present` did. Must not throw: cleanup runs on every path.
+    func cleanup(identifier: String, token: String) async
+}

@@ -1,0 +1,44 @@
+/// An RFC 7807 problem document as ACME uses it (RFC 8555 §6.7), with subproblems (§6.7.1).
+public struct Problem: Sendable, Decodable, Equatable {
+    public struct Subproblem: Sendable, Decodable, Equatable {
+        public var type: String?
+        public var detail: String?
+        public var identifier: Identifier?
+    }
+
+    public var type: String?
+    public var detail: String?
+    public var status: Int?
+    public var identifier: Identifier?
+    public var subproblems: [Subproblem]?
+
+    /// The ACME error name without the `urn:ietf:params:acme:error:` prefix (`badNonce`, `rateLimited`, ...).
+    public var shortType: String {
+        guard let type else { return "unknown" }
+        let prefix = "urn:ietf:params:acme:error:"
+        return type.hasPrefix(prefix) ? String(type.dropFirst(prefix.count)) : type
+    }
+
+    /// One line: type, detail, identifier, then each subproblem in brackets.
+    public var summary: String {
+        var line = shortType
+        if let identifier { line += " for \(identifier.value)" }
+        if let detail, !detail.isEmpty { line += ": \(detail)" }
+        let subs = (subproblems ?? []).map { sub -> String in
+            var s = ""
+            if let id = sub.identifier { s += "\(id.value): " }
+            let t = sub.type.map { $0.replacing("urn:ietf:params:acme:error:", with: "") } ?? "error"
+            s += t
+            if let d = sub.detail, !d.isEmpty { s += " (\(d))" }
+            return s
+        }
+        if !subs.isEmpty { line += " [" + subs.joined(separator: "; ") + "]" }
+        return line.replacing("\n", with: " ")
+    }
+
+    static func parse(_ body: [UInt8]) -> Problem? {
+        guard !body.isEmpty, let p = try? JSONDecoder().decode(Problem.self, from: Data(body)),
+              p.type != nil || p.detail != nil else { return nil }
+        return p
+    }
+}
