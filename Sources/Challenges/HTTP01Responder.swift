@@ -1,0 +1,322 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal HTTP server for ACME HTTP-01 (RFC 8555 §8.3). It answers
+/// `GET|HEAD /.well-known/acme-challenge/<token>` for live tokens only and
+/// 404 for everything else. One thread multiplexes all connections with
+/// poll(); each request is bounded in size (8 KiB) and time (5 s), and at
+/// most 64 connections are open at once.
+public final class HTTP01Responder: @unchecked Sendable {
+    public static let maxRequestBytes = 8 * 1024
+    public static let connectionDeadlineMilliseconds = 5_000
+    public static let maxConnections = 64
+    static let prefix = "/.well-known/acme-challenge/"
+
+    private let address: String?
+    private let requestedPort: Int
+    private let shared = SharedState()
+    // Lifecycle state: only touched by start()/stop(), which callers serialise.
+    private var listeners: [Int32] = []
+    private var wakeWrite: Int32 = -1
+    private var thread: pthread_t?
+    private var boundPort = 0
+
+    public init(address: String? = nil, port: Int = 80) {
+        self.address = address
+        self.requestedPort = port
+    }
+
+    deinit { stop() }
+
+    /// The port actually bound (useful with port 0).
+    public var port: Int { boundPort }
+
+    /// Number of challenge responses (200) served so far.
+    public var servedCount: Int { shared.served.load(ordering: .relaxed) }
+
+    public func add(token: String, keyAuthorization: String) {
+        shared.tokens.withLock { $0[token] = keyAuthorization }
+    }
+
+    public func remove(token: String) {
+        _ = shared.tokens.withLock { $0.removeValue(forKey: token) }
+    }
+
+    /// Binds and starts serving; returns once the socket listens.
+    public func start() throws {
+        guard thread == nil else { return }
+        let sockets = try bind()
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            sockets.forEach { close($0) }
+            throw ChallengeError("cannot create a pipe for the HTTP-01 responder: \(String(cString: strerror(errno)))")
+        }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        listeners = sockets
+        wakeWrite = pipeFDs[1]
+        let loop = ServerLoop(listeners: sockets, wake: pipeFDs[0], shared: shared)
+        let box = Unmanaged.passRetained(loop).toOpaque()
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, nil, { raw in
+            let loop = Unmanaged<ServerLoop>.fromOpaque(raw!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<ServerLoop>.fromOpaque(box).release()
+            sockets.forEach { close($0) }
+            close(pipeFDs[0]); close(pipeFDs[1])
+            listeners = []
+            throw ChallengeError("cannot start the HTTP-01 responder thread: \(String(cString: strerror(rc)))")
+        }
+        thread = handle
+    }
+
+    /// Closes the listening sockets and every connection; waits for the thread.
+    public func stop() {
+        guard let thread else { return }
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+        pthread_join(thread, nil)
+        close(wakeWrite)
+        wakeWrite = -1
+        listeners = []  // closed by the loop on exit
+        self.thread = nil
+    }
+
+    // MARK: - Binding
+
+    private func bind() throws -> [Int32] {
+        let shown = address ?? "all addresses"
+        if let address {
+            var v4 = in_addr(), v6 = in6_addr()
+            if inet_pton(AF_INET, address, &v4) == 1 {
+                return [try listen(family: AF_INET, address: shown) { fd in
+                    var sa = sockaddr_in()
+                    sa.sin_family = sa_family_t(AF_INET)
+                    sa.sin_port = in_port_t(UInt16(truncatingIfNeeded: requestedPort).bigEndian)
+                    sa.sin_addr = v4
+                    return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                }]
+            }
+            if inet_pton(AF_INET6, address, &v6) == 1 {
+                return [try listen(family: AF_INET6, address: shown) { fd in try bind6(fd, v6, v6only: true) }]
+            }
+            throw ChallengeError("--http-01-address \(address) is not an IPv4 or IPv6 address")
+        }
+        // All addresses: one dual-stack IPv6 socket, or IPv4 where IPv6 is off.
+        do {
+            return [try listen(family: AF_INET6, address: shown) { fd in try bind6(fd, in6addr_any, v6only: false) }]
+        } catch let error as SocketFamilyUnavailable {
+            _ = error
+            return [try listen(family: AF_INET, address: shown) { fd in
+                var sa = sockaddr_in()
+                sa.sin_family = sa_family_t(AF_INET)
+                sa.sin_port = in_port_t(UInt16(truncatingIfNeeded: requestedPort).bigEndian)
+                return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            }]
+        }
+    }
+
+    private struct SocketFamilyUnavailable: Error {}
+
+    private func bind6(_ fd: Int32, _ address: in6_addr, v6only: Bool) throws -> Int32 {
+        var flag: Int32 = v6only ? 1 : 0
+        setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &flag, socklen_t(MemoryLayout<Int32>.size))
+        var sa = sockaddr_in6()
+        sa.sin6_family = sa_family_t(AF_INET6)
+        sa.sin6_port = in_port_t(UInt16(truncatingIfNeeded: requestedPort).bigEndian)
+        sa.sin6_addr = address
+        return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+    }
+
+    private func listen(family: Int32, address shown: String, bind: (Int32) throws -> Int32) throws -> Int32 {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 {
+            if family == AF_INET6 && address == nil && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT) { throw SocketFamilyUnavailable() }
+            throw ChallengeError("cannot create a socket for the HTTP-01 responder: \(String(cString: strerror(errno)))")
+        }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if try bind(fd) != 0 {
+            let code = errno
+            close(fd)
+            if family == AF_INET6 && address == nil && code == EADDRNOTAVAIL { throw SocketFamilyUnavailable() }
+            throw bindError(code, shown)
+        }
+        guard Glibc.listen(fd, Int32(Self.maxConnections)) == 0 else {
+            let code = errno
+            close(fd)
+            throw bindError(code, shown)
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) } }
+        boundPort = withUnsafePointer(to: &storage) { pointer in
+            family == AF_INET
+                ? pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+                : pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+        }
+        return fd
+    }
+
+    private func bindError(_ code: Int32, _ shown: String) -> ChallengeError {
+        switch code {
+        case EADDRINUSE:
+            return ChallengeError("port \(requestedPort) is already in use on \(shown); stop the server using it or use --webroot DIR to answer HTTP-01 from the web server that has it")
+        case EACCES:
+            return ChallengeError("permission denied binding port \(requestedPort) (ports below 1024 need root or CAP_NET_BIND_SERVICE); run as root or use --webroot DIR")
+        case EADDRNOTAVAIL:
+            return ChallengeError("cannot bind port \(requestedPort) on \(shown): the address is not on this host; fix --http-01-address")
+        default:
+            return ChallengeError("cannot bind port \(requestedPort) on \(shown): \(String(cString: strerror(code)))")
+        }
+    }
+}
+
+/// What the caller's threads and the server thread share.
+private final class SharedState: Sendable {
+    let tokens = Mutex<[String: String]>([:])
+    let served = Atomic<Int>(0)
+}
+
+/// The poll() loop, owned by the responder's thread.
+private final class ServerLoop {
+    struct Connection {
+        var fd: Int32
+        var request: [UInt8] = []
+        var response: [UInt8]? = nil
+        var sent = 0
+        var deadline: Int
+    }
+
+    let listeners: [Int32]
+    let wake: Int32
+    let shared: SharedState
+    var connections: [Connection] = []
+
+    init(listeners: [Int32], wake: Int32, shared: SharedState) {
+        self.listeners = listeners
+        self.wake = wake
+        self.shared = shared
+    }
+
+    static func now() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+    }
+
+    func run() {
+        defer {
+            connections.forEach { close($0.fd) }
+            listeners.forEach { close($0) }
+            close(wake)
+        }
+        while true {
+            var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            fds += connections.map { pollfd(fd: $0.fd, events: Int16($0.response == nil ? POLLIN : POLLOUT), revents: 0) }
+            let now = Self.now()
+            let nearest = connections.map(\.deadline).min().map { max(0, $0 - now) } ?? 60_000
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(nearest, 60_000)))
+            if ready < 0 && errno != EINTR { return }
+            if fds[0].revents != 0 { return }
+            for (index, fd) in listeners.enumerated() where fds[1 + index].revents & Int16(POLLIN) != 0 {
+                accept(on: fd)
+            }
+            let base = 1 + listeners.count
+            let polled = fds.count - base  // connections accepted just now were not polled
+            var closed: Set<Int32> = []
+            for index in 0..<polled {
+                let revents = fds[base + index].revents
+                guard revents != 0 else { continue }
+                if !service(&connections[index], revents: revents) { closed.insert(connections[index].fd) }
+            }
+            let later = Self.now()
+            for connection in connections where connection.deadline <= later { closed.insert(connection.fd) }
+            if !closed.isEmpty {
+                closed.forEach { close($0) }
+                connections.removeAll { closed.contains($0.fd) }
+            }
+        }
+    }
+
+    private func accept(on listener: Int32) {
+        while true {
+            let fd = Glibc.accept(listener, nil, nil)
+            if fd < 0 { return }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            if connections.count >= HTTP01Responder.maxConnections {
+                close(fd)
+                continue
+            }
+            connections.append(Connection(fd: fd, deadline: Self.now() + HTTP01Responder.connectionDeadlineMilliseconds))
+        }
+    }
+
+    /// Reads or writes what is ready; false when the connection is done.
+    private func service(_ connection: inout Connection, revents: Int16) -> Bool {
+        if connection.response == nil {
+            if revents & Int16(POLLIN | POLLHUP | POLLERR) == 0 { return true }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = recv(connection.fd, &buffer, buffer.count, 0)
+            if n == 0 { return false }
+            if n < 0 { return errno == EAGAIN || errno == EINTR }
+            connection.request += buffer.prefix(n)
+            if let end = headerEnd(connection.request), end + 4 <= HTTP01Responder.maxRequestBytes {
+                connection.response = respond(to: Array(connection.request[..<end]))
+            } else if connection.request.count > HTTP01Responder.maxRequestBytes {
+                connection.response = Self.message(431, "Request Header Fields Too Large", head: false)
+            } else {
+                return true
+            }
+        }
+        guard let response = connection.response else { return true }
+        let sent = connection.sent
+        let n = response.withUnsafeBytes { raw in
+            send(connection.fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+        }
+        if n < 0 { return errno == EAGAIN || errno == EINTR }
+        connection.sent += n
+        return connection.sent < response.count
+    }
+
+    private func headerEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+            return i
+        }
+        return nil
+    }
+
+    private func respond(to head: [UInt8]) -> [UInt8] {
+        let lineEnd = head.firstIndex(of: 13) ?? head.endIndex
+        let parts = head[..<lineEnd].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[2].starts(with: Array("HTTP/1.".utf8)) else {
+            return Self.message(400, "Bad Request", head: false)
+        }
+        let method = String(decoding: parts[0], as: UTF8.self)
+        let isHead = method == "HEAD"
+        guard method == "GET" || isHead else { return Self.message(405, "Method Not Allowed", head: false) }
+        let target = String(decoding: parts[1], as: UTF8.self)
+        guard target.hasPrefix(HTTP01Responder.prefix) else { return Self.message(404, "Not Found", head: isHead) }
+        let token = String(target.dropFirst(HTTP01Responder.prefix.count))
+        guard isValidChallengeToken(token), let keyAuthorization = shared.tokens.withLock({ $0[token] }) else {
+            return Self.message(404, "Not Found", head: isHead)
+        }
+        shared.served.add(1, ordering: .relaxed)
+        let body = Array(keyAuthorization.utf8)
+        let header = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        return Array(header.utf8) + (isHead ? [] : body)
+    }
+
+    static func message(_ status: Int, _ reason: String, head: Bool) -> [UInt8] {
+        let body = "\(reason)\n"
+        let header = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        return Array((header + (head ? "" : body)).utf8)
+    }
+}
