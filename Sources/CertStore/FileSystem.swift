@@ -1,0 +1,159 @@
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A storage failure, as one line naming the path.
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Names that become path components (lineage names, account ids) must
+/// stay inside their directory.
+public func validatePathComponent(_ name: String, what: String) throws {
+    let problem: String? =
+        if name.isEmpty { "it is empty" }
+        else if name == "." || name == ".." { "it is a relative directory" }
+        else if name.contains("/") { "it contains \"/\"" }
+        else if name.utf8.contains(0) { "it contains a NUL byte" }
+        else if name.hasPrefix(".") { "it starts with \".\"" }
+        else if name.utf8.count > 255 { "it is longer than 255 bytes" }
+        else { nil }
+    if let problem { throw StoreError("invalid \(what) \"\(name)\": \(problem); use a plain name such as mail.example.com") }
+}
+
+/// POSIX file operations with the durability the store needs: every file is
+/// written to a temporary name, flushed, renamed, and its directory synced.
+enum FS {
+    static func errorText() -> String { String(cString: strerror(errno)) }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    static func mode(_ path: String) -> mode_t? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
+    }
+
+    /// Creates `path` and missing parents; new directories get `mode`.
+    static func makeDirectories(_ path: String, mode: mode_t) throws {
+        if isDirectory(path) { return }
+        let parent = parentDirectory(path)
+        if parent != path && !parent.isEmpty { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            throw StoreError("cannot create directory \(path): \(errorText())")
+        }
+        chmod(path, mode)
+    }
+
+    static func parentDirectory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func read(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError("cannot read \(path): \(errorText())") }
+        defer { close(fd) }
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = Glibc.read(fd, &buffer, buffer.count)
+            if n < 0 { if errno == EINTR { continue }; throw StoreError("cannot read \(path): \(errorText())") }
+            if n == 0 { break }
+            data += buffer.prefix(n)
+            if data.count > 16 << 20 { throw StoreError("\(path) is larger than 16 MiB; is it really a certificate file?") }
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Writes `text` to `path` atomically with `mode`; the file is either the
+    /// old one or the complete new one, never a mixture, even on a crash.
+    static func writeAtomically(_ path: String, _ text: String, mode: mode_t) throws {
+        let temporary = parentDirectory(path) + "/." + lastComponent(path) + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw StoreError("cannot write \(temporary): \(errorText())") }
+        var ok = fchmod(fd, mode) == 0
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while ok && offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { ok = false; break }
+            offset += n
+        }
+        let reason = errorText()
+        ok = ok && fsync(fd) == 0
+        ok = close(fd) == 0 && ok
+        guard ok, rename(temporary, path) == 0 else {
+            let detail = ok ? errorText() : reason
+            unlink(temporary)
+            throw StoreError("cannot write \(path): \(detail)")
+        }
+        syncDirectory(parentDirectory(path))
+    }
+
+    /// Points `link` at `target` atomically (new link, then rename over).
+    static func replaceSymlink(_ link: String, target: String) throws {
+        let temporary = parentDirectory(link) + "/." + lastComponent(link) + ".link-\(getpid())"
+        unlink(temporary)
+        guard symlink(target, temporary) == 0 else { throw StoreError("cannot create link \(temporary): \(errorText())") }
+        guard rename(temporary, link) == 0 else {
+            let reason = errorText()
+            unlink(temporary)
+            throw StoreError("cannot replace link \(link): \(reason)")
+        }
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static func lastComponent(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(cString: buffer)
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        if relative == "." || relative.isEmpty { return cwd }
+        return (cwd == "/" ? "" : cwd) + "/" + relative
+    }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        return String(cString: buffer)
+    }
+}

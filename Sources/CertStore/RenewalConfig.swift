@@ -1,0 +1,130 @@
+/// certbot's `renewal/<name>.conf`, a configobj file: top-level paths and
+/// version, a `[renewalparams]` section, and optionally a `[[webroot_map]]`
+/// subsection inside it.
+public struct RenewalConfig: Sendable {
+    public var version: String?
+    public var archiveDir: String
+    public var cert: String
+    public var privkey: String
+    public var chain: String
+    public var fullchain: String
+    /// Other top-level keys (e.g. `renew_before_expiry`), in file order.
+    public var topLevel: [(key: String, value: String)]
+    public var renewalParams: [(key: String, value: String)]
+    public var webrootMap: [(domain: String, path: String)]
+
+    public init(version: String?, archiveDir: String, cert: String, privkey: String, chain: String, fullchain: String,
+                topLevel: [(key: String, value: String)] = [], renewalParams: [(key: String, value: String)],
+                webrootMap: [(domain: String, path: String)] = []) {
+        self.version = version
+        self.archiveDir = archiveDir
+        self.cert = cert
+        self.privkey = privkey
+        self.chain = chain
+        self.fullchain = fullchain
+        self.topLevel = topLevel
+        self.renewalParams = renewalParams
+        self.webrootMap = webrootMap
+    }
+
+    public subscript(param key: String) -> String? {
+        renewalParams.first { $0.key == key }?.value
+    }
+
+    /// A top-level value such as `renew_before_expiry`.
+    public func topLevelValue(_ key: String) -> String? {
+        topLevel.first { $0.key == key }?.value
+    }
+
+    public static func parse(_ text: String) throws -> RenewalConfig {
+        var top: [(String, String)] = []
+        var params: [(String, String)] = []
+        var webroot: [(String, String)] = []
+        var section = ""
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmed
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("[") {
+                let name = line.trimmed(of: "[]").trimmed
+                if line.hasPrefix("[[") {
+                    guard section == "renewalparams" || section.hasPrefix("renewalparams/") else {
+                        throw StoreError("renewal config line \(number + 1): subsection \(name) outside [renewalparams]")
+                    }
+                    section = "renewalparams/" + String(name)
+                } else {
+                    section = String(name)
+                }
+                continue
+            }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw StoreError("renewal config line \(number + 1) is not \"key = value\": \(line)")
+            }
+            let key = String(line[..<equals].trimmed.unquoted)
+            let value = String(line[line.index(after: equals)...].trimmed.unquoted)
+            switch section {
+            case "": top.append((key, value))
+            case "renewalparams": params.append((key, value))
+            case "renewalparams/webroot_map": webroot.append((key, value))
+            default: continue  // other sections are not ours to interpret
+            }
+        }
+        func take(_ key: String) throws -> String {
+            guard let index = top.firstIndex(where: { $0.0 == key }) else {
+                throw StoreError("renewal config lacks \"\(key)\"")
+            }
+            return top.remove(at: index).1
+        }
+        let version = top.firstIndex { $0.0 == "version" }.map { top.remove(at: $0).1 }
+        return RenewalConfig(version: version, archiveDir: try take("archive_dir"), cert: try take("cert"),
+                             privkey: try take("privkey"), chain: try take("chain"), fullchain: try take("fullchain"),
+                             topLevel: top.map { (key: $0.0, value: $0.1) },
+                             renewalParams: params.map { (key: $0.0, value: $0.1) },
+                             webrootMap: webroot.map { (domain: $0.0, path: $0.1) })
+    }
+
+    /// The file text, laid out as certbot writes it.
+    public func serialized() -> String {
+        var lines: [String] = []
+        if topLevelValue("renew_before_expiry") == nil { lines.append("# renew_before_expiry = 30 days") }
+        if let version { lines.append("version = \(version)") }
+        lines += ["archive_dir = \(archiveDir)", "cert = \(cert)", "privkey = \(privkey)", "chain = \(chain)", "fullchain = \(fullchain)"]
+        lines += topLevel.map { "\($0.key) = \(Self.quoted($0.value))" }
+        lines += ["", "# Options used in the renewal process", "[renewalparams]"]
+        lines += renewalParams.map { "\($0.key) = \(Self.quoted($0.value))" }
+        if !webrootMap.isEmpty {
+            lines.append("[[webroot_map]]")
+            lines += webrootMap.map { "\($0.domain) = \(Self.quoted($0.path))" }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// configobj needs quotes around values with `#` or leading/trailing
+    /// spaces; lists ("a, b,") are written raw.
+    static func quoted(_ value: String) -> String {
+        let needs = value.contains("#") || value.hasPrefix(" ") || value.hasSuffix(" ") || value.isEmpty
+        guard needs else { return value }
+        return value.contains("\"") ? "'\(value)'" : "\"\(value)\""
+    }
+}
+
+extension StringProtocol {
+    var trimmed: Substring { trimmed(of: " \t\r") }
+
+    func trimmed(of characters: String) -> Substring {
+        let s = Substring(self)
+        let start = s.firstIndex { !characters.contains($0) } ?? s.endIndex
+        let end = s.lastIndex { !characters.contains($0) }.map { s.index(after: $0) } ?? start
+        return s[start..<Swift.max(start, end)]
+    }
+
+    /// Strips one pair of matching quotes, or an inline comment after an
+    /// unquoted value.
+    var unquoted: Substring {
+        let s = Substring(self)
+        if s.count >= 2, let first = s.first, first == "\"" || first == "'", s.last == first {
+            return s.dropFirst().dropLast()
+        }
+        if let hash = s.firstIndex(of: "#") { return s[..<hash].trimmed }
+        return s
+    }
+}
