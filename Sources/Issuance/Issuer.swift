@@ -1,0 +1,123 @@
+import ACME
+import ACMECrypto
+import CertStore
+
+/// `acme issue`: account, order, challenges, and a certbot-compatible lineage on disk.
+public struct Issuer: Sendable {
+    public var client: ACMEClient
+    public var progress: @Sendable (String) -> Void
+
+    public init(client: ACMEClient, progress: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        self.progress = progress
+    }
+
+    public func issue(_ request: IssueRequest) async throws -> IssueResult {
+        let names = request.names
+        // Both HTTP-01 methods; wildcards need DNS-01 (RFC 8555 §7.1.3).
+        if let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
+            throw IssuanceError("\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01, which this version does not do yet; list the exact names instead", usage: true)
+        }
+        let lineages = LineageStore(configDirectory: request.configDirectory)
+
+        // An existing lineage: the one named, else the one with exactly these names.
+        let existing = try findLineage(lineages, request: request)
+        if let (lineage, certificate) = existing, !request.forceRenewal {
+            let due = RenewalWindow().dueDate(notBefore: certificate.notBefore, notAfter: certificate.notAfter)
+            if Set(certificate.dnsNames.map { $0.lowercased() }) == Set(names), Date() < due {
+                return IssueResult(outcome: .notDue(until: due), lineageName: lineage.name, livePath: lineage.livePath,
+                                   notAfter: certificate.notAfter, names: names)
+            }
+        }
+
+        let accounts = AccountResolver(configDirectory: request.configDirectory, client: client,
+                                       server: request.server, progress: progress)
+        let account = try await accounts.resolve(request.registration)
+
+        let solver: any ChallengeSolver
+        switch request.challenge {
+        case .standalone(let address, let port):
+            solver = StandaloneSolver(address: address, port: port)
+        case .webroot(let path):
+            solver = try WebrootChallengeSolver(root: path)
+        }
+
+        let key = try PrivateKey.generate(request.keyType)
+        let csr = try CSR.der(names: names, key: key)
+        let flow = OrderFlow(client: client, credentials: account.credentials, solver: solver, progress: progress)
+        let result = try await flow.run(names: names, csr: csr, preferredChain: request.preferredChain)
+
+        let files = try Self.lineageFiles(chainPEM: result.chainPEM, key: key)
+        let leaf = try Certificate(pem: files.cert)
+        let params = renewalParams(request, accountID: account.stored.id)
+        if let (lineage, _) = existing {
+            try lineages.addVersion(to: lineage, files: files, renewalParams: params, version: request.toolVersion)
+            let version = try lineages.currentVersion(of: lineage)
+            progress("saved to \(lineage.livePath)/ (version \(version))")
+            return IssueResult(outcome: .renewed(version: version), lineageName: lineage.name, livePath: lineage.livePath,
+                               notAfter: leaf.notAfter, names: names)
+        }
+        let name = try lineages.chooseName(preferred: request.certName, firstDomain: names[0])
+        let lineage = try lineages.create(name: name, files: files, renewalParams: params, version: request.toolVersion)
+        progress("saved to \(lineage.livePath)/")
+        return IssueResult(outcome: .issued, lineageName: lineage.name, livePath: lineage.livePath,
+                           notAfter: leaf.notAfter, names: names)
+    }
+
+    private func findLineage(_ store: LineageStore, request: IssueRequest) throws -> (Lineage, Certificate)? {
+        if let certName = request.certName {
+            try validatePathComponent(certName, what: "certificate name")
+            guard let lineage = try store.lineage(named: certName) else { return nil }
+            return (lineage, try liveCertificate(store, lineage))
+        }
+        let wanted = Set(request.names)
+        for lineage in try store.allLineages() {
+            guard let cert = try? liveCertificate(store, lineage) else { continue }
+            if Set(cert.dnsNames.map { $0.lowercased() }) == wanted { return (lineage, cert) }
+        }
+        return nil
+    }
+
+    private func liveCertificate(_ store: LineageStore, _ lineage: Lineage) throws -> Certificate {
+        do {
+            return try Certificate(pem: try store.readLive(lineage).cert)
+        } catch {
+            throw IssuanceError("cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error)")
+        }
+    }
+
+    /// Splits the CA's chain into certbot's four files; the leaf must match our key.
+    static func lineageFiles(chainPEM: String, key: PrivateKey) throws -> LineageFiles {
+        let chain = try Certificate.chain(pem: chainPEM)
+        guard let leaf = chain.first, leaf.matches(key) else {
+            throw IssuanceError("the CA returned a certificate that does not match the private key we sent; nothing was saved")
+        }
+        let rest = chain.dropFirst().map(\.pem).joined()
+        return LineageFiles(cert: leaf.pem, chain: rest, fullchain: leaf.pem + rest, privkey: try key.pemPKCS8())
+    }
+
+    /// The `[renewalparams]` certbot writes, so that certbot and `acme renew` can renew the lineage.
+    func renewalParams(_ request: IssueRequest, accountID: String) -> [(key: String, value: String)] {
+        var params: [(key: String, value: String)] = [("account", accountID), ("server", request.server)]
+        switch request.challenge {
+        case .standalone(let address, let port):
+            params.append(("authenticator", "standalone"))
+            params.append(("http01_port", String(port)))
+            if let address { params.append(("http01_address", address)) }
+        case .webroot(let path):
+            params.append(("authenticator", "webroot"))
+            params.append(("webroot_path", path + ","))
+        }
+        switch request.keyType {
+        case .ecdsa(let curve):
+            params.append(("key_type", "ecdsa"))
+            params.append(("elliptic_curve", curve == .p384 ? "secp384r1" : "secp256r1"))
+        case .rsa(let bits):
+            params.append(("key_type", "rsa"))
+            params.append(("rsa_key_size", String(bits)))
+        }
+        if let chain = request.preferredChain { params.append(("preferred_chain", chain)) }
+        if let bundle = request.caBundle { params.append(("ca_bundle", bundle)) }
+        return params
+    }
+}

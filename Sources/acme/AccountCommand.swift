@@ -1,0 +1,98 @@
+import ACME
+import ArgumentParser
+import CertStore
+import Issuance
+
+struct AccountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account",
+        abstract: "Register, show or deactivate the ACME account stored for a CA.",
+        subcommands: [Register.self, Show.self, Deactivate.self]
+    )
+
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an account with the CA and store it (certbot's accounts/ layout).")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var registration: RegistrationArguments
+
+        func run() async throws {
+            let output = common.output
+            do {
+                let (client, _) = try common.makeClient(output: output)
+                let resolver = AccountResolver(configDirectory: common.configDirectory, client: client,
+                                               server: common.directoryURL, progress: { output.step($0) })
+                if let account = try resolver.existing() {
+                    // Ask the CA whether it still knows this key (RFC 8555 §7.3.1), rather than registering a second account.
+                    let found = try await client.newAccount(key: account.credentials.key, contact: [], termsOfServiceAgreed: false,
+                                                            onlyReturnExisting: true)
+                    output.step("an account is already stored for \(common.directoryURL): \(account.stored.id)")
+                    output.result("account: \(found.url)")
+                    return
+                }
+                let account = try await resolver.register(try registration.options())
+                output.result("account: \(account.credentials.url)")
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the stored account and what the CA says about it.")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            let output = common.output
+            do {
+                let (client, _) = try common.makeClient(output: output)
+                let resolver = AccountResolver(configDirectory: common.configDirectory, client: client,
+                                               server: common.directoryURL, progress: { output.step($0) })
+                guard let account = try resolver.existing() else {
+                    throw UsageError("no account stored for \(common.directoryURL) under \(common.configDirectory)/accounts; run `acme account register` first")
+                }
+                // Look the key up (RFC 8555 §7.3.1) so a stale URL on disk cannot mislead, then fetch the account.
+                let found = try await client.newAccount(key: account.credentials.key, contact: [], termsOfServiceAgreed: false,
+                                                        onlyReturnExisting: true)
+                let body = try await client.account(AccountCredentials(key: account.credentials.key, url: found.url)).body
+                output.result("""
+                id:       \(account.stored.id)
+                url:      \(found.url)
+                status:   \(body.status ?? "unknown")
+                contact:  \((body.contact ?? []).joined(separator: ", "))
+                key:      \(account.credentials.key.type)
+                created:  \(formatDate(account.stored.creationDate)) on \(account.stored.creationHost)
+                """)
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+        }
+    }
+
+    struct Deactivate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Deactivate the stored account at the CA (irreversible) and remove it from disk.")
+        @OptionGroup var common: CommonOptions
+        @Flag(name: .long, help: "Confirm: the CA will refuse this account from now on.")
+        var yes = false
+
+        func validate() throws {
+            if !yes { throw ValidationError("deactivation cannot be undone; pass --yes to confirm") }
+        }
+
+        func run() async throws {
+            let output = common.output
+            do {
+                let (client, _) = try common.makeClient(output: output)
+                let resolver = AccountResolver(configDirectory: common.configDirectory, client: client,
+                                               server: common.directoryURL, progress: { output.step($0) })
+                guard let account = try resolver.existing() else {
+                    throw UsageError("no account stored for \(common.directoryURL) under \(common.configDirectory)/accounts")
+                }
+                let result = try await client.deactivateAccount(account.credentials)
+                try resolver.store.delete(id: account.stored.id, server: common.directoryURL)
+                output.result("account \(account.stored.id) is \(result.body.status ?? "deactivated")")
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+        }
+    }
+}

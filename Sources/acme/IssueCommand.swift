@@ -1,0 +1,132 @@
+import ACME
+import ACMECrypto
+import ArgumentParser
+import Issuance
+
+struct Issue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Obtain a certificate and store it in certbot's layout.",
+        discussion: """
+        Examples:
+          acme issue -d mail.example.com --email admin@example.com --agree-tos
+          acme issue -d mail.example.com -d smtp.example.com --staging
+          acme issue -d mail.example.test --server https://localhost:14000/dir --ca-bundle pebble.pem --http-01-port 5002 --config-dir ./le
+        """
+    )
+
+    @Option(name: [.customShort("d"), .long], parsing: .unconditionalSingleValue, help: ArgumentHelp("A name for the certificate; repeat for more names (the first names the lineage).", valueName: "NAME"))
+    var domain: [String] = []
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var registration: RegistrationArguments
+
+    @Option(name: .long, help: ArgumentHelp("Lineage name under live/ (default: the first name).", valueName: "NAME"))
+    var certName: String?
+
+    @Option(name: .long, help: ArgumentHelp("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096.", valueName: "TYPE"))
+    var keyType = "ec256"
+
+    @Option(name: .customLong("http-01-port"), help: ArgumentHelp("Port of the built-in HTTP-01 responder.", valueName: "PORT"))
+    var http01Port = 80
+
+    @Option(name: .customLong("http-01-address"), help: ArgumentHelp("Address the responder listens on (default: all).", valueName: "ADDRESS"))
+    var http01Address: String?
+
+    @Option(name: .long, help: ArgumentHelp("Answer HTTP-01 by writing files under DIR/.well-known/acme-challenge/ instead.", valueName: "DIR"))
+    var webroot: String?
+
+    @Option(name: .long, help: ArgumentHelp("Use the chain whose top certificate is issued by this common name, if the CA offers it.", valueName: "ISSUER CN"))
+    var preferredChain: String?
+
+    @Flag(name: .long, help: "Issue even if a valid certificate for these names exists and is not due.")
+    var forceRenewal = false
+
+    func validate() throws {
+        if domain.isEmpty { throw ValidationError("give at least one name with -d, e.g. -d mail.example.com") }
+        if KeyType(parsing: keyType) == nil {
+            throw ValidationError("--key-type \(keyType) is not one of ec256, ec384, rsa2048, rsa3072, rsa4096")
+        }
+        if !(1...65535).contains(http01Port) { throw ValidationError("--http-01-port \(http01Port) is not a port number (1-65535)") }
+        if webroot != nil, http01Address != nil {
+            throw ValidationError("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
+        }
+    }
+
+    func run() async throws {
+        let output = common.output
+        do {
+            let names = try DomainName.normalize(all: domain)
+            let (client, transport) = try common.makeClient(output: output)
+            let challenge: HTTP01Method = webroot.map { .webroot(path: absolutePath($0)) }
+                ?? .standalone(address: http01Address, port: http01Port)
+            let request = IssueRequest(
+                names: names, server: common.directoryURL, configDirectory: common.configDirectory,
+                certName: certName, keyType: KeyType(parsing: keyType)!,
+                registration: try registration.options(), challenge: challenge,
+                preferredChain: preferredChain, caBundle: common.caBundlePath,
+                forceRenewal: forceRenewal, toolVersion: acmeVersion)
+            let issuer = Issuer(client: client, progress: { output.step($0) })
+            let result = try await issuer.issue(request)
+            output.detail("\(transport.requestCount) HTTP requests to the CA")
+            switch result.outcome {
+            case .notDue(let until):
+                output.step("certificate \(result.lineageName) covers \(names.joined(separator: ", ")) and is not due for renewal until \(formatDate(until)); nothing to do (use --force-renewal to issue anyway)")
+            case .issued, .renewed:
+                output.result("""
+                certificate: \(result.livePath)/fullchain.pem
+                key:         \(result.livePath)/privkey.pem
+                expires:     \(formatDate(result.notAfter))
+                """)
+            }
+        } catch {
+            throw ExitStatus.fail(error)
+        }
+    }
+}
+
+/// Account registration flags, shared by `issue` and `account register`.
+struct RegistrationArguments: ParsableArguments {
+    @Option(name: [.short, .long], help: ArgumentHelp("Contact address for the CA's expiry and policy mail.", valueName: "ADDRESS"))
+    var email: String?
+
+    @Flag(name: .long, help: "Agree to the CA's terms of service (required when the CA has them).")
+    var agreeTos = false
+
+    @Option(name: .long, help: ArgumentHelp("External Account Binding key identifier from your CA.", valueName: "KID"))
+    var eabKid: String?
+
+    @Option(name: .long, help: ArgumentHelp("External Account Binding HMAC key (base64url) from your CA.", valueName: "KEY"))
+    var eabHmacKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Key type of a new account: rsa2048 (default, certbot can use it), ec256, ec384.", valueName: "TYPE"))
+    var accountKeyType = "rsa2048"
+
+    func validate() throws {
+        if (eabKid == nil) != (eabHmacKey == nil) {
+            throw ValidationError("--eab-kid and --eab-hmac-key go together; give both or neither")
+        }
+        if let eabHmacKey, Base64URL.decode(eabHmacKey)?.isEmpty ?? true {
+            throw ValidationError("--eab-hmac-key is not base64url text; copy it exactly as your CA shows it")
+        }
+        if KeyType(parsing: accountKeyType) == nil {
+            throw ValidationError("--account-key-type \(accountKeyType) is not one of rsa2048, rsa3072, rsa4096, ec256, ec384")
+        }
+        if let email, !email.contains("@") || email.contains(" ") || email.contains(",") {
+            throw ValidationError("--email \(email) is not a mail address")
+        }
+    }
+
+    func options() throws -> RegistrationOptions {
+        var eab: ExternalAccountBinding?
+        if let eabKid, let eabHmacKey, let mac = Base64URL.decode(eabHmacKey) {
+            eab = ExternalAccountBinding(keyID: eabKid, macKey: mac)
+        }
+        return RegistrationOptions(email: email, agreeTOS: agreeTos, eab: eab,
+                                   accountKeyType: KeyType(parsing: accountKeyType) ?? .rsa(bits: 2048))
+    }
+}
+
+/// `2026-02-23 10:00:00 UTC`
+func formatDate(_ date: Date) -> String {
+    date.formatted(.iso8601).replacing("T", with: " ").replacing("Z", with: " UTC")
+}

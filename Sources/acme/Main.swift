@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct ACMECommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "acme",
+        abstract: "An ACME (RFC 8555) client for mail servers, compatible with certbot's /etc/letsencrypt.",
+        version: acmeVersion,
+        subcommands: [Issue.self, AccountCommand.self]
+    )
+}
