@@ -1,0 +1,123 @@
+import Synchronization
+import Foundation
+import Testing
+
+/// Paths and processes the integration tests share.
+enum TestSupport {
+    /// The `acme` executable SwiftPM built next to the test bundle.
+    static var acmeBinary: String {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = testBinary.deletingLastPathComponent()
+        // On Linux the test bundle is `<build>/acmePackageTests.xctest`; elsewhere it may be nested.
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("acme").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        Issue.record("the acme executable was not built next to \(testBinary.path); run `swift build` first")
+        return "/nonexistent/acme"
+    }
+
+    static func temporaryDirectory(_ label: String) throws -> String {
+        let path = NSTemporaryDirectory() + "acme-\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A loopback TCP port nobody listens on right now.
+    /// Ports handed out in this test process: the kernel may give the same
+    /// ephemeral port to two probes once the first probe's socket is closed.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    static func freePort() -> Int {
+        while true {
+            let port = probePort()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    private static func probePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func which(_ tool: String) -> String? {
+        for dir in ["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"] {
+            let path = dir + "/" + tool
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Fails the test loudly when a tool the test needs is not installed.
+    static func require(_ tool: String) throws -> String {
+        guard let path = which(tool) else {
+            throw TestFailure("\(tool) is not installed; the README's test command installs it (apt-get install pebble certbot)")
+        }
+        return path
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The result of running a command to completion.
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var output: String { stdout + stderr }
+}
+
+/// Runs a program, waits for it, returns its exit status and output.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+         input: String? = nil, timeout: TimeInterval = 180) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Drain both pipes while the process runs so it never blocks on a full pipe.
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning {
+        stopProcess(process)
+        throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+    }
+    process.waitUntilExit()
+    group.wait()
+    return RunResult(status: process.terminationStatus,
+                     stdout: String(decoding: outData, as: UTF8.self),
+                     stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Stops a child for good. SIGKILL, because children of the test runner can
+/// inherit a blocked SIGTERM and would then never exit.
+func stopProcess(_ process: Process) {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+}
