@@ -129,7 +129,7 @@ public struct Certificate: Sendable, Hashable {
 
     public func isExpired(at date: Date = Date()) -> Bool { date >= notAfter }
 
-    private static func x509(_ der: [UInt8]) -> OpaquePointer? {
+    static func x509(_ der: [UInt8]) -> OpaquePointer? {
         der.withUnsafeBufferPointer { buffer in
             var pointer = buffer.baseAddress
             return d2i_X509(nil, &pointer, buffer.count)

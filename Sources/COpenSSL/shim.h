@@ -67,4 +67,19 @@ static inline int acme_ecdsa_der_to_raw(const unsigned char *der, long length, u
     ECDSA_SIG_free(sig);
     return ok ? 1 : 0;
 }
+
+/// Adds an X.509v3 extension given in openssl's config syntax ("CA:TRUE",
+/// "keyid:always", "DNS:a,DNS:b") to `cert`; `issuer` is the certificate
+/// whose key signs it (the certificate itself when self-signed), needed for
+/// authorityKeyIdentifier. Returns 1 on success.
+static inline int acme_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL) return 0;
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok == 1 ? 1 : 0;
+}
 #endif
