@@ -192,9 +192,10 @@ public actor ACMEClient {
         return Account(url: url, body: body)
     }
 
-    /// Fetches the account object (an update with an empty payload, RFC 8555 §7.3.3).
+    /// Fetches the account object.
     public func account(_ credentials: AccountCredentials) async throws -> Account {
-        let response = try await post(credentials.url, payload: "{}", key: credentials.key, kid: credentials.url)
+        // POST-as-GET (RFC 8555 §6.3); Pebble refuses the older empty-update form "{}".
+        let response = try await post(credentials.url, payload: nil, key: credentials.key, kid: credentials.url)
         return Account(url: credentials.url, body: try decode(Account.Body.self, response, url: credentials.url))
     }
 

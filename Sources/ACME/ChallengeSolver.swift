@@ -8,4 +8,13 @@ public protocol ChallengeSolver: Sendable {
     func present(identifier: String, token: String, keyAuthorization: String) async throws
     /// Withdraws what `present` did. Must not throw: cleanup runs on every path.
     func cleanup(identifier: String, token: String) async
+    /// Returns true once the CA has fetched every one of `tokens`, false after
+    /// `limit` or when the solver cannot observe the CA (webroot, DNS). The
+    /// standalone responder uses it so that polling starts when validation can
+    /// have happened: neither earlier (wasted requests) nor later (wasted time).
+    func waitForFetch(tokens: [String], limit: Duration) async -> Bool
+}
+
+extension ChallengeSolver {
+    public func waitForFetch(tokens: [String], limit: Duration) async -> Bool { false }
 }

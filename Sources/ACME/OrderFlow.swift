@@ -47,7 +47,9 @@ public struct OrderFlow: Sendable {
             order = try await poll(order, until: ["ready"], retryAfter: nil, deadline: deadline)
             (order, retryAfter) = try await client.finalize(credentials, order: order, csr: csr)
         }
-        order = try await poll(order, until: ["valid"], retryAfter: retryAfter, deadline: deadline)
+        // Issuance after a finalize usually takes milliseconds to a second: start polling early
+        // (the CA's Retry-After, when it sends one, still decides).
+        order = try await poll(order, until: ["valid"], retryAfter: retryAfter, backoff: Backoff(initial: .milliseconds(10)), deadline: deadline)
         guard let certificateURL = order.certificate else {
             throw ACMEError(.malformedResponse, "order \(order.url) is valid but names no certificate URL")
         }
@@ -96,7 +98,11 @@ public struct OrderFlow: Sendable {
             for (_, challenge) in pending where challenge.status == "pending" {
                 _ = try await client.respond(credentials, to: challenge)
             }
-            try await pollAuthorizations(pending.map(\.authz), alreadyValid: total - pending.count, total: total, deadline: deadline)
+            // When the solver sees the CA fetch every token, validation is nearly
+            // done: poll soon. Otherwise start with the usual backoff.
+            let fetched = await solver.waitForFetch(tokens: presented.map(\.1), limit: .seconds(5))
+            try await pollAuthorizations(pending.map(\.authz), alreadyValid: total - pending.count, total: total,
+                                         backoff: fetched ? Backoff(initial: .milliseconds(10)) : Backoff(), deadline: deadline)
         } catch {
             for (identifier, token) in presented { await solver.cleanup(identifier: identifier, token: token) }
             throw error
@@ -105,10 +111,10 @@ public struct OrderFlow: Sendable {
     }
 
     private func pollAuthorizations(_ authorizations: [Authorization], alreadyValid: Int, total: Int,
-                                    deadline: ContinuousClock.Instant) async throws {
+                                    backoff initial: Backoff, deadline: ContinuousClock.Instant) async throws {
         var waiting = authorizations
         var valid = alreadyValid
-        var backoff = Backoff()
+        var backoff = initial
         var serverDelay: Duration?
         while !waiting.isEmpty {
             try await sleepBeforePoll(&backoff, retryAfter: serverDelay, deadline: deadline,
@@ -140,10 +146,10 @@ public struct OrderFlow: Sendable {
 
     // MARK: Orders
 
-    private func poll(_ start: Order, until wanted: Set<String>, retryAfter: Duration?,
+    private func poll(_ start: Order, until wanted: Set<String>, retryAfter: Duration?, backoff initial: Backoff = Backoff(),
                       deadline: ContinuousClock.Instant) async throws -> Order {
         var order = start
-        var backoff = Backoff()
+        var backoff = initial
         var serverDelay = retryAfter
         while !wanted.contains(order.status) {
             switch order.status {

@@ -1,5 +1,5 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// Creates X.509 certificates locally: a self-signed CA, or a leaf signed by
 /// such a CA. For test CAs and self-signed mail-server certificates; an ACME

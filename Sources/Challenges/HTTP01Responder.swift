@@ -42,6 +42,12 @@ public final class HTTP01Responder: @unchecked Sendable {
 
     public func remove(token: String) {
         _ = shared.tokens.withLock { $0.removeValue(forKey: token) }
+        _ = shared.fetched.withLock { $0.remove(token) }
+    }
+
+    /// Whether the response for `token` has been served at least once since it was added.
+    public func hasServed(token: String) -> Bool {
+        shared.fetched.withLock { $0.contains(token) }
     }
 
     /// Binds and starts serving; returns once the socket listens.
@@ -180,6 +186,8 @@ public final class HTTP01Responder: @unchecked Sendable {
 private final class SharedState: Sendable {
     let tokens = Mutex<[String: String]>([:])
     let served = Atomic<Int>(0)
+    /// Live tokens whose response has been served at least once.
+    let fetched = Mutex<Set<String>>([])
 }
 
 /// The poll() loop, owned by the responder's thread.
@@ -309,6 +317,7 @@ private final class ServerLoop {
             return Self.message(404, "Not Found", head: isHead)
         }
         shared.served.add(1, ordering: .relaxed)
+        _ = shared.fetched.withLock { $0.insert(token) }
         let body = Array(keyAuthorization.utf8)
         let header = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         return Array(header.utf8) + (isHead ? [] : body)

@@ -35,6 +35,15 @@ public final class StandaloneSolver: ChallengeSolver, Sendable {
         }
         if stop { responder.stop() }
     }
+
+    public func waitForFetch(tokens: [String], limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !tokens.allSatisfy({ responder.hasServed(token: $0) }) {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
 }
 
 /// HTTP-01 through files under a web server's document root.

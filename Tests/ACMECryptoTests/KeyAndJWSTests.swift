@@ -127,3 +127,16 @@ struct KeyAndJWSTests {
         #expect(throws: CryptoError.self) { try PrivateKey(jwk: broken) }
     }
 }
+
+@Suite("Private JWK consistency")
+struct JWKConsistencyTests {
+    @Test("a private JWK whose public part belongs to another key is refused", arguments: [
+        KeyType.ecdsa(.p256), .rsa(bits: 2048),
+    ])
+    func mismatched(type: KeyType) throws {
+        var jwk = try PrivateKey.generate(type).privateJWK()
+        let other = try PrivateKey.generate(type).privateJWK()
+        for member in ["n", "x", "y"] where jwk[member] != nil { jwk[member] = other[member] }
+        #expect(throws: CryptoError.self) { try PrivateKey(jwk: jwk) }
+    }
+}
