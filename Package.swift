@@ -33,13 +33,15 @@ let package = Package(
         .target(name: "CertStore"),
         // RFC 8555 protocol over an abstract transport.
         .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP"]),
+        // Find, check and install certificates for Postfix and Dovecot.
+        .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore"]),
         // Obtain a certificate: account + order + solvers + storage.
         .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore"]),
         // The command line.
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges",
+                "Issuance", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "ChallengesTests", dependencies: ["Challenges"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
+        .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore"]),
     ]
 )

@@ -25,26 +25,26 @@ public func validatePathComponent(_ name: String, what: String) throws {
 
 /// POSIX file operations with the durability the store needs: every file is
 /// written to a temporary name, flushed, renamed, and its directory synced.
-enum FS {
-    static func errorText() -> String { String(cString: strerror(errno)) }
+public enum FS {
+    public static func errorText() -> String { String(cString: strerror(errno)) }
 
-    static func exists(_ path: String) -> Bool {
+    public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
-    static func mode(_ path: String) -> mode_t? {
+    public static func mode(_ path: String) -> mode_t? {
         var info = stat()
         return stat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
     }
 
     /// Creates `path` and missing parents; new directories get `mode`.
-    static func makeDirectories(_ path: String, mode: mode_t) throws {
+    public static func makeDirectories(_ path: String, mode: mode_t) throws {
         if isDirectory(path) { return }
         let parent = parentDirectory(path)
         if parent != path && !parent.isEmpty { try makeDirectories(parent, mode: mode) }
@@ -54,12 +54,12 @@ enum FS {
         chmod(path, mode)
     }
 
-    static func parentDirectory(_ path: String) -> String {
+    public static func parentDirectory(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    static func read(_ path: String) throws -> String {
+    public static func read(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError("cannot read \(path): \(errorText())") }
         defer { close(fd) }
@@ -77,7 +77,7 @@ enum FS {
 
     /// Writes `text` to `path` atomically with `mode`; the file is either the
     /// old one or the complete new one, never a mixture, even on a crash.
-    static func writeAtomically(_ path: String, _ text: String, mode: mode_t) throws {
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t) throws {
         let temporary = parentDirectory(path) + "/." + lastComponent(path) + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw StoreError("cannot write \(temporary): \(errorText())") }
@@ -102,7 +102,7 @@ enum FS {
     }
 
     /// Points `link` at `target` atomically (new link, then rename over).
-    static func replaceSymlink(_ link: String, target: String) throws {
+    public static func replaceSymlink(_ link: String, target: String) throws {
         let temporary = parentDirectory(link) + "/." + lastComponent(link) + ".link-\(getpid())"
         unlink(temporary)
         guard symlink(target, temporary) == 0 else { throw StoreError("cannot create link \(temporary): \(errorText())") }
@@ -113,19 +113,19 @@ enum FS {
         }
     }
 
-    static func readLink(_ path: String) -> String? {
+    public static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink(path, &buffer, buffer.count - 1)
         guard n > 0 else { return nil }
         return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func syncDirectory(_ path: String) {
+    public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
-    static func list(_ path: String) -> [String] {
+    public static func list(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -136,11 +136,11 @@ enum FS {
         return names.sorted()
     }
 
-    static func lastComponent(_ path: String) -> String {
+    public static func lastComponent(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }
 
-    static func absolute(_ path: String) -> String {
+    public static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         var buffer = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buffer, buffer.count) != nil else { return path }
@@ -151,7 +151,7 @@ enum FS {
         return (cwd == "/" ? "" : cwd) + "/" + relative
     }
 
-    static func hostname() -> String {
+    public static func hostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
         return String(cString: buffer)

@@ -5,6 +5,7 @@ import CertStore
 import Challenges
 import Issuance
 import ACMECrypto
+import Provision
 
 /// Documented exit codes (Docs/CLI.md).
 enum ExitStatus {
@@ -28,7 +29,7 @@ enum ExitStatus {
             code = networkFailure
         case let e as IssuanceError:
             code = e.isUsage ? usage : caFailure
-        case is StoreError, is ChallengeError, is CryptoError:
+        case is StoreError, is ChallengeError, is CryptoError, is ProvisionError:
             code = localFailure
         case let e as UsageError:
             _ = e

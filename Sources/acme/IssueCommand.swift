@@ -56,18 +56,11 @@ struct Issue: AsyncParsableCommand {
         let output = common.output
         do {
             let names = try DomainName.normalize(all: domain)
-            let (client, transport) = try common.makeClient(output: output)
             let challenge: HTTP01Method = webroot.map { .webroot(path: absolutePath($0)) }
                 ?? .standalone(address: http01Address, port: http01Port)
-            let request = IssueRequest(
-                names: names, server: common.directoryURL, configDirectory: common.configDirectory,
-                certName: certName, keyType: KeyType(parsing: keyType)!,
-                registration: try registration.options(), challenge: challenge,
-                preferredChain: preferredChain, caBundle: common.caBundlePath,
-                forceRenewal: forceRenewal, toolVersion: acmeVersion)
-            let issuer = Issuer(client: client, progress: { output.step($0) })
-            let result = try await issuer.issue(request)
-            output.detail("\(transport.requestCount) HTTP requests to the CA")
+            let result = try await Self.issue(names: names, common: common, registration: registration, certName: certName,
+                                              keyType: KeyType(parsing: keyType)!, challenge: challenge,
+                                              preferredChain: preferredChain, forceRenewal: forceRenewal)
             switch result.outcome {
             case .notDue(let until):
                 output.step("certificate \(result.lineageName) covers \(names.joined(separator: ", ")) and is not due for renewal until \(formatDate(until)); nothing to do (use --force-renewal to issue anyway)")
@@ -81,6 +74,23 @@ struct Issue: AsyncParsableCommand {
         } catch {
             throw ExitStatus.fail(error)
         }
+    }
+}
+
+extension Issue {
+    /// One issuance as `acme issue` runs it; `acme provision --issue-if-missing` uses it too.
+    static func issue(names: [String], common: CommonOptions, registration: RegistrationArguments, certName: String?,
+                      keyType: KeyType, challenge: HTTP01Method, preferredChain: String?, forceRenewal: Bool) async throws -> IssueResult {
+        let output = common.output
+        let (client, transport) = try common.makeClient(output: output)
+        let request = IssueRequest(
+            names: names, server: common.directoryURL, configDirectory: common.configDirectory,
+            certName: certName, keyType: keyType, registration: try registration.options(), challenge: challenge,
+            preferredChain: preferredChain, caBundle: common.caBundlePath,
+            forceRenewal: forceRenewal, toolVersion: acmeVersion)
+        let result = try await Issuer(client: client, progress: { output.step($0) }).issue(request)
+        output.detail("\(transport.requestCount) HTTP requests to the CA")
+        return result
     }
 }
 

@@ -98,21 +98,12 @@ final class Pebble: @unchecked Sendable {
     }
 
     private func waitForPort(_ port: Int, what: String) throws {
-        for _ in 0..<200 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            } == 0
-            close(fd)
-            if ok { return }
-            usleep(25_000)
+        do {
+            try TestSupport.waitForPort(port, timeout: 5)
+        } catch {
+            let log = (try? String(contentsOfFile: workDir + "/pebble.log", encoding: .utf8)) ?? ""
+            throw TestFailure("\(what) did not start listening on 127.0.0.1:\(port) within 5 s; pebble log: \(log.suffix(500))")
         }
-        let log = (try? String(contentsOfFile: workDir + "/pebble.log", encoding: .utf8)) ?? ""
-        throw TestFailure("\(what) did not start listening on 127.0.0.1:\(port) within 5 s; pebble log: \(log.suffix(500))")
     }
 
     /// Pebble's root for chain verification (it makes a new one per run).

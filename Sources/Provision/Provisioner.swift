@@ -1,0 +1,302 @@
+import ACMECrypto
+import CertStore
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `acme provision`: find and check the certificate, install it under the TLS
+/// directory, bring Postfix's and Dovecot's TLS settings in line, reload the
+/// daemons that run. When nothing differs from what is installed, it writes
+/// nothing and reloads nothing.
+public struct Provisioner: Sendable {
+    public var settings: ProvisionSettings
+    public var runner = Subprocess()
+
+    public init(settings: ProvisionSettings) {
+        self.settings = settings
+    }
+
+    public struct Report: Sendable {
+        /// Where the certificate came from (nil in plaintext mode).
+        public var origin: String?
+        /// One line per change made (or, in a dry run, that would be made).
+        public var changes: [String] = []
+        public var warnings: [String] = []
+        public var notes: [String] = []
+        public var reloaded: [String] = []
+        public var changed: Bool { !changes.isEmpty }
+    }
+
+    var paths: InstalledPaths { InstalledPaths(tlsDir: settings.tlsDir) }
+    var stateFile: String { settings.tlsDir + "/.acme-provision.json" }
+
+    /// Checks everything, then (unless `dryRun`) applies what differs.
+    /// Throws before touching anything when a check fails.
+    public func run(dryRun: Bool, now: Date = Date()) throws -> Report {
+        var report = Report()
+        let set = try CertificateFinder(settings: settings, now: now).find()
+        report.origin = set?.origin
+        report.warnings += set?.warnings ?? []
+        report.notes += set?.notes ?? []
+        if set == nil {
+            report.warnings.append("SSL_TYPE is empty: Postfix and Dovecot are set up WITHOUT TLS and accept passwords in cleartext; never use this in production")
+        }
+
+        // 1. The files, as they should be in <tlsDir>/current/.
+        var files: [(name: String, content: String, mode: mode_t)] = []
+        if let set {
+            files.append(("key.pem", set.primary.keyPEM, 0o600))
+            files.append(("fullchain.pem", set.primary.chainPEM, 0o644))
+            if let alt = set.alt {
+                files.append(("alt_key.pem", alt.keyPEM, 0o600))
+                files.append(("alt_fullchain.pem", alt.chainPEM, 0o644))
+            }
+            if let ca = set.caPEM { files.append(("cacert.pem", ca, 0o644)) }
+            files.append(("dhparams.pem", try dhParameters(&report), 0o644))
+        }
+        let installedNames = Set(FS.list(paths.current))
+        let filesDiffer = files.count != installedNames.count
+            || files.contains { (try? FS.read(paths.current + "/" + $0.name)) != $0.content }
+
+        // 2. Postfix.
+        var postfixChanges: [(String, String)] = []
+        var masterChanges: [(String, String)] = []
+        let mainCF = settings.postfixDir + "/main.cf"
+        let havePostfix = FS.exists(mainCF)
+        if havePostfix {
+            let current = PostfixConfig.parseMainCF((try? FS.read(mainCF)) ?? "")
+            let wanted = PostfixConfig.render(set: set, level: settings.tlsLevel, paths: paths, current: current)
+            postfixChanges = wanted.settings.filter { current[$0.0] ?? "" != PostfixConfig.normalize($0.1) }
+            if set == nil {
+                let listing = runner.run(["postconf", "-c", settings.postfixDir, "-P"])
+                if listing.succeeded { masterChanges = PostfixConfig.plaintextMasterOverrides(listing.output) }
+            }
+        } else {
+            report.notes.append("no Postfix configuration at \(mainCF); Postfix left alone")
+        }
+
+        // 3. Dovecot.
+        let sslConf = settings.dovecotDir + "/conf.d/10-ssl.conf"
+        let haveDovecot = FS.isDirectory(settings.dovecotDir)
+        var dovecotContent: String?
+        var detected: (version: DovecotVersion, stamp: String?) = (.v2_3, nil)
+        if haveDovecot {
+            detected = dovecotVersion(&report)
+            let version = detected.version
+            let rendered = DovecotConfig.render(set: set, level: settings.tlsLevel, paths: paths, version: version,
+                                                origin: set == nil ? "SSL_TYPE empty" : "SSL_TYPE=\(settings.sslType.rawValue)")
+            if (try? FS.read(sslConf)) != rendered { dovecotContent = rendered }
+        } else {
+            report.notes.append("no Dovecot configuration at \(settings.dovecotDir); Dovecot left alone")
+        }
+
+        // What changed, in words.
+        if filesDiffer {
+            if let set {
+                let old = (try? FS.read(paths.chain)).flatMap { try? Certificate.chain(pem: $0).first }
+                let new = set.primary.leaf
+                let what = "certificate for \(new.dnsNames.joined(separator: ", ")) (serial \(new.serialHex), expires \(KeyPair.format(new.notAfter)))"
+                report.changes.append(old.map { "\(what) replaces serial \($0.serialHex)" } ?? "\(what) installed in \(settings.tlsDir)")
+                if let alt = set.alt { report.changes.append("RSA fallback certificate serial \(alt.leaf.serialHex) installed") }
+            } else {
+                report.changes.append("TLS files removed from \(paths.current)")
+            }
+        }
+        for (name, value) in postfixChanges { report.changes.append("postfix: \(name) = \(value)") }
+        for (name, value) in masterChanges { report.changes.append("postfix master.cf: \(name) = \(value)") }
+        if dovecotContent != nil { report.changes.append("dovecot: \(sslConf) rewritten") }
+        guard report.changed, !dryRun else { return report }
+
+        // Apply. A new file set goes live with one rename. When the new set drops
+        // files (the ALT pair) the configuration stops naming them first; when it
+        // adds files they exist before any configuration names them.
+        let dropsFiles = !installedNames.isSubset(of: Set(files.map(\.name)))
+        if filesDiffer && !dropsFiles { try installFiles(files) }
+        if !postfixChanges.isEmpty {
+            try postconf(["-e"] + postfixChanges.map { "\($0.0)=\($0.1)" })
+        }
+        if !masterChanges.isEmpty {
+            try postconf(["-P"] + masterChanges.map { "\($0.0)=\($0.1)" })
+        }
+        if let dovecotContent {
+            try FS.makeDirectories(settings.dovecotDir + "/conf.d", mode: 0o755)
+            try FS.writeAtomically(sslConf, dovecotContent, mode: 0o644)
+        }
+        if filesDiffer && dropsFiles { try installFiles(files) }
+        try saveState(files: files, report: report, dovecot: settings.dovecotVersion == nil ? detected : nil)
+
+        // Reload what runs; a daemon that is down reads the new settings when it starts.
+        if havePostfix && (filesDiffer || !postfixChanges.isEmpty || !masterChanges.isEmpty) {
+            reloadPostfix(&report)
+        }
+        if haveDovecot && (filesDiffer || dovecotContent != nil) {
+            reloadDovecot(&report)
+        }
+        return report
+    }
+
+    // MARK: Files
+
+    func dhParameters(_ report: inout Report) throws -> String {
+        let custom = settings.dmsConfigDir + "/dhparams.pem"
+        guard FS.exists(custom) else { return DHParameters.ffdhe4096PEM }
+        let text = try KeyPair.readFile(custom, what: "DH parameters")
+        guard let bits = DHParameters.bits(pem: text) else {
+            throw ProvisionError("\(custom): not PEM DH parameters (expected -----BEGIN DH PARAMETERS-----); remove it to use RFC 7919 ffdhe4096")
+        }
+        guard bits >= 2048 else {
+            throw ProvisionError("\(custom): \(bits)-bit DH parameters are too weak; use at least 2048 bits or remove the file to use ffdhe4096")
+        }
+        report.warnings.append("using custom DH parameters from \(custom) (\(bits) bits) instead of the RFC 7919 ffdhe4096 group")
+        return text
+    }
+
+    /// Writes the set into `sets/<digest>/`, then points `current` at it in one rename.
+    func installFiles(_ files: [(name: String, content: String, mode: mode_t)]) throws {
+        let setsDir = settings.tlsDir + "/sets"
+        try FS.makeDirectories(setsDir, mode: 0o755)
+        let previous = FS.readLink(paths.current)
+        if files.isEmpty {
+            if previous != nil { unlink(paths.current) }
+        } else {
+            let digest = Digest.sha256(Array(files.map { $0.name + "\0" + $0.content }.joined(separator: "\0").utf8))
+            let id = hex(digest.prefix(8))
+            let target = setsDir + "/" + id
+            let staging = setsDir + "/.staging-\(getpid())"
+            removeTree(staging)
+            try FS.makeDirectories(staging, mode: 0o755)
+            for file in files { try FS.writeAtomically(staging + "/" + file.name, file.content, mode: file.mode) }
+            if FS.exists(target) && previous != "sets/" + id { removeTree(target) }
+            if !FS.exists(target) {
+                guard rename(staging, target) == 0 else { throw ProvisionError("cannot move \(staging) to \(target): \(FS.errorText())") }
+            } else {
+                removeTree(staging)
+            }
+            FS.syncDirectory(setsDir)
+            try FS.replaceSymlink(paths.current, target: "sets/" + id)
+            FS.syncDirectory(settings.tlsDir)
+        }
+        // Keep the set just replaced (a daemon may still be reading it); remove older ones.
+        let keep: Set<String> = [FS.readLink(paths.current), previous].compactMap { $0.map { FS.lastComponent($0) } }.reduce(into: []) { $0.insert($1) }
+        for name in FS.list(setsDir) where !keep.contains(name) && !name.hasPrefix(".staging") {
+            removeTree(setsDir + "/" + name)
+        }
+    }
+
+    func removeTree(_ path: String) {
+        for name in FS.list(path) { unlink(path + "/" + name) }
+        rmdir(path)
+    }
+
+    // MARK: Postfix
+
+    func postconf(_ arguments: [String]) throws {
+        let result = runner.run(["postconf", "-c", settings.postfixDir] + arguments)
+        guard result.succeeded else {
+            throw ProvisionError("postconf -c \(settings.postfixDir) failed: \(result.lastLine)")
+        }
+    }
+
+    func reloadPostfix(_ report: inout Report) {
+        guard postfixRunning() else {
+            report.notes.append("Postfix is not running; it reads the new settings when it starts")
+            return
+        }
+        let reload = runner.run(["postfix", "-c", settings.postfixDir, "reload"])
+        if reload.succeeded { report.reloaded.append("postfix") } else { report.warnings.append("postfix reload failed: \(reload.lastLine)") }
+    }
+
+    /// What `postfix status` checks, without its three helper processes: the
+    /// master's pid file under queue_directory names a live process.
+    func postfixRunning() -> Bool {
+        let main = PostfixConfig.parseMainCF((try? FS.read(settings.postfixDir + "/main.cf")) ?? "")
+        let queue = main["queue_directory"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/spool/postfix"
+        guard let text = try? FS.read(queue + "/pid/master.pid"),
+              let pid = pid_t(text.trimmingCharacters(in: " \n\t")), pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    // MARK: Dovecot
+
+    func reloadDovecot(_ report: inout Report) {
+        let config = settings.dovecotDir + "/dovecot.conf"
+        let result = runner.run(["doveadm", "-c", config, "reload"])
+        if result.succeeded {
+            report.reloaded.append("dovecot")
+        } else if result.output.contains("not running") || result.status == 127 {
+            report.notes.append("Dovecot is not running; it reads the new settings when it starts")
+        } else {
+            report.warnings.append("dovecot reload failed: \(result.lastLine)")
+        }
+    }
+
+    /// The flag, else `dovecot --version`, remembered in the state file for as
+    /// long as the binary's size and mtime stay the same (a start costs milliseconds).
+    func dovecotVersion(_ report: inout Report) -> (version: DovecotVersion, stamp: String?) {
+        if let version = settings.dovecotVersion { return (version, nil) }
+        guard let binary = Self.which("dovecot") else {
+            report.notes.append("dovecot is not in PATH; writing Dovecot 2.3 settings (use --dovecot-version 2.4 for 2.4)")
+            return (.v2_3, nil)
+        }
+        var info = stat()
+        stat(binary, &info)
+        let stamp = "\(binary) \(info.st_size) \(info.st_mtim.tv_sec)"
+        let state = loadState()
+        if state?.dovecotBinary == stamp, let cached = state?.dovecotVersion.flatMap(DovecotVersion.init(rawValue:)) {
+            return (cached, stamp)
+        }
+        let result = runner.run([binary, "--version"])
+        guard result.succeeded, let version = DovecotVersion(versionOutput: result.output) else {
+            report.notes.append("cannot read the Dovecot version from `dovecot --version`; writing 2.3 settings (use --dovecot-version)")
+            return (.v2_3, nil)
+        }
+        return (version, stamp)
+    }
+
+    static func which(_ program: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = dir + "/" + program
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    // MARK: State
+
+    struct State: Codable {
+        /// SHA-256 over the installed files and settings.
+        var fingerprint: String
+        var installedAt: String
+        var serial: String?
+        var dovecotBinary: String?
+        var dovecotVersion: String?
+    }
+
+    func loadState() -> State? {
+        guard let text = try? FS.read(stateFile) else { return nil }
+        return try? JSONDecoder().decode(State.self, from: Data(text.utf8))
+    }
+
+    func saveState(files: [(name: String, content: String, mode: mode_t)], report: Report,
+                   dovecot: (version: DovecotVersion, stamp: String?)?) throws {
+        var material = files.map { $0.name + "\n" + $0.content }.joined(separator: "\n")
+        for file in [settings.postfixDir + "/main.cf", settings.dovecotDir + "/conf.d/10-ssl.conf"] {
+            material += "\n" + file + "\n" + ((try? FS.read(file)) ?? "")
+        }
+        let serial = (try? FS.read(paths.chain)).flatMap { try? Certificate.chain(pem: $0).first?.serialHex }
+        let state = State(fingerprint: hex(Digest.sha256(Array(material.utf8))), installedAt: KeyPair.format(Date()), serial: serial,
+                          dovecotBinary: dovecot?.stamp, dovecotVersion: dovecot?.stamp == nil ? nil : dovecot?.version.rawValue)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FS.makeDirectories(settings.tlsDir, mode: 0o755)
+        try FS.writeAtomically(stateFile, String(decoding: try encoder.encode(state), as: UTF8.self) + "\n", mode: 0o644)
+    }
+}
+
+/// Lower-case hex, two digits a byte.
+func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    let digits = Array("0123456789abcdef")
+    return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+}

@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs daemon control commands (postconf, postfix, doveadm, dovecot) without
+/// Foundation's Process: posix_spawn, one pipe for stdout and stderr together.
+public struct Subprocess: Sendable {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+        public var succeeded: Bool { status == 0 }
+        /// The output's last non-empty line, for one-line error messages.
+        public var lastLine: String {
+            output.split(separator: "\n").last.map(String.init) ?? "(no output)"
+        }
+    }
+
+    public init() {}
+
+    /// Runs `arguments[0]` (looked up in PATH) and waits for it.
+    /// A program that cannot be started gives status 127, like a shell.
+    public func run(_ arguments: [String]) -> Result {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { return Result(status: 127, output: "cannot create a pipe") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+        close(pipeFDs[1])
+        guard spawned == 0 else {
+            close(pipeFDs[0])
+            return Result(status: 127, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(pipeFDs[0], &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            if output.count < 1 << 20 { output += buffer.prefix(n) }
+        }
+        close(pipeFDs[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS are macros.
+        let exited = status & 0x7f == 0
+        return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+                      output: String(decoding: output, as: UTF8.self))
+    }
+}

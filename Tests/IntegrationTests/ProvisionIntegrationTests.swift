@@ -1,0 +1,159 @@
+import ACMECrypto
+import Foundation
+import Testing
+
+/// `acme provision` with certificates from Pebble, installed into a real Postfix
+/// and a real Dovecot, checked from outside with `openssl s_client`.
+@Suite("acme provision with real Postfix and Dovecot", .serialized)
+struct ProvisionIntegrationTests {
+    @Test("ECDSA primary + RSA fallback served on SMTP, submissions, IMAP, IMAPS, POP3S; a renewal is served after reload, without restart")
+    func postfixAndDovecot() throws {
+        let pebble = try Pebble()
+        let dir = try TestSupport.temporaryDirectory("provision")
+        let le = dir + "/le"
+        let root = dir + "/pebble-root.pem"
+        try pebble.rootPEM().write(toFile: root, atomically: true, encoding: .utf8)
+
+        // Two lineages from the CA: ECDSA (default) and RSA.
+        for (name, type) in [("mail.example.test", "ec256"), ("mail.example.test-rsa", "rsa2048")] {
+            let issued = try run(TestSupport.acmeBinary, ["issue", "-d", "mail.example.test", "--cert-name", name, "--key-type", type]
+                                 + pebble.acmeArguments(configDir: le))
+            #expect(issued.status == 0, "\(issued.output)")
+        }
+
+        let postfix = try PostfixServer(dir)
+        let dovecot = try DovecotServer(dir)
+        defer { postfix.stop(); dovecot.stop() }
+        let provision = ["provision", "--ssl-type", "manual", "--hostname", "mail.example.test",
+                         "--cert-path", le + "/live/mail.example.test/fullchain.pem",
+                         "--key-path", le + "/live/mail.example.test/privkey.pem",
+                         "--alt-cert-path", le + "/live/mail.example.test-rsa/fullchain.pem",
+                         "--alt-key-path", le + "/live/mail.example.test-rsa/privkey.pem",
+                         "--tls-dir", dir + "/tls", "--postfix-dir", postfix.configDir, "--dovecot-dir", dovecot.configDir,
+                         "--dms-config", dir + "/dms", "--config-dir", le]
+        let first = try run(TestSupport.acmeBinary, provision)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.stdout.contains("installed from manual"), "\(first.output)")
+        #expect(first.stderr.contains("Postfix is not running"), "\(first.output)")
+
+        try postfix.start()
+        try dovecot.start()
+        let endpoints: [(String, Int, String?)] = [
+            ("smtp", postfix.smtpPort, "smtp"), ("submissions", postfix.submissionsPort, nil),
+            ("imap", dovecot.imapPort, "imap"), ("imaps", dovecot.imapsPort, nil), ("pop3s", dovecot.pop3sPort, nil),
+        ]
+        let ecLeaf = try Certificate.chain(pem: try String(contentsOfFile: le + "/live/mail.example.test/cert.pem", encoding: .utf8))[0]
+        let rsaLeaf = try Certificate.chain(pem: try String(contentsOfFile: le + "/live/mail.example.test-rsa/cert.pem", encoding: .utf8))[0]
+        for (label, port, starttls) in endpoints {
+            let probe = try TLSProbe.connect(port: port, starttls: starttls, caFile: root)
+            #expect(probe.verifyResult == "Verify return code: 0 (ok)", "\(label): \(probe.output.suffix(1500))")
+            #expect(probe.leaf?.serialHex == ecLeaf.serialHex, "\(label) must serve the ECDSA certificate by default")
+            #expect(probe.isECDSA, "\(label)")
+            // A client that only does RSA gets the fallback.
+            let rsaOnly = try TLSProbe.connect(port: port, starttls: starttls, caFile: root,
+                                               extra: ["-tls1_2", "-cipher", "aRSA", "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"])
+            #expect(rsaOnly.verifyResult == "Verify return code: 0 (ok)", "\(label) RSA: \(rsaOnly.output.suffix(1500))")
+            #expect(rsaOnly.leaf?.serialHex == rsaLeaf.serialHex, "\(label): an RSA-only client must get the RSA certificate")
+        }
+
+        // Renewal: a new ECDSA certificate; provision installs it and reloads; the masters keep running.
+        let postfixPID = postfix.masterPID, dovecotPID = dovecot.masterPID
+        #expect(postfixPID != nil && dovecotPID != nil)
+        let renewed = try run(TestSupport.acmeBinary, ["issue", "-d", "mail.example.test", "--force-renewal"] + pebble.acmeArguments(configDir: le))
+        #expect(renewed.status == 0, "\(renewed.output)")
+        let newLeaf = try Certificate.chain(pem: try String(contentsOfFile: le + "/live/mail.example.test/cert.pem", encoding: .utf8))[0]
+        #expect(newLeaf.serialHex != ecLeaf.serialHex)
+        let rsaAfter = try Certificate.chain(pem: try String(contentsOfFile: le + "/live/mail.example.test-rsa/cert.pem", encoding: .utf8))[0]
+        #expect(rsaAfter == rsaLeaf, "renewing the ECDSA lineage must leave the RSA lineage with the same names alone")
+
+        let second = try run(TestSupport.acmeBinary, provision)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.stderr.contains("replaces serial \(ecLeaf.serialHex)"), "\(second.output)")
+        #expect(second.stderr.contains("reloaded postfix and dovecot"), "\(second.output)")
+        #expect(!second.stderr.contains("postfix: "), "on renewal only the certificate changes: \(second.output)")
+        for (label, port, starttls) in endpoints {
+            var served: String?
+            try? waitUntil("\(label) serves the new serial") {
+                served = try TLSProbe.connect(port: port, starttls: starttls, caFile: root).leaf?.serialHex
+                return served == newLeaf.serialHex
+            }
+            #expect(served == newLeaf.serialHex, "\(label) serves \(served ?? "nothing") after the reload, not the renewed \(newLeaf.serialHex)")
+        }
+        #expect(postfix.masterPID == postfixPID && dovecot.masterPID == dovecotPID, "reload, not restart")
+
+        // Nothing changed now: nothing written, nothing reloaded.
+        let third = try run(TestSupport.acmeBinary, provision)
+        #expect(third.status == 0, "\(third.output)")
+        #expect(third.stdout.contains("nothing changed"), "\(third.output)")
+        #expect(!third.stderr.contains("reloaded"), "\(third.output)")
+
+        // A broken source is refused and the daemons keep serving the installed certificate.
+        try "-----BEGIN CERTIFICATE-----\nMIIB\n".write(toFile: dir + "/broken.pem", atomically: true, encoding: .utf8)
+        var broken = provision
+        broken[broken.firstIndex(of: "--cert-path")! + 1] = dir + "/broken.pem"
+        let refused = try run(TestSupport.acmeBinary, broken)
+        #expect(refused.status == 2, "\(refused.output)")
+        #expect(refused.stderr.hasPrefix("error: \(dir)/broken.pem: truncated PEM"), "\(refused.output)")
+        #expect(try TLSProbe.connect(port: postfix.smtpPort, starttls: "smtp", caFile: root).leaf?.serialHex == newLeaf.serialHex)
+    }
+
+    @Test("--issue-if-missing: SSL_TYPE=letsencrypt with no lineage issues one for the FQDN, then installs it")
+    func issueIfMissing() throws {
+        let pebble = try Pebble()
+        let dir = try TestSupport.temporaryDirectory("provision-issue")
+        let le = dir + "/le"
+        let arguments = ["provision", "--hostname", "mail.example.test", "--tls-dir", dir + "/tls", "--postfix-dir", dir + "/postfix",
+                         "--dovecot-dir", dir + "/dovecot", "--dms-config", dir + "/dms"] + pebble.acmeArguments(configDir: le)
+
+        let without = try run(TestSupport.acmeBinary, arguments, environment: ["SSL_TYPE": "letsencrypt"])
+        #expect(without.status == 2, "\(without.output)")
+        #expect(without.stderr.contains("no usable certificate for mail.example.test"), "\(without.output)")
+
+        let result = try run(TestSupport.acmeBinary, arguments + ["--issue-if-missing"], environment: ["SSL_TYPE": "letsencrypt"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stderr.contains("issuing one"), "\(result.output)")
+        #expect(result.stdout.contains("installed from lineage \(le)/live/mail.example.test"), "\(result.output)")
+        let installed = try Certificate.chain(pem: try String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8))
+        #expect(installed.first?.covers(name: "mail.example.test") == true)
+        #expect(installed.count >= 2, "the chain, not only the leaf")
+    }
+
+    @Test("docker-mailserver variables drive it; a bad SSL_TYPE is one clear line and exit 64")
+    func environmentVariables() throws {
+        let dir = try TestSupport.temporaryDirectory("provision-env")
+        let key = try PrivateKey.generate(.ecdsa(.p256))
+        let now = Date()
+        let cert = try CertificateBuilder.make(commonName: "mail.example.test", dnsNames: ["mail.example.test"], key: key,
+                                               notBefore: now - 60, notAfter: now + 86400 * 30, isCA: false, issuer: nil)
+        try cert.pem.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+        try key.pemPKCS8().write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
+        let arguments = ["provision", "--tls-dir", dir + "/tls", "--postfix-dir", dir + "/postfix", "--dovecot-dir", dir + "/dovecot"]
+        let env = ["SSL_TYPE": "manual", "SSL_CERT_PATH": dir + "/cert.pem", "SSL_KEY_PATH": dir + "/key.pem",
+                   "OVERRIDE_HOSTNAME": "mail.example.test", "TLS_LEVEL": "intermediate"]
+        let ok = try run(TestSupport.acmeBinary, arguments, environment: env)
+        #expect(ok.status == 0, "\(ok.output)")
+        #expect(try String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8) == cert.pem)
+
+        var bad = env
+        bad["SSL_TYPE"] = "snakeoil"
+        let refused = try run(TestSupport.acmeBinary, arguments, environment: bad)
+        #expect(refused.status == 64, "\(refused.output)")
+        #expect(refused.stderr.contains("SSL_TYPE snakeoil is not supported"), "\(refused.output)")
+
+        var wrongHost = env
+        wrongHost["OVERRIDE_HOSTNAME"] = "imap.example.test"
+        let mismatch = try run(TestSupport.acmeBinary, arguments, environment: wrongHost)
+        #expect(mismatch.status == 2, "\(mismatch.output)")
+        #expect(mismatch.stderr.contains("the certificate is for mail.example.test, not imap.example.test"), "\(mismatch.output)")
+    }
+}
+
+/// Polls `condition` for up to 10 s (a reloaded daemon replaces its workers asynchronously).
+func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(10)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(200_000)
+    }
+    throw TestFailure("timed out waiting until \(what)")
+}
