@@ -148,6 +148,50 @@ struct ProvisionIntegrationTests {
     }
 }
 
+@Suite("acme provision --watch")
+struct ProvisionWatchTests {
+    @Test("--watch installs a changed certificate on its own, and keeps the installed one when the source breaks")
+    func watch() throws {
+        let dir = try TestSupport.temporaryDirectory("provision-watch")
+        func makeCertificate() throws -> Certificate {
+            let key = try PrivateKey.generate(.ecdsa(.p256))
+            let now = Date()
+            let cert = try CertificateBuilder.make(commonName: "mail.example.test", dnsNames: ["mail.example.test"], key: key,
+                                                   notBefore: now - 60, notAfter: now + 86400 * 30, isCA: false, issuer: nil)
+            // Key first, then certificate: the watcher may look in between and must refuse, not install, a mismatch.
+            try key.pemPKCS8().write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
+            try cert.pem.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+            return cert
+        }
+        let first = try makeCertificate()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestSupport.acmeBinary)
+        process.arguments = ["provision", "--watch", "--interval", "1", "--ssl-type", "manual", "--hostname", "mail.example.test",
+                             "--cert-path", dir + "/cert.pem", "--key-path", dir + "/key.pem", "--tls-dir", dir + "/tls",
+                             "--postfix-dir", dir + "/postfix", "--dovecot-dir", dir + "/dovecot"]
+        let log = dir + "/watch.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        defer { stopProcess(process) }
+        let installed = { (try? String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8)) ?? "" }
+        try waitUntil("the first certificate is installed") { installed() == first.pem }
+
+        let second = try makeCertificate()
+        try waitUntil("the watcher installs the renewed certificate") { installed() == second.pem }
+        #expect(process.isRunning)
+
+        try "not a certificate\n".write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+        try waitUntil("the watcher reports the broken source") {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("no PEM certificate in it")
+        }
+        #expect(process.isRunning, "a broken source must not stop the watcher")
+        #expect(installed() == second.pem, "the installed certificate stays when the source breaks")
+    }
+}
+
 /// Polls `condition` for up to 10 s (a reloaded daemon replaces its workers asynchronously).
 func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
     let deadline = Date().addingTimeInterval(10)
