@@ -102,6 +102,21 @@ struct InstallTests {
         }
     }
 
+    @Test("an acme.json that stops being JSON is refused and the certificate extracted from it before stays")
+    func brokenTraefikKeepsState() throws {
+        let f = try Fixtures("keeptraefik")
+        try f.daemonDirs()
+        let pair = try f.pair([f.fqdn])
+        try f.write("le/acme.json", Fixtures.traefikV2([(f.fqdn, [], pair)]))
+        _ = try Provisioner(settings: f.settings(.letsencrypt)).run(dryRun: false)
+        #expect(try f.read("tls/current/fullchain.pem") == pair.chainPEM)
+        #expect(try mode(f.root + "/tls/current/key.pem") == 0o600, "keys extracted from acme.json are 0600")
+        let before = f.snapshot()
+        try f.write("le/acme.json", "{ truncated")
+        #expect(throws: ProvisionError.self) { try Provisioner(settings: f.settings(.letsencrypt)).run(dryRun: false) }
+        #expect(f.snapshot() == before)
+    }
+
     @Test("dry run reports what would change and writes nothing")
     func dryRun() throws {
         let f = try Fixtures("dry")

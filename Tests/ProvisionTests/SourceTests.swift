@@ -73,13 +73,16 @@ struct SourceTests {
         #expect(set.notes.contains { $0.contains("expired") })
     }
 
-    @Test("Traefik v1 acme.json (Domain.Main, Domain.SANs, Certificate, Key)")
+    @Test("Traefik v1 acme.json (Domain.Main, Domain.SANs, Certificate, Key): expired and valid entry for the same name")
     func traefikV1() throws {
         let f = try Fixtures("traefik1")
+        let expired = try f.pair(["example.test", "mail.example.test"], days: -3, startDaysAgo: 90)
         let valid = try f.pair(["example.test", "mail.example.test"])
-        try f.write("le/acme.json", Fixtures.traefikV1([("example.test", ["mail.example.test"], valid)]))
+        try f.write("le/acme.json", Fixtures.traefikV1([("example.test", ["mail.example.test"], expired),
+                                                        ("example.test", ["mail.example.test"], valid)]))
         let set = try #require(try CertificateFinder(settings: f.settings(.letsencrypt)).find())
         #expect(set.primary.leaf == valid.leaf)
+        #expect(set.origin.contains("entry 2"))
     }
 
     @Test("Traefik: only expired entries means no certificate, never an expired one")
