@@ -34,6 +34,13 @@ public struct Provisioner: Sendable {
     /// Checks everything, then (unless `dryRun`) applies what differs.
     /// Throws before touching anything when a check fails.
     public func run(dryRun: Bool, now: Date = Date()) throws -> Report {
+        // One provision at a time per TLS directory (a --watch loop and a deploy hook may meet).
+        let lock = dryRun ? nil : try Lock(path: settings.tlsDir + "/.acme-provision.lock")
+        defer { lock?.release() }
+        return try compareAndApply(dryRun: dryRun, now: now)
+    }
+
+    func compareAndApply(dryRun: Bool, now: Date) throws -> Report {
         var report = Report()
         let set = try CertificateFinder(settings: settings, now: now).find()
         report.origin = set?.origin
@@ -161,18 +168,21 @@ public struct Provisioner: Sendable {
             if previous != nil { unlink(paths.current) }
         } else {
             let digest = Digest.sha256(Array(files.map { $0.name + "\0" + $0.content }.joined(separator: "\0").utf8))
-            let id = hex(digest.prefix(8))
+            // Named by content; a directory of that name that is live, or whose files were
+            // edited by hand, is never overwritten in place: the new set gets a fresh name.
+            var id = hex(digest.prefix(8))
+            for attempt in 1... {
+                let candidate = setsDir + "/" + id
+                if !FS.exists(candidate) || "sets/" + id != previous { break }
+                id = hex(digest.prefix(8)) + "-\(attempt)"
+            }
             let target = setsDir + "/" + id
             let staging = setsDir + "/.staging-\(getpid())"
             removeTree(staging)
             try FS.makeDirectories(staging, mode: 0o755)
             for file in files { try FS.writeAtomically(staging + "/" + file.name, file.content, mode: file.mode) }
-            if FS.exists(target) && previous != "sets/" + id { removeTree(target) }
-            if !FS.exists(target) {
-                guard rename(staging, target) == 0 else { throw ProvisionError("cannot move \(staging) to \(target): \(FS.errorText())") }
-            } else {
-                removeTree(staging)
-            }
+            removeTree(target)
+            guard rename(staging, target) == 0 else { throw ProvisionError("cannot move \(staging) to \(target): \(FS.errorText())") }
             FS.syncDirectory(setsDir)
             try FS.replaceSymlink(paths.current, target: "sets/" + id)
             FS.syncDirectory(settings.tlsDir)
@@ -299,4 +309,27 @@ public struct Provisioner: Sendable {
 func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
     let digits = Array("0123456789abcdef")
     return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+}
+
+/// An exclusive flock(2) on a file, held until released (or the process ends).
+struct Lock {
+    let fd: Int32
+
+    init(path: String) throws {
+        try FS.makeDirectories(FS.parentDirectory(path), mode: 0o755)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ProvisionError("cannot open lock file \(path): \(FS.errorText())") }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let reason = FS.errorText()
+                close(fd)
+                throw ProvisionError("cannot lock \(path): \(reason)")
+            }
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
 }

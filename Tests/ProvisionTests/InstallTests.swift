@@ -117,6 +117,39 @@ struct InstallTests {
         #expect(f.snapshot() == before)
     }
 
+    @Test("an installed file edited by hand is noticed and replaced by a fresh set")
+    func tamperedSetIsRepaired() throws {
+        let f = try Fixtures("tamper")
+        try f.daemonDirs()
+        let settings = try manualSettings(f)
+        _ = try Provisioner(settings: settings).run(dryRun: false)
+        let good = try f.read("tls/current/fullchain.pem")
+        let target = try FileManager.default.destinationOfSymbolicLink(atPath: f.root + "/tls/current")
+        try "edited\n".write(toFile: f.root + "/tls/current/fullchain.pem", atomically: false, encoding: .utf8)
+        let report = try Provisioner(settings: settings).run(dryRun: false)
+        #expect(report.changed)
+        #expect(try f.read("tls/current/fullchain.pem") == good)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: f.root + "/tls/current") != target)
+    }
+
+    @Test("concurrent runs on one TLS directory do not interleave: the result is one consistent set")
+    func concurrentRuns() async throws {
+        let f = try Fixtures("concurrent")
+        try f.daemonDirs()
+        let settings = try manualSettings(f, alt: true)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { _ = try Provisioner(settings: settings).run(dryRun: false) } }
+            try await group.waitForAll()
+        }
+        let key = try PrivateKey(pem: try f.read("tls/current/key.pem"))
+        let leaf = try Certificate.chain(pem: try f.read("tls/current/fullchain.pem"))[0]
+        #expect(leaf.matches(key))
+        let again = try Provisioner(settings: settings).run(dryRun: false)
+        #expect(!again.changed, "\(again.changes)")
+        let staging = try FileManager.default.contentsOfDirectory(atPath: f.root + "/tls/sets").filter { $0.hasPrefix(".staging") }
+        #expect(staging.isEmpty)
+    }
+
     @Test("dry run reports what would change and writes nothing")
     func dryRun() throws {
         let f = try Fixtures("dry")
