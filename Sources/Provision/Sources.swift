@@ -31,8 +31,9 @@ public struct CertificateFinder: Sendable {
     }
 
     /// Every candidate that covers the FQDN and passes the checks; among them
-    /// the one that expires last, per key type. An ECDSA winner gets the best
-    /// RSA candidate as its ALT pair.
+    /// the one that expires last, per key type. When both types are there the
+    /// ECDSA one is the primary and the RSA one its ALT pair (the fallback for
+    /// clients without ECDSA), whichever expires later.
     func fromACMEClients() throws -> CertificateSet {
         var notes: [String] = []
         var usable: [(Candidate, KeyPair.Findings)] = []
@@ -61,7 +62,7 @@ public struct CertificateFinder: Sendable {
             }
         }
         let byExpiry = usable.sorted { $0.0.pair.leaf.notAfter > $1.0.pair.leaf.notAfter }
-        guard let best = byExpiry.first else {
+        guard let best = byExpiry.first(where: { $0.0.pair.isECDSA }) ?? byExpiry.first else {
             let tried = "live/{\(settings.lineageNames.joined(separator: ","))} under \(settings.letsencryptDir)"
                 + (FS.exists(traefik) ? ", \(traefik)" : "") + (settings.caddyData.map { ", Caddy data \($0)" } ?? "")
             let reasons = notes.isEmpty ? "" : " (" + notes.map { String($0.dropFirst("skipped: ".count)) }.joined(separator: "; ") + ")"

@@ -46,11 +46,11 @@ struct SourceTests {
         #expect(set.primary.leaf == long.leaf)
     }
 
-    @Test("letsencrypt: an ECDSA winner gets the best RSA candidate as its fallback")
+    @Test("letsencrypt: with ECDSA and RSA candidates, ECDSA is the primary and RSA the fallback, whatever their expiry")
     func ecdsaWithRSAFallback() throws {
         let f = try Fixtures("dual")
-        let ec = try f.pair([f.fqdn])
-        let rsa = try f.pair(["*.example.test"], type: .rsa(bits: 2048))
+        let ec = try f.pair([f.fqdn], days: 30)
+        let rsa = try f.pair(["*.example.test"], type: .rsa(bits: 2048), days: 80)   // expires later, still only the fallback
         try f.lineage(f.fqdn, ec)
         try f.lineage("example.test", rsa)
         let set = try #require(try CertificateFinder(settings: f.settings(.letsencrypt)).find())
