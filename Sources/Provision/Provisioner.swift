@@ -245,7 +245,7 @@ public struct Provisioner: Sendable {
     /// long as the binary's size and mtime stay the same (a start costs milliseconds).
     func dovecotVersion(_ report: inout Report) -> (version: DovecotVersion, stamp: String?) {
         if let version = settings.dovecotVersion { return (version, nil) }
-        guard let binary = Self.which("dovecot") else {
+        guard let binary = Subprocess.locate("dovecot") else {
             report.notes.append("dovecot is not in PATH; writing Dovecot 2.3 settings (use --dovecot-version 2.4 for 2.4)")
             return (.v2_3, nil)
         }
@@ -262,15 +262,6 @@ public struct Provisioner: Sendable {
             return (.v2_3, nil)
         }
         return (version, stamp)
-    }
-
-    static func which(_ program: String) -> String? {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = dir + "/" + program
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
     }
 
     // MARK: State

@@ -17,9 +17,12 @@ public struct Subprocess: Sendable {
 
     public init() {}
 
-    /// Runs `arguments[0]` (looked up in PATH) and waits for it.
+    /// Runs `arguments[0]` (looked up with `locate`) and waits for it.
     /// A program that cannot be started gives status 127, like a shell.
     public func run(_ arguments: [String]) -> Result {
+        guard let program = Self.locate(arguments[0]) else {
+            return Result(status: 127, output: "\(arguments[0]) not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin")
+        }
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { return Result(status: 127, output: "cannot create a pipe") }
         var actions = posix_spawn_file_actions_t()
@@ -34,7 +37,7 @@ public struct Subprocess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
         close(pipeFDs[1])
         guard spawned == 0 else {
             close(pipeFDs[0])
@@ -55,5 +58,17 @@ public struct Subprocess: Sendable {
         let exited = status & 0x7f == 0
         return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
                       output: String(decoding: output, as: UTF8.self))
+    }
+
+    /// An executable named `program`: in PATH, else in the system directories where
+    /// postconf and dovecot live (cron and some hook runners give a PATH without sbin).
+    public static func locate(_ program: String) -> String? {
+        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where !dir.isEmpty {
+            let candidate = dir + "/" + program
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
     }
 }

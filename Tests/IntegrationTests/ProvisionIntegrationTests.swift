@@ -127,12 +127,18 @@ struct ProvisionIntegrationTests {
                                                notBefore: now - 60, notAfter: now + 86400 * 30, isCA: false, issuer: nil)
         try cert.pem.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
         try key.pemPKCS8().write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/postfix", withIntermediateDirectories: true)
+        try "myhostname = mail.example.test\n".write(toFile: dir + "/postfix/main.cf", atomically: true, encoding: .utf8)
         let arguments = ["provision", "--tls-dir", dir + "/tls", "--postfix-dir", dir + "/postfix", "--dovecot-dir", dir + "/dovecot"]
+        // PATH as cron gives it, without /usr/sbin where postconf lives.
         let env = ["SSL_TYPE": "manual", "SSL_CERT_PATH": dir + "/cert.pem", "SSL_KEY_PATH": dir + "/key.pem",
-                   "OVERRIDE_HOSTNAME": "mail.example.test", "TLS_LEVEL": "intermediate"]
+                   "OVERRIDE_HOSTNAME": "mail.example.test", "TLS_LEVEL": "intermediate", "PATH": "/usr/bin:/bin"]
         let ok = try run(TestSupport.acmeBinary, arguments, environment: env)
         #expect(ok.status == 0, "\(ok.output)")
         #expect(try String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8) == cert.pem)
+        let main = try String(contentsOfFile: dir + "/postfix/main.cf", encoding: .utf8)
+        #expect(main.contains("smtpd_tls_chain_files = \(dir)/tls/current/key.pem \(dir)/tls/current/fullchain.pem"), "\(main)")
+        #expect(main.contains("tls_high_cipherlist = ECDHE-ECDSA-CHACHA20-POLY1305:"), "TLS_LEVEL=intermediate")
 
         var bad = env
         bad["SSL_TYPE"] = "snakeoil"
