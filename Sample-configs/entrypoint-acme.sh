@@ -11,6 +11,6 @@ acme provision --issue-if-missing \
 postfix start
 dovecot
 
-# Installs a renewed certificate (from `acme renew`/certbot in another container sharing
+# Installs a renewed certificate (from certbot, or later `acme renew`, in another container sharing
 # /etc/letsencrypt) without a deploy hook: checks every 5 minutes, reloads only on change.
 exec acme provision --watch --interval 300 --quiet
