@@ -140,9 +140,12 @@ struct ProvisionCommand: AsyncParsableCommand {
                 return
             }
             output.step("watching the certificate sources every \(interval) s")
+            var first = true
             while true {
                 do {
-                    try await once(settings, output: output)
+                    // After the first round only changes, warnings and errors are worth a log line.
+                    try await once(settings, output: output, reportUnchanged: first)
+                    first = false
                 } catch {
                     // Keep serving what is installed; say why the new state was refused.
                     Output.writeErr("error: \(error)")
@@ -156,7 +159,7 @@ struct ProvisionCommand: AsyncParsableCommand {
         }
     }
 
-    func once(_ settings: ProvisionSettings, output: Output) async throws {
+    func once(_ settings: ProvisionSettings, output: Output, reportUnchanged: Bool = true) async throws {
         let provisioner = Provisioner(settings: settings)
         let report: Provisioner.Report
         do {
@@ -169,6 +172,7 @@ struct ProvisionCommand: AsyncParsableCommand {
                                       preferredChain: nil, forceRenewal: false)
             report = try provisioner.run(dryRun: false)
         }
+        guard report.changed || reportUnchanged else { return }
         for warning in report.warnings { Output.writeErr("warning: \(warning)") }
         for note in report.notes { output.step(note) }
         let prefix = dryRun ? "would change: " : "changed: "

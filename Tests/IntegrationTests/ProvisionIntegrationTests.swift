@@ -188,6 +188,9 @@ struct ProvisionWatchTests {
         let second = try makeCertificate()
         try waitUntil("the watcher installs the renewed certificate") { installed() == second.pem }
         #expect(process.isRunning)
+        usleep(2_500_000)  // two more rounds with nothing to do
+        let logText = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(logText.components(separatedBy: "nothing changed").count <= 2, "idle rounds must not fill the log: \(logText)")
 
         try "not a certificate\n".write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
         try waitUntil("the watcher reports the broken source") {
