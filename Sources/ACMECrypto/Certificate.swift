@@ -118,13 +118,18 @@ public struct Certificate: Sendable, Hashable {
     /// Whether this certificate is valid for `name` under RFC 6125 rules:
     /// exact match, or a `*.` wildcard covering exactly one leftmost label.
     public func covers(name: String) -> Bool {
+        dnsNames.contains { Self.name(name, matches: $0) }
+    }
+
+    /// RFC 6125 matching of a DNS name (any case) against one certificate name
+    /// pattern (as certificates carry them, lower case): equal, or `*.` standing
+    /// for exactly the name's first label.
+    public static func name(_ name: String, matches pattern: String) -> Bool {
         let name = name.lowercased()
-        return dnsNames.contains { pattern in
-            if pattern == name { return true }
-            guard pattern.hasPrefix("*.") else { return false }
-            guard let dot = name.firstIndex(of: "."), dot != name.startIndex else { return false }
-            return name[name.index(after: dot)...] == pattern.dropFirst(2)
-        }
+        if pattern == name { return true }
+        guard pattern.hasPrefix("*.") else { return false }
+        guard let dot = name.firstIndex(of: "."), dot != name.startIndex else { return false }
+        return name[name.index(after: dot)...] == pattern.dropFirst(2)
     }
 
     public func isExpired(at date: Date = Date()) -> Bool { date >= notAfter }

@@ -33,6 +33,12 @@ public enum KeyType: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// ECDSA or RSA: the family that decides which TLS clients can use a certificate.
+    public var isECDSA: Bool {
+        if case .ecdsa = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .ecdsa(.p256): "ec256"

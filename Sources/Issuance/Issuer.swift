@@ -75,12 +75,12 @@ public struct Issuer: Sendable {
         // preferring the one named after the first name, never silently switching an
         // RSA lineage to ECDSA or back.
         let wanted = Set(request.names)
-        let wantECDSA = Self.isECDSA(request.keyType)
+        let wantECDSA = request.keyType.isECDSA
         var best: (lineage: Lineage, cert: Certificate, rank: Int)?
         for lineage in try store.allLineages() {
             guard let cert = try? liveCertificate(store, lineage), Set(cert.dnsNames.map { $0.lowercased() }) == wanted else { continue }
             let liveKey = (try? FS.read(lineage.privkeyPath)).flatMap { try? PrivateKey(pem: $0) }
-            let rank = (liveKey.map { Self.isECDSA($0.type) == wantECDSA } ?? false ? 2 : 0) + (lineage.name == request.names[0] ? 1 : 0)
+            let rank = (liveKey.map { $0.type.isECDSA == wantECDSA } ?? false ? 2 : 0) + (lineage.name == request.names[0] ? 1 : 0)
             if rank > (best?.rank ?? -1) { best = (lineage, cert, rank) }
         }
         guard let best else { return nil }
@@ -88,11 +88,6 @@ public struct Issuer: Sendable {
             throw IssuanceError("lineage \(best.lineage.name) holds these names with another key type than --key-type \(request.keyType); pass --cert-name \(best.lineage.name) to change its key type, or --cert-name NEW for a second lineage", usage: true)
         }
         return (best.lineage, best.cert)
-    }
-
-    private static func isECDSA(_ type: KeyType) -> Bool {
-        if case .ecdsa = type { return true }
-        return false
     }
 
     private func liveCertificate(_ store: LineageStore, _ lineage: Lineage) throws -> Certificate {

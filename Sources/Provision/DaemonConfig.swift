@@ -17,8 +17,6 @@ public struct InstalledPaths: Sendable {
 /// What main.cf (and in plaintext mode master.cf) should say.
 struct PostfixConfig {
     var settings: [(String, String)]
-    /// master.cf `-o` overrides to change: (service/type/parameter, value).
-    var masterOverrides: [(String, String)] = []
 
     static func render(set: CertificateSet?, level: TLSLevel, paths: InstalledPaths, current: [String: String]) -> PostfixConfig {
         guard let set else {

@@ -53,10 +53,7 @@ public struct KeyPair: Sendable {
         }
     }
 
-    public var isECDSA: Bool {
-        if case .ecdsa = key.type { return true }
-        return false
-    }
+    public var isECDSA: Bool { key.type.isECDSA }
 
     /// What the checks found acceptable but worth saying.
     public struct Findings: Sendable {

@@ -71,8 +71,10 @@ public struct Provisioner: Sendable {
         var masterChanges: [(String, String)] = []
         let mainCF = settings.postfixDir + "/main.cf"
         let havePostfix = FS.exists(mainCF)
+        var queueDirectory = "/var/spool/postfix"
         if havePostfix {
             let current = PostfixConfig.parseMainCF((try? FS.read(mainCF)) ?? "")
+            if let queue = current["queue_directory"], !queue.isEmpty { queueDirectory = queue }
             let wanted = PostfixConfig.render(set: set, level: settings.tlsLevel, paths: paths, current: current)
             postfixChanges = wanted.settings.filter { current[$0.0] ?? "" != PostfixConfig.normalize($0.1) }
             if set == nil {
@@ -131,11 +133,11 @@ public struct Provisioner: Sendable {
             try FS.writeAtomically(sslConf, dovecotContent, mode: 0o644)
         }
         if filesDiffer && dropsFiles { try installFiles(files) }
-        try saveState(files: files, report: report, dovecot: settings.dovecotVersion == nil ? detected : nil)
+        try saveState(files: files, serial: set?.primary.leaf.serialHex, dovecot: settings.dovecotVersion == nil ? detected : nil)
 
         // Reload what runs; a daemon that is down reads the new settings when it starts.
         if havePostfix && (filesDiffer || !postfixChanges.isEmpty || !masterChanges.isEmpty) {
-            reloadPostfix(&report)
+            reloadPostfix(&report, queueDirectory: queueDirectory)
         }
         if haveDovecot && (filesDiffer || dovecotContent != nil) {
             reloadDovecot(&report)
@@ -188,7 +190,7 @@ public struct Provisioner: Sendable {
             FS.syncDirectory(settings.tlsDir)
         }
         // Keep the set just replaced (a daemon may still be reading it); remove older ones.
-        let keep: Set<String> = [FS.readLink(paths.current), previous].compactMap { $0.map { FS.lastComponent($0) } }.reduce(into: []) { $0.insert($1) }
+        let keep = Set([FS.readLink(paths.current), previous].compactMap { $0 }.map(FS.lastComponent))
         for name in FS.list(setsDir) where !keep.contains(name) && !name.hasPrefix(".staging") {
             removeTree(setsDir + "/" + name)
         }
@@ -208,8 +210,8 @@ public struct Provisioner: Sendable {
         }
     }
 
-    func reloadPostfix(_ report: inout Report) {
-        guard postfixRunning() else {
+    func reloadPostfix(_ report: inout Report, queueDirectory: String) {
+        guard postfixRunning(queueDirectory: queueDirectory) else {
             report.notes.append("Postfix is not running; it reads the new settings when it starts")
             return
         }
@@ -219,10 +221,8 @@ public struct Provisioner: Sendable {
 
     /// What `postfix status` checks, without its three helper processes: the
     /// master's pid file under queue_directory names a live process.
-    func postfixRunning() -> Bool {
-        let main = PostfixConfig.parseMainCF((try? FS.read(settings.postfixDir + "/main.cf")) ?? "")
-        let queue = main["queue_directory"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/spool/postfix"
-        guard let text = try? FS.read(queue + "/pid/master.pid"),
+    func postfixRunning(queueDirectory: String) -> Bool {
+        guard let text = try? FS.read(queueDirectory + "/pid/master.pid"),
               let pid = pid_t(text.trimmingCharacters(in: " \n\t")), pid > 0 else { return false }
         return kill(pid, 0) == 0 || errno == EPERM
     }
@@ -280,13 +280,12 @@ public struct Provisioner: Sendable {
         return try? JSONDecoder().decode(State.self, from: Data(text.utf8))
     }
 
-    func saveState(files: [(name: String, content: String, mode: mode_t)], report: Report,
+    func saveState(files: [(name: String, content: String, mode: mode_t)], serial: String?,
                    dovecot: (version: DovecotVersion, stamp: String?)?) throws {
         var material = files.map { $0.name + "\n" + $0.content }.joined(separator: "\n")
         for file in [settings.postfixDir + "/main.cf", settings.dovecotDir + "/conf.d/10-ssl.conf"] {
             material += "\n" + file + "\n" + ((try? FS.read(file)) ?? "")
         }
-        let serial = (try? FS.read(paths.chain)).flatMap { try? Certificate.chain(pem: $0).first?.serialHex }
         let state = State(fingerprint: hex(Digest.sha256(Array(material.utf8))), installedAt: KeyPair.format(Date()), serial: serial,
                           dovecotBinary: dovecot?.stamp, dovecotVersion: dovecot?.stamp == nil ? nil : dovecot?.version.rawValue)
         let encoder = JSONEncoder()

@@ -16,7 +16,7 @@ struct TraefikStore {
 
         /// A cheap pre-filter on the names Traefik recorded; the certificate itself decides later.
         func covers(_ fqdn: String) -> Bool {
-            ([main] + sans).contains { DNSPattern.matches($0, fqdn) }
+            ([main] + sans).contains { Certificate.name(fqdn, matches: $0.lowercased()) }
         }
 
         func candidate() throws -> CertificateFinder.Candidate {
@@ -94,16 +94,6 @@ struct CaddyStore {
             }
         }
         return result
-    }
-}
-
-/// RFC 6125 name matching on plain strings (Traefik's recorded names).
-enum DNSPattern {
-    static func matches(_ pattern: String, _ name: String) -> Bool {
-        let pattern = pattern.lowercased(), name = name.lowercased()
-        if pattern == name { return true }
-        guard pattern.hasPrefix("*."), let dot = name.firstIndex(of: "."), dot != name.startIndex else { return false }
-        return name[name.index(after: dot)...] == pattern.dropFirst(2)
     }
 }
 

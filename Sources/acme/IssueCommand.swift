@@ -23,14 +23,9 @@ struct Issue: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Lineage name under live/ (default: the first name).", valueName: "NAME"))
     var certName: String?
 
-    @Option(name: .long, help: ArgumentHelp("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096.", valueName: "TYPE"))
-    var keyType = "ec256"
+    @OptionGroup var key: KeyTypeArguments
 
-    @Option(name: .customLong("http-01-port"), help: ArgumentHelp("Port of the built-in HTTP-01 responder.", valueName: "PORT"))
-    var http01Port = 80
-
-    @Option(name: .customLong("http-01-address"), help: ArgumentHelp("Address the responder listens on (default: all).", valueName: "ADDRESS"))
-    var http01Address: String?
+    @OptionGroup var responder: ResponderArguments
 
     @Option(name: .long, help: ArgumentHelp("Answer HTTP-01 by writing files under DIR/.well-known/acme-challenge/ instead.", valueName: "DIR"))
     var webroot: String?
@@ -43,11 +38,7 @@ struct Issue: AsyncParsableCommand {
 
     func validate() throws {
         if domain.isEmpty { throw ValidationError("give at least one name with -d, e.g. -d mail.example.com") }
-        if KeyType(parsing: keyType) == nil {
-            throw ValidationError("--key-type \(keyType) is not one of ec256, ec384, rsa2048, rsa3072, rsa4096")
-        }
-        if !(1...65535).contains(http01Port) { throw ValidationError("--http-01-port \(http01Port) is not a port number (1-65535)") }
-        if webroot != nil, http01Address != nil {
+        if webroot != nil, responder.http01Address != nil {
             throw ValidationError("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
         }
     }
@@ -57,9 +48,9 @@ struct Issue: AsyncParsableCommand {
         do {
             let names = try DomainName.normalize(all: domain)
             let challenge: HTTP01Method = webroot.map { .webroot(path: absolutePath($0)) }
-                ?? .standalone(address: http01Address, port: http01Port)
+                ?? responder.method
             let result = try await Self.issue(names: names, common: common, registration: registration, certName: certName,
-                                              keyType: KeyType(parsing: keyType)!, challenge: challenge,
+                                              keyType: key.type, challenge: challenge,
                                               preferredChain: preferredChain, forceRenewal: forceRenewal)
             switch result.outcome {
             case .notDue(let until):
@@ -92,6 +83,36 @@ extension Issue {
         output.detail("\(transport.requestCount) HTTP requests to the CA")
         return result
     }
+}
+
+/// `--key-type` of a new certificate, shared by `issue` and `provision --issue-if-missing`.
+struct KeyTypeArguments: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096.", valueName: "TYPE"))
+    var keyType = "ec256"
+
+    func validate() throws {
+        if KeyType(parsing: keyType) == nil {
+            throw ValidationError("--key-type \(keyType) is not one of ec256, ec384, rsa2048, rsa3072, rsa4096")
+        }
+    }
+
+    /// Valid once `validate()` passed.
+    var type: KeyType { KeyType(parsing: keyType) ?? .ecdsa(.p256) }
+}
+
+/// The built-in HTTP-01 responder's flags, shared by `issue` and `provision --issue-if-missing`.
+struct ResponderArguments: ParsableArguments {
+    @Option(name: .customLong("http-01-port"), help: ArgumentHelp("Port of the built-in HTTP-01 responder.", valueName: "PORT"))
+    var http01Port = 80
+
+    @Option(name: .customLong("http-01-address"), help: ArgumentHelp("Address the responder listens on (default: all).", valueName: "ADDRESS"))
+    var http01Address: String?
+
+    func validate() throws {
+        if !(1...65535).contains(http01Port) { throw ValidationError("--http-01-port \(http01Port) is not a port number (1-65535)") }
+    }
+
+    var method: HTTP01Method { .standalone(address: http01Address, port: http01Port) }
 }
 
 /// Account registration flags, shared by `issue` and `account register`.

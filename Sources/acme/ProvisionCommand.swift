@@ -76,12 +76,8 @@ struct ProvisionCommand: AsyncParsableCommand {
     var issueIfMissing = false
     @OptionGroup var common: CommonOptions
     @OptionGroup var registration: RegistrationArguments
-    @Option(name: .customLong("http-01-port"), help: ArgumentHelp("With --issue-if-missing: port of the HTTP-01 responder.", valueName: "PORT"))
-    var http01Port = 80
-    @Option(name: .customLong("http-01-address"), help: ArgumentHelp("With --issue-if-missing: address the responder listens on.", valueName: "ADDRESS"))
-    var http01Address: String?
-    @Option(name: .long, help: ArgumentHelp("With --issue-if-missing: key type of the new certificate.", valueName: "TYPE"))
-    var keyType = "ec256"
+    @OptionGroup var responder: ResponderArguments
+    @OptionGroup var key: KeyTypeArguments
 
     func validate() throws {
         _ = try resolvedSSLType()
@@ -93,7 +89,6 @@ struct ProvisionCommand: AsyncParsableCommand {
         }
         if watch && dryRun { throw ValidationError("--watch and --dry-run exclude each other") }
         if interval < 1 { throw ValidationError("--interval must be at least 1 second") }
-        if KeyType(parsing: keyType) == nil { throw ValidationError("--key-type \(keyType) is not one of ec256, ec384, rsa2048, rsa3072, rsa4096") }
     }
 
     func resolvedSSLType() throws -> SSLType {
@@ -168,7 +163,7 @@ struct ProvisionCommand: AsyncParsableCommand {
             output.step("no usable certificate for \(settings.fqdn); issuing one")
             let names = try DomainName.normalize(all: [settings.fqdn])
             _ = try await Issue.issue(names: names, common: common, registration: registration, certName: nil,
-                                      keyType: KeyType(parsing: keyType)!, challenge: .standalone(address: http01Address, port: http01Port),
+                                      keyType: key.type, challenge: responder.method,
                                       preferredChain: nil, forceRenewal: false)
             report = try provisioner.run(dryRun: false)
         }
