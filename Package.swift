@@ -23,6 +23,8 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
 
+        // renameat2(RENAME_EXCHANGE) and fcntl locks, which Swift cannot call directly.
+        .target(name: "CSystem"),
         // Every OpenSSL call: keys, PEM, JWK, thumbprint, JWS, CSR, X.509.
         .target(name: "ACMECrypto", dependencies: ["COpenSSL"]),
         // Every libcurl call: one reused handle, CA bundle, timeouts, size caps.
@@ -30,18 +32,20 @@ let package = Package(
         // HTTP-01 responder, webroot: answering challenges.
         .target(name: "Challenges"),
         // certbot-compatible /etc/letsencrypt layout.
-        .target(name: "CertStore"),
+        .target(name: "CertStore", dependencies: ["CSystem"]),
         // RFC 8555 protocol over an abstract transport.
         .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP"]),
         // Find, check and install certificates for Postfix and Dovecot.
         .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore"]),
         // Obtain a certificate: account + order + solvers + storage.
         .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore"]),
+        // Which lineages are due (ARI, windows), hooks; renews through Issuance.
+        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance"]),
         // The command line.
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision",
+                "Issuance", "Renewal", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -206,6 +206,38 @@ public actor ACMEClient {
         return Account(url: credentials.url, body: try decode(Account.Body.self, response, url: credentials.url))
     }
 
+    /// Replaces the account key (RFC 8555 §7.3.5): the outer JWS is signed by the
+    /// current key, the inner one by `newKey`. Afterwards only `newKey` is accepted.
+    public func changeKey(_ credentials: AccountCredentials, to newKey: PrivateKey) async throws {
+        guard let url = try await directory().keyChange else {
+            throw ACMEError(.usage, "\(directoryURL) offers no keyChange resource; this CA cannot roll account keys")
+        }
+        let inner = try JWS.keyChange(newKey: newKey, oldKey: credentials.key.publicJWK, accountURL: credentials.url, url: url)
+        _ = try await post(url, payload: inner, key: credentials.key, kid: credentials.url)
+    }
+
+    // MARK: Renewal information (RFC 9773)
+
+    /// The CA's suggested renewal window for a certificate (`certificateID` from
+    /// `Certificate.renewalInfoID`); nil when the directory offers no ARI.
+    public func renewalInfo(certificateID: String) async throws -> RenewalInfo? {
+        guard let base = try await directory().renewalInfo else { return nil }
+        let url = (base.hasSuffix("/") ? base : base + "/") + certificateID
+        let response = try await sendWithRateLimit(HTTPRequest(method: .get, url: url))
+        guard response.status == 200 else { throw failure(response, url: url, doing: "asking for renewal information") }
+        struct Body: Decodable {
+            struct Window: Decodable { var start: String; var end: String }
+            var suggestedWindow: Window
+            var explanationURL: String?
+        }
+        let body = try decode(Body.self, response, url: url)
+        guard let start = RenewalInfo.parseDate(body.suggestedWindow.start), let end = RenewalInfo.parseDate(body.suggestedWindow.end),
+              start <= end else {
+            throw ACMEError(.malformedResponse, "\(url) sent an unreadable suggestedWindow")
+        }
+        return RenewalInfo(start: start, end: end, explanationURL: body.explanationURL, retryAfter: response.retryAfter)
+    }
+
     /// Deactivates the account (RFC 8555 §7.3.6); the CA will refuse its requests afterwards.
     public func deactivateAccount(_ credentials: AccountCredentials) async throws -> Account {
         let payload = JSONValue.object([("status", .string("deactivated"))]).serialized
@@ -215,13 +247,16 @@ public actor ACMEClient {
 
     // MARK: Orders (RFC 8555 §7.4)
 
-    /// Creates an order for DNS identifiers, optionally asking for an ACME profile.
-    public func newOrder(_ credentials: AccountCredentials, names: [String], profile: String? = nil) async throws -> Order {
+    /// Creates an order for DNS identifiers, optionally asking for an ACME profile and
+    /// naming the certificate it replaces (RFC 9773 §5: the old certificate's ARI id).
+    public func newOrder(_ credentials: AccountCredentials, names: [String], profile: String? = nil,
+                         replaces: String? = nil) async throws -> Order {
         let url = try await directory().newOrder
         var members: [(String, JSONValue)] = [
             ("identifiers", .array(names.map { .object([("type", .string("dns")), ("value", .string($0))]) })),
         ]
         if let profile { members.append(("profile", .string(profile))) }
+        if let replaces { members.append(("replaces", .string(replaces))) }
         let response = try await post(url, payload: JSONValue.object(members).serialized, key: credentials.key, kid: credentials.url)
         var order = try decode(Order.self, response, url: url)
         order.url = try location(response, url: url)

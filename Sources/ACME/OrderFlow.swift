@@ -28,9 +28,19 @@ public struct OrderFlow: Sendable {
 
     /// Runs the order for `names` and returns the certificate chain for `csr`.
     /// `preferredChain` is an issuer common name matched against the top certificate of each offered chain.
-    public func run(names: [String], csr: [UInt8], profile: String? = nil, preferredChain: String? = nil) async throws -> Result {
+    /// `replaces` is the ARI id of the certificate this one renews (RFC 9773 §5).
+    public func run(names: [String], csr: [UInt8], profile: String? = nil, replaces: String? = nil,
+                    preferredChain: String? = nil) async throws -> Result {
         let deadline = ContinuousClock.now + timeout
-        var order = try await client.newOrder(credentials, names: names, profile: profile)
+        var order: Order
+        do {
+            order = try await client.newOrder(credentials, names: names, profile: profile, replaces: replaces)
+        } catch let error as ACMEError where replaces != nil && error.kind == .problem {
+            // RFC 9773 §5: a CA may refuse `replaces` (already replaced, another account);
+            // the renewal must still go ahead, so ask again without it.
+            progress("the CA refused \"replaces\" (\(error.problem?.summary ?? "no reason")); ordering without it")
+            order = try await client.newOrder(credentials, names: names, profile: profile)
+        }
         progress("order created: \(order.url)")
         if order.status == "invalid" {
             throw ACMEError(.validationFailed, "the CA created the order invalid: \(order.error?.summary ?? "no reason given")", problem: order.error)

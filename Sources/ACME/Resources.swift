@@ -68,3 +68,25 @@ public struct CertificateDownload: Sendable {
     public var pem: String
     public var alternates: [String]
 }
+
+/// ARI's answer (RFC 9773 §4.2): renew at a random moment between `start` and `end`,
+/// and ask again after `retryAfter`.
+public struct RenewalInfo: Sendable, Equatable {
+    public var start: Date
+    public var end: Date
+    public var explanationURL: String?
+    public var retryAfter: Duration?
+
+    public init(start: Date, end: Date, explanationURL: String? = nil, retryAfter: Duration? = nil) {
+        self.start = start
+        self.end = end
+        self.explanationURL = explanationURL
+        self.retryAfter = retryAfter
+    }
+
+    /// RFC 3339 with or without fractional seconds.
+    public static func parseDate(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

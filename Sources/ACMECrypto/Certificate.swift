@@ -17,6 +17,8 @@ public struct Certificate: Sendable, Hashable {
     public let serialHex: String
     /// DER SubjectPublicKeyInfo, to compare with a private key.
     public let publicKeyDER: [UInt8]
+    /// The keyIdentifier of the Authority Key Identifier extension, if present.
+    public let authorityKeyIdentifier: [UInt8]?
 
     public init(der: [UInt8]) throws {
         let x509: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
@@ -83,8 +85,33 @@ public struct Certificate: Sendable, Hashable {
             BN_free(bn)
         }
         serialHex = serial
+        if let aki = X509_get0_authority_key_id(x509), let data = ASN1_STRING_get0_data(aki) {
+            authorityKeyIdentifier = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(aki))))
+        } else {
+            authorityKeyIdentifier = nil
+        }
         guard let pub = X509_get0_pubkey(x509) else { throw CryptoError.openssl("certificate has no readable public key") }
         publicKeyDER = try MemoryBIO.writing("cannot encode the certificate key") { i2d_PUBKEY_bio($0, pub) == 1 }
+    }
+
+    /// The serial number's DER INTEGER content octets (big-endian, with a leading
+    /// zero when the high bit is set), as ARI's certificate identifier needs them.
+    public var serialDERContent: [UInt8] {
+        var hex = Array(serialHex.utf8)
+        if hex.count % 2 == 1 { hex.insert(UInt8(ascii: "0"), at: 0) }
+        var bytes: [UInt8] = stride(from: 0, to: hex.count, by: 2).map { i in
+            UInt8(String(decoding: hex[i..<i + 2], as: UTF8.self), radix: 16) ?? 0
+        }
+        if bytes.isEmpty { bytes = [0] }
+        if bytes[0] & 0x80 != 0 { bytes.insert(0, at: 0) }
+        return bytes
+    }
+
+    /// The ARI certificate identifier (RFC 9773 §4.1): base64url(AKI keyIdentifier)
+    /// "." base64url(serial); nil when the certificate has no AKI.
+    public var renewalInfoID: String? {
+        guard let aki = authorityKeyIdentifier, !aki.isEmpty else { return nil }
+        return Base64URL.encode(aki) + "." + Base64URL.encode(serialDERContent)
     }
 
     /// PEM text with 64-character lines.

@@ -18,6 +18,16 @@ public enum JWS {
         return flattened(protected: protected, payload: encodedPayload, signature: signature)
     }
 
+    /// The inner JWS of an account key change (RFC 8555 §7.3.5): signed by the new
+    /// key, carrying its `jwk`, no nonce; the payload names the account and its old key.
+    public static func keyChange(newKey: PrivateKey, oldKey: JWK, accountURL: String, url: String) throws -> String {
+        let header = "{\"alg\":\(jsonString(newKey.jwsAlgorithm)),\"jwk\":\(newKey.publicJWK.json),\"url\":\(jsonString(url))}"
+        let protected = Base64URL.encode(header)
+        let payload = Base64URL.encode("{\"account\":\(jsonString(accountURL)),\"oldKey\":\(oldKey.json)}")
+        let signature = try newKey.sign(Array("\(protected).\(payload)".utf8))
+        return flattened(protected: protected, payload: payload, signature: signature)
+    }
+
     /// The `externalAccountBinding` object for newAccount (RFC 8555 §7.3.4):
     /// the account's public JWK, MACed with the CA-issued HMAC key.
     public static func externalAccountBinding(accountKey: JWK, keyID: String, macKey: [UInt8], url: String) throws -> String {

@@ -1,3 +1,4 @@
+import CSystem
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -38,9 +39,11 @@ public struct Lineage: Sendable {
 }
 
 /// Reads and writes lineages in certbot's layout. New versions are written
-/// completely under `archive/` before any `live/` link moves, and the
-/// links move key-last-in, key-first-out so that `live/` never pairs a key
-/// with a certificate that is not its own for longer than one rename.
+/// completely (and flushed) under `archive/` before `live/` changes; `live/<name>/`
+/// then changes in one step: a complete new directory of four links is
+/// exchanged with the old one (renameat2 RENAME_EXCHANGE), so at every instant
+/// `live/<name>/privkey.pem` and `cert.pem` belong to the same version.
+/// An interrupted run is put right by `repair`.
 public struct LineageStore: Sendable {
     public let configDirectory: String
     static let kinds = ["cert", "chain", "fullchain", "privkey"]
@@ -99,8 +102,6 @@ public struct LineageStore: Sendable {
         if !FS.exists(liveReadme) { try FS.writeAtomically(liveReadme, Self.readme(prefix: "[cert name]/"), mode: 0o644) }
         try FS.makeDirectories(lineage.archivePath, mode: 0o755)
         try writeArchive(lineage, files: files, version: 1)
-        try FS.makeDirectories(lineage.livePath, mode: 0o755)
-        try FS.writeAtomically(lineage.livePath + "/README", Self.readme(prefix: ""), mode: 0o644)
         try pointLive(lineage, at: 1)
         let config = RenewalConfig(version: version, archiveDir: lineage.archivePath, cert: lineage.certPath,
                                    privkey: lineage.privkeyPath, chain: lineage.chainPath, fullchain: lineage.fullchainPath,
@@ -109,9 +110,10 @@ public struct LineageStore: Sendable {
         return lineage
     }
 
+    /// Writes version N+1 under `archive/`, makes it live in one step, then updates the renewal conf.
     public func addVersion(to lineage: Lineage, files: LineageFiles, renewalParams: [(key: String, value: String)]?, version: String) throws {
         var config = try renewalConfig(of: lineage)
-        let next = (archiveVersions(lineage).max() ?? 0) + 1
+        let next = (allArchiveVersions(lineage).max() ?? 0) + 1
         try writeArchive(lineage, files: files, version: next)
         try pointLive(lineage, at: next)
         config.version = version
@@ -140,6 +142,95 @@ public struct LineageStore: Sendable {
         FS.list(lineage.archivePath).compactMap { Self.versionNumber($0, kind: "cert") }
     }
 
+    /// Version numbers of any archived file, complete or not (certbot's next_free_version counts them all).
+    func allArchiveVersions(_ lineage: Lineage) -> Set<Int> {
+        let files = FS.list(lineage.archivePath)
+        return Set(Self.kinds.flatMap { kind in files.compactMap { Self.versionNumber($0, kind: kind) } })
+    }
+
+    /// The version each live link points at (nil for a link that is missing or foreign).
+    public func liveVersions(_ lineage: Lineage) -> [String: Int?] {
+        var result: [String: Int?] = [:]
+        for kind in Self.kinds {
+            let target = FS.readLink("\(lineage.livePath)/\(kind).pem")
+            result[kind] = target.flatMap { Self.versionNumber(FS.lastComponent($0), kind: kind) }
+        }
+        return result
+    }
+
+    /// Whether all four archive files of `version` exist.
+    func isComplete(_ lineage: Lineage, version: Int) -> Bool {
+        Self.kinds.allSatisfy { FS.exists("\(lineage.archivePath)/\($0)\(version).pem") }
+    }
+
+    /// Puts right what an interrupted run (ours or certbot's) left behind, and says what it did:
+    /// a staging directory left in `live/`; live links that point at different versions
+    /// (they are pointed at the newest complete version whose key matches its certificate);
+    /// a version written to `archive/` but never made live (made live if it is complete and
+    /// its key matches, removed otherwise). `pairMatches(privkeyPEM, certPEM)` decides matching.
+    public func repair(_ lineage: Lineage, pairMatches: (String, String) -> Bool) throws -> [String] {
+        var actions: [String] = []
+        let staging = stagingPath(lineage)
+        if FS.exists(staging) {
+            removeLinkDirectory(staging)
+            actions.append("removed \(staging) left by an interrupted run")
+        }
+        func matches(_ version: Int) -> Bool {
+            guard isComplete(lineage, version: version),
+                  let key = try? FS.read("\(lineage.archivePath)/privkey\(version).pem"),
+                  let cert = try? FS.read("\(lineage.archivePath)/cert\(version).pem") else { return false }
+            return pairMatches(key, cert)
+        }
+        let live = liveVersions(lineage)
+        let pointed = Set(live.values.compactMap { $0 })
+        var current: Int? = pointed.count == 1 && live.values.allSatisfy({ $0 != nil }) ? pointed.first : nil
+        if current == nil {
+            // Mixed or broken links: the newest complete, matching version wins.
+            guard let good = allArchiveVersions(lineage).sorted(by: >).first(where: matches) else {
+                throw StoreError("lineage \(lineage.name): the links in \(lineage.livePath) disagree and no archived version has a key matching its certificate; restore \(lineage.archivePath) from a backup or issue anew")
+            }
+            try pointLive(lineage, at: good)
+            actions.append("pointed \(lineage.livePath) at version \(good) (its links disagreed)")
+            current = good
+        }
+        guard let current else { return actions }
+        for version in allArchiveVersions(lineage).sorted() where version > current {
+            if matches(version) {
+                try pointLive(lineage, at: version)
+                actions.append("made version \(version) live (a run was interrupted before it could)")
+            } else {
+                removeVersion(lineage, version)
+                actions.append("removed incomplete version \(version) from \(lineage.archivePath)")
+            }
+        }
+        return actions
+    }
+
+    /// Deletes archived versions older than the live one beyond the `keep` newest of them.
+    @discardableResult
+    public func prune(_ lineage: Lineage, keep: Int = 5) throws -> [Int] {
+        let current = try currentVersion(of: lineage)
+        let older = allArchiveVersions(lineage).filter { $0 < current }.sorted(by: >)
+        let doomed = Array(older.dropFirst(keep))
+        for version in doomed { removeVersion(lineage, version) }
+        if !doomed.isEmpty { FS.syncDirectory(lineage.archivePath) }
+        return doomed
+    }
+
+    /// Removes the lineage: its renewal conf first (so a crash leaves nothing renewable
+    /// half-deleted), then `live/<name>/`, then `archive/<name>/`.
+    public func delete(_ lineage: Lineage) throws {
+        guard unlink(lineage.renewalConfigPath) == 0 || errno == ENOENT else {
+            throw StoreError("cannot remove \(lineage.renewalConfigPath): \(FS.errorText())")
+        }
+        removeLinkDirectory(lineage.livePath)
+        for file in FS.list(lineage.archivePath) { unlink(lineage.archivePath + "/" + file) }
+        rmdir(lineage.archivePath)
+        guard !FS.exists(lineage.livePath), !FS.exists(lineage.archivePath) else {
+            throw StoreError("could not remove everything of lineage \(lineage.name) (\(lineage.livePath), \(lineage.archivePath)): \(FS.errorText())")
+        }
+    }
+
     // MARK: - Internals
 
     static func versionNumber(_ file: String, kind: String) -> Int? {
@@ -157,12 +248,45 @@ public struct LineageStore: Sendable {
         }
     }
 
-    /// Moves the four live links to `version` with one rename each.
+    private func removeVersion(_ lineage: Lineage, _ version: Int) {
+        for kind in Self.kinds { unlink("\(lineage.archivePath)/\(kind)\(version).pem") }
+    }
+
+    /// `live/.<name>.acme-new`: where the next set of live links is built.
+    func stagingPath(_ lineage: Lineage) -> String { "\(configDirectory)/live/.\(lineage.name).acme-new" }
+
+    /// Removes a directory of links and small files (never following links).
+    private func removeLinkDirectory(_ path: String) {
+        for file in FS.list(path) { unlink(path + "/" + file) }
+        rmdir(path)
+    }
+
+    /// Makes `live/<name>/` point at `version` in one step: the four links and the
+    /// README are built in a staging directory at the same depth (so the relative
+    /// targets stay right), flushed, then exchanged with the live directory.
     private func pointLive(_ lineage: Lineage, at version: Int) throws {
-        for kind in ["privkey", "cert", "chain", "fullchain"] {
-            try FS.replaceSymlink("\(lineage.livePath)/\(kind).pem", target: "../../archive/\(lineage.name)/\(kind)\(version).pem")
+        let staging = stagingPath(lineage)
+        removeLinkDirectory(staging)
+        guard mkdir(staging, 0o755) == 0 else { throw StoreError("cannot create \(staging): \(FS.errorText())") }
+        for kind in Self.kinds {
+            let link = "\(staging)/\(kind).pem"
+            guard symlink("../../archive/\(lineage.name)/\(kind)\(version).pem", link) == 0 else {
+                throw StoreError("cannot create link \(link): \(FS.errorText())")
+            }
         }
-        FS.syncDirectory(lineage.livePath)
+        try FS.writeAtomically(staging + "/README", Self.readme(prefix: ""), mode: 0o644)
+        FS.syncDirectory(staging)
+        if FS.isDirectory(lineage.livePath) {
+            guard csystem_exchange(staging, lineage.livePath) == 0 else {
+                throw StoreError("cannot swap \(lineage.livePath) for the new version: \(FS.errorText())")
+            }
+            removeLinkDirectory(staging)  // now holds the old links
+        } else {
+            guard rename(staging, lineage.livePath) == 0 else {
+                throw StoreError("cannot move \(staging) to \(lineage.livePath): \(FS.errorText())")
+            }
+        }
+        FS.syncDirectory(configDirectory + "/live")
     }
 
     static func readme(prefix: String) -> String {

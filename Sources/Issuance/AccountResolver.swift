@@ -42,9 +42,10 @@ public struct AccountResolver: Sendable {
         self.progress = progress
     }
 
-    /// The stored account for the server (the oldest if there are several), loaded without contacting the CA.
-    public func existing() throws -> ResolvedAccount? {
-        guard let stored = try store.accounts(server: server).first else { return nil }
+    /// The stored account for the server (`id` if given, else the oldest), loaded without contacting the CA.
+    public func existing(id: String? = nil) throws -> ResolvedAccount? {
+        let all = try store.accounts(server: server)
+        guard let stored = id.flatMap({ id in all.first { $0.id == id } }) ?? all.first else { return nil }
         let key: PrivateKey
         do {
             key = try PrivateKey(jwk: stored.privateKeyJWK)
@@ -55,8 +56,8 @@ public struct AccountResolver: Sendable {
     }
 
     /// The stored account, or a new one registered with `options`.
-    public func resolve(_ options: RegistrationOptions) async throws -> ResolvedAccount {
-        if let account = try existing() {
+    public func resolve(_ options: RegistrationOptions, id: String? = nil) async throws -> ResolvedAccount {
+        if let account = try existing(id: id) {
             progress("using account \(account.stored.id) (\(account.credentials.url))")
             return account
         }

@@ -46,24 +46,47 @@ public final class StandaloneSolver: ChallengeSolver, Sendable {
     }
 }
 
-/// HTTP-01 through files under a web server's document root.
+/// HTTP-01 through files under a web server's document root, one root for every
+/// name or, like certbot's `webroot_map`, a root per name.
 public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
     public let challengeType = "http-01"
-    private let webroot: WebrootSolver
+    private let roots: [String: WebrootSolver]
+    private let fallback: WebrootSolver?
     private let tokens = Mutex(0)
 
-    public init(root: String) throws {
-        webroot = try WebrootSolver(root: root)
+    public convenience init(root: String) throws {
+        try self.init(map: [:], default: root)
+    }
+
+    public init(map: [String: String], default root: String?) throws {
+        var solvers: [String: WebrootSolver] = [:]
+        var byPath: [String: WebrootSolver] = [:]
+        for (name, path) in map {
+            let solver = try byPath[path] ?? WebrootSolver(root: path)
+            byPath[path] = solver
+            solvers[name.lowercased()] = solver
+        }
+        roots = solvers
+        fallback = try root.map { try byPath[$0] ?? WebrootSolver(root: $0) }
+    }
+
+    private func solver(for identifier: String) throws -> WebrootSolver {
+        guard let solver = roots[identifier.lowercased()] ?? fallback else {
+            throw ChallengeError("no webroot is configured for \(identifier); add it to webroot_map in the renewal conf or pass --webroot")
+        }
+        return solver
     }
 
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
-        try webroot.add(token: token, keyAuthorization: keyAuthorization)
+        try solver(for: identifier).add(token: token, keyAuthorization: keyAuthorization)
         tokens.withLock { $0 += 1 }
     }
 
     public func cleanup(identifier: String, token: String) async {
-        webroot.remove(token: token)
+        (try? solver(for: identifier))?.remove(token: token)
         // The last one out also removes the directories we created.
-        if tokens.withLock({ $0 -= 1; return $0 <= 0 }) { webroot.removeAll() }
+        if tokens.withLock({ $0 -= 1; return $0 <= 0 }) {
+            for solver in Array(roots.values) + (fallback.map { [$0] } ?? []) { solver.removeAll() }
+        }
     }
 }

@@ -7,6 +7,32 @@ public enum HTTP01Method: Sendable, Equatable {
     case standalone(address: String?, port: Int)
     /// Token files under a web server's document root.
     case webroot(path: String)
+    /// certbot's `webroot_map`: a document root per name (`default` for names not listed).
+    case webrootMap([String: String], default: String?)
+}
+
+/// An ACME profile request (Let's Encrypt's `classic`, `tlsserver`, `shortlived`).
+public enum ProfileChoice: Sendable, Equatable {
+    /// Used if the CA's directory lists it, else the CA's default.
+    case preferred(String)
+    /// Fail if the CA's directory does not list it.
+    case required(String)
+
+    public var name: String {
+        switch self { case .preferred(let n), .required(let n): n }
+    }
+}
+
+/// Hook commands saved in the renewal conf as certbot does (`pre_hook`, `post_hook`, `renew_hook`).
+public struct SavedHooks: Sendable, Equatable {
+    public var pre: String?
+    public var post: String?
+    public var deploy: String?
+    public init(pre: String? = nil, post: String? = nil, deploy: String? = nil) {
+        self.pre = pre
+        self.post = post
+        self.deploy = deploy
+    }
 }
 
 /// Everything `acme issue` needs to know, already validated by the CLI.
@@ -23,6 +49,16 @@ public struct IssueRequest: Sendable {
     public var forceRenewal: Bool
     /// The version written into the renewal conf.
     public var toolVersion: String
+    public var profile: ProfileChoice?
+    /// Keep the lineage's current private key (DANE TLSA records stay valid).
+    public var reuseKey = false
+    /// The account id to sign with (a renewal conf's `account`); nil: the server's oldest.
+    public var accountID: String?
+    /// The ARI id of the certificate being replaced (RFC 9773 §5).
+    public var replaces: String?
+    /// Obtain the certificate but write nothing.
+    public var dryRun = false
+    public var hooks = SavedHooks()
 
     public init(names: [String], server: String, configDirectory: String, certName: String? = nil,
                 keyType: KeyType = .ecdsa(.p256), registration: RegistrationOptions = RegistrationOptions(),
@@ -49,6 +85,8 @@ public struct IssueResult: Sendable {
         case renewed(version: Int)
         /// A valid certificate for these names exists and is not due before the date.
         case notDue(until: Date)
+        /// `dryRun`: a certificate was obtained and thrown away.
+        case dryRun
     }
     public var outcome: Outcome
     public var lineageName: String

@@ -32,7 +32,8 @@ public struct Issuer: Sendable {
 
         let accounts = AccountResolver(configDirectory: request.configDirectory, client: client,
                                        server: request.server, progress: progress)
-        let account = try await accounts.resolve(request.registration)
+        let account = try await accounts.resolve(request.registration, id: request.accountID)
+        let profile = try await chooseProfile(request.profile)
 
         let solver: any ChallengeSolver
         switch request.challenge {
@@ -40,17 +41,29 @@ public struct Issuer: Sendable {
             solver = StandaloneSolver(address: address, port: port)
         case .webroot(let path):
             solver = try WebrootChallengeSolver(root: path)
+        case .webrootMap(let map, let root):
+            solver = try WebrootChallengeSolver(map: map, default: root)
         }
 
-        let key = try PrivateKey.generate(request.keyType)
+        let key = try certificateKey(request, existing: existing?.0)
         let csr = try CSR.der(names: names, key: key)
         let flow = OrderFlow(client: client, credentials: account.credentials, solver: solver, progress: progress)
-        let result = try await flow.run(names: names, csr: csr, preferredChain: request.preferredChain)
+        let result = try await flow.run(names: names, csr: csr, profile: profile, replaces: request.replaces,
+                                        preferredChain: request.preferredChain)
 
         let files = try Self.lineageFiles(chainPEM: result.chainPEM, key: key)
         let leaf = try Certificate(pem: files.cert)
-        let params = renewalParams(request, accountID: account.stored.id)
+        if request.dryRun {
+            progress("dry run: obtained a certificate for \(names.joined(separator: ", ")) and saved nothing")
+            return IssueResult(outcome: .dryRun, lineageName: existing?.0.name ?? names[0], livePath: existing?.0.livePath ?? "",
+                               notAfter: leaf.notAfter, names: names)
+        }
+        var params = renewalParams(request, accountID: account.stored.id)
         if let (lineage, _) = existing {
+            // Keep what certbot (or a plugin) saved that we do not manage.
+            let ours = Set(params.map(\.key) + Self.managedParams)
+            let kept = ((try? lineages.renewalConfig(of: lineage))?.renewalParams ?? []).filter { !ours.contains($0.key) }
+            params = kept + params
             try lineages.addVersion(to: lineage, files: files, renewalParams: params, version: request.toolVersion)
             let version = try lineages.currentVersion(of: lineage)
             progress("saved to \(lineage.livePath)/ (version \(version))")
@@ -62,6 +75,34 @@ public struct Issuer: Sendable {
         progress("saved to \(lineage.livePath)/")
         return IssueResult(outcome: .issued, lineageName: lineage.name, livePath: lineage.livePath,
                            notAfter: leaf.notAfter, names: names)
+    }
+
+    /// Params this tool writes whenever it applies; absent ones are cleared on renewal.
+    static let managedParams = ["account", "server", "authenticator", "http01_port", "http01_address", "webroot_path",
+                                "key_type", "rsa_key_size", "elliptic_curve", "preferred_chain", "ca_bundle",
+                                "preferred_profile", "required_profile", "reuse_key", "pre_hook", "post_hook", "renew_hook"]
+
+    /// The profile to ask for: a preferred one only if the directory lists it, a required one or fail.
+    private func chooseProfile(_ choice: ProfileChoice?) async throws -> String? {
+        guard let choice else { return nil }
+        let offered = try await client.directory().meta?.profiles ?? [:]
+        if offered[choice.name] != nil { return choice.name }
+        let list = offered.isEmpty ? "none" : offered.keys.sorted().joined(separator: ", ")
+        if case .required = choice {
+            throw IssuanceError("the CA does not offer the required profile \(choice.name) (it offers: \(list)); choose one of those or drop --required-profile", usage: true)
+        }
+        progress("the CA does not offer profile \(choice.name) (it offers: \(list)); using its default")
+        return nil
+    }
+
+    /// A new key, or with `reuseKey` the lineage's current one.
+    private func certificateKey(_ request: IssueRequest, existing: Lineage?) throws -> PrivateKey {
+        guard request.reuseKey, let existing else { return try PrivateKey.generate(request.keyType) }
+        do {
+            return try PrivateKey(pem: try FS.read(existing.privkeyPath))
+        } catch {
+            throw IssuanceError("--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
+        }
     }
 
     private func findLineage(_ store: LineageStore, request: IssueRequest) throws -> (Lineage, Certificate)? {
@@ -119,6 +160,9 @@ public struct Issuer: Sendable {
         case .webroot(let path):
             params.append(("authenticator", "webroot"))
             params.append(("webroot_path", path + ","))
+        case .webrootMap(_, let root):
+            params.append(("authenticator", "webroot"))
+            if let root { params.append(("webroot_path", root + ",")) }
         }
         switch request.keyType {
         case .ecdsa(let curve):
@@ -130,6 +174,15 @@ public struct Issuer: Sendable {
         }
         if let chain = request.preferredChain { params.append(("preferred_chain", chain)) }
         if let bundle = request.caBundle { params.append(("ca_bundle", bundle)) }
+        switch request.profile {
+        case .preferred(let name): params.append(("preferred_profile", name))
+        case .required(let name): params.append(("required_profile", name))
+        case nil: break
+        }
+        if request.reuseKey { params.append(("reuse_key", "True")) }
+        if let hook = request.hooks.pre { params.append(("pre_hook", hook)) }
+        if let hook = request.hooks.post { params.append(("post_hook", hook)) }
+        if let hook = request.hooks.deploy { params.append(("renew_hook", hook)) }
         return params
     }
 }

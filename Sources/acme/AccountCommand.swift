@@ -1,4 +1,5 @@
 import ACME
+import ACMECrypto
 import ArgumentParser
 import CertStore
 import Issuance
@@ -6,8 +7,8 @@ import Issuance
 struct AccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account",
-        abstract: "Register, show or deactivate the ACME account stored for a CA.",
-        subcommands: [Register.self, Show.self, Deactivate.self]
+        abstract: "Register, show, roll the key of, or deactivate the ACME account stored for a CA.",
+        subcommands: [Register.self, Show.self, KeyRollover.self, Deactivate.self]
     )
 
     struct Register: AsyncParsableCommand {
@@ -90,6 +91,44 @@ struct AccountCommand: AsyncParsableCommand {
                 let result = try await client.deactivateAccount(account.credentials)
                 try resolver.store.delete(id: account.stored.id, server: common.directoryURL)
                 output.result("account \(account.stored.id) is \(result.body.status ?? "deactivated")")
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+        }
+    }
+
+    struct KeyRollover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "key-rollover",
+            abstract: "Replace the account key at the CA (RFC 8555 §7.3.5) and on disk; the account and its certificates stay.")
+        @OptionGroup var common: CommonOptions
+        @Option(name: .long, help: ArgumentHelp("Type of the new key: rsa2048 (default, certbot can use it), rsa3072, rsa4096, ec256, ec384.", valueName: "TYPE"))
+        var accountKeyType = "rsa2048"
+
+        func validate() throws {
+            if KeyType(parsing: accountKeyType) == nil {
+                throw ValidationError("--account-key-type \(accountKeyType) is not one of rsa2048, rsa3072, rsa4096, ec256, ec384")
+            }
+        }
+
+        func run() async throws {
+            let output = common.output
+            do {
+                let lock = try common.lockConfigDirectory()
+                defer { withExtendedLifetime(lock) {} }
+                let (client, _) = try common.makeClient(output: output)
+                let resolver = AccountResolver(configDirectory: common.configDirectory, client: client,
+                                               server: common.directoryURL, progress: { output.step($0) })
+                guard let account = try resolver.existing() else {
+                    throw UsageError("no account stored for \(common.directoryURL) under \(common.configDirectory)/accounts; run `acme account register` first")
+                }
+                let newKey = try PrivateKey.generate(KeyType(parsing: accountKeyType) ?? .rsa(bits: 2048))
+                try await client.changeKey(account.credentials, to: newKey)
+                // The account keeps its id (renewal confs name it); only its key file changes.
+                var stored = account.stored
+                stored.privateKeyJWK = try newKey.privateJWK()
+                try resolver.store.save(stored, server: common.directoryURL)
+                output.result("account \(stored.id) now signs with a new \(newKey.type) key (\(account.credentials.url))")
             } catch {
                 throw ExitStatus.fail(error)
             }

@@ -1,6 +1,7 @@
 import ACME
 import ACMEHTTP
 import ArgumentParser
+import CertStore
 
 #if canImport(Glibc)
 import Glibc
@@ -65,6 +66,14 @@ struct CommonOptions: ParsableArguments {
         // RFC 8555 §6.1: ACME runs over HTTPS only, and we always verify the server.
         guard url.hasPrefix("https://") else {
             throw UsageError("\(url) is not an https:// URL; ACME requires HTTPS: give the CA's directory URL to --server")
+        }
+    }
+
+    /// Takes the config directory's lock (shared with certbot), waiting for another run.
+    func lockConfigDirectory() throws -> ConfigLock {
+        let out = output
+        return try ConfigLock(configDirectory: configDirectory, wait: true) {
+            out.step("another acme or certbot run is using \(configDirectory); waiting for it to finish")
         }
     }
 

@@ -2,6 +2,7 @@ import ACME
 import ACMECrypto
 import ArgumentParser
 import Issuance
+import Renewal
 
 struct Issue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,6 +37,8 @@ struct Issue: AsyncParsableCommand {
     @Flag(name: .long, help: "Issue even if a valid certificate for these names exists and is not due.")
     var forceRenewal = false
 
+    @OptionGroup var lifecycle: LifecycleArguments
+
     func validate() throws {
         if domain.isEmpty { throw ValidationError("give at least one name with -d, e.g. -d mail.example.com") }
         if webroot != nil, responder.http01Address != nil {
@@ -49,12 +52,21 @@ struct Issue: AsyncParsableCommand {
             let names = try DomainName.normalize(all: domain)
             let challenge: HTTP01Method = webroot.map { .webroot(path: absolutePath($0)) }
                 ?? responder.method
+            let hooks = HookRunner(configDirectory: common.configDirectory, useDirectoryHooks: false, report: { output.step($0) })
+            if let pre = lifecycle.preHook { hooks.run(.pre, commands: [pre]) }
             let result = try await Self.issue(names: names, common: common, registration: registration, certName: certName,
                                               keyType: key.type, challenge: challenge,
-                                              preferredChain: preferredChain, forceRenewal: forceRenewal)
+                                              preferredChain: preferredChain, forceRenewal: forceRenewal, lifecycle: lifecycle)
+            if case .notDue = result.outcome {} else if let deploy = lifecycle.deployHook {
+                hooks.run(.deploy, commands: [deploy], environment: ["RENEWED_LINEAGE": result.livePath,
+                                                                     "RENEWED_DOMAINS": result.names.joined(separator: " ")])
+            }
+            if let post = lifecycle.postHook { hooks.run(.post, commands: [post]) }
             switch result.outcome {
             case .notDue(let until):
                 output.step("certificate \(result.lineageName) covers \(names.joined(separator: ", ")) and is not due for renewal until \(formatDate(until)); nothing to do (use --force-renewal to issue anyway)")
+            case .dryRun:
+                output.result("dry run: the CA issued a certificate for \(names.joined(separator: ", ")); nothing was saved")
             case .issued, .renewed:
                 output.result("""
                 certificate: \(result.livePath)/fullchain.pem
@@ -71,17 +83,60 @@ struct Issue: AsyncParsableCommand {
 extension Issue {
     /// One issuance as `acme issue` runs it; `acme provision --issue-if-missing` uses it too.
     static func issue(names: [String], common: CommonOptions, registration: RegistrationArguments, certName: String?,
-                      keyType: KeyType, challenge: HTTP01Method, preferredChain: String?, forceRenewal: Bool) async throws -> IssueResult {
+                      keyType: KeyType, challenge: HTTP01Method, preferredChain: String?, forceRenewal: Bool,
+                      lifecycle: LifecycleArguments? = nil) async throws -> IssueResult {
         let output = common.output
         let (client, transport) = try common.makeClient(output: output)
-        let request = IssueRequest(
+        var request = IssueRequest(
             names: names, server: common.directoryURL, configDirectory: common.configDirectory,
             certName: certName, keyType: keyType, registration: try registration.options(), challenge: challenge,
             preferredChain: preferredChain, caBundle: common.caBundlePath,
             forceRenewal: forceRenewal, toolVersion: acmeVersion)
+        if let lifecycle {
+            request.profile = lifecycle.profile
+            request.reuseKey = lifecycle.reuseKey
+            request.hooks = SavedHooks(pre: lifecycle.preHook, post: lifecycle.postHook, deploy: lifecycle.deployHook)
+        }
+        let lock = try common.lockConfigDirectory()
+        defer { withExtendedLifetime(lock) {} }
         let result = try await Issuer(client: client, progress: { output.step($0) }).issue(request)
         output.detail("\(transport.requestCount) HTTP requests to the CA")
         return result
+    }
+}
+
+/// What `issue` saves for renewal beyond the order itself: profile, key reuse, hooks.
+struct LifecycleArguments: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("ACME profile to ask for if the CA offers it (e.g. classic, tlsserver, shortlived).", valueName: "NAME"))
+    var preferredProfile: String?
+
+    @Option(name: .long, help: ArgumentHelp("ACME profile the CA must offer, else fail.", valueName: "NAME"))
+    var requiredProfile: String?
+
+    @Flag(name: .long, help: "Keep the current private key when renewing (needed for DANE TLSA 3 1 1 records).")
+    var reuseKey = false
+
+    @Option(name: .long, help: ArgumentHelp("Shell command run before contacting the CA (saved for renewal).", valueName: "COMMAND"))
+    var preHook: String?
+
+    @Option(name: .long, help: ArgumentHelp("Shell command run after the certificate is saved, with RENEWED_LINEAGE and RENEWED_DOMAINS (saved for renewal).", valueName: "COMMAND"))
+    var deployHook: String?
+
+    @Option(name: .long, help: ArgumentHelp("Shell command run at the end (saved for renewal).", valueName: "COMMAND"))
+    var postHook: String?
+
+    func validate() throws {
+        if preferredProfile != nil, requiredProfile != nil {
+            throw ValidationError("--preferred-profile and --required-profile exclude each other; give one")
+        }
+        for name in [preferredProfile, requiredProfile].compactMap({ $0 }) where name.isEmpty || name.contains(where: { $0 == " " || $0 == "," }) {
+            throw ValidationError("profile \"\(name)\" is not a profile name such as classic or tlsserver")
+        }
+    }
+
+    var profile: ProfileChoice? {
+        if let requiredProfile { return .required(requiredProfile) }
+        return preferredProfile.map { .preferred($0) }
     }
 }
 

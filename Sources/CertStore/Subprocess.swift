@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// Runs daemon control commands (postconf, postfix, doveadm, dovecot) without
-/// Foundation's Process: posix_spawn, one pipe for stdout and stderr together.
+/// Runs daemon control commands (postconf, postfix, doveadm, dovecot) and hooks
+/// without Foundation's Process: posix_spawn, one pipe for stdout and stderr together.
 public struct Subprocess: Sendable {
     public struct Result: Sendable {
         public var status: Int32
@@ -17,9 +17,10 @@ public struct Subprocess: Sendable {
 
     public init() {}
 
-    /// Runs `arguments[0]` (looked up with `locate`) and waits for it.
-    /// A program that cannot be started gives status 127, like a shell.
-    public func run(_ arguments: [String]) -> Result {
+    /// Runs `arguments[0]` (looked up with `locate`) and waits for it, with
+    /// `environment` added to ours. A program that cannot be started gives
+    /// status 127, like a shell.
+    public func run(_ arguments: [String], environment: [String: String] = [:]) -> Result {
         guard let program = Self.locate(arguments[0]) else {
             return Result(status: 127, output: "\(arguments[0]) not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin")
         }
@@ -37,7 +38,22 @@ public struct Subprocess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        if !environment.isEmpty {
+            var index = 0
+            while let entry = environ[index] {
+                let text = String(cString: entry)
+                let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+                if environment[name] == nil { envp.append(strdup(entry)) }
+                index += 1
+            }
+            for (name, value) in environment.sorted(by: { $0.key < $1.key }) { envp.append(strdup(name + "=" + value)) }
+            envp.append(nil)
+        }
+        defer { for pointer in envp { free(pointer) } }
+        let spawned = envp.isEmpty
+            ? posix_spawn(&pid, program, &actions, nil, argv, environ)
+            : posix_spawn(&pid, program, &actions, nil, argv, envp)
         close(pipeFDs[1])
         guard spawned == 0 else {
             close(pipeFDs[0])

@@ -1,0 +1,13 @@
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+
+/// Swaps two paths (files or directories) in one atomic step
+/// (renameat2 with RENAME_EXCHANGE, Linux 3.15+). 0 or -1 with errno.
+int csystem_exchange(const char *first, const char *second);
+
+/// Takes a POSIX write lock on the whole file, the kind certbot takes with
+/// fcntl.lockf(LOCK_EX). wait != 0 blocks until the lock is free.
+/// 0 on success, -1 with errno (EAGAIN/EACCES: held elsewhere).
+int csystem_lock_file(int fd, int wait);
+
+#endif

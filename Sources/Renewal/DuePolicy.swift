@@ -1,0 +1,78 @@
+import FoundationEssentials
+
+/// Why a certificate is (or is not yet) due.
+public enum DueBasis: Sendable, Equatable {
+    case forced
+    /// `--renew-within DAYS`.
+    case commandLine(days: Int)
+    /// The CA's ARI window (RFC 9773), at a moment chosen at random inside it.
+    case renewalInfo
+    /// `renew_before_expiry` from the renewal conf.
+    case configured(String)
+    /// A third of the lifetime left (half for lifetimes under 10 days).
+    case lifetime
+
+    public var description: String {
+        switch self {
+        case .forced: "forced"
+        case .commandLine(let days): "--renew-within \(days) days"
+        case .renewalInfo: "the CA's renewal window"
+        case .configured(let text): "renew_before_expiry = \(text)"
+        case .lifetime: "a third of the lifetime left"
+        }
+    }
+}
+
+/// The order of rules `acme renew` applies: forced, then `--renew-within`, then ARI,
+/// then the renewal conf's `renew_before_expiry`, then the lifetime rule certbot 4 and
+/// lego use, which keeps 6-day and 45-day certificates renewing on time.
+public struct DuePolicy: Sendable {
+    public var force = false
+    public var renewWithinDays: Int?
+
+    public init(force: Bool = false, renewWithinDays: Int? = nil) {
+        self.force = force
+        self.renewWithinDays = renewWithinDays
+    }
+
+    /// The moment the certificate becomes due and the rule that decided it.
+    public func dueDate(notBefore: Date, notAfter: Date, ariChoice: Date?, renewBeforeExpiry: String?,
+                        now: Date) -> (date: Date, basis: DueBasis) {
+        if force { return (now, .forced) }
+        if let days = renewWithinDays { return (notAfter.addingTimeInterval(-Double(days) * 86_400), .commandLine(days: days)) }
+        if let ariChoice { return (ariChoice, .renewalInfo) }
+        if let text = renewBeforeExpiry, let seconds = Self.parseInterval(text) {
+            return (notAfter.addingTimeInterval(-seconds), .configured(text))
+        }
+        let lifetime = notAfter.timeIntervalSince(notBefore)
+        let fraction = lifetime < 10 * 86_400 ? 0.5 : 1.0 / 3.0
+        return (notAfter.addingTimeInterval(-lifetime * fraction), .lifetime)
+    }
+
+    /// certbot's `renew_before_expiry` text: "30 days", "2 weeks", "12 hours", "1 day, 6 hours"
+    /// or a bare number of days. nil for text it cannot read (the lifetime rule applies then).
+    public static func parseInterval(_ text: String) -> Double? {
+        let words = text.lowercased().replacing(",", with: " ").split(separator: " ")
+        guard !words.isEmpty else { return nil }
+        if words.count == 1, let days = Double(words[0]) { return days * 86_400 }
+        guard words.count % 2 == 0 else { return nil }
+        var total = 0.0
+        for index in stride(from: 0, to: words.count, by: 2) {
+            guard let amount = Double(words[index]) else { return nil }
+            var unit = String(words[index + 1])
+            if unit.hasSuffix("s") { unit.removeLast() }
+            let scale: Double
+            switch unit {
+            case "second", "sec": scale = 1
+            case "minute", "min": scale = 60
+            case "hour": scale = 3600
+            case "day": scale = 86_400
+            case "week": scale = 604_800
+            case "month": scale = 30 * 86_400
+            default: return nil
+            }
+            total += amount * scale
+        }
+        return total
+    }
+}

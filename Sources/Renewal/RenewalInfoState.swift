@@ -1,0 +1,74 @@
+import ACME
+import CertStore
+import FoundationEssentials
+
+/// What ARI told us per lineage, kept in `<config-dir>/.acme-ari.json` between runs:
+/// the window, the moment chosen inside it (chosen once, so twice-daily runs do not keep
+/// re-rolling towards the window's start), and when the CA wants to be asked again
+/// (its `Retry-After`). certbot ignores the file.
+public struct RenewalInfoState: Sendable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var serial: String
+        public var start: Date
+        public var end: Date
+        public var chosen: Date
+        public var nextCheck: Date
+    }
+
+    public let path: String
+    public private(set) var entries: [String: Entry]
+    private var changed = false
+
+    /// Longest and shortest pause between two ARI queries for one certificate.
+    static let longestRecheck: Double = 86_400
+    static let shortestRecheck: Double = 60
+    /// Used when the CA sends no Retry-After (RFC 9773 §4.3 suggests a few hours).
+    static let defaultRecheck: Double = 6 * 3600
+
+    public init(configDirectory: String) {
+        path = FS.absolute(configDirectory) + "/.acme-ari.json"
+        if FS.exists(path), let text = try? FS.read(path),
+           let decoded = try? JSONDecoder().decode([String: Entry].self, from: Data(text.utf8)) {
+            entries = decoded
+        } else {
+            entries = [:]
+        }
+    }
+
+    /// The stored entry for this lineage's current certificate, if any.
+    public func entry(lineage: String, serial: String) -> Entry? {
+        entries[lineage].flatMap { $0.serial == serial ? $0 : nil }
+    }
+
+    /// Records an answer; keeps the previous choice when the window did not move.
+    public mutating func record(_ info: RenewalInfo, lineage: String, serial: String, now: Date) -> Entry {
+        let previous = entry(lineage: lineage, serial: serial)
+        let chosen: Date
+        if let previous, previous.start == info.start, previous.end == info.end {
+            chosen = previous.chosen
+        } else {
+            let span = info.end.timeIntervalSince(info.start)
+            chosen = info.start.addingTimeInterval(span > 0 ? Double.random(in: 0...span) : 0)
+        }
+        let wait = info.retryAfter.map { Double($0.components.seconds) } ?? Self.defaultRecheck
+        let entry = Entry(serial: serial, start: info.start, end: info.end, chosen: chosen,
+                          nextCheck: now.addingTimeInterval(min(max(wait, Self.shortestRecheck), Self.longestRecheck)))
+        if entries[lineage] != entry {
+            entries[lineage] = entry
+            changed = true
+        }
+        return entry
+    }
+
+    public mutating func forget(lineage: String) {
+        if entries.removeValue(forKey: lineage) != nil { changed = true }
+    }
+
+    /// Writes the file if anything changed.
+    public func save() throws {
+        guard changed else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try FS.writeAtomically(path, String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n", mode: 0o644)
+    }
+}

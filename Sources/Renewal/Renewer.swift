@@ -1,0 +1,251 @@
+import ACME
+import ACMECrypto
+import CertStore
+import FoundationEssentials
+import Issuance
+
+/// What `acme renew` was asked to do, already validated by the CLI.
+public struct RenewOptions: Sendable {
+    public var certName: String?
+    public var policy = DuePolicy()
+    /// Renew everything selected against the staging server (for Let's Encrypt lineages)
+    /// or the lineage's own server, and write nothing under live/ or archive/.
+    public var dryRun = false
+    public var reuseKey = false
+    /// Hooks given on the command line; they replace the lineage's saved ones and are saved.
+    public var hooks = SavedHooks()
+    public var useDirectoryHooks = true
+    public var caBundle: String?
+    /// Longest random pause before the first renewal contacts the CA (zero: none).
+    public var randomDelay: Duration = .zero
+    public var toolVersion: String
+
+    public init(toolVersion: String) { self.toolVersion = toolVersion }
+}
+
+/// One line of `acme renew`'s report.
+public struct LineageReport: Sendable {
+    public enum Outcome: Sendable {
+        case notDue(until: Date, basis: DueBasis)
+        case renewed(notAfter: Date, version: Int, basis: DueBasis)
+        case dryRun(notAfter: Date)
+        case failed(String)
+    }
+    public var name: String
+    public var outcome: Outcome
+    public var isFailure: Bool { if case .failed = outcome { true } else { false } }
+}
+
+public struct RenewalSummary: Sendable {
+    public var reports: [LineageReport] = []
+    /// Run-wide remarks: repairs, unreachable servers, failed hooks.
+    public var notes: [String] = []
+    public var hookFailed = false
+    public var anyFailed: Bool { reports.contains(where: \.isFailure) }
+}
+
+/// `acme renew`: walks `renewal/*.conf`, decides what is due (ARI, then the windows),
+/// renews it through the same `Issuer` as `acme issue`, runs the hooks. A failure in
+/// one lineage never stops the others. The caller holds the config directory lock.
+public struct Renewer: Sendable {
+    public typealias ClientFactory = @Sendable (_ server: String, _ caBundle: String?) throws -> ACMEClient
+
+    public var configDirectory: String
+    public var makeClient: ClientFactory
+    public var progress: @Sendable (String) -> Void
+    public var now: @Sendable () -> Date = { Date() }
+
+    static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+    static let letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+    public init(configDirectory: String, makeClient: @escaping ClientFactory, progress: @escaping @Sendable (String) -> Void) {
+        self.configDirectory = FS.absolute(configDirectory)
+        self.makeClient = makeClient
+        self.progress = progress
+    }
+
+    struct Candidate {
+        var lineage: Lineage
+        var config: RenewalConfig
+        var certificate: Certificate
+        var server: String
+        var caBundle: String?
+    }
+
+    public func run(_ options: RenewOptions) async -> RenewalSummary {
+        var summary = RenewalSummary()
+        let store = LineageStore(configDirectory: configDirectory)
+        var ari = RenewalInfoState(configDirectory: configDirectory)
+        var clients = ClientCache(makeClient: makeClient)
+
+        // 1. Read every selected lineage, repairing what an interrupted run left.
+        var candidates: [Candidate] = []
+        for lineage in selectedLineages(store, options, &summary) {
+            do {
+                let repairs = try store.repair(lineage, pairMatches: Self.pairMatches)
+                summary.notes += repairs.map { "\(lineage.name): \($0)" }
+                let config = try store.renewalConfig(of: lineage)
+                let certificate = try Certificate(pem: try FS.read(lineage.certPath))
+                let server = config[param: "server"] ?? Self.letsEncrypt
+                candidates.append(Candidate(lineage: lineage, config: config, certificate: certificate, server: server,
+                                            caBundle: options.caBundle ?? config[param: "ca_bundle"]))
+            } catch {
+                summary.reports.append(LineageReport(name: lineage.name, outcome: .failed("\(error)")))
+            }
+        }
+
+        // 2. Decide. ARI only where the server's directory offers it; a server that
+        //    cannot be reached falls back to the local window for its lineages.
+        let current = now()
+        var due: [(Candidate, DueBasis)] = []
+        let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
+        var offline: [String: String] = [:]
+        for candidate in candidates {
+            var ariChoice: Date?
+            if askARI, offline[candidate.server] == nil {
+                do {
+                    ariChoice = try await renewalInfoChoice(candidate, clients: &clients, state: &ari, now: current)
+                } catch {
+                    offline[candidate.server] = "\(error)"
+                    let count = candidates.filter { $0.server == candidate.server }.count
+                    summary.notes.append("cannot reach \(candidate.server) (\(error)); deciding its \(count) certificate\(count == 1 ? "" : "s") by their expiry dates")
+                }
+            }
+            let policy = options.dryRun ? DuePolicy(force: true) : options.policy
+            let decision = policy.dueDate(notBefore: candidate.certificate.notBefore, notAfter: candidate.certificate.notAfter,
+                                          ariChoice: ariChoice, renewBeforeExpiry: candidate.config.topLevelValue("renew_before_expiry"),
+                                          now: current)
+            if decision.date <= current {
+                due.append((candidate, decision.basis))
+            } else {
+                summary.reports.append(LineageReport(name: candidate.lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis)))
+            }
+        }
+
+        // 3. Renew what is due, with the hooks around it.
+        if !due.isEmpty {
+            if options.randomDelay > .zero {
+                let seconds = Double.random(in: 0...Double(options.randomDelay.components.seconds))
+                progress("waiting \(Int(seconds)) s before contacting the CA (spreads fleets out; --no-random-sleep skips it)")
+                try? await Task.sleep(for: .seconds(seconds))
+            }
+            let hooks = HookRunner(configDirectory: configDirectory, useDirectoryHooks: options.useDirectoryHooks, report: progress)
+            let effective = due.map { effectiveHooks($0.0.config, options) }
+            if !hooks.run(.pre, commands: effective.compactMap(\.pre)) {
+                summary.hookFailed = true
+                summary.notes.append("a pre hook failed; renewing anyway")
+            }
+            for ((candidate, basis), saved) in zip(due, effective) {
+                let report = await renew(candidate, basis: basis, hooks: saved, options: options, store: store,
+                                         clients: &clients, ari: &ari, runner: hooks, summary: &summary)
+                summary.reports.append(report)
+            }
+            if !hooks.run(.post, commands: effective.compactMap(\.post)) {
+                summary.hookFailed = true
+                summary.notes.append("a post hook failed")
+            }
+        }
+        do { try ari.save() } catch { summary.notes.append("could not save ARI state: \(error)") }
+        summary.reports.sort { $0.name < $1.name }
+        return summary
+    }
+
+    private func selectedLineages(_ store: LineageStore, _ options: RenewOptions, _ summary: inout RenewalSummary) -> [Lineage] {
+        guard let name = options.certName else { return (try? store.allLineages()) ?? [] }
+        do {
+            guard let lineage = try store.lineage(named: name) else {
+                summary.reports.append(LineageReport(name: name, outcome: .failed("no certificate named \(name) under \(configDirectory)/renewal; see acme certificates")))
+                return []
+            }
+            return [lineage]
+        } catch {
+            summary.reports.append(LineageReport(name: name, outcome: .failed("\(error)")))
+            return []
+        }
+    }
+
+    /// The moment to renew according to ARI, or nil when the server has no ARI or the
+    /// certificate cannot be identified. Throws when the server cannot be reached.
+    private func renewalInfoChoice(_ candidate: Candidate, clients: inout ClientCache, state: inout RenewalInfoState,
+                                   now: Date) async throws -> Date? {
+        let client = try clients.client(candidate.server, candidate.caBundle)
+        guard try await client.directory().renewalInfo != nil, let id = candidate.certificate.renewalInfoID else { return nil }
+        let serial = candidate.certificate.serialHex
+        if let entry = state.entry(lineage: candidate.lineage.name, serial: serial), now < entry.nextCheck {
+            return entry.chosen
+        }
+        do {
+            guard let info = try await client.renewalInfo(certificateID: id) else { return nil }
+            return state.record(info, lineage: candidate.lineage.name, serial: serial, now: now).chosen
+        } catch let error as ACMEError {
+            // The CA answered but not with a window: use what we knew, else the local rules.
+            progress("\(candidate.lineage.name): no renewal information from the CA (\(error)); using the local window")
+            return state.entry(lineage: candidate.lineage.name, serial: serial)?.chosen
+        }
+    }
+
+    private func effectiveHooks(_ config: RenewalConfig, _ options: RenewOptions) -> SavedHooks {
+        SavedHooks(pre: options.hooks.pre ?? config[param: "pre_hook"],
+                   post: options.hooks.post ?? config[param: "post_hook"],
+                   deploy: options.hooks.deploy ?? config[param: "renew_hook"])
+    }
+
+    private func renew(_ candidate: Candidate, basis: DueBasis, hooks saved: SavedHooks, options: RenewOptions,
+                       store: LineageStore, clients: inout ClientCache, ari: inout RenewalInfoState,
+                       runner: HookRunner, summary: inout RenewalSummary) async -> LineageReport {
+        let name = candidate.lineage.name
+        do {
+            var server = candidate.server
+            if options.dryRun && server == Self.letsEncrypt { server = Self.letsEncryptStaging }
+            let request = try RenewalRequest(config: candidate.config, certificate: candidate.certificate, lineage: candidate.lineage,
+                                             server: server, caBundle: candidate.caBundle, hooks: saved, options: options).make()
+            let client = try clients.client(server, candidate.caBundle)
+            var withARI = request
+            if try await client.directory().renewalInfo != nil { withARI.replaces = candidate.certificate.renewalInfoID }
+            progress("\(name): renewing (\(basis.description))")
+            let result = try await Issuer(client: client, progress: { progress("\(name): \($0)") }).issue(withARI)
+            switch result.outcome {
+            case .dryRun:
+                return LineageReport(name: name, outcome: .dryRun(notAfter: result.notAfter))
+            case .renewed(let version):
+                ari.forget(lineage: name)
+                do {
+                    let pruned = try store.prune(candidate.lineage)
+                    if !pruned.isEmpty { progress("\(name): removed archived versions \(pruned.map(String.init).joined(separator: ", "))") }
+                } catch {
+                    summary.notes.append("\(name): could not prune old versions: \(error)")
+                }
+                let environment = ["RENEWED_LINEAGE": candidate.lineage.livePath, "RENEWED_DOMAINS": result.names.joined(separator: " ")]
+                if !runner.run(.deploy, commands: saved.deploy.map { [$0] } ?? [], environment: environment) {
+                    summary.hookFailed = true
+                    summary.notes.append("\(name): a deploy hook failed; the new certificate is in place")
+                }
+                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis))
+            case .issued, .notDue:
+                return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
+            }
+        } catch {
+            return LineageReport(name: name, outcome: .failed("\(error)"))
+        }
+    }
+
+    /// Whether a PEM private key belongs to a PEM certificate.
+    static func pairMatches(_ keyPEM: String, _ certPEM: String) -> Bool {
+        guard let key = try? PrivateKey(pem: keyPEM), let cert = try? Certificate(pem: certPEM) else { return false }
+        return cert.matches(key)
+    }
+}
+
+/// One ACME client per server and CA bundle for the whole run: each directory is fetched once.
+struct ClientCache {
+    var makeClient: Renewer.ClientFactory
+    var clients: [String: ACMEClient] = [:]
+
+    mutating func client(_ server: String, _ caBundle: String?) throws -> ACMEClient {
+        let key = server + "\u{0}" + (caBundle ?? "")
+        if let client = clients[key] { return client }
+        let client = try makeClient(server, caBundle)
+        clients[key] = client
+        return client
+    }
+}
