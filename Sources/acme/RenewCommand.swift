@@ -13,7 +13,7 @@ struct Renew: AsyncParsableCommand {
         abstract: "Renew every certificate that is due (ARI, then the renewal window) and run the hooks.",
         discussion: """
         Meant for cron or a systemd timer, twice a day. Exit status 0 when every lineage is fine or
-        was renewed, 1 when any renewal failed.
+        was renewed, 1 when any renewal or hook failed.
         Examples:
           acme renew
           acme renew --cert-name mail.example.com --force-renewal --no-random-sleep
@@ -109,7 +109,7 @@ struct Renew: AsyncParsableCommand {
             }
             let transport = try CurlTransport(configuration: HTTPConfiguration(caBundle: bundle, userAgent: "acme/\(acmeVersion)"))
             return ACMEClient(directoryURL: server, transport: transport, verbose: verboseLog)
-        }, progress: { output.detail($0) })
+        }, progress: { output.step($0) })
         let summary = await renewer.run(options)
 
         for note in summary.notes { output.step(note) }
@@ -126,6 +126,7 @@ struct Renew: AsyncParsableCommand {
                 Output.writeErr("\(report.name): failed: \(reason)")
             }
         }
-        if summary.anyFailed { throw ExitCode(ExitStatus.caFailure) }
+        // A failed hook (e.g. a reload) must reach monitoring too, though the certificate is in place.
+        if summary.anyFailed || summary.hookFailed { throw ExitCode(ExitStatus.caFailure) }
     }
 }
