@@ -164,16 +164,24 @@ public struct LineageStore: Sendable {
     }
 
     /// Puts right what an interrupted run (ours or certbot's) left behind, and says what it did:
-    /// a staging directory left in `live/`; live links that point at different versions
+    /// a staging directory or temporary files; live links that point at different versions
     /// (they are pointed at the newest complete version whose key matches its certificate);
     /// a version written to `archive/` but never made live (made live if it is complete and
-    /// its key matches, removed otherwise). `pairMatches(privkeyPEM, certPEM)` decides matching.
-    public func repair(_ lineage: Lineage, pairMatches: (String, String) -> Bool) throws -> [String] {
+    /// its key matches, removed otherwise); more old versions than `keep`.
+    /// `pairMatches(privkeyPEM, certPEM)` decides matching. The caller holds the lock.
+    public func repair(_ lineage: Lineage, keep: Int = 5, pairMatches: (String, String) -> Bool) throws -> [String] {
         var actions: [String] = []
         let staging = stagingPath(lineage)
         if FS.exists(staging) {
             removeLinkDirectory(staging)
             actions.append("removed \(staging) left by an interrupted run")
+        }
+        // Temporary files of writeAtomically/replaceSymlink from a killed run.
+        for directory in [lineage.archivePath, lineage.livePath] {
+            for file in FS.list(directory) where file.hasPrefix(".") && (file.contains(".tmp-") || file.contains(".link-")) {
+                unlink(directory + "/" + file)
+                actions.append("removed \(directory)/\(file) left by an interrupted run")
+            }
         }
         func matches(_ version: Int) -> Bool {
             guard isComplete(lineage, version: version),
@@ -193,16 +201,20 @@ public struct LineageStore: Sendable {
             actions.append("pointed \(lineage.livePath) at version \(good) (its links disagreed)")
             current = good
         }
-        guard let current else { return actions }
-        for version in allArchiveVersions(lineage).sorted() where version > current {
+        guard var current else { return actions }
+        let versions = allArchiveVersions(lineage)
+        for version in versions.sorted() where version > current {
             if matches(version) {
                 try pointLive(lineage, at: version)
                 actions.append("made version \(version) live (a run was interrupted before it could)")
+                current = version
             } else {
                 removeVersion(lineage, version)
                 actions.append("removed incomplete version \(version) from \(lineage.archivePath)")
             }
         }
+        let pruned = prune(lineage, versions: versions.filter { $0 <= current }, current: current, keep: keep)
+        if !pruned.isEmpty { actions.append("removed old versions \(pruned.map(String.init).joined(separator: ", "))") }
         return actions
     }
 
@@ -210,7 +222,11 @@ public struct LineageStore: Sendable {
     @discardableResult
     public func prune(_ lineage: Lineage, keep: Int = 5) throws -> [Int] {
         let current = try currentVersion(of: lineage)
-        let older = allArchiveVersions(lineage).filter { $0 < current }.sorted(by: >)
+        return prune(lineage, versions: allArchiveVersions(lineage), current: current, keep: keep)
+    }
+
+    private func prune(_ lineage: Lineage, versions: Set<Int>, current: Int, keep: Int) -> [Int] {
+        let older = versions.filter { $0 < current }.sorted(by: >)
         let doomed = Array(older.dropFirst(keep))
         for version in doomed { removeVersion(lineage, version) }
         if !doomed.isEmpty { FS.syncDirectory(lineage.archivePath) }

@@ -55,3 +55,61 @@ struct CertbotInteropTests {
         #expect(again.stderr.contains("not due for renewal"), "\(again.output)")
     }
 }
+
+extension CertbotInteropTests {
+    @Test("a certbot lineage (standalone, RSA) is renewed by acme, then listed and renewed by certbot again")
+    func acmeRenewsCertbotLineage() throws {
+        let pebble = try Pebble()
+        let dir = try TestSupport.temporaryDirectory("certbot-standalone") + "/le"
+        let created = try certbot(["certonly", "--standalone", "-d", "cb.example.test", "-d", "mx.example.test", "--server", pebble.directoryURL,
+                                   "--http-01-port", String(pebble.httpPort), "--http-01-address", "127.0.0.1",
+                                   "--agree-tos", "--register-unsafely-without-email", "--key-type", "rsa", "--rsa-key-size", "3072"],
+                                  pebble: pebble, configDir: dir)
+        #expect(created.status == 0, "certbot certonly: \(created.output)")
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", dir, "--ca-bundle", pebble.caBundle])
+        #expect(renewed.status == 0, "acme renew of a certbot lineage: \(renewed.output)")
+        #expect(renewed.stdout.contains("cb.example.test: renewed (forced); version 2"), "\(renewed.output)")
+        #expect(try RenewTests.consistent(dir, "cb.example.test"))
+        let text = try run("/usr/bin/openssl", ["x509", "-in", dir + "/live/cb.example.test/cert.pem", "-noout", "-text"]).stdout
+        #expect(text.contains("3072 bit") && text.contains("DNS:mx.example.test"), "key type or names lost: \(text)")
+        let conf = try String(contentsOfFile: dir + "/renewal/cb.example.test.conf", encoding: .utf8)
+        #expect(conf.contains("authenticator = standalone") && conf.contains("rsa_key_size = 3072"), "\(conf)")
+
+        let listed = try certbot(["certificates"], pebble: pebble, configDir: dir)
+        #expect(listed.stdout.contains("Certificate Name: cb.example.test") && listed.stdout.contains("(VALID:") && !listed.stdout.contains("INVALID"),
+                "\(listed.output)")
+        let again = try certbot(["renew", "--cert-name", "cb.example.test", "--force-renewal", "--no-random-sleep-on-renew"], pebble: pebble, configDir: dir)
+        #expect(again.status == 0, "certbot renew after acme: \(again.output)")
+        #expect(RenewTests.version(dir, "cb.example.test") == 3)
+    }
+
+    @Test("a certbot webroot lineage with a webroot_map is renewed by acme through the same document root")
+    func acmeRenewsCertbotWebroot() throws {
+        let pebble = try Pebble()
+        let base = try TestSupport.temporaryDirectory("certbot-webroot")
+        let dir = base + "/le", root = base + "/www"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", root, String(pebble.httpPort)]
+        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try server.run()
+        defer { stopProcess(server) }
+        try TestSupport.waitForPort(pebble.httpPort, timeout: 5)
+
+        let created = try certbot(["certonly", "--webroot", "-w", root, "-d", "wr.example.test", "--server", pebble.directoryURL,
+                                   "--agree-tos", "--register-unsafely-without-email"], pebble: pebble, configDir: dir)
+        #expect(created.status == 0, "certbot certonly --webroot: \(created.output)")
+        let conf = try String(contentsOfFile: dir + "/renewal/wr.example.test.conf", encoding: .utf8)
+        #expect(conf.contains("[[webroot_map]]"), "certbot wrote no webroot_map: \(conf)")
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", dir, "--ca-bundle", pebble.caBundle])
+        #expect(renewed.status == 0, "acme renew of a certbot webroot lineage: \(renewed.output)")
+        #expect(RenewTests.version(dir, "wr.example.test") == 2)
+        #expect(try RenewTests.consistent(dir, "wr.example.test"))
+        let after = try String(contentsOfFile: dir + "/renewal/wr.example.test.conf", encoding: .utf8)
+        #expect(after.contains("[[webroot_map]]") && after.contains("wr.example.test = \(root)"), "webroot_map lost: \(after)")
+        let challengeFiles = (try? FileManager.default.contentsOfDirectory(atPath: root + "/.well-known/acme-challenge")) ?? []
+        #expect(challengeFiles.isEmpty, "tokens left behind: \(challengeFiles)")
+    }
+}
