@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Issuance
 
 /// Why a certificate is (or is not yet) due.
 public enum DueBasis: Sendable, Equatable {
@@ -42,11 +43,10 @@ public struct DuePolicy: Sendable {
         if let days = renewWithinDays { return (notAfter.addingTimeInterval(-Double(days) * 86_400), .commandLine(days: days)) }
         if let ariChoice { return (ariChoice, .renewalInfo) }
         if let text = renewBeforeExpiry, let seconds = Self.parseInterval(text) {
-            return (notAfter.addingTimeInterval(-seconds), .configured(text))
+            let window = RenewalWindow(renewBefore: .seconds(seconds))
+            return (window.dueDate(notBefore: notBefore, notAfter: notAfter), .configured(text))
         }
-        let lifetime = notAfter.timeIntervalSince(notBefore)
-        let fraction = lifetime < 10 * 86_400 ? 0.5 : 1.0 / 3.0
-        return (notAfter.addingTimeInterval(-lifetime * fraction), .lifetime)
+        return (RenewalWindow().dueDate(notBefore: notBefore, notAfter: notAfter), .lifetime)
     }
 
     /// certbot's `renew_before_expiry` text: "30 days", "2 weeks", "12 hours", "1 day, 6 hours"
