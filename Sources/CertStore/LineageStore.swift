@@ -114,11 +114,14 @@ public struct LineageStore: Sendable {
     public func addVersion(to lineage: Lineage, files: LineageFiles, renewalParams: [(key: String, value: String)]?, version: String) throws {
         var config = try renewalConfig(of: lineage)
         let next = (allArchiveVersions(lineage).max() ?? 0) + 1
+        try beginChange(lineage)
         try writeArchive(lineage, files: files, version: next)
         try pointLive(lineage, at: next)
         config.version = version
         if let renewalParams { config.renewalParams = renewalParams }
         try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
+        _ = prune(lineage, versions: allArchiveVersions(lineage), current: next, keep: 5)
+        endChange(lineage)
     }
 
     /// The version the live `cert.pem` points at.
@@ -215,6 +218,7 @@ public struct LineageStore: Sendable {
         }
         let pruned = prune(lineage, versions: versions.filter { $0 <= current }, current: current, keep: keep)
         if !pruned.isEmpty { actions.append("removed old versions \(pruned.map(String.init).joined(separator: ", "))") }
+        if FS.exists(changeMarker(lineage)) { endChange(lineage) }
         return actions
     }
 
@@ -266,6 +270,33 @@ public struct LineageStore: Sendable {
 
     private func removeVersion(_ lineage: Lineage, _ version: Int) {
         for kind in Self.kinds { unlink("\(lineage.archivePath)/\(kind)\(version).pem") }
+    }
+
+    /// `archive/<name>/.acme-changing`: present while a run changes the lineage; if a
+    /// run dies, the next one finds it and repairs the lineage in full.
+    func changeMarker(_ lineage: Lineage) -> String { lineage.archivePath + "/.acme-changing" }
+
+    private func beginChange(_ lineage: Lineage) throws {
+        try FS.writeAtomically(changeMarker(lineage), "\(getpid())\n", mode: 0o600)
+    }
+
+    private func endChange(_ lineage: Lineage) {
+        unlink(changeMarker(lineage))
+        FS.syncDirectory(lineage.archivePath)
+    }
+
+    /// Cheap check (a few lstat/readlink calls) whether `repair` has anything to do:
+    /// an interrupted change, a staging directory, or live links that disagree.
+    public func needsRepair(_ lineage: Lineage) -> Bool {
+        if FS.exists(changeMarker(lineage)) || FS.exists(stagingPath(lineage)) { return true }
+        var version: Int?
+        for kind in Self.kinds {
+            guard let target = FS.readLink("\(lineage.livePath)/\(kind).pem"),
+                  let number = Self.versionNumber(FS.lastComponent(target), kind: kind) else { return true }
+            if let version, version != number { return true }
+            version = number
+        }
+        return false
     }
 
     /// `live/.<name>.acme-new`: where the next set of live links is built.

@@ -41,14 +41,19 @@ public struct RenewalConfig: Sendable {
         var params: [(String, String)] = []
         var webroot: [(String, String)] = []
         var section = ""
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmed
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("[") {
-                let name = line.trimmed(of: "[]").trimmed
-                if line.hasPrefix("[[") {
+        // Works on UTF-8 bytes: `acme renew` reads one of these per lineage, a thousand per run.
+        let bytes = Array(text.utf8)
+        var number = 0
+        for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            number += 1
+            let line = Self.trim(raw)
+            guard let first = line.first, first != UInt8(ascii: "#") else { continue }
+            if first == UInt8(ascii: "[") {
+                let name = String(decoding: line.filter { $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") }, as: UTF8.self)
+                    .trimmed
+                if line.starts(with: [UInt8(ascii: "["), UInt8(ascii: "[")]) {
                     guard section == "renewalparams" || section.hasPrefix("renewalparams/") else {
-                        throw StoreError("renewal config line \(number + 1): subsection \(name) outside [renewalparams]")
+                        throw StoreError("renewal config line \(number): subsection \(name) outside [renewalparams]")
                     }
                     section = "renewalparams/" + String(name)
                 } else {
@@ -56,11 +61,11 @@ public struct RenewalConfig: Sendable {
                 }
                 continue
             }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw StoreError("renewal config line \(number + 1) is not \"key = value\": \(line)")
+            guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
+                throw StoreError("renewal config line \(number) is not \"key = value\": \(String(decoding: line, as: UTF8.self))")
             }
-            let key = String(line[..<equals].trimmed.unquoted)
-            let value = String(line[line.index(after: equals)...].trimmed.unquoted)
+            let key = String(decoding: Self.unquote(Self.trim(line[..<equals])), as: UTF8.self)
+            let value = String(decoding: Self.unquote(Self.trim(line[(equals + 1)...])), as: UTF8.self)
             switch section {
             case "": top.append((key, value))
             case "renewalparams": params.append((key, value))
@@ -98,6 +103,21 @@ public struct RenewalConfig: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    static func trim(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let blank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 13 }
+        guard let start = bytes.firstIndex(where: { !blank($0) }), let end = bytes.lastIndex(where: { !blank($0) }) else { return [] }
+        return bytes[start...end]
+    }
+
+    /// Strips one pair of matching quotes, or an inline comment after an unquoted value.
+    static func unquote(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        if bytes.count >= 2, let first = bytes.first, first == 34 || first == 39, bytes.last == first {
+            return bytes.dropFirst().dropLast()
+        }
+        if let hash = bytes.firstIndex(of: UInt8(ascii: "#")) { return trim(bytes[..<hash]) }
+        return bytes
+    }
+
     /// configobj needs quotes around values with `#` or leading/trailing
     /// spaces; lists ("a, b,") are written raw.
     static func quoted(_ value: String) -> String {
@@ -115,16 +135,5 @@ extension StringProtocol {
         let start = s.firstIndex { !characters.contains($0) } ?? s.endIndex
         let end = s.lastIndex { !characters.contains($0) }.map { s.index(after: $0) } ?? start
         return s[start..<Swift.max(start, end)]
-    }
-
-    /// Strips one pair of matching quotes, or an inline comment after an
-    /// unquoted value.
-    var unquoted: Substring {
-        let s = Substring(self)
-        if s.count >= 2, let first = s.first, first == "\"" || first == "'", s.last == first {
-            return s.dropFirst().dropLast()
-        }
-        if let hash = s.firstIndex(of: "#") { return s[..<hash].trimmed }
-        return s
     }
 }

@@ -28,7 +28,7 @@ public struct RenewalInfoState: Sendable {
     public init(configDirectory: String) {
         path = FS.absolute(configDirectory) + "/.acme-ari.json"
         if FS.exists(path), let text = try? FS.read(path),
-           let decoded = try? JSONDecoder().decode([String: Entry].self, from: Data(text.utf8)) {
+           let decoded = try? Self.decoder.decode([String: Entry].self, from: Data(text.utf8)) {
             entries = decoded
         } else {
             entries = [:]
@@ -48,11 +48,12 @@ public struct RenewalInfoState: Sendable {
             chosen = previous.chosen
         } else {
             let span = info.end.timeIntervalSince(info.start)
-            chosen = info.start.addingTimeInterval(span > 0 ? Double.random(in: 0...span) : 0)
+            // Whole seconds: the state file stores seconds since 1970.
+            chosen = Date(timeIntervalSince1970: (info.start.timeIntervalSince1970 + (span > 0 ? Double.random(in: 0...span) : 0)).rounded(.down))
         }
         let wait = info.retryAfter.map { Double($0.components.seconds) } ?? Self.defaultRecheck
         let entry = Entry(serial: serial, start: info.start, end: info.end, chosen: chosen,
-                          nextCheck: now.addingTimeInterval(min(max(wait, Self.shortestRecheck), Self.longestRecheck)))
+                          nextCheck: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + min(max(wait, Self.shortestRecheck), Self.longestRecheck)).rounded(.down)))
         if entries[lineage] != entry {
             entries[lineage] = entry
             changed = true
@@ -68,7 +69,14 @@ public struct RenewalInfoState: Sendable {
     public func save() throws {
         guard changed else { return }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .secondsSince1970
         try FS.writeAtomically(path, String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n", mode: 0o644)
+    }
+
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
     }
 }

@@ -67,7 +67,7 @@ public struct Renewer: Sendable {
     struct Candidate {
         var lineage: Lineage
         var config: RenewalConfig
-        var certificate: Certificate
+        var certificate: CertificateSummary
         var server: String
         var caBundle: String?
     }
@@ -78,48 +78,56 @@ public struct Renewer: Sendable {
         var ari = RenewalInfoState(configDirectory: configDirectory)
         var clients = ClientCache(makeClient: makeClient)
 
-        // 1. Read every selected lineage, repairing what an interrupted run left.
-        var candidates: [Candidate] = []
-        for lineage in selectedLineages(store, options, &summary) {
-            do {
-                let repairs = try store.repair(lineage, pairMatches: Self.pairMatches)
-                summary.notes += repairs.map { "\(lineage.name): \($0)" }
-                let config = try store.renewalConfig(of: lineage)
-                let certificate = try Certificate(pem: try FS.read(lineage.certPath))
-                let server = config[param: "server"] ?? Self.letsEncrypt
-                candidates.append(Candidate(lineage: lineage, config: config, certificate: certificate, server: server,
-                                            caBundle: options.caBundle ?? config[param: "ca_bundle"]))
-            } catch {
-                summary.reports.append(LineageReport(name: lineage.name, outcome: .failed("\(error)")))
-            }
-        }
-
-        // 2. Decide. ARI only where the server's directory offers it; a server that
-        //    cannot be reached falls back to the local window for its lineages.
+        // One pass: read each selected lineage (repairing what an interrupted run left) and
+        // decide. ARI only where the server's directory offers it; a server that cannot be
+        // reached falls back to the local window for its lineages. Not-due lineages keep
+        // nothing but their report line.
         let current = now()
+        var directories = DirectoryCache(configDirectory: configDirectory)
         var due: [(Candidate, DueBasis)] = []
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
-        var offline: [String: String] = [:]
-        for candidate in candidates {
+        let policy = options.dryRun ? DuePolicy(force: true) : options.policy
+        var offline: [String: (reason: String, count: Int)] = [:]
+        for lineage in selectedLineages(store, options, &summary) {
+            let candidate: Candidate
+            do {
+                if store.needsRepair(lineage) {
+                    let repairs = try store.repair(lineage, pairMatches: Self.pairMatches)
+                    summary.notes += repairs.map { "\(lineage.name): \($0)" }
+                }
+                let config = try store.renewalConfig(of: lineage)
+                let certificate = try CertificateSummary(pem: try FS.read(lineage.certPath))
+                candidate = Candidate(lineage: lineage, config: config, certificate: certificate,
+                                      server: config[param: "server"] ?? Self.letsEncrypt,
+                                      caBundle: options.caBundle ?? config[param: "ca_bundle"])
+            } catch {
+                summary.reports.append(LineageReport(name: lineage.name, outcome: .failed("\(error)")))
+                continue
+            }
             var ariChoice: Date?
-            if askARI, offline[candidate.server] == nil {
-                do {
-                    ariChoice = try await renewalInfoChoice(candidate, clients: &clients, state: &ari, now: current)
-                } catch {
-                    offline[candidate.server] = "\(error)"
-                    let count = candidates.filter { $0.server == candidate.server }.count
-                    summary.notes.append("cannot reach \(candidate.server) (\(error)); deciding its \(count) certificate\(count == 1 ? "" : "s") by their expiry dates")
+            if askARI {
+                if offline[candidate.server] != nil {
+                    offline[candidate.server]!.count += 1
+                } else {
+                    do {
+                        ariChoice = try await renewalInfoChoice(candidate, clients: &clients, directories: &directories,
+                                                                state: &ari, now: current)
+                    } catch {
+                        offline[candidate.server] = ("\(error)", 1)
+                    }
                 }
             }
-            let policy = options.dryRun ? DuePolicy(force: true) : options.policy
             let decision = policy.dueDate(notBefore: candidate.certificate.notBefore, notAfter: candidate.certificate.notAfter,
                                           ariChoice: ariChoice, renewBeforeExpiry: candidate.config.topLevelValue("renew_before_expiry"),
                                           now: current)
             if decision.date <= current {
                 due.append((candidate, decision.basis))
             } else {
-                summary.reports.append(LineageReport(name: candidate.lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis)))
+                summary.reports.append(LineageReport(name: lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis)))
             }
+        }
+        for (server, failure) in offline.sorted(by: { $0.key < $1.key }) {
+            summary.notes.append("cannot reach \(server) (\(failure.reason)); deciding its \(failure.count) certificate\(failure.count == 1 ? "" : "s") by their expiry dates")
         }
 
         // 3. Renew what is due, with the hooks around it.
@@ -146,6 +154,7 @@ public struct Renewer: Sendable {
             }
         }
         do { try ari.save() } catch { summary.notes.append("could not save ARI state: \(error)") }
+        do { try directories.save() } catch { summary.notes.append("could not save \(directories.path): \(error)") }
         summary.reports.sort { $0.name < $1.name }
         return summary
     }
@@ -166,14 +175,21 @@ public struct Renewer: Sendable {
 
     /// The moment to renew according to ARI, or nil when the server has no ARI or the
     /// certificate cannot be identified. Throws when the server cannot be reached.
-    private func renewalInfoChoice(_ candidate: Candidate, clients: inout ClientCache, state: inout RenewalInfoState,
-                                   now: Date) async throws -> Date? {
-        let client = try clients.client(candidate.server, candidate.caBundle)
-        guard try await client.directory().renewalInfo != nil, let id = candidate.certificate.renewalInfoID else { return nil }
+    private func renewalInfoChoice(_ candidate: Candidate, clients: inout ClientCache, directories: inout DirectoryCache,
+                                   state: inout RenewalInfoState, now: Date) async throws -> Date? {
+        let offered: Bool
+        if let known = directories.offersRenewalInfo(candidate.server, now: now) {
+            offered = known
+        } else {
+            offered = try await clients.client(candidate.server, candidate.caBundle).directory().renewalInfo != nil
+            directories.record(candidate.server, renewalInfo: offered, now: now)
+        }
+        guard offered, let id = candidate.certificate.renewalInfoID else { return nil }
         let serial = candidate.certificate.serialHex
         if let entry = state.entry(lineage: candidate.lineage.name, serial: serial), now < entry.nextCheck {
             return entry.chosen
         }
+        let client = try clients.client(candidate.server, candidate.caBundle)
         do {
             guard let info = try await client.renewalInfo(certificateID: id) else { return nil }
             return state.record(info, lineage: candidate.lineage.name, serial: serial, now: now).chosen
@@ -197,7 +213,8 @@ public struct Renewer: Sendable {
         do {
             var server = candidate.server
             if options.dryRun && server == Self.letsEncrypt { server = Self.letsEncryptStaging }
-            let request = try RenewalRequest(config: candidate.config, certificate: candidate.certificate, lineage: candidate.lineage,
+            let certificate = try Certificate(pem: try FS.read(candidate.lineage.certPath))
+            let request = try RenewalRequest(config: candidate.config, certificate: certificate, lineage: candidate.lineage,
                                              server: server, caBundle: candidate.caBundle, hooks: saved, options: options).make()
             let client = try clients.client(server, candidate.caBundle)
             var withARI = request
@@ -209,12 +226,6 @@ public struct Renewer: Sendable {
                 return LineageReport(name: name, outcome: .dryRun(notAfter: result.notAfter))
             case .renewed(let version):
                 ari.forget(lineage: name)
-                do {
-                    let pruned = try store.prune(candidate.lineage)
-                    if !pruned.isEmpty { progress("\(name): removed archived versions \(pruned.map(String.init).joined(separator: ", "))") }
-                } catch {
-                    summary.notes.append("\(name): could not prune old versions: \(error)")
-                }
                 let environment = ["RENEWED_LINEAGE": candidate.lineage.livePath, "RENEWED_DOMAINS": result.names.joined(separator: " ")]
                 if !runner.run(.deploy, commands: saved.deploy.map { [$0] } ?? [], environment: environment) {
                     summary.hookFailed = true

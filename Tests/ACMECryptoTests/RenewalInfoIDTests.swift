@@ -22,5 +22,32 @@ struct RenewalInfoIDTests {
         let leaf = try Certificate(pem: try String(contentsOfFile: p + "/leaf.pem", encoding: .utf8))
         #expect(leaf.serialDERContent == [0x00, 0x87, 0x65, 0x43, 0x21])
         #expect(leaf.renewalInfoID == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+        let summary = try CertificateSummary(pem: leaf.pem)
+        #expect(summary.renewalInfoID == leaf.renewalInfoID && summary.serialHex == leaf.serialHex)
+        #expect(summary.notBefore == leaf.notBefore && summary.notAfter == leaf.notAfter)
+    }
+
+    @Test("the DER summary agrees with OpenSSL on validity, serial and AKI, across dates and serial lengths")
+    func summaryAgreesWithOpenSSL() throws {
+        let caKey = try PrivateKey.generate(.ecdsa(.p256))
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        let ca = try CertificateBuilder.make(commonName: "CA", dnsNames: [], key: caKey, notBefore: start,
+                                             notAfter: start.addingTimeInterval(86_400 * 3650), isCA: true, issuer: nil)
+        let issuer = CertificateBuilder.Issuer(certificate: ca, key: caKey)
+        // UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 §4.1.2.5).
+        let day: Double = 86_400
+        let cases: [(Double, Double)] = [(0, 6 * day), (-400 * day, 90 * day), (0, 365 * 40 * day)]
+        for (offset, end) in cases {
+            let leaf = try CertificateBuilder.make(commonName: "a.example.test", dnsNames: ["a.example.test"],
+                                                   key: try PrivateKey.generate(.ecdsa(.p256)),
+                                                   notBefore: start.addingTimeInterval(offset), notAfter: start.addingTimeInterval(end),
+                                                   isCA: false, issuer: issuer)
+            let summary = try CertificateSummary(der: leaf.der)
+            #expect(summary.notBefore == leaf.notBefore && summary.notAfter == leaf.notAfter, "\(offset) \(end)")
+            #expect(summary.serialHex == leaf.serialHex)
+            #expect(summary.serialDERContent == leaf.serialDERContent)
+            #expect(summary.authorityKeyIdentifier == leaf.authorityKeyIdentifier && summary.authorityKeyIdentifier != nil)
+        }
+        #expect(throws: CryptoError.self) { try CertificateSummary(der: [0x30, 0x03, 0x02, 0x01]) }
     }
 }

@@ -75,14 +75,14 @@ struct RepairTests {
         #expect(try store.liveVersions(lineage).values.allSatisfy { $0 == 3 })
     }
 
-    @Test("prune keeps the current version and the five before it")
+    @Test("each new version prunes the archive to the current version and the five before it")
     func prune() throws {
         let (store, lineage, dir) = try lineage(versions: 9)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let removed = try store.prune(lineage)
-        #expect(removed.sorted() == [1, 2, 3])
         #expect(store.archiveVersions(lineage).sorted() == [4, 5, 6, 7, 8, 9])
         #expect(try store.prune(lineage).isEmpty)
+        #expect(try store.prune(lineage, keep: 2).sorted() == [4, 5, 6])
+        #expect(!FileManager.default.fileExists(atPath: lineage.archivePath + "/.acme-changing"), "change marker left behind")
     }
 
     @Test("delete removes conf, live and archive; the name is free again")
