@@ -60,6 +60,10 @@ public struct Issuer: Sendable {
         }
         var params = renewalParams(request, accountID: account.stored.id)
         if let (lineage, _) = existing {
+            // Finish or undo what an interrupted run left before adding a version on top of it.
+            if lineages.needsRepair(lineage) {
+                for action in try lineages.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress(action) }
+            }
             // Keep what certbot (or a plugin) saved that we do not manage.
             let ours = Set(params.map(\.key) + Self.managedParams)
             let kept = ((try? lineages.renewalConfig(of: lineage))?.renewalParams ?? []).filter { !ours.contains($0.key) }
@@ -137,6 +141,12 @@ public struct Issuer: Sendable {
         } catch {
             throw IssuanceError("cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error)")
         }
+    }
+
+    /// Whether a PEM private key belongs to a PEM certificate (for `LineageStore.repair`).
+    public static func keyMatchesCertificate(_ keyPEM: String, _ certPEM: String) -> Bool {
+        guard let key = try? PrivateKey(pem: keyPEM), let cert = try? Certificate(pem: certPEM) else { return false }
+        return cert.matches(key)
     }
 
     /// Splits the CA's chain into certbot's four files; the leaf must match our key.

@@ -92,7 +92,7 @@ public struct Renewer: Sendable {
             let candidate: Candidate
             do {
                 if store.needsRepair(lineage) {
-                    let repairs = try store.repair(lineage, pairMatches: Self.pairMatches)
+                    let repairs = try store.repair(lineage, pairMatches: Issuer.keyMatchesCertificate)
                     summary.notes += repairs.map { "\(lineage.name): \($0)" }
                 }
                 let config = try store.renewalConfig(of: lineage)
@@ -240,11 +240,6 @@ public struct Renewer: Sendable {
         }
     }
 
-    /// Whether a PEM private key belongs to a PEM certificate.
-    static func pairMatches(_ keyPEM: String, _ certPEM: String) -> Bool {
-        guard let key = try? PrivateKey(pem: keyPEM), let cert = try? Certificate(pem: certPEM) else { return false }
-        return cert.matches(key)
-    }
 }
 
 /// One ACME client per server and CA bundle for the whole run: each directory is fetched once.
