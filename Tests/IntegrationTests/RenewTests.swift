@@ -231,4 +231,30 @@ struct RenewTests {
         #expect(result.stderr.contains("deciding its 1 certificate by their expiry dates"), "\(result.output)")
         #expect(result.stdout.contains("o.example.test: not due until"), "\(result.output)")
     }
+
+    @Test("--reuse-key keeps the key across renewals; without it every renewal has a new key; one failing lineage does not stop the others")
+    func reuseKeyAndPartialFailure() throws {
+        let pebble = try Pebble()
+        let dir = try TestSupport.temporaryDirectory("reuse") + "/le"
+        try issue(pebble, dir, ["dane.example.test"], extra: ["--reuse-key"])
+        try issue(pebble, dir, ["fresh.example.test"])
+        try issue(pebble, dir, ["nginx.example.test"])
+        // A lineage certbot's nginx plugin would renew: not ours to renew, and said so.
+        let nginxConf = dir + "/renewal/nginx.example.test.conf"
+        let text = try String(contentsOfFile: nginxConf, encoding: .utf8).replacingOccurrences(of: "authenticator = standalone", with: "authenticator = nginx")
+        try text.write(toFile: nginxConf, atomically: true, encoding: .utf8)
+        func key(_ name: String) throws -> String { try String(contentsOfFile: "\(dir)/live/\(name)/privkey.pem", encoding: .utf8) }
+        let daneKey = try key("dane.example.test"), freshKey = try key("fresh.example.test")
+
+        let result = try renew(dir, ["--force-renewal"])
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.stderr.contains("nginx.example.test: failed: renewal conf \(nginxConf): authenticator nginx is not supported"), "\(result.output)")
+        #expect(result.stdout.contains("dane.example.test: renewed") && result.stdout.contains("fresh.example.test: renewed"), "\(result.output)")
+        #expect(try key("dane.example.test") == daneKey, "--reuse-key lineage got a new key")
+        #expect(try key("fresh.example.test") != freshKey, "a lineage without reuse_key kept its key")
+        #expect(try Self.consistent(dir, "dane.example.test") && Self.consistent(dir, "fresh.example.test"))
+        let conf = try String(contentsOfFile: dir + "/renewal/dane.example.test.conf", encoding: .utf8)
+        #expect(conf.contains("reuse_key = True"), "\(conf)")
+        #expect(Self.version(dir, "nginx.example.test") == 1)
+    }
 }
