@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "ChallengesTests", dependencies: ["Challenges"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
-        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME"]),
+        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore"]),
     ]

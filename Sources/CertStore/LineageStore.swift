@@ -36,6 +36,9 @@ public struct Lineage: Sendable {
     public var fullchainPath: String { livePath + "/fullchain.pem" }
     public var privkeyPath: String { livePath + "/privkey.pem" }
     public var renewalConfigPath: String { "\(configDirectory)/renewal/\(name).conf" }
+    /// A key made in advance (`acme tlsa --next`) that the next renewal uses, so its DANE
+    /// record can be published before the renewal. certbot ignores it.
+    public var nextKeyPath: String { archivePath + "/.acme-next-privkey.pem" }
 }
 
 /// Reads and writes lineages in certbot's layout. New versions are written

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ACME
 import ACMECrypto
 import CertStore
@@ -69,6 +72,8 @@ public struct Issuer: Sendable {
             let kept = ((try? lineages.renewalConfig(of: lineage))?.renewalParams ?? []).filter { !ours.contains($0.key) }
             params = kept + params
             try lineages.addVersion(to: lineage, files: files, renewalParams: params, version: request.toolVersion)
+            // The prepared key is now the live key; the next renewal needs another one.
+            if !request.reuseKey, FS.exists(lineage.nextKeyPath) { unlink(lineage.nextKeyPath) }
             let version = try lineages.currentVersion(of: lineage)
             progress("saved to \(lineage.livePath)/ (version \(version))")
             return IssueResult(outcome: .renewed(version: version), lineageName: lineage.name, livePath: lineage.livePath,
@@ -99,9 +104,19 @@ public struct Issuer: Sendable {
         return nil
     }
 
-    /// A new key, or with `reuseKey` the lineage's current one.
+    /// A new key, the one made in advance for the next renewal (`acme tlsa --next`), or with
+    /// `reuseKey` the lineage's current one.
     private func certificateKey(_ request: IssueRequest, existing: Lineage?) throws -> PrivateKey {
-        guard request.reuseKey, let existing else { return try PrivateKey.generate(request.keyType) }
+        guard let existing else { return try PrivateKey.generate(request.keyType) }
+        if !request.reuseKey {
+            guard FS.exists(existing.nextKeyPath) else { return try PrivateKey.generate(request.keyType) }
+            if let next = try? PrivateKey(pem: try FS.read(existing.nextKeyPath)), next.type == request.keyType {
+                progress("using the key prepared for this renewal (its TLSA record was printed by acme tlsa --next)")
+                return next
+            }
+            progress("ignoring \(existing.nextKeyPath): it is not a \(request.keyType) key; a new key is made")
+            return try PrivateKey.generate(request.keyType)
+        }
         do {
             return try PrivateKey(pem: try FS.read(existing.privkeyPath))
         } catch {

@@ -52,6 +52,9 @@ struct Issue: AsyncParsableCommand {
             let names = try DomainName.normalize(all: domain)
             let challenge: HTTP01Method = webroot.map { .webroot(path: absolutePath($0)) }
                 ?? responder.method
+            if TransparencyNotice.applies(server: common.directoryURL, caBundle: common.caBundlePath) {
+                output.step(TransparencyNotice.text(names: names))
+            }
             let hooks = HookRunner(configDirectory: common.configDirectory, useDirectoryHooks: false, report: { output.step($0) })
             if let pre = lifecycle.preHook { hooks.run(.pre, commands: [pre]) }
             let result = try await Self.issue(names: names, common: common, registration: registration, certName: certName,
