@@ -1,5 +1,5 @@
 /// Something that makes a challenge answerable: an HTTP-01 responder, a webroot,
-/// later a DNS hook. The order flow presents every challenge before telling the
+/// a DNS hook. The order flow presents every challenge before telling the
 /// CA to validate any of them, and cleans up every one afterwards, also on failure.
 public protocol ChallengeSolver: Sendable {
     /// The RFC 8555 challenge type this solver answers, e.g. `http-01`.
@@ -13,8 +13,15 @@ public protocol ChallengeSolver: Sendable {
     /// standalone responder uses it so that polling starts when validation can
     /// have happened: neither earlier (wasted requests) nor later (wasted time).
     func waitForFetch(tokens: [String], limit: Duration) async -> Bool
+    /// Called once before the first `present`, with how many challenges will follow.
+    func willPresent(count: Int) async
+    /// Called after every challenge is presented and before the CA is told to validate:
+    /// a DNS solver waits here until its records are published.
+    func awaitPublished() async throws
 }
 
 extension ChallengeSolver {
     public func waitForFetch(tokens: [String], limit: Duration) async -> Bool { false }
+    public func willPresent(count: Int) async {}
+    public func awaitPublished() async throws {}
 }

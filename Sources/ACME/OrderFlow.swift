@@ -95,6 +95,7 @@ public struct OrderFlow: Sendable {
         let thumbprint = credentials.key.publicJWK.thumbprint
         var presented: [(String, String)] = []
         do {
+            await solver.willPresent(count: pending.count)
             for (authz, challenge) in pending {
                 guard let token = challenge.token else {
                     throw ACMEError(.malformedResponse, "\(challenge.type) challenge for \(authz.displayName) has no token")
@@ -103,6 +104,7 @@ public struct OrderFlow: Sendable {
                 try await solver.present(identifier: authz.identifier.value, token: token, keyAuthorization: token + "." + thumbprint)
                 presented.append((authz.identifier.value, token))
             }
+            try await solver.awaitPublished()
             progress("validating \(pending.count) name\(pending.count == 1 ? "" : "s") with \(solver.challengeType)")
             // Every challenge is triggered before any is polled: the CA validates them side by side.
             for (_, challenge) in pending where challenge.status == "pending" {

@@ -1,14 +1,18 @@
 import ACME
 import ACMECrypto
 
-/// How HTTP-01 challenges are answered.
-public enum HTTP01Method: Sendable, Equatable {
+/// How challenges are answered.
+public enum ChallengeMethod: Sendable, Equatable {
     /// Our own responder on `address` (nil: all addresses) and `port`.
     case standalone(address: String?, port: Int)
     /// Token files under a web server's document root.
     case webroot(path: String)
     /// certbot's `webroot_map`: a document root per name (`default` for names not listed).
     case webrootMap([String: String], default: String?)
+    /// DNS-01 through a script that adds and removes the TXT records; the only way to
+    /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
+    /// `host:port` to check against, the longest wait).
+    case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
 }
 
 /// An ACME profile request (Let's Encrypt's `classic`, `tlsserver`, `shortlived`).
@@ -43,7 +47,7 @@ public struct IssueRequest: Sendable {
     public var certName: String?
     public var keyType: KeyType
     public var registration: RegistrationOptions
-    public var challenge: HTTP01Method
+    public var challenge: ChallengeMethod
     public var preferredChain: String?
     public var caBundle: String?
     public var forceRenewal: Bool
@@ -62,7 +66,7 @@ public struct IssueRequest: Sendable {
 
     public init(names: [String], server: String, configDirectory: String, certName: String? = nil,
                 keyType: KeyType = .ecdsa(.p256), registration: RegistrationOptions = RegistrationOptions(),
-                challenge: HTTP01Method = .standalone(address: nil, port: 80), preferredChain: String? = nil,
+                challenge: ChallengeMethod = .standalone(address: nil, port: 80), preferredChain: String? = nil,
                 caBundle: String? = nil, forceRenewal: Bool = false, toolVersion: String) {
         self.names = names
         self.server = server

@@ -4,6 +4,7 @@ import Glibc
 import ACME
 import ACMECrypto
 import CertStore
+import Challenges
 
 /// `acme issue`: account, order, challenges, and a certbot-compatible lineage on disk.
 public struct Issuer: Sendable {
@@ -17,9 +18,9 @@ public struct Issuer: Sendable {
 
     public func issue(_ request: IssueRequest) async throws -> IssueResult {
         let names = request.names
-        // Both HTTP-01 methods; wildcards need DNS-01 (RFC 8555 §7.1.3).
-        if let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
-            throw IssuanceError("\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01, which this version does not do yet; list the exact names instead", usage: true)
+        // Wildcards need DNS-01 (RFC 8555 §7.1.3).
+        if case .dnsHook = request.challenge {} else if let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
+            throw IssuanceError("\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: pass --dns-hook SCRIPT (see Docs/DNS-01.md), or list the exact names instead", usage: true)
         }
         let lineages = LineageStore(configDirectory: request.configDirectory)
 
@@ -46,6 +47,9 @@ public struct Issuer: Sendable {
             solver = try WebrootChallengeSolver(root: path)
         case .webrootMap(let map, let root):
             solver = try WebrootChallengeSolver(map: map, default: root)
+        case .dnsHook(let script, let seconds, let resolver):
+            solver = DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
+                                     resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
         }
 
         let key = try certificateKey(request, existing: existing?.0)
@@ -89,7 +93,8 @@ public struct Issuer: Sendable {
     /// Params this tool writes whenever it applies; absent ones are cleared on renewal.
     static let managedParams = ["account", "server", "authenticator", "http01_port", "http01_address", "webroot_path",
                                 "key_type", "rsa_key_size", "elliptic_curve", "preferred_chain", "ca_bundle",
-                                "preferred_profile", "required_profile", "reuse_key", "pre_hook", "post_hook", "renew_hook"]
+                                "preferred_profile", "required_profile", "reuse_key", "pre_hook", "post_hook", "renew_hook",
+                                "acme_dns_hook", "acme_dns_propagation_wait", "acme_dns_resolver"]
 
     /// The profile to ask for: a preferred one only if the directory lists it, a required one or fail.
     private func chooseProfile(_ choice: ProfileChoice?) async throws -> String? {
@@ -188,6 +193,11 @@ public struct Issuer: Sendable {
         case .webrootMap(_, let root):
             params.append(("authenticator", "webroot"))
             if let root { params.append(("webroot_path", root + ",")) }
+        case .dnsHook(let script, let seconds, let resolver):
+            params.append(("authenticator", "acme-dns-hook"))
+            params.append(("acme_dns_hook", script))
+            params.append(("acme_dns_propagation_wait", String(seconds)))
+            if let resolver { params.append(("acme_dns_resolver", resolver)) }
         }
         switch request.keyType {
         case .ecdsa(let curve):

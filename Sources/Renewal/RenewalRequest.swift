@@ -63,7 +63,7 @@ struct RenewalRequest {
         }
     }
 
-    func challenge() throws -> HTTP01Method {
+    func challenge() throws -> ChallengeMethod {
         let authenticator = config[param: "authenticator"] ?? "standalone"
         switch authenticator {
         case "standalone":
@@ -81,8 +81,14 @@ struct RenewalRequest {
                 throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator webroot without webroot_path or webroot_map")
             }
             return map.isEmpty ? .webroot(path: roots[0]) : .webrootMap(map, default: roots.first)
+        case "acme-dns-hook":
+            guard let script = config[param: "acme_dns_hook"], !script.isEmpty else {
+                throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator acme-dns-hook without acme_dns_hook")
+            }
+            let wait = Int(config[param: "acme_dns_propagation_wait"] ?? "") ?? 0
+            return .dnsHook(script: script, propagationSeconds: wait, resolver: config[param: "acme_dns_resolver"])
         default:
-            throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator \(authenticator) is not supported by acme renew (standalone and webroot are); renew this one with certbot or re-issue it with acme issue --webroot")
+            throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator \(authenticator) is not supported by acme renew (standalone, webroot and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
         }
     }
 }

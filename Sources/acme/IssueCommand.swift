@@ -1,6 +1,7 @@
 import ACME
 import ACMECrypto
 import ArgumentParser
+import Challenges
 import Issuance
 import Renewal
 
@@ -31,6 +32,15 @@ struct Issue: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Answer HTTP-01 by writing files under DIR/.well-known/acme-challenge/ instead.", valueName: "DIR"))
     var webroot: String?
 
+    @Option(name: .long, help: ArgumentHelp("Answer DNS-01 instead: a shell command called with ACME_ACTION=add|remove, ACME_DOMAIN, ACME_TXT_NAME, ACME_VALIDATION, ACME_TOKEN, ACME_REMAINING_CHALLENGES (saved for renewal). Needed for wildcards.", valueName: "SCRIPT"))
+    var dnsHook: String?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait after adding the TXT records; with --dns-resolver, the longest wait for them to appear there (default 0, or 120 with a resolver).", valueName: "SECONDS"))
+    var dnsPropagationWait: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Check the TXT records at this DNS server before the CA looks.", valueName: "HOST:PORT"))
+    var dnsResolver: String?
+
     @Option(name: .long, help: ArgumentHelp("Use the chain whose top certificate is issued by this common name, if the CA offers it.", valueName: "ISSUER CN"))
     var preferredChain: String?
 
@@ -44,14 +54,28 @@ struct Issue: AsyncParsableCommand {
         if webroot != nil, responder.http01Address != nil {
             throw ValidationError("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
         }
+        if dnsHook != nil, webroot != nil {
+            throw ValidationError("--dns-hook and --webroot are two ways to answer the CA; give one")
+        }
+        if dnsHook == nil, dnsPropagationWait != nil || dnsResolver != nil {
+            throw ValidationError("--dns-propagation-wait and --dns-resolver go with --dns-hook")
+        }
+        if let wait = dnsPropagationWait, !(0...3600).contains(wait) {
+            throw ValidationError("--dns-propagation-wait \(wait) is not between 0 and 3600 seconds")
+        }
+        if let hook = dnsHook, hook.allSatisfy({ $0 == " " || $0 == "\t" }) { throw ValidationError("--dns-hook needs a command") }
     }
 
     func run() async throws {
         let output = common.output
         do {
             let names = try DomainName.normalize(all: domain)
-            let challenge: HTTP01Method = webroot.map { .webroot(path: absolutePath($0)) }
-                ?? responder.method
+            var challenge: ChallengeMethod = webroot.map { .webroot(path: absolutePath($0)) } ?? responder.method
+            if let dnsHook {
+                if let dnsResolver { _ = try TXTLookup(resolver: dnsResolver) }
+                challenge = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120),
+                                     resolver: dnsResolver)
+            }
             if TransparencyNotice.applies(server: common.directoryURL, caBundle: common.caBundlePath) {
                 output.step(TransparencyNotice.text(names: names))
             }
@@ -86,7 +110,7 @@ struct Issue: AsyncParsableCommand {
 extension Issue {
     /// One issuance as `acme issue` runs it; `acme provision --issue-if-missing` uses it too.
     static func issue(names: [String], common: CommonOptions, registration: RegistrationArguments, certName: String?,
-                      keyType: KeyType, challenge: HTTP01Method, preferredChain: String?, forceRenewal: Bool,
+                      keyType: KeyType, challenge: ChallengeMethod, preferredChain: String?, forceRenewal: Bool,
                       lifecycle: LifecycleArguments? = nil) async throws -> IssueResult {
         let output = common.output
         let (client, transport) = try common.makeClient(output: output)
@@ -170,7 +194,7 @@ struct ResponderArguments: ParsableArguments {
         if !(1...65535).contains(http01Port) { throw ValidationError("--http-01-port \(http01Port) is not a port number (1-65535)") }
     }
 
-    var method: HTTP01Method { .standalone(address: http01Address, port: http01Port) }
+    var method: ChallengeMethod { .standalone(address: http01Address, port: http01Port) }
 }
 
 /// Account registration flags, shared by `issue` and `account register`.

@@ -1,0 +1,94 @@
+import ACME
+import ACMECrypto
+import CertStore
+import Challenges
+import Synchronization
+
+/// DNS-01 through a user's script (RFC 8555 §8.4): called with `ACME_ACTION=add` to publish
+/// `_acme-challenge.<domain>. TXT <ACME_VALIDATION>` and with `ACME_ACTION=remove` to withdraw it
+/// (also after a failure), with `ACME_DOMAIN`, `ACME_VALIDATION`, `ACME_TOKEN`,
+/// `ACME_TXT_NAME` and `ACME_REMAINING_CHALLENGES` in its environment, like certbot's manual
+/// hooks. Before the CA is told to look, it waits `propagationWait`, or with a `resolver`
+/// asks that server until every record is visible (for at most `propagationWait`).
+public final class DNS01HookSolver: ChallengeSolver, Sendable {
+    public let challengeType = "dns-01"
+    public let script: String
+    public let propagationWait: Duration
+    public let resolver: TXTLookup?
+    private let progress: @Sendable (String) -> Void
+    private let state = Mutex<(remaining: Int, records: [(name: String, value: String)])>((0, []))
+
+    public init(script: String, propagationWait: Duration, resolver: TXTLookup?, progress: @escaping @Sendable (String) -> Void) {
+        self.script = script
+        self.propagationWait = propagationWait
+        self.resolver = resolver
+        self.progress = progress
+    }
+
+    /// base64url(SHA-256(keyAuthorization)) (RFC 8555 §8.4).
+    public static func validation(_ keyAuthorization: String) -> String {
+        Base64URL.encode(Digest.sha256(Array(keyAuthorization.utf8)))
+    }
+
+    public func willPresent(count: Int) async {
+        state.withLock { $0.remaining = count }
+    }
+
+    public func present(identifier: String, token: String, keyAuthorization: String) async throws {
+        let value = Self.validation(keyAuthorization)
+        let remaining = state.withLock { state -> Int in
+            state.remaining = max(state.remaining - 1, 0)
+            return state.remaining
+        }
+        let result = run(action: "add", identifier: identifier, token: token, value: value, remaining: remaining)
+        guard result.succeeded else {
+            throw ChallengeError("DNS hook \(script) failed to add the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine)")
+        }
+        state.withLock { $0.records.append((name: "_acme-challenge." + identifier, value: value)) }
+    }
+
+    public func cleanup(identifier: String, token: String) async {
+        let value = state.withLock { state -> String? in
+            guard let index = state.records.firstIndex(where: { $0.name == "_acme-challenge." + identifier }) else { return nil }
+            return state.records.remove(at: index).value
+        }
+        let result = run(action: "remove", identifier: identifier, token: token, value: value ?? "", remaining: 0)
+        if !result.succeeded {
+            progress("DNS hook \(script) failed to remove the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine); remove _acme-challenge.\(identifier) by hand")
+        }
+    }
+
+    public func awaitPublished() async throws {
+        let records = state.withLock { $0.records }
+        guard let resolver else {
+            if propagationWait > .zero {
+                progress("waiting \(propagationWait) for the TXT records to propagate")
+                try await Task.sleep(for: propagationWait)
+            }
+            return
+        }
+        let deadline = ContinuousClock.now + propagationWait
+        var missing = records
+        while true {
+            missing = missing.filter { record in
+                !((try? resolver.txt(record.name)) ?? []).contains(record.value)
+            }
+            if missing.isEmpty {
+                progress("TXT records visible at \(resolver.server):\(resolver.port)")
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                let names = missing.map(\.name).joined(separator: ", ")
+                throw ChallengeError("the TXT record for \(names) is not visible at \(resolver.server):\(resolver.port) after \(propagationWait); check what the DNS hook published, or raise --dns-propagation-wait")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func run(action: String, identifier: String, token: String, value: String, remaining: Int) -> Subprocess.Result {
+        Subprocess().run(["/bin/sh", "-c", script], environment: [
+            "ACME_ACTION": action, "ACME_DOMAIN": identifier, "ACME_VALIDATION": value, "ACME_TOKEN": token,
+            "ACME_TXT_NAME": "_acme-challenge." + identifier, "ACME_REMAINING_CHALLENGES": String(remaining),
+        ])
+    }
+}
