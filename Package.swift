@@ -29,8 +29,8 @@ let package = Package(
         .target(name: "ACMECrypto", dependencies: ["COpenSSL"]),
         // Every libcurl call: one reused handle, CA bundle, timeouts, size caps.
         .target(name: "ACMEHTTP", dependencies: ["CCurl"]),
-        // HTTP-01 responder, webroot: answering challenges.
-        .target(name: "Challenges"),
+        // HTTP-01 responder, webroot, TLS-ALPN-01 responder, DNS TXT lookup: answering challenges.
+        .target(name: "Challenges", dependencies: ["ACMECrypto"]),
         // certbot-compatible /etc/letsencrypt layout.
         .target(name: "CertStore", dependencies: ["CSystem"]),
         // RFC 8555 protocol over an abstract transport.

@@ -19,6 +19,23 @@ public enum CertificateBuilder {
     /// basicConstraints CA:TRUE and keyCertSign; leaves CA:FALSE and serverAuth.
     public static func make(commonName: String, dnsNames: [String], key: PrivateKey,
                             notBefore: Date, notAfter: Date, isCA: Bool, issuer: Issuer?) throws -> Certificate {
+        try make(commonName: commonName, dnsNames: dnsNames, key: key, notBefore: notBefore, notAfter: notAfter,
+                 isCA: isCA, issuer: issuer, acmeIdentifier: nil)
+    }
+
+    /// The self-signed certificate a TLS-ALPN-01 responder presents for `identifier`
+    /// (RFC 8737 §3): SAN = the name, critical acmeIdentifier = SHA-256(keyAuthorization).
+    public static func tlsALPNChallenge(identifier: String, keyAuthorization: String) throws -> (certificate: Certificate, key: PrivateKey) {
+        let key = try PrivateKey.generate(.ecdsa(.p256))
+        let now = Date()
+        let certificate = try make(commonName: identifier, dnsNames: [identifier], key: key, notBefore: now.addingTimeInterval(-3600),
+                                   notAfter: now.addingTimeInterval(7 * 86_400), isCA: false, issuer: nil,
+                                   acmeIdentifier: Digest.sha256(Array(keyAuthorization.utf8)))
+        return (certificate, key)
+    }
+
+    static func make(commonName: String, dnsNames: [String], key: PrivateKey, notBefore: Date, notAfter: Date,
+                     isCA: Bool, issuer: Issuer?, acmeIdentifier: [UInt8]?) throws -> Certificate {
         guard notAfter > notBefore else { throw CryptoError("a certificate must end after it starts") }
         guard let cert = X509_new() else { throw CryptoError.openssl("cannot allocate a certificate") }
         defer { X509_free(cert) }
@@ -70,6 +87,11 @@ public enum CertificateBuilder {
             }
         }
 
+        if let acmeIdentifier {
+            guard acmeIdentifier.count == 32, acme_x509_add_acme_identifier(cert, acmeIdentifier) == 1 else {
+                throw CryptoError.openssl("cannot add the acmeIdentifier extension")
+            }
+        }
         let signer = issuer?.key ?? key
         let md = signer.type == .ecdsa(.p384) ? EVP_sha384() : EVP_sha256()
         guard X509_sign(cert, signer.pkey, md) > 0 else { throw CryptoError.openssl("cannot sign the certificate") }

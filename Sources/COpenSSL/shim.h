@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <string.h>
 
 /// Selection macros built from other macros are invisible to Swift.
 static const int acme_EVP_PKEY_KEYPAIR = EVP_PKEY_KEYPAIR;
@@ -82,4 +83,84 @@ static inline int acme_x509_add_ext(X509 *cert, X509 *issuer, int nid, const cha
     X509_EXTENSION_free(ext);
     return ok == 1 ? 1 : 0;
 }
+
+/// Adds the critical id-pe-acmeIdentifier extension (RFC 8737 §3): its value is the DER
+/// OCTET STRING holding SHA-256 of the key authorization. Returns 1 on success.
+static inline int acme_x509_add_acme_identifier(X509 *cert, const unsigned char *digest32) {
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    if (oid == NULL) return 0;
+    unsigned char der[34];
+    der[0] = 0x04; der[1] = 0x20;
+    memcpy(der + 2, digest32, 32);
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    int ok = value != NULL && ASN1_OCTET_STRING_set(value, der, sizeof der) == 1;
+    X509_EXTENSION *ext = ok ? X509_EXTENSION_create_by_OBJ(NULL, oid, 1, value) : NULL;
+    ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(oid);
+    return ok ? 1 : 0;
+}
+
+/// ALPN for TLS-ALPN-01 (RFC 8737 §3): accept only "acme-tls/1", refuse every other handshake.
+static inline int acme_alpn_select_acme_tls(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                            const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    static const unsigned char wanted[] = "\x0a" "acme-tls/1";
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, outlen, wanted, sizeof wanted - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+        *out = selected;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/// Refuses a ClientHello that does not offer acme-tls/1 at all: without this, a client
+/// that sends no ALPN extension would complete a handshake and see the challenge certificate.
+static inline int acme_client_hello_wants_acme_tls(SSL *ssl, int *alert, void *arg) {
+    (void)arg;
+    const unsigned char *ext = NULL;
+    size_t length = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext, &length) == 1 && length >= 2) {
+        size_t list = ((size_t)ext[0] << 8) | ext[1];
+        size_t i = 2;
+        while (i < 2 + list && i < length) {
+            size_t n = ext[i];
+            if (n == 10 && i + 1 + n <= length && memcmp(ext + i + 1, "acme-tls/1", 10) == 0) return SSL_CLIENT_HELLO_SUCCESS;
+            i += 1 + n;
+        }
+    }
+    *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+    return SSL_CLIENT_HELLO_ERROR;
+}
+
+static inline void acme_ssl_ctx_require_acme_tls(SSL_CTX *ctx) {
+    SSL_CTX_set_client_hello_cb(ctx, acme_client_hello_wants_acme_tls, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, acme_alpn_select_acme_tls, NULL);
+}
+
+/// The SNI callback and its argument (both set through macros).
+static inline void acme_ssl_ctx_set_servername_cb(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *), void *arg) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, cb);
+    SSL_CTX_set_tlsext_servername_arg(ctx, arg);
+}
+
+static inline int acme_ssl_set_sni(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
+/// Offers ALPN protocols as a client (wire format: length-prefixed names).
+static inline int acme_ssl_set_alpn(SSL *ssl, const unsigned char *protos, unsigned int length) {
+    return SSL_set_alpn_protos(ssl, protos, length) == 0 ? 1 : 0;
+}
+
+static inline int acme_x509_stack_count(STACK_OF(X509) *stack) { return stack == NULL ? 0 : sk_X509_num(stack); }
+static inline X509 *acme_x509_stack_value(STACK_OF(X509) *stack, int i) { return sk_X509_value(stack, i); }
+
+static inline int acme_ssl_ctx_set_min_tls12(SSL_CTX *ctx) { return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION); }
+static const int acme_SSL_TLSEXT_ERR_ALERT_FATAL = SSL_TLSEXT_ERR_ALERT_FATAL;
+static const int acme_SSL_TLSEXT_ERR_OK = SSL_TLSEXT_ERR_OK;
+static const int acme_SSL_TLSEXT_ERR_NOACK = SSL_TLSEXT_ERR_NOACK;
+static const int acme_TLSEXT_NAMETYPE_host_name = TLSEXT_NAMETYPE_host_name;
+
 #endif

@@ -47,6 +47,8 @@ public struct Issuer: Sendable {
             solver = try WebrootChallengeSolver(root: path)
         case .webrootMap(let map, let root):
             solver = try WebrootChallengeSolver(map: map, default: root)
+        case .tlsALPN(let address, let port):
+            solver = try TLSALPNSolver(address: address, port: port)
         case .dnsHook(let script, let seconds, let resolver):
             solver = DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
                                      resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
@@ -94,7 +96,8 @@ public struct Issuer: Sendable {
     static let managedParams = ["account", "server", "authenticator", "http01_port", "http01_address", "webroot_path",
                                 "key_type", "rsa_key_size", "elliptic_curve", "preferred_chain", "ca_bundle",
                                 "preferred_profile", "required_profile", "reuse_key", "pre_hook", "post_hook", "renew_hook",
-                                "acme_dns_hook", "acme_dns_propagation_wait", "acme_dns_resolver"]
+                                "acme_dns_hook", "acme_dns_propagation_wait", "acme_dns_resolver",
+                                "tls_alpn_01_port", "tls_alpn_01_address"]
 
     /// The profile to ask for: a preferred one only if the directory lists it, a required one or fail.
     private func chooseProfile(_ choice: ProfileChoice?) async throws -> String? {
@@ -193,6 +196,10 @@ public struct Issuer: Sendable {
         case .webrootMap(_, let root):
             params.append(("authenticator", "webroot"))
             if let root { params.append(("webroot_path", root + ",")) }
+        case .tlsALPN(let address, let port):
+            params.append(("authenticator", "acme-tls-alpn"))
+            params.append(("tls_alpn_01_port", String(port)))
+            if let address { params.append(("tls_alpn_01_address", address)) }
         case .dnsHook(let script, let seconds, let resolver):
             params.append(("authenticator", "acme-dns-hook"))
             params.append(("acme_dns_hook", script))

@@ -81,6 +81,12 @@ struct RenewalRequest {
                 throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator webroot without webroot_path or webroot_map")
             }
             return map.isEmpty ? .webroot(path: roots[0]) : .webrootMap(map, default: roots.first)
+        case "acme-tls-alpn":
+            let text = config[param: "tls_alpn_01_port"] ?? "443"
+            guard let port = Int(text), (1...65535).contains(port) else {
+                throw RenewalError("renewal conf \(lineage.renewalConfigPath): tls_alpn_01_port \(text) is not a port number")
+            }
+            return .tlsALPN(address: config[param: "tls_alpn_01_address"].flatMap { $0.isEmpty ? nil : $0 }, port: port)
         case "acme-dns-hook":
             guard let script = config[param: "acme_dns_hook"], !script.isEmpty else {
                 throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator acme-dns-hook without acme_dns_hook")
@@ -88,7 +94,7 @@ struct RenewalRequest {
             let wait = Int(config[param: "acme_dns_propagation_wait"] ?? "") ?? 0
             return .dnsHook(script: script, propagationSeconds: wait, resolver: config[param: "acme_dns_resolver"])
         default:
-            throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator \(authenticator) is not supported by acme renew (standalone, webroot and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
+            throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator \(authenticator) is not supported by acme renew (standalone, webroot, acme-tls-alpn and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
         }
     }
 }

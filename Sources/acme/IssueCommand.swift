@@ -32,6 +32,12 @@ struct Issue: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Answer HTTP-01 by writing files under DIR/.well-known/acme-challenge/ instead.", valueName: "DIR"))
     var webroot: String?
 
+    @Option(name: .customLong("tls-alpn-01-port"), help: ArgumentHelp("Answer TLS-ALPN-01 instead, with the built-in TLS responder on this port (usually 443; saved for renewal).", valueName: "PORT"))
+    var tlsALPNPort: Int?
+
+    @Option(name: .customLong("tls-alpn-01-address"), help: ArgumentHelp("Address the TLS-ALPN-01 responder listens on (default: all).", valueName: "ADDRESS"))
+    var tlsALPNAddress: String?
+
     @Option(name: .long, help: ArgumentHelp("Answer DNS-01 instead: a shell command called with ACME_ACTION=add|remove, ACME_DOMAIN, ACME_TXT_NAME, ACME_VALIDATION, ACME_TOKEN, ACME_REMAINING_CHALLENGES (saved for renewal). Needed for wildcards.", valueName: "SCRIPT"))
     var dnsHook: String?
 
@@ -54,8 +60,15 @@ struct Issue: AsyncParsableCommand {
         if webroot != nil, responder.http01Address != nil {
             throw ValidationError("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
         }
-        if dnsHook != nil, webroot != nil {
-            throw ValidationError("--dns-hook and --webroot are two ways to answer the CA; give one")
+        let methods = [dnsHook != nil ? "--dns-hook" : nil, webroot != nil ? "--webroot" : nil, tlsALPNPort != nil ? "--tls-alpn-01-port" : nil].compactMap { $0 }
+        if methods.count > 1 {
+            throw ValidationError("\(methods.joined(separator: " and ")) are different ways to answer the CA; give one")
+        }
+        if let port = tlsALPNPort, !(1...65535).contains(port) {
+            throw ValidationError("--tls-alpn-01-port \(port) is not a port number (1-65535)")
+        }
+        if tlsALPNAddress != nil, tlsALPNPort == nil {
+            throw ValidationError("--tls-alpn-01-address goes with --tls-alpn-01-port")
         }
         if dnsHook == nil, dnsPropagationWait != nil || dnsResolver != nil {
             throw ValidationError("--dns-propagation-wait and --dns-resolver go with --dns-hook")
@@ -71,6 +84,7 @@ struct Issue: AsyncParsableCommand {
         do {
             let names = try DomainName.normalize(all: domain)
             var challenge: ChallengeMethod = webroot.map { .webroot(path: absolutePath($0)) } ?? responder.method
+            if let tlsALPNPort { challenge = .tlsALPN(address: tlsALPNAddress, port: tlsALPNPort) }
             if let dnsHook {
                 if let dnsResolver { _ = try TXTLookup(resolver: dnsResolver) }
                 challenge = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120),

@@ -90,3 +90,36 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
         }
     }
 }
+
+/// TLS-ALPN-01 through our own TLS responder, listening only while the order needs it.
+public final class TLSALPNSolver: ChallengeSolver, Sendable {
+    public let challengeType = "tls-alpn-01"
+    private let responder: TLSALPN01Responder
+    private let live = Mutex<(started: Bool, count: Int)>((false, 0))
+
+    public init(address: String?, port: Int) throws {
+        responder = try TLSALPN01Responder(address: address, port: port)
+    }
+
+    public func present(identifier: String, token: String, keyAuthorization: String) async throws {
+        try responder.add(identifier: identifier, keyAuthorization: keyAuthorization)
+        try live.withLock { state in
+            if !state.started {
+                try responder.start()
+                state.started = true
+            }
+            state.count += 1
+        }
+    }
+
+    public func cleanup(identifier: String, token: String) async {
+        responder.remove(identifier: identifier)
+        let stop = live.withLock { state -> Bool in
+            state.count -= 1
+            guard state.count <= 0, state.started else { return false }
+            state.started = false
+            return true
+        }
+        if stop { responder.stop() }
+    }
+}

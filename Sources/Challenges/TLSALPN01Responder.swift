@@ -1,0 +1,129 @@
+import ACMECrypto
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// TLS-ALPN-01 (RFC 8737) on its own port (443 by default): a thread accepts connections
+/// and completes one handshake each, bounded to 5 s, presenting the challenge certificate
+/// for the requested name over `acme-tls/1` and refusing everything else. Certificates
+/// exist only while their challenge is live.
+public final class TLSALPN01Responder: @unchecked Sendable {
+    private let address: String?
+    private let requestedPort: Int
+    private let tls: ChallengeTLSServer
+    private let served = Mutex<Set<String>>([])
+    private var listeners: [Int32] = []
+    private var wakeWrite: Int32 = -1
+    private var thread: pthread_t?
+    private var boundPort = 0
+
+    public init(address: String? = nil, port: Int = 443) throws {
+        self.address = address
+        self.requestedPort = port
+        self.tls = try ChallengeTLSServer()
+    }
+
+    deinit { stop() }
+
+    public var port: Int { boundPort }
+
+    /// Presents the challenge certificate for `identifier` from now on.
+    public func add(identifier: String, keyAuthorization: String) throws {
+        let (certificate, key) = try CertificateBuilder.tlsALPNChallenge(identifier: identifier, keyAuthorization: keyAuthorization)
+        try tls.add(identifier: identifier, certificate: certificate, key: key)
+    }
+
+    public func remove(identifier: String) {
+        tls.remove(identifier: identifier)
+        _ = served.withLock { $0.remove(identifier.lowercased()) }
+    }
+
+    /// Whether a handshake for `identifier` has completed since it was added.
+    public func hasServed(identifier: String) -> Bool {
+        served.withLock { $0.contains(identifier.lowercased()) }
+    }
+
+    public func start() throws {
+        guard thread == nil else { return }
+        // A client that hangs up mid-handshake must not kill us with SIGPIPE (OpenSSL writes with write(2)).
+        signal(SIGPIPE, SIG_IGN)
+        let listener = TCPListener(address: address, port: requestedPort, purpose: "the TLS-ALPN-01 responder",
+                                   addressFlag: "--tls-alpn-01-address", alternative: "answer with HTTP-01 or DNS-01 instead")
+        let sockets = try listener.open()
+        boundPort = listener.boundPort(sockets[0])
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            sockets.forEach { close($0) }
+            throw ChallengeError("cannot create a pipe for the TLS-ALPN-01 responder: \(String(cString: strerror(errno)))")
+        }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        listeners = sockets
+        wakeWrite = pipeFDs[1]
+        let loop = AcceptLoop(listeners: sockets, wake: pipeFDs[0], tls: tls) { [weak self] name in
+            _ = self?.served.withLock { $0.insert(name.lowercased()) }
+        }
+        let box = Unmanaged.passRetained(loop).toOpaque()
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, nil, { raw in
+            Unmanaged<AcceptLoop>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<AcceptLoop>.fromOpaque(box).release()
+            sockets.forEach { close($0) }
+            close(pipeFDs[0]); close(pipeFDs[1])
+            listeners = []
+            throw ChallengeError("cannot start the TLS-ALPN-01 responder thread: \(String(cString: strerror(rc)))")
+        }
+        thread = handle
+    }
+
+    public func stop() {
+        guard let thread else { return }
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+        pthread_join(thread, nil)
+        close(wakeWrite)
+        wakeWrite = -1
+        listeners = []
+        self.thread = nil
+    }
+}
+
+/// The responder thread: poll() on the listeners and the wake pipe; one bounded handshake per connection.
+private final class AcceptLoop {
+    let listeners: [Int32]
+    let wake: Int32
+    let tls: ChallengeTLSServer
+    let onServed: (String) -> Void
+
+    init(listeners: [Int32], wake: Int32, tls: ChallengeTLSServer, onServed: @escaping (String) -> Void) {
+        self.listeners = listeners
+        self.wake = wake
+        self.tls = tls
+        self.onServed = onServed
+    }
+
+    func run() {
+        defer {
+            listeners.forEach { close($0) }
+            close(wake)
+        }
+        while true {
+            var fds = listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } + [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            guard poll(&fds, nfds_t(fds.count), -1) >= 0 || errno == EINTR else { return }
+            if fds.last!.revents != 0 { return }
+            for entry in fds.dropLast() where entry.revents & Int16(POLLIN) != 0 {
+                let client = accept(entry.fd, nil, nil)  // blocking: Linux does not pass O_NONBLOCK on
+                guard client >= 0 else { continue }
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                var limit = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                if let name = tls.handshake(fd: client) { onServed(name) }
+                close(client)
+            }
+        }
+    }
+}
