@@ -41,11 +41,13 @@ let package = Package(
         .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore"]),
         // Which lineages are due (ARI, windows), hooks; renews through Issuance.
         .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance"]),
+        // acme check: STARTTLS dialogs and TLS verification of mail endpoints.
+        .target(name: "Check", dependencies: ["ACMECrypto"]),
         // The command line.
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance"]),
+        .testTarget(name: "CheckTests", dependencies: ["Check"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore"]),
     ]

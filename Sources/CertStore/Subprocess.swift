@@ -20,7 +20,7 @@ public struct Subprocess: Sendable {
     /// Runs `arguments[0]` (looked up with `locate`) and waits for it, with
     /// `environment` added to ours. A program that cannot be started gives
     /// status 127, like a shell.
-    public func run(_ arguments: [String], environment: [String: String] = [:]) -> Result {
+    public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) -> Result {
         guard let program = Self.locate(arguments[0]) else {
             return Result(status: 127, output: "\(arguments[0]) not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin")
         }
@@ -29,7 +29,15 @@ public struct Subprocess: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var inputFDs: [Int32] = [-1, -1]
+        if input != nil {
+            guard pipe(&inputFDs) == 0 else { return Result(status: 127, output: "cannot create a pipe") }
+            posix_spawn_file_actions_adddup2(&actions, inputFDs[0], 0)
+            posix_spawn_file_actions_addclose(&actions, inputFDs[0])
+            posix_spawn_file_actions_addclose(&actions, inputFDs[1])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
@@ -55,6 +63,22 @@ public struct Subprocess: Sendable {
             ? posix_spawn(&pid, program, &actions, nil, argv, environ)
             : posix_spawn(&pid, program, &actions, nil, argv, envp)
         close(pipeFDs[1])
+        if let input {
+            close(inputFDs[0])
+            if spawned == 0 {
+                // Small inputs (a mail) fit the pipe buffer; a child that stops reading gets EPIPE, not us a signal.
+                let previous = signal(SIGPIPE, SIG_IGN)
+                let bytes = Array(input.utf8)
+                var offset = 0
+                while offset < bytes.count {
+                    let n = bytes.withUnsafeBytes { write(inputFDs[1], $0.baseAddress! + offset, $0.count - offset) }
+                    if n <= 0 { break }
+                    offset += n
+                }
+                signal(SIGPIPE, previous)
+            }
+            close(inputFDs[1])
+        }
         guard spawned == 0 else {
             close(pipeFDs[0])
             return Result(status: 127, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")

@@ -95,6 +95,28 @@ struct ProvisionIntegrationTests {
         #expect(refused.status == 2, "\(refused.output)")
         #expect(refused.stderr.hasPrefix("error: \(dir)/broken.pem: truncated PEM"), "\(refused.output)")
         #expect(try TLSProbe.connect(port: postfix.smtpPort, starttls: "smtp", caFile: root).leaf?.serialHex == newLeaf.serialHex)
+
+        // acme check sees what openssl s_client sees, on every endpoint, STARTTLS or not.
+        let urls = [("smtp", postfix.smtpPort, "smtp"), ("smtps", postfix.submissionsPort, nil), ("imap", dovecot.imapPort, "imap"),
+                    ("imaps", dovecot.imapsPort, nil), ("pop3s", dovecot.pop3sPort, nil)]
+        for (scheme, port, starttls) in urls {
+            let checked = try run(TestSupport.acmeBinary, ["check", "\(scheme)://127.0.0.1:\(port)", "--servername", "mail.example.test",
+                                                           "--ca-file", root, "--json"])
+            #expect(checked.status == 0, "\(scheme): \(checked.output)")
+            let report = (try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [[String: Any]])?.first
+            #expect(report?["serial"] as? String == newLeaf.serialHex, "\(scheme): \(checked.stdout)")
+            #expect(report?["verifyCode"] as? Int == 0 && report?["keyType"] as? String == "ECDSA P-256", "\(scheme): \(checked.stdout)")
+            let probe = try TLSProbe.connect(port: port, starttls: starttls, caFile: root)
+            #expect(probe.verifyResult == "Verify return code: 0 (ok)")
+        }
+        // Against the system store, Pebble's root is unknown: both tools fail it, with the same code.
+        let untrusted = try run(TestSupport.acmeBinary, ["check", "smtp://127.0.0.1:\(postfix.smtpPort)", "--servername", "mail.example.test"])
+        #expect(untrusted.status == 1, "\(untrusted.output)")
+        let systemProbe = try run("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(postfix.smtpPort)", "-starttls", "smtp",
+                                                       "-servername", "mail.example.test", "-verify_hostname", "mail.example.test"], input: "")
+        let code = systemProbe.output.split(separator: "\n").first { $0.contains("Verify return code:") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? "?"
+        #expect(untrusted.stdout.contains("(code \(code))"), "acme check: \(untrusted.stdout) / s_client code \(code)")
     }
 
     @Test("--issue-if-missing: SSL_TYPE=letsencrypt with no lineage issues one for the FQDN, then installs it")

@@ -1,0 +1,70 @@
+import COpenSSL
+
+/// One TLS client handshake over a connected socket, as `acme check` needs it: SNI, the
+/// peer's chain, and OpenSSL's verification verdict against a trust store with the
+/// hostname check — the same verdict `openssl s_client -verify_hostname` reports. The
+/// handshake completes even when verification fails, so the certificate can be shown.
+public enum TLSClientHandshake {
+    public struct Result: Sendable {
+        /// As sent by the server: leaf first.
+        public var chain: [Certificate]
+        /// X509_V_OK (0) when the chain verifies and names `verifyName`.
+        public var verifyCode: Int
+        public var verifyMessage: String
+        public var protocolVersion: String
+        public var cipher: String
+    }
+
+    /// `caFile` nil: the system trust store. The socket must be blocking with timeouts set.
+    public static func run(fd: Int32, serverName: String?, verifyName: String?, caFile: String?) throws -> Result {
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError.openssl("cannot create a TLS client context") }
+        defer { SSL_CTX_free(context) }
+        if let caFile {
+            guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+                throw CryptoError.openssl("cannot load CA certificates from \(caFile)")
+            }
+        } else {
+            guard SSL_CTX_set_default_verify_paths(context) == 1 else { throw CryptoError.openssl("cannot load the system trust store") }
+        }
+        acme_ssl_ctx_verify_and_continue(context)  // report the verdict (s_client's number) instead of aborting
+        guard let ssl = SSL_new(context) else { throw CryptoError.openssl("cannot create a TLS connection") }
+        defer { SSL_free(ssl) }
+        SSL_set_fd(ssl, fd)
+        if let serverName, acme_ssl_set_sni(ssl, serverName) != 1 { throw CryptoError.openssl("cannot set SNI \(serverName)") }
+        if let verifyName, SSL_set1_host(ssl, verifyName) != 1 { throw CryptoError.openssl("cannot set the name to verify \(verifyName)") }
+        guard SSL_connect(ssl) == 1 else {
+            throw CryptoError.openssl("TLS handshake failed")
+        }
+        var chain: [Certificate] = []
+        let stack = SSL_get_peer_cert_chain(ssl)
+        for index in 0..<acme_x509_stack_count(stack) {
+            if let x509 = acme_x509_stack_value(stack, index),
+               let der = try? MemoryBIO.writing("cannot encode a peer certificate", { i2d_X509_bio($0, x509) == 1 }) {
+                chain.append(try Certificate(der: der))
+            }
+        }
+        let code = Int(SSL_get_verify_result(ssl))
+        let result = Result(chain: chain, verifyCode: code, verifyMessage: String(cString: X509_verify_cert_error_string(CLong(code))),
+                            protocolVersion: String(cString: SSL_get_version(ssl)),
+                            cipher: SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "")
+        SSL_shutdown(ssl)
+        ERR_clear_error()
+        return result
+    }
+}
+
+extension Certificate {
+    /// "ECDSA P-256", "RSA 2048", … for display.
+    public func keyDescription() -> String {
+        guard let x509 = Certificate.x509(der) else { return "unknown" }
+        defer { X509_free(x509) }
+        guard let key = X509_get0_pubkey(x509) else { return "unknown" }
+        let bits = EVP_PKEY_get_bits(key)
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_RSA: return "RSA \(bits)"
+        case EVP_PKEY_EC: return bits == 384 ? "ECDSA P-384" : bits == 256 ? "ECDSA P-256" : "ECDSA \(bits)"
+        case EVP_PKEY_ED25519: return "Ed25519"
+        default: return "\(bits)-bit key"
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// What `acme check` connects to: `smtp://host[:25]`, `submission://host[:587]` (STARTTLS),
+/// `smtps://host[:465]`, `imap://host[:143]` (STARTTLS), `imaps://host[:993]`,
+/// `pop3://host[:110]` (STLS), `pop3s://host[:995]`, `https://host[:443]`.
+public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
+    public enum StartTLS: String, Sendable { case smtp, imap, pop3 }
+
+    public var scheme: String
+    public var host: String
+    public var port: Int
+    /// nil: TLS from the first byte.
+    public var startTLS: StartTLS?
+
+    static let schemes: [String: (port: Int, startTLS: StartTLS?)] = [
+        "smtp": (25, .smtp), "submission": (587, .smtp), "smtps": (465, nil),
+        "imap": (143, .imap), "imaps": (993, nil), "pop3": (110, .pop3), "pop3s": (995, nil), "https": (443, nil),
+    ]
+
+    public var description: String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+
+    public init(parsing text: String) throws {
+        guard let separator = text.firstRange(of: "://") else {
+            throw CheckError("\(text) is not an endpoint URL; write it as smtp://mail.example.com, imaps://mail.example.com:993, …")
+        }
+        let scheme = text[..<separator.lowerBound].lowercased()
+        guard let known = Self.schemes[scheme] else {
+            throw CheckError("\(text): unknown scheme \(scheme); use one of \(Self.schemes.keys.sorted().joined(separator: ", "))")
+        }
+        var rest = text[separator.upperBound...]
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        var host = Substring(rest)
+        var port = known.port
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            let after = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if after.hasPrefix(":") { port = try Self.port(String(after.dropFirst()), text) }
+        } else if let colon = host.lastIndex(of: ":") {
+            port = try Self.port(String(host[host.index(after: colon)...]), text)
+            host = host[..<colon]
+        }
+        guard !host.isEmpty else { throw CheckError("\(text) names no host") }
+        self.scheme = scheme
+        self.host = String(host).lowercased()
+        self.port = port
+        self.startTLS = known.startTLS
+    }
+
+    private static func port(_ text: String, _ url: String) throws -> Int {
+        guard let port = Int(text), (1...65535).contains(port) else { throw CheckError("\(url): \(text) is not a port number") }
+        return port
+    }
+}
+
+/// A failure to reach or talk to an endpoint, one line naming it.
+public struct CheckError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,70 @@
+import ACMECrypto
+import FoundationEssentials
+
+/// What `acme check` reports about one endpoint.
+public struct CheckReport: Sendable, Codable {
+    public var endpoint: String
+    public var serverName: String
+    public var subject: String?
+    public var names: [String]
+    public var issuer: String?
+    public var keyType: String
+    public var serial: String
+    public var notBefore: Date
+    public var notAfter: Date
+    public var daysLeft: Int
+    /// OpenSSL's verdict (0 = ok), the number `openssl s_client` prints as "Verify return code".
+    public var verifyCode: Int
+    public var verifyMessage: String
+    public var verified: Bool
+    public var protocolVersion: String
+    public var cipher: String
+    /// Set when the certificate expires within the `--expires-within` limit.
+    public var expiresSoon: Bool
+    public var ok: Bool { verified && !expiresSoon }
+}
+
+/// Connects, speaks STARTTLS where the scheme needs it, does the TLS handshake with SNI,
+/// verifies the chain and the name, and reads the certificate.
+public struct EndpointCheck: Sendable {
+    public var serverName: String?
+    public var caFile: String?
+    public var timeoutSeconds = 10
+    /// Fail when fewer seconds than this are left.
+    public var expiresWithin: Double = 0
+
+    public init(serverName: String? = nil, caFile: String? = nil) {
+        self.serverName = serverName
+        self.caFile = caFile
+    }
+
+    public func run(_ endpoint: Endpoint, now: Date = Date()) throws -> CheckReport {
+        let connection = try Connection(endpoint, timeoutSeconds: timeoutSeconds)
+        if let kind = endpoint.startTLS { try connection.startTLS(kind) }
+        // SNI and the name to verify: --servername, else the host unless it is an address.
+        let isAddress = endpoint.host.contains(":") || endpoint.host.allSatisfy { $0.isNumber || $0 == "." }
+        let name = serverName ?? (isAddress ? nil : endpoint.host)
+        let result: TLSClientHandshake.Result
+        do {
+            result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile)
+        } catch let error as CryptoError where error.description.contains("cannot load") {
+            throw error
+        } catch {
+            throw CheckError("\(endpoint): TLS handshake failed (\(error))")
+        }
+        guard let leaf = result.chain.first else { throw CheckError("\(endpoint): the server sent no certificate") }
+        let left = leaf.notAfter.timeIntervalSince(now)
+        var report = CheckReport(endpoint: endpoint.description, serverName: name ?? endpoint.host, subject: leaf.subjectCommonName,
+                                 names: leaf.dnsNames, issuer: leaf.issuerCommonName, keyType: leaf.keyDescription(),
+                                 serial: leaf.serialHex, notBefore: leaf.notBefore, notAfter: leaf.notAfter,
+                                 daysLeft: Int((left / 86_400).rounded(.down)), verifyCode: result.verifyCode,
+                                 verifyMessage: result.verifyMessage, verified: result.verifyCode == 0,
+                                 protocolVersion: result.protocolVersion, cipher: result.cipher, expiresSoon: false)
+        if name == nil {
+            report.verified = false
+            report.verifyMessage += "; the name was not checked (give --servername for an address)"
+        }
+        report.expiresSoon = left < expiresWithin
+        return report
+    }
+}
