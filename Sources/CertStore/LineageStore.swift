@@ -189,6 +189,11 @@ public struct LineageStore: Sendable {
                 actions.append("removed \(directory)/\(file) left by an interrupted run")
             }
         }
+        let renewalDirectory = configDirectory + "/renewal"
+        for file in FS.list(renewalDirectory) where file.hasPrefix(".\(lineage.name).conf.tmp-") {
+            unlink(renewalDirectory + "/" + file)
+            actions.append("removed \(renewalDirectory)/\(file) left by an interrupted run")
+        }
         func matches(_ version: Int) -> Bool {
             guard isComplete(lineage, version: version),
                   let key = try? FS.read("\(lineage.archivePath)/privkey\(version).pem"),
@@ -280,7 +285,13 @@ public struct LineageStore: Sendable {
     func changeMarker(_ lineage: Lineage) -> String { lineage.archivePath + "/.acme-changing" }
 
     private func beginChange(_ lineage: Lineage) throws {
-        try FS.writeAtomically(changeMarker(lineage), "\(getpid())\n", mode: 0o600)
+        // Created in place, not through a temporary file: a run killed here leaves either
+        // no marker (and nothing else changed yet) or the marker, never a stray temporary.
+        let fd = open(changeMarker(lineage), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw StoreError("cannot create \(changeMarker(lineage)): \(FS.errorText())") }
+        fsync(fd)
+        close(fd)
+        FS.syncDirectory(lineage.archivePath)
     }
 
     private func endChange(_ lineage: Lineage) {
