@@ -81,6 +81,19 @@ public struct AccountStore: Sendable {
         try FS.writeAtomically(directory + "/private_key.json", key, mode: 0o400)
     }
 
+    /// Where a key rollover keeps the new key while the CA is asked to switch to it, so that
+    /// a run killed between the CA's answer and the final save loses nothing.
+    public func pendingKeyPath(id: String, server: String) -> String {
+        serverDirectory(for: server) + "/" + id + "/private_key.next.json"
+    }
+
+    public func savePendingKey(_ jwk: [String: String], id: String, server: String) throws {
+        try validatePathComponent(id, what: "account id")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try FS.writeAtomically(pendingKeyPath(id: id, server: server), String(decoding: try encoder.encode(jwk), as: UTF8.self), mode: 0o400)
+    }
+
     public func delete(id: String, server: String) throws {
         try validatePathComponent(id, what: "account id")
         let directory = serverDirectory(for: server) + "/" + id

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ACME
 import ACMECrypto
 import ArgumentParser
@@ -123,11 +126,24 @@ struct AccountCommand: AsyncParsableCommand {
                     throw UsageError("no account stored for \(common.directoryURL) under \(common.configDirectory)/accounts; run `acme account register` first")
                 }
                 let newKey = try PrivateKey.generate(KeyType(parsing: accountKeyType) ?? .rsa(bits: 2048))
-                try await client.changeKey(account.credentials, to: newKey)
+                let store = resolver.store, server = common.directoryURL, id = account.stored.id
+                let pending = store.pendingKeyPath(id: id, server: server)
+                if FS.exists(pending) {
+                    throw UsageError("\(pending) is left from an interrupted key rollover; if `acme account show` fails with the current key, the CA switched already: move that file over private_key.json; otherwise delete it, then run key-rollover again")
+                }
+                // The new key is on disk before the CA hears of it.
+                try store.savePendingKey(try newKey.privateJWK(), id: id, server: server)
+                do {
+                    try await client.changeKey(account.credentials, to: newKey)
+                } catch {
+                    unlink(pending)
+                    throw error
+                }
                 // The account keeps its id (renewal confs name it); only its key file changes.
                 var stored = account.stored
                 stored.privateKeyJWK = try newKey.privateJWK()
-                try resolver.store.save(stored, server: common.directoryURL)
+                try store.save(stored, server: server)
+                unlink(pending)
                 output.result("account \(stored.id) now signs with a new \(newKey.type) key (\(account.credentials.url))")
             } catch {
                 throw ExitStatus.fail(error)

@@ -182,6 +182,7 @@ struct RenewTests {
         let newKey = try String(contentsOfFile: "\(accounts)/\(id)/private_key.json", encoding: .utf8)
         #expect(newKey != oldKey && newKey.contains("\"kty\":\"EC\""), "\(newKey)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: accounts) == [id])
+        #expect(!FileManager.default.fileExists(atPath: "\(accounts)/\(id)/private_key.next.json"), "the pending key was left behind")
         let mode = try FileManager.default.attributesOfItem(atPath: "\(accounts)/\(id)/private_key.json")[.posixPermissions] as? Int
         #expect(mode == 0o400)
         // The CA accepts the new key for the same account.
