@@ -65,6 +65,9 @@ public struct IssueRequest: Sendable {
     /// Obtain the certificate but write nothing.
     public var dryRun = false
     public var hooks = SavedHooks()
+    /// Called once when the CA is about to be contacted (not when a valid certificate makes
+    /// the run a no-op): the CLI prints the CT notice and runs the pre hook there.
+    public var beforeContactingCA: (@Sendable () -> Void)?
 
     public init(names: [String], server: String, configDirectory: String, certName: String? = nil,
                 keyType: KeyType = .ecdsa(.p256), registration: RegistrationOptions = RegistrationOptions(),

@@ -34,6 +34,7 @@ public struct Issuer: Sendable {
             }
         }
 
+        request.beforeContactingCA?()
         let accounts = AccountResolver(configDirectory: request.configDirectory, client: client,
                                        server: request.server, progress: progress)
         let account = try await accounts.resolve(request.registration, id: request.accountID)

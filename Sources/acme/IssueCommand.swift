@@ -1,6 +1,7 @@
 import ACME
 import ACMECrypto
 import ArgumentParser
+import Synchronization
 import Challenges
 import Issuance
 import Renewal
@@ -90,19 +91,30 @@ struct Issue: AsyncParsableCommand {
                 challenge = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120),
                                      resolver: dnsResolver)
             }
-            if TransparencyNotice.applies(server: common.directoryURL, caBundle: common.caBundlePath) {
-                output.step(TransparencyNotice.text(names: names))
-            }
             let hooks = HookRunner(configDirectory: common.configDirectory, useDirectoryHooks: false, report: { output.step($0) })
-            if let pre = lifecycle.preHook { hooks.run(.pre, commands: [pre]) }
-            let result = try await Self.issue(names: names, common: common, registration: registration, certName: certName,
+            // Set once the CA is contacted: the post hook runs only after an attempt.
+            let attempted = AttemptFlag()
+            let result: IssueResult
+            do {
+                result = try await Self.issue(names: names, common: common, registration: registration, certName: certName,
                                               keyType: key.type, challenge: challenge,
-                                              preferredChain: preferredChain, forceRenewal: forceRenewal, lifecycle: lifecycle)
-            if case .notDue = result.outcome {} else if let deploy = lifecycle.deployHook {
-                hooks.run(.deploy, commands: [deploy], environment: ["RENEWED_LINEAGE": result.livePath,
-                                                                     "RENEWED_DOMAINS": result.names.joined(separator: " ")])
+                                              preferredChain: preferredChain, forceRenewal: forceRenewal, lifecycle: lifecycle,
+                                              attempted: attempted)
+            } catch {
+                // As certbot: the post hook runs after any attempt, also a failed one.
+                if let post = lifecycle.postHook, attempted.isSet { hooks.run(.post, commands: [post]) }
+                throw error
             }
-            if let post = lifecycle.postHook { hooks.run(.post, commands: [post]) }
+            switch result.outcome {
+            case .issued, .renewed:
+                if let deploy = lifecycle.deployHook {
+                    hooks.run(.deploy, commands: [deploy], environment: ["RENEWED_LINEAGE": result.livePath,
+                                                                         "RENEWED_DOMAINS": result.names.joined(separator: " ")])
+                }
+            case .notDue, .dryRun:
+                break
+            }
+            if let post = lifecycle.postHook, attempted.isSet { hooks.run(.post, commands: [post]) }
             switch result.outcome {
             case .notDue(let until):
                 output.step("certificate \(result.lineageName) covers \(names.joined(separator: ", ")) and is not due for renewal until \(formatDate(until)); nothing to do (use --force-renewal to issue anyway)")
@@ -125,7 +137,7 @@ extension Issue {
     /// One issuance as `acme issue` runs it; `acme provision --issue-if-missing` uses it too.
     static func issue(names: [String], common: CommonOptions, registration: RegistrationArguments, certName: String?,
                       keyType: KeyType, challenge: ChallengeMethod, preferredChain: String?, forceRenewal: Bool,
-                      lifecycle: LifecycleArguments? = nil) async throws -> IssueResult {
+                      lifecycle: LifecycleArguments? = nil, attempted: AttemptFlag? = nil) async throws -> IssueResult {
         let output = common.output
         let (client, transport) = try common.makeClient(output: output)
         var request = IssueRequest(
@@ -138,12 +150,31 @@ extension Issue {
             request.reuseKey = lifecycle.reuseKey
             request.hooks = SavedHooks(pre: lifecycle.preHook, post: lifecycle.postHook, deploy: lifecycle.deployHook)
         }
+        // Only when the CA is really contacted: the CT notice (public CAs) and the pre hook.
+        let notice = TransparencyNotice.applies(server: common.directoryURL, caBundle: common.caBundlePath)
+            ? TransparencyNotice.text(names: names) : nil
+        let preHook = lifecycle?.preHook
+        let configDirectory = common.configDirectory
+        request.beforeContactingCA = {
+            attempted?.set()
+            if let notice { output.step(notice) }
+            if let preHook {
+                HookRunner(configDirectory: configDirectory, useDirectoryHooks: false, report: { output.step($0) }).run(.pre, commands: [preHook])
+            }
+        }
         let lock = try common.lockConfigDirectory()
         defer { withExtendedLifetime(lock) {} }
         let result = try await Issuer(client: client, progress: { output.step($0) }).issue(request)
         output.detail("\(transport.requestCount) HTTP requests to the CA")
         return result
     }
+}
+
+/// A flag shared between the issuance (which sets it) and the command (which reads it).
+final class AttemptFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
 /// What `issue` saves for renewal beyond the order itself: profile, key reuse, hooks.

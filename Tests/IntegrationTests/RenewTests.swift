@@ -258,4 +258,17 @@ struct RenewTests {
         #expect(conf.contains("reuse_key = True"), "\(conf)")
         #expect(Self.version(dir, "nginx.example.test") == 1)
     }
+
+    @Test("issue runs its hooks only when it contacts the CA: pre, deploy with the lineage, post; a not-due rerun runs none")
+    func issueHooks() throws {
+        let pebble = try Pebble()
+        let dir = try TestSupport.temporaryDirectory("issue-hooks") + "/le"
+        let log = dir + "/../issue-hooks.log"
+        let hooks = ["--pre-hook", "echo pre >> \(log)", "--deploy-hook", "echo \"deploy $RENEWED_DOMAINS\" >> \(log)",
+                     "--post-hook", "echo post >> \(log)"]
+        try issue(pebble, dir, ["ih.example.test"], extra: hooks)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "pre\ndeploy ih.example.test\npost\n")
+        try issue(pebble, dir, ["ih.example.test"], extra: hooks)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "pre\ndeploy ih.example.test\npost\n", "hooks ran for a not-due certificate")
+    }
 }
