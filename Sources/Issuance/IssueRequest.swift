@@ -13,6 +13,8 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
     /// `host:port` to check against, the longest wait).
     case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
+    /// certbot's `manual` authenticator with its auth and cleanup hooks (`challenge`: dns-01 or http-01).
+    case certbotManual(authHook: String, cleanupHook: String?, challenge: String)
     /// TLS-ALPN-01 (RFC 8737) through our own TLS responder on `address` (nil: all) and `port`.
     case tlsALPN(address: String?, port: Int)
 }

@@ -19,7 +19,13 @@ public struct Issuer: Sendable {
     public func issue(_ request: IssueRequest) async throws -> IssueResult {
         let names = request.names
         // Wildcards need DNS-01 (RFC 8555 §7.1.3).
-        if case .dnsHook = request.challenge {} else if let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
+        let dnsChallenge: Bool
+        switch request.challenge {
+        case .dnsHook: dnsChallenge = true
+        case .certbotManual(_, _, let challenge): dnsChallenge = challenge == "dns-01"
+        default: dnsChallenge = false
+        }
+        if !dnsChallenge, let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
             throw IssuanceError("\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: pass --dns-hook SCRIPT (see Docs/DNS-01.md), or list the exact names instead", usage: true)
         }
         let lineages = LineageStore(configDirectory: request.configDirectory)
@@ -50,6 +56,8 @@ public struct Issuer: Sendable {
             solver = try WebrootChallengeSolver(map: map, default: root)
         case .tlsALPN(let address, let port):
             solver = try TLSALPNSolver(address: address, port: port)
+        case .certbotManual(let auth, let cleanup, let challenge):
+            solver = ManualHookSolver(challengeType: challenge, authHook: auth, cleanupHook: cleanup, allDomains: names, progress: progress)
         case .dnsHook(let script, let seconds, let resolver):
             solver = DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
                                      resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
@@ -98,7 +106,7 @@ public struct Issuer: Sendable {
                                 "key_type", "rsa_key_size", "elliptic_curve", "preferred_chain", "ca_bundle",
                                 "preferred_profile", "required_profile", "reuse_key", "pre_hook", "post_hook", "renew_hook",
                                 "acme_dns_hook", "acme_dns_propagation_wait", "acme_dns_resolver",
-                                "tls_alpn_01_port", "tls_alpn_01_address"]
+                                "tls_alpn_01_port", "tls_alpn_01_address", "manual_auth_hook", "manual_cleanup_hook", "pref_challs"]
 
     /// The profile to ask for: a preferred one only if the directory lists it, a required one or fail.
     private func chooseProfile(_ choice: ProfileChoice?) async throws -> String? {
@@ -197,6 +205,11 @@ public struct Issuer: Sendable {
         case .webrootMap(_, let root):
             params.append(("authenticator", "webroot"))
             if let root { params.append(("webroot_path", root + ",")) }
+        case .certbotManual(let auth, let cleanup, let challenge):
+            params.append(("authenticator", "manual"))
+            params.append(("manual_auth_hook", auth))
+            if let cleanup { params.append(("manual_cleanup_hook", cleanup)) }
+            params.append(("pref_challs", challenge + ","))
         case .tlsALPN(let address, let port):
             params.append(("authenticator", "acme-tls-alpn"))
             params.append(("tls_alpn_01_port", String(port)))

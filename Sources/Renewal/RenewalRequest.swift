@@ -81,6 +81,14 @@ struct RenewalRequest {
                 throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator webroot without webroot_path or webroot_map")
             }
             return map.isEmpty ? .webroot(path: roots[0]) : .webrootMap(map, default: roots.first)
+        case "manual":
+            guard let auth = config[param: "manual_auth_hook"], !auth.isEmpty else {
+                throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator manual without manual_auth_hook cannot renew unattended (certbot cannot either); re-issue with acme issue --dns-hook")
+            }
+            // The first preferred challenge wins; certbot's manual plugin defaults to HTTP-01.
+            let first = (config[param: "pref_challs"] ?? "").lowercased().split(separator: ",").first.map { String($0.trimmed) } ?? ""
+            let challenge = first.hasPrefix("dns") ? "dns-01" : "http-01"
+            return .certbotManual(authHook: auth, cleanupHook: config[param: "manual_cleanup_hook"], challenge: challenge)
         case "acme-tls-alpn":
             let text = config[param: "tls_alpn_01_port"] ?? "443"
             guard let port = Int(text), (1...65535).contains(port) else {
@@ -94,7 +102,7 @@ struct RenewalRequest {
             let wait = Int(config[param: "acme_dns_propagation_wait"] ?? "") ?? 0
             return .dnsHook(script: script, propagationSeconds: wait, resolver: config[param: "acme_dns_resolver"])
         default:
-            throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator \(authenticator) is not supported by acme renew (standalone, webroot, acme-tls-alpn and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
+            throw RenewalError("renewal conf \(lineage.renewalConfigPath): authenticator \(authenticator) is not supported by acme renew (standalone, webroot, manual with hooks, acme-tls-alpn and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
         }
     }
 }

@@ -113,3 +113,48 @@ extension CertbotInteropTests {
         #expect(challengeFiles.isEmpty, "tokens left behind: \(challengeFiles)")
     }
 }
+
+extension CertbotInteropTests {
+    @Test("a certbot wildcard made with --manual DNS hooks is renewed by acme with the same hooks, and by certbot again")
+    func acmeRenewsCertbotManualDNS() throws {
+        let pebble = try Pebble()
+        let base = try TestSupport.temporaryDirectory("certbot-manual")
+        let dir = base + "/le", log = base + "/hooks.log"
+        let api = "http://127.0.0.1:\(pebble.challtestManagementPort)"
+        try """
+        #!/bin/sh
+        echo "auth $CERTBOT_DOMAIN $CERTBOT_REMAINING_CHALLENGES [$CERTBOT_ALL_DOMAINS]" >> \(log)
+        curl -sf -X POST -d "{\\"host\\":\\"_acme-challenge.$CERTBOT_DOMAIN.\\",\\"value\\":\\"$CERTBOT_VALIDATION\\"}" \(api)/set-txt >/dev/null
+        echo "published-$CERTBOT_DOMAIN"
+        """.write(toFile: base + "/auth.sh", atomically: true, encoding: .utf8)
+        try """
+        #!/bin/sh
+        echo "cleanup $CERTBOT_DOMAIN $CERTBOT_AUTH_OUTPUT" >> \(log)
+        curl -sf -X POST -d "{\\"host\\":\\"_acme-challenge.$CERTBOT_DOMAIN.\\"}" \(api)/clear-txt >/dev/null
+        """.write(toFile: base + "/cleanup.sh", atomically: true, encoding: .utf8)
+        chmod(base + "/auth.sh", 0o755)
+        chmod(base + "/cleanup.sh", 0o755)
+
+        let created = try certbot(["certonly", "--manual", "--preferred-challenges", "dns", "-d", "*.manual.example.test", "-d", "manual.example.test",
+                                   "--manual-auth-hook", base + "/auth.sh", "--manual-cleanup-hook", base + "/cleanup.sh",
+                                   "--server", pebble.directoryURL, "--agree-tos", "--register-unsafely-without-email"],
+                                  pebble: pebble, configDir: dir)
+        #expect(created.status == 0, "certbot certonly --manual: \(created.output)")
+        try FileManager.default.removeItem(atPath: log)
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", dir, "--ca-bundle", pebble.caBundle])
+        #expect(renewed.status == 0, "acme renew of a certbot manual lineage: \(renewed.output)")
+        #expect(RenewTests.version(dir, "manual.example.test") == 2)
+        #expect(try RenewTests.consistent(dir, "manual.example.test"))
+        let lines = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(lines.contains("auth manual.example.test 1 [") && lines.contains("auth manual.example.test 0 ["), "\(lines)")
+        #expect(lines.contains("cleanup manual.example.test published-manual.example.test"), "CERTBOT_AUTH_OUTPUT missing: \(lines)")
+        let check = try run("/usr/bin/openssl", ["x509", "-in", dir + "/live/manual.example.test/cert.pem", "-noout", "-checkhost", "x.manual.example.test"])
+        #expect(check.stdout.contains("does match"), "\(check.stdout)")
+        let conf = try String(contentsOfFile: dir + "/renewal/manual.example.test.conf", encoding: .utf8)
+        #expect(conf.contains("authenticator = manual") && conf.contains("manual_auth_hook = \(base)/auth.sh"), "\(conf)")
+
+        let again = try certbot(["renew", "--cert-name", "manual.example.test", "--force-renewal", "--no-random-sleep-on-renew"], pebble: pebble, configDir: dir)
+        #expect(again.status == 0, "certbot renew after acme: \(again.output)")
+        #expect(RenewTests.version(dir, "manual.example.test") == 3)
+    }
+}
