@@ -72,6 +72,7 @@ final class DovecotServer: @unchecked Sendable {
     let imapPort = TestSupport.freePort()
     let imapsPort = TestSupport.freePort()
     let pop3sPort = TestSupport.freePort()
+    let pop3Port = TestSupport.freePort()
     var configDir: String { dir + "/dovecot" }
 
     init(_ dir: String) throws {
@@ -104,7 +105,7 @@ final class DovecotServer: @unchecked Sendable {
         }
         service pop3-login {
           inet_listener pop3 {
-            port = 0
+            port = \(pop3Port)
           }
           inet_listener pop3s {
             port = \(pop3sPort)
@@ -122,7 +123,7 @@ final class DovecotServer: @unchecked Sendable {
             let log = (try? String(contentsOfFile: dir + "/dovecot.log", encoding: .utf8)) ?? ""
             throw TestFailure("dovecot did not start: \(result.output)\n\(log.suffix(2000))")
         }
-        for port in [imapPort, imapsPort, pop3sPort] { try TestSupport.waitForPort(port) }
+        for port in [imapPort, imapsPort, pop3sPort, pop3Port] { try TestSupport.waitForPort(port) }
     }
 
     var masterPID: String? {

@@ -98,7 +98,8 @@ struct ProvisionIntegrationTests {
 
         // acme check sees what openssl s_client sees, on every endpoint, STARTTLS or not.
         let urls = [("smtp", postfix.smtpPort, "smtp"), ("smtps", postfix.submissionsPort, nil), ("imap", dovecot.imapPort, "imap"),
-                    ("imaps", dovecot.imapsPort, nil), ("pop3s", dovecot.pop3sPort, nil)]
+                    ("imaps", dovecot.imapsPort, nil), ("pop3s", dovecot.pop3sPort, nil), ("pop3", dovecot.pop3Port, "pop3"),
+                    ("submission", postfix.smtpPort, "smtp")]
         for (scheme, port, starttls) in urls {
             let checked = try run(TestSupport.acmeBinary, ["check", "\(scheme)://127.0.0.1:\(port)", "--servername", "mail.example.test",
                                                            "--ca-file", root, "--json"])
