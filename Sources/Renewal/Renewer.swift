@@ -144,7 +144,7 @@ public struct Renewer: Sendable {
                 summary.notes.append("a pre hook failed; renewing anyway")
             }
             for ((candidate, basis), saved) in zip(due, effective) {
-                let report = await renew(candidate, basis: basis, hooks: saved, options: options, store: store,
+                let report = await renew(candidate, basis: basis, hooks: saved, options: options,
                                          clients: &clients, ari: &ari, runner: hooks, summary: &summary)
                 summary.reports.append(report)
             }
@@ -207,7 +207,7 @@ public struct Renewer: Sendable {
     }
 
     private func renew(_ candidate: Candidate, basis: DueBasis, hooks saved: SavedHooks, options: RenewOptions,
-                       store: LineageStore, clients: inout ClientCache, ari: inout RenewalInfoState,
+                       clients: inout ClientCache, ari: inout RenewalInfoState,
                        runner: HookRunner, summary: inout RenewalSummary) async -> LineageReport {
         let name = candidate.lineage.name
         do {

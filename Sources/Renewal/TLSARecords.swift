@@ -43,7 +43,7 @@ public struct TLSARecords: Sendable {
     public static func nextRecord(lineage: Lineage, store: LineageStore) throws -> (record: Record, created: Bool) {
         let config = try store.renewalConfig(of: lineage)
         let current = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
-        if ["true", "yes", "on", "1"].contains((config[param: "reuse_key"] ?? "").lowercased()) {
+        if RenewalRequest.isTrue(config[param: "reuse_key"]) {
             return (Record(usage: 3, selector: 1, matching: 1, data: hex(Digest.sha256(try current.publicKeyDER())),
                            comment: "next renewal reuses the current key"), false)
         }
