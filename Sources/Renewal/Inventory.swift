@@ -41,7 +41,7 @@ public struct Inventory: Sendable {
         result.notAfter = certificate.notAfter
         result.daysLeft = Int((certificate.notAfter.timeIntervalSince(now) / 86_400).rounded(.down))
         if let key = (try? FS.read(lineage.privkeyPath)).flatMap({ try? PrivateKey(pem: $0) }) {
-            result.keyType = "\(key.type)"
+            result.keyType = certificate.keyDescription()
             if !certificate.matches(key) { result.status = "key does not match the certificate" }
         } else {
             result.status = "unreadable key \(lineage.privkeyPath)"
