@@ -11,13 +11,12 @@ public struct CertificateSummary: Sendable, Equatable {
     public let serialDERContent: [UInt8]
     public let authorityKeyIdentifier: [UInt8]?
 
-    /// Lowercase hex without leading zeros, as `Certificate.serialHex`.
+    /// Lowercase hex of the significant bytes (no leading zero bytes, two digits per byte),
+    /// exactly as `Certificate.serialHex` (OpenSSL's BN_bn2hex) writes it.
     public var serialHex: String {
         let significant = serialDERContent.drop { $0 == 0 }
         guard !significant.isEmpty else { return "0" }
-        var text = significant.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
-        if text.hasPrefix("0") { text.removeFirst() }
-        return text
+        return significant.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     /// The ARI certificate identifier (RFC 9773 §4.1); nil without an AKI.

@@ -49,5 +49,11 @@ struct RenewalInfoIDTests {
             #expect(summary.authorityKeyIdentifier == leaf.authorityKeyIdentifier && summary.authorityKeyIdentifier != nil)
         }
         #expect(throws: CryptoError.self) { try CertificateSummary(der: [0x30, 0x03, 0x02, 0x01]) }
+        // Many random serials, so that the ones with a leading zero nibble (1 in 16) are met every run.
+        for _ in 0..<64 {
+            let leaf = try CertificateBuilder.make(commonName: "s.example.test", dnsNames: ["s.example.test"], key: caKey,
+                                                   notBefore: start, notAfter: start.addingTimeInterval(day), isCA: false, issuer: issuer)
+            #expect(try CertificateSummary(der: leaf.der).serialHex == leaf.serialHex, "serial \(leaf.serialHex)")
+        }
     }
 }
