@@ -110,8 +110,7 @@ public struct Certificate: Sendable, Hashable {
     /// The ARI certificate identifier (RFC 9773 §4.1): base64url(AKI keyIdentifier)
     /// "." base64url(serial); nil when the certificate has no AKI.
     public var renewalInfoID: String? {
-        guard let aki = authorityKeyIdentifier, !aki.isEmpty else { return nil }
-        return Base64URL.encode(aki) + "." + Base64URL.encode(serialDERContent)
+        CertificateSummary.renewalInfoID(authorityKeyIdentifier: authorityKeyIdentifier, serial: serialDERContent)
     }
 
     /// PEM text with 64-character lines.

@@ -16,13 +16,18 @@ public struct CertificateSummary: Sendable, Equatable {
     public var serialHex: String {
         let significant = serialDERContent.drop { $0 == 0 }
         guard !significant.isEmpty else { return "0" }
-        return significant.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return Digest.hex(significant)
     }
 
     /// The ARI certificate identifier (RFC 9773 §4.1); nil without an AKI.
     public var renewalInfoID: String? {
+        Self.renewalInfoID(authorityKeyIdentifier: authorityKeyIdentifier, serial: serialDERContent)
+    }
+
+    /// base64url(keyIdentifier) "." base64url(serial content octets); nil without an AKI.
+    static func renewalInfoID(authorityKeyIdentifier: [UInt8]?, serial: [UInt8]) -> String? {
         guard let aki = authorityKeyIdentifier, !aki.isEmpty else { return nil }
-        return Base64URL.encode(aki) + "." + Base64URL.encode(serialDERContent)
+        return Base64URL.encode(aki) + "." + Base64URL.encode(serial)
     }
 
     /// The first certificate of a PEM text.

@@ -5,11 +5,11 @@ public enum Digest {
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] { digest(bytes, EVP_sha256()) }
 
     /// Hex MD5; certbot names accounts by the MD5 of the public key PEM.
-    public static func md5Hex(_ bytes: [UInt8]) -> String {
-        digest(bytes, EVP_md5()).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+    public static func md5Hex(_ bytes: [UInt8]) -> String { hex(digest(bytes, EVP_md5())) }
+
+    /// Lowercase hex, two digits per byte.
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {

@@ -11,6 +11,11 @@ public struct TLSARecords: Sendable {
         public var data: String
         public var comment: String
 
+        /// `<usage> 1 1`: SHA-256 over a SubjectPublicKeyInfo.
+        static func publicKey(usage: Int, spki: [UInt8], comment: String) -> Record {
+            Record(usage: usage, selector: 1, matching: 1, data: Digest.hex(Digest.sha256(spki)), comment: comment)
+        }
+
         public func zoneLine(owner: String) -> String {
             "\(owner) IN TLSA \(usage) \(selector) \(matching) \(data)"
         }
@@ -21,18 +26,14 @@ public struct TLSARecords: Sendable {
         "_\(port)._tcp.\(host.hasSuffix(".") ? host : host + ".")"
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
     /// `3 1 1` for the leaf and, when the chain holds its issuer, `2 1 1` for that.
     public static func records(chain: [Certificate]) -> [Record] {
         guard let leaf = chain.first else { return [] }
-        var records = [Record(usage: 3, selector: 1, matching: 1, data: hex(Digest.sha256(leaf.publicKeyDER)),
+        var records = [Record.publicKey(usage: 3, spki: leaf.publicKeyDER,
                               comment: "current key of \(leaf.subjectCommonName ?? leaf.dnsNames.first ?? "the certificate")")]
         if chain.count > 1 {
             let issuer = chain[1]
-            records.append(Record(usage: 2, selector: 1, matching: 1, data: hex(Digest.sha256(issuer.publicKeyDER)),
+            records.append(Record.publicKey(usage: 2, spki: issuer.publicKeyDER,
                                   comment: "issuing CA \(issuer.subjectCommonName ?? "")"))
         }
         return records
@@ -44,7 +45,7 @@ public struct TLSARecords: Sendable {
         let config = try store.renewalConfig(of: lineage)
         let current = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
         if RenewalRequest.isTrue(config[param: "reuse_key"]) {
-            return (Record(usage: 3, selector: 1, matching: 1, data: hex(Digest.sha256(try current.publicKeyDER())),
+            return (Record.publicKey(usage: 3, spki: try current.publicKeyDER(),
                            comment: "next renewal reuses the current key"), false)
         }
         var created = false
@@ -56,7 +57,7 @@ public struct TLSARecords: Sendable {
             try FS.writeAtomically(lineage.nextKeyPath, try next.pemPKCS8(), mode: 0o600)
             created = true
         }
-        return (Record(usage: 3, selector: 1, matching: 1, data: hex(Digest.sha256(try next.publicKeyDER())),
+        return (Record.publicKey(usage: 3, spki: try next.publicKeyDER(),
                        comment: "key of the next renewal (\(lineage.nextKeyPath))"), created)
     }
 }
