@@ -18,9 +18,7 @@ public final class HTTP01Responder: @unchecked Sendable {
     private let requestedPort: Int
     private let shared = SharedState()
     // Lifecycle state: only touched by start()/stop(), which callers serialise.
-    private var listeners: [Int32] = []
-    private var wakeWrite: Int32 = -1
-    private var thread: pthread_t?
+    private let server = ServerThread()
     private var boundPort = 0
 
     public init(address: String? = nil, port: Int = 80) {
@@ -52,45 +50,16 @@ public final class HTTP01Responder: @unchecked Sendable {
 
     /// Binds and starts serving; returns once the socket listens.
     public func start() throws {
-        guard thread == nil else { return }
+        guard !server.isRunning else { return }
         let sockets = try bind()
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else {
-            sockets.forEach { close($0) }
-            throw ChallengeError("cannot create a pipe for the HTTP-01 responder: \(String(cString: strerror(errno)))")
+        let shared = self.shared
+        try server.start(listeners: sockets, purpose: "the HTTP-01 responder") { wake in
+            ServerLoop(listeners: sockets, wake: wake, shared: shared).run()
         }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        listeners = sockets
-        wakeWrite = pipeFDs[1]
-        let loop = ServerLoop(listeners: sockets, wake: pipeFDs[0], shared: shared)
-        let box = Unmanaged.passRetained(loop).toOpaque()
-        var handle = pthread_t()
-        let rc = pthread_create(&handle, nil, { raw in
-            let loop = Unmanaged<ServerLoop>.fromOpaque(raw!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<ServerLoop>.fromOpaque(box).release()
-            sockets.forEach { close($0) }
-            close(pipeFDs[0]); close(pipeFDs[1])
-            listeners = []
-            throw ChallengeError("cannot start the HTTP-01 responder thread: \(String(cString: strerror(rc)))")
-        }
-        thread = handle
     }
 
     /// Closes the listening sockets and every connection; waits for the thread.
-    public func stop() {
-        guard let thread else { return }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-        pthread_join(thread, nil)
-        close(wakeWrite)
-        wakeWrite = -1
-        listeners = []  // closed by the loop on exit
-        self.thread = nil
-    }
+    public func stop() { server.stop() }
 
     private func bind() throws -> [Int32] {
         let listener = TCPListener(address: address, port: requestedPort, purpose: "the HTTP-01 responder",
@@ -137,11 +106,7 @@ private final class ServerLoop {
     }
 
     func run() {
-        defer {
-            connections.forEach { close($0.fd) }
-            listeners.forEach { close($0) }
-            close(wake)
-        }
+        defer { connections.forEach { close($0.fd) } }
         while true {
             var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }

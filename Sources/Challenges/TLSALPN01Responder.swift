@@ -13,9 +13,7 @@ public final class TLSALPN01Responder: @unchecked Sendable {
     private let requestedPort: Int
     private let tls: ChallengeTLSServer
     private let served = Mutex<Set<String>>([])
-    private var listeners: [Int32] = []
-    private var wakeWrite: Int32 = -1
-    private var thread: pthread_t?
+    private let server = ServerThread()
     private var boundPort = 0
 
     public init(address: String? = nil, port: Int = 443) throws {
@@ -45,50 +43,22 @@ public final class TLSALPN01Responder: @unchecked Sendable {
     }
 
     public func start() throws {
-        guard thread == nil else { return }
+        guard !server.isRunning else { return }
         // A client that hangs up mid-handshake must not kill us with SIGPIPE (OpenSSL writes with write(2)).
         signal(SIGPIPE, SIG_IGN)
         let listener = TCPListener(address: address, port: requestedPort, purpose: "the TLS-ALPN-01 responder",
                                    addressFlag: "--tls-alpn-01-address", alternative: "answer with HTTP-01 or DNS-01 instead")
         let sockets = try listener.open()
         boundPort = listener.boundPort(sockets[0])
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else {
-            sockets.forEach { close($0) }
-            throw ChallengeError("cannot create a pipe for the TLS-ALPN-01 responder: \(String(cString: strerror(errno)))")
+        let tls = self.tls
+        try server.start(listeners: sockets, purpose: "the TLS-ALPN-01 responder") { [weak self] wake in
+            AcceptLoop(listeners: sockets, wake: wake, tls: tls) { name in
+                _ = self?.served.withLock { $0.insert(name.lowercased()) }
+            }.run()
         }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        listeners = sockets
-        wakeWrite = pipeFDs[1]
-        let loop = AcceptLoop(listeners: sockets, wake: pipeFDs[0], tls: tls) { [weak self] name in
-            _ = self?.served.withLock { $0.insert(name.lowercased()) }
-        }
-        let box = Unmanaged.passRetained(loop).toOpaque()
-        var handle = pthread_t()
-        let rc = pthread_create(&handle, nil, { raw in
-            Unmanaged<AcceptLoop>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<AcceptLoop>.fromOpaque(box).release()
-            sockets.forEach { close($0) }
-            close(pipeFDs[0]); close(pipeFDs[1])
-            listeners = []
-            throw ChallengeError("cannot start the TLS-ALPN-01 responder thread: \(String(cString: strerror(rc)))")
-        }
-        thread = handle
     }
 
-    public func stop() {
-        guard let thread else { return }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-        pthread_join(thread, nil)
-        close(wakeWrite)
-        wakeWrite = -1
-        listeners = []
-        self.thread = nil
-    }
+    public func stop() { server.stop() }
 }
 
 /// The responder thread: poll() on the listeners and the wake pipe; one bounded handshake per connection.
@@ -106,10 +76,6 @@ private final class AcceptLoop {
     }
 
     func run() {
-        defer {
-            listeners.forEach { close($0) }
-            close(wake)
-        }
         while true {
             var fds = listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } + [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             guard poll(&fds, nfds_t(fds.count), -1) >= 0 || errno == EINTR else { return }

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The thread a challenge responder serves on and the pipe that tells it to stop: `start`
+/// runs `serve(wakeFD)` on a new thread (it returns when the pipe becomes readable), `stop`
+/// writes to the pipe and joins. The listening sockets and the pipe are closed when `serve`
+/// returns. Callers serialise start and stop.
+final class ServerThread {
+    private var wakeWrite: Int32 = -1
+    private var thread: pthread_t?
+
+    var isRunning: Bool { thread != nil }
+
+    /// `purpose`: "the HTTP-01 responder", for error messages.
+    func start(listeners: [Int32], purpose: String, serve: @escaping (_ wake: Int32) -> Void) throws {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            listeners.forEach { close($0) }
+            throw ChallengeError("cannot create a pipe for \(purpose): \(String(cString: strerror(errno)))")
+        }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let wake = pipeFDs[0]
+        let job = Job {
+            serve(wake)
+            listeners.forEach { close($0) }
+            close(wake)
+        }
+        let box = Unmanaged.passRetained(job).toOpaque()
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, nil, { raw in
+            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Job>.fromOpaque(box).release()
+            listeners.forEach { close($0) }
+            close(pipeFDs[0]); close(pipeFDs[1])
+            throw ChallengeError("cannot start \(purpose) thread: \(String(cString: strerror(rc)))")
+        }
+        wakeWrite = pipeFDs[1]
+        thread = handle
+    }
+
+    /// Wakes the thread, waits for it to finish.
+    func stop() {
+        guard let thread else { return }
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+        pthread_join(thread, nil)
+        close(wakeWrite)
+        wakeWrite = -1
+        self.thread = nil
+    }
+
+    private final class Job {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+}
