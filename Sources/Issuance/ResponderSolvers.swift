@@ -2,38 +2,53 @@ import ACME
 import Challenges
 import Synchronization
 
+/// Counts the live challenges of a responder that runs only while it has some: started
+/// with the first, stopped with the last.
+final class LiveChallengeCount: Sendable {
+    private let state = Mutex<(started: Bool, count: Int)>((false, 0))
+
+    /// One more live challenge; `start` runs if it is the first.
+    func add(start: () throws -> Void) throws {
+        try state.withLock { state in
+            if !state.started {
+                try start()
+                state.started = true
+            }
+            state.count += 1
+        }
+    }
+
+    /// One fewer; true when that was the last and the responder should stop.
+    func remove() -> Bool {
+        state.withLock { state -> Bool in
+            state.count -= 1
+            guard state.count <= 0, state.started else { return false }
+            state.started = false
+            return true
+        }
+    }
+}
+
 /// HTTP-01 through our own responder. It binds the port when the first challenge
 /// is presented and closes it when the last one is cleaned up, so it runs only
 /// while the order needs it.
 public final class StandaloneSolver: ChallengeSolver, Sendable {
     public let challengeType = "http-01"
     private let responder: HTTP01Responder
-    private let live = Mutex<(started: Bool, tokens: Int)>((false, 0))
+    private let live = LiveChallengeCount()
 
     public init(address: String?, port: Int) {
         responder = HTTP01Responder(address: address, port: port)
     }
 
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
-        try live.withLock { state in
-            if !state.started {
-                try responder.start()
-                state.started = true
-            }
-            state.tokens += 1
-        }
+        try live.add { try responder.start() }
         responder.add(token: token, keyAuthorization: keyAuthorization)
     }
 
     public func cleanup(identifier: String, token: String) async {
         responder.remove(token: token)
-        let stop = live.withLock { state -> Bool in
-            state.tokens -= 1
-            guard state.tokens <= 0, state.started else { return false }
-            state.started = false
-            return true
-        }
-        if stop { responder.stop() }
+        if live.remove() { responder.stop() }
     }
 
     public func waitForFetch(tokens: [String], limit: Duration) async -> Bool {
@@ -52,7 +67,7 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
     public let challengeType = "http-01"
     private let roots: [String: WebrootSolver]
     private let fallback: WebrootSolver?
-    private let tokens = Mutex(0)
+    private let live = LiveChallengeCount()
 
     public convenience init(root: String) throws {
         try self.init(map: [:], default: root)
@@ -79,13 +94,13 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
 
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
         try solver(for: identifier).add(token: token, keyAuthorization: keyAuthorization)
-        tokens.withLock { $0 += 1 }
+        try live.add {}
     }
 
     public func cleanup(identifier: String, token: String) async {
         (try? solver(for: identifier))?.remove(token: token)
         // The last one out also removes the directories we created.
-        if tokens.withLock({ $0 -= 1; return $0 <= 0 }) {
+        if live.remove() {
             for solver in Array(roots.values) + (fallback.map { [$0] } ?? []) { solver.removeAll() }
         }
     }
@@ -95,7 +110,7 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
 public final class TLSALPNSolver: ChallengeSolver, Sendable {
     public let challengeType = "tls-alpn-01"
     private let responder: TLSALPN01Responder
-    private let live = Mutex<(started: Bool, count: Int)>((false, 0))
+    private let live = LiveChallengeCount()
 
     public init(address: String?, port: Int) throws {
         responder = try TLSALPN01Responder(address: address, port: port)
@@ -103,23 +118,11 @@ public final class TLSALPNSolver: ChallengeSolver, Sendable {
 
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
         try responder.add(identifier: identifier, keyAuthorization: keyAuthorization)
-        try live.withLock { state in
-            if !state.started {
-                try responder.start()
-                state.started = true
-            }
-            state.count += 1
-        }
+        try live.add { try responder.start() }
     }
 
     public func cleanup(identifier: String, token: String) async {
         responder.remove(identifier: identifier)
-        let stop = live.withLock { state -> Bool in
-            state.count -= 1
-            guard state.count <= 0, state.started else { return false }
-            state.started = false
-            return true
-        }
-        if stop { responder.stop() }
+        if live.remove() { responder.stop() }
     }
 }
