@@ -12,46 +12,23 @@ struct DirectoryCache {
     }
 
     static let maximumAge: Double = 24 * 3600
-    let path: String
-    private(set) var entries: [String: Entry]
-    private var changed = false
+    private var file: StateFile<Entry>
+    var path: String { file.path }
 
     init(configDirectory: String) {
-        path = FS.absolute(configDirectory) + "/.acme-servers.json"
-        if FS.exists(path), let text = try? FS.read(path),
-           let decoded = try? Self.decoder.decode([String: Entry].self, from: Data(text.utf8)) {
-            entries = decoded
-        } else {
-            entries = [:]
-        }
+        file = StateFile(path: FS.absolute(configDirectory) + "/.acme-servers.json")
     }
 
     /// nil when unknown or stale: the directory must be fetched.
     func offersRenewalInfo(_ server: String, now: Date) -> Bool? {
-        guard let entry = entries[server], now.timeIntervalSince(entry.fetched) < Self.maximumAge,
+        guard let entry = file[server], now.timeIntervalSince(entry.fetched) < Self.maximumAge,
               entry.fetched <= now else { return nil }
         return entry.renewalInfo
     }
 
     mutating func record(_ server: String, renewalInfo: Bool, now: Date) {
-        let entry = Entry(fetched: now, renewalInfo: renewalInfo)
-        if entries[server] != entry {
-            entries[server] = entry
-            changed = true
-        }
+        file[server] = Entry(fetched: now, renewalInfo: renewalInfo)
     }
 
-    func save() throws {
-        guard changed else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        try FS.writeAtomically(path, String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n", mode: 0o644)
-    }
-
-    static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
-    }
+    func save() throws { try file.save() }
 }

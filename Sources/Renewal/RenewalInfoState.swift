@@ -15,9 +15,8 @@ public struct RenewalInfoState: Sendable {
         public var nextCheck: Date
     }
 
-    public let path: String
-    public private(set) var entries: [String: Entry]
-    private var changed = false
+    private var file: StateFile<Entry>
+    public var path: String { file.path }
 
     /// Longest and shortest pause between two ARI queries for one certificate.
     static let longestRecheck: Double = 86_400
@@ -26,18 +25,12 @@ public struct RenewalInfoState: Sendable {
     static let defaultRecheck: Double = 6 * 3600
 
     public init(configDirectory: String) {
-        path = FS.absolute(configDirectory) + "/.acme-ari.json"
-        if FS.exists(path), let text = try? FS.read(path),
-           let decoded = try? Self.decoder.decode([String: Entry].self, from: Data(text.utf8)) {
-            entries = decoded
-        } else {
-            entries = [:]
-        }
+        file = StateFile(path: FS.absolute(configDirectory) + "/.acme-ari.json")
     }
 
     /// The stored entry for this lineage's current certificate, if any.
     public func entry(lineage: String, serial: String) -> Entry? {
-        entries[lineage].flatMap { $0.serial == serial ? $0 : nil }
+        file[lineage].flatMap { $0.serial == serial ? $0 : nil }
     }
 
     /// Records an answer; keeps the previous choice when the window did not move.
@@ -54,29 +47,14 @@ public struct RenewalInfoState: Sendable {
         let wait = info.retryAfter.map { Double($0.components.seconds) } ?? Self.defaultRecheck
         let entry = Entry(serial: serial, start: info.start, end: info.end, chosen: chosen,
                           nextCheck: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + min(max(wait, Self.shortestRecheck), Self.longestRecheck)).rounded(.down)))
-        if entries[lineage] != entry {
-            entries[lineage] = entry
-            changed = true
-        }
+        file[lineage] = entry
         return entry
     }
 
     public mutating func forget(lineage: String) {
-        if entries.removeValue(forKey: lineage) != nil { changed = true }
+        file[lineage] = nil
     }
 
     /// Writes the file if anything changed.
-    public func save() throws {
-        guard changed else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        try FS.writeAtomically(path, String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n", mode: 0o644)
-    }
-
-    static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
-    }
+    public func save() throws { try file.save() }
 }

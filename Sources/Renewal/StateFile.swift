@@ -1,0 +1,40 @@
+import CertStore
+import FoundationEssentials
+
+/// A small JSON map kept beside the lineages (`<config-dir>/.acme-*.json`): read once,
+/// written back atomically only if an entry changed. A missing or unreadable file is an
+/// empty map: it holds only what can be asked again.
+struct StateFile<Entry: Codable & Equatable & Sendable>: Sendable {
+    let path: String
+    private(set) var entries: [String: Entry]
+    private var changed = false
+
+    init(path: String) {
+        self.path = path
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        if FS.exists(path), let text = try? FS.read(path),
+           let decoded = try? decoder.decode([String: Entry].self, from: Data(text.utf8)) {
+            entries = decoded
+        } else {
+            entries = [:]
+        }
+    }
+
+    subscript(key: String) -> Entry? {
+        get { entries[key] }
+        set {
+            guard entries[key] != newValue else { return }
+            entries[key] = newValue
+            changed = true
+        }
+    }
+
+    func save() throws {
+        guard changed else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        try FS.writeAtomically(path, String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n", mode: 0o644)
+    }
+}
