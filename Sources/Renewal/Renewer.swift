@@ -55,9 +55,6 @@ public struct Renewer: Sendable {
     public var progress: @Sendable (String) -> Void
     public var now: @Sendable () -> Date = { Date() }
 
-    static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
-    static let letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
-
     public init(configDirectory: String, makeClient: @escaping ClientFactory, progress: @escaping @Sendable (String) -> Void) {
         self.configDirectory = FS.absolute(configDirectory)
         self.makeClient = makeClient
@@ -98,7 +95,7 @@ public struct Renewer: Sendable {
                 let config = try store.renewalConfig(of: lineage)
                 let certificate = try CertificateSummary(pem: try FS.read(lineage.certPath))
                 candidate = Candidate(lineage: lineage, config: config, certificate: certificate,
-                                      server: config[param: "server"] ?? Self.letsEncrypt,
+                                      server: config[param: "server"] ?? LetsEncrypt.production,
                                       caBundle: options.caBundle ?? config[param: "ca_bundle"])
             } catch {
                 summary.reports.append(LineageReport(name: lineage.name, outcome: .failed("\(error)")))
@@ -212,7 +209,7 @@ public struct Renewer: Sendable {
         let name = candidate.lineage.name
         do {
             var server = candidate.server
-            if options.dryRun && server == Self.letsEncrypt { server = Self.letsEncryptStaging }
+            if options.dryRun && server == LetsEncrypt.production { server = LetsEncrypt.staging }
             let certificate = try Certificate(pem: try FS.read(candidate.lineage.certPath))
             let request = try RenewalRequest(config: candidate.config, certificate: certificate, lineage: candidate.lineage,
                                              server: server, caBundle: candidate.caBundle, hooks: saved, options: options).make()

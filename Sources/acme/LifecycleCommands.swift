@@ -10,14 +10,13 @@ struct Certificates: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the certificates under the config directory: names, expiry, days left, key type, profile, path.")
 
-    @Option(name: .long, help: ArgumentHelp("Where certificates and accounts live, in certbot's layout.", valueName: "DIR"))
-    var configDir = "/etc/letsencrypt"
+    @OptionGroup var store: ConfigDirectoryArguments
 
     @Flag(name: .long, help: "Print a JSON array instead of text.")
     var json = false
 
     func run() async throws {
-        let lineages = Inventory(configDirectory: absolutePath(configDir)).lineages()
+        let lineages = Inventory(configDirectory: store.configDirectory).lineages()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -26,7 +25,7 @@ struct Certificates: AsyncParsableCommand {
             return
         }
         if lineages.isEmpty {
-            print("no certificates under \(absolutePath(configDir))/renewal")
+            print("no certificates under \(store.configDirectory)/renewal")
             return
         }
         for item in lineages {
@@ -100,11 +99,8 @@ struct Revoke: AsyncParsableCommand {
                 certificateFile = absolutePath(certPath!)
             }
             let certificate = try Certificate(pem: try FS.read(certificateFile))
-            var options = common
-            options.server = server
-            options.staging = false
-            options.caBundle = bundle
-            let (client, _) = try options.makeClient(output: output)
+            let (client, _) = try makeACMEClient(server: server, caBundle: bundle, output: output,
+                                                 fix: "give the CA's directory URL to --server")
             let code = Self.reasons[reason.lowercased()] ?? 0
             if let keyPath {
                 let key = try PrivateKey(pem: try FS.read(absolutePath(keyPath)))
@@ -135,14 +131,13 @@ struct Delete: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The lineage to delete.", valueName: "NAME"))
     var certName: String
 
-    @Option(name: .long, help: ArgumentHelp("Where certificates and accounts live, in certbot's layout.", valueName: "DIR"))
-    var configDir = "/etc/letsencrypt"
+    @OptionGroup var store: ConfigDirectoryArguments
 
     func run() async throws {
         do {
             try validatePathComponent(certName, what: "certificate name")
-            let directory = absolutePath(configDir)
-            let lock = try ConfigLock(configDirectory: directory)
+            let directory = store.configDirectory
+            let lock = try store.lock(output: Output(quiet: false, verbose: false))
             defer { withExtendedLifetime(lock) {} }
             let store = LineageStore(configDirectory: directory)
             guard let lineage = try store.lineage(named: certName) else {

@@ -54,14 +54,8 @@ struct Renew: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("PEM file of CA certificates to trust for the ACME server (env CA_BUNDLE); default: the one saved with each lineage, else the system store.", valueName: "FILE"))
     var caBundle: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where certificates and accounts live, in certbot's layout.", valueName: "DIR"))
-    var configDir = "/etc/letsencrypt"
-
-    @Flag(name: [.short, .long], help: "Print only errors and failed lineages.")
-    var quiet = false
-
-    @Flag(name: [.short, .long], help: "Also print every request to the CA.")
-    var verbose = false
+    @OptionGroup var store: ConfigDirectoryArguments
+    @OptionGroup var printing: OutputArguments
 
     func validate() throws {
         if let renewWithin, renewWithin < 0 || renewWithin > 3650 {
@@ -70,21 +64,18 @@ struct Renew: AsyncParsableCommand {
         if forceRenewal, renewWithin != nil {
             throw ValidationError("--force-renewal and --renew-within both decide when to renew; give one")
         }
-        if quiet, verbose { throw ValidationError("--quiet and --verbose contradict each other; give only one") }
         if let certName { try? validatePathComponent(certName, what: "certificate name") }
     }
 
     func run() async throws {
-        let output = Output(quiet: quiet, verbose: verbose)
-        let configDirectory = absolutePath(configDir)
+        let output = printing.output
+        let configDirectory = store.configDirectory
         if let certName {
             do { try validatePathComponent(certName, what: "certificate name") } catch { throw ExitStatus.fail(UsageError("\(error)")) }
         }
         let lock: ConfigLock
         do {
-            lock = try ConfigLock(configDirectory: configDirectory, wait: true) {
-                output.step("another acme or certbot run is using \(configDirectory); waiting for it to finish")
-            }
+            lock = try store.lock(output: output)
         } catch {
             throw ExitStatus.fail(error)
         }
@@ -97,18 +88,12 @@ struct Renew: AsyncParsableCommand {
         options.reuseKey = reuseKey
         options.hooks = SavedHooks(pre: preHook, post: postHook, deploy: deployHook)
         options.useDirectoryHooks = !noDirectoryHooks
-        let bundle = caBundle ?? environment("CA_BUNDLE").flatMap { $0.isEmpty ? nil : $0 }
-        options.caBundle = bundle.map(absolutePath)
+        options.caBundle = resolveCABundle(caBundle)
         // Like certbot: spread unattended runs out, never make a person at a terminal wait.
         options.randomDelay = noRandomSleep || isatty(0) == 1 ? .zero : .seconds(480)
 
-        let verboseLog: (@Sendable (String) -> Void)? = verbose ? { @Sendable line in output.detail(line) } : nil
         let renewer = Renewer(configDirectory: configDirectory, makeClient: { server, bundle in
-            guard server.hasPrefix("https://") else {
-                throw UsageError("server \(server) in the renewal conf is not an https:// URL; ACME requires HTTPS")
-            }
-            let transport = try CurlTransport(configuration: HTTPConfiguration(caBundle: bundle, userAgent: "acme/\(acmeVersion)"))
-            return ACMEClient(directoryURL: server, transport: transport, verbose: verboseLog)
+            try makeACMEClient(server: server, caBundle: bundle, output: output, fix: "correct server = in the renewal conf").0
         }, progress: { output.step($0) })
         let summary = await renewer.run(options)
 

@@ -103,8 +103,7 @@ struct TLSA: AsyncParsableCommand {
     @Flag(name: .long, help: "Also print the record of the key the next renewal will use (needs --cert-name).")
     var next = false
 
-    @Option(name: .long, help: ArgumentHelp("Where certificates live, in certbot's layout.", valueName: "DIR"))
-    var configDir = "/etc/letsencrypt"
+    @OptionGroup var store: ConfigDirectoryArguments
 
     func validate() throws {
         if (certName == nil) == (certPath == nil) { throw ValidationError("give exactly one of --cert-name NAME and --cert-path FILE") }
@@ -114,12 +113,12 @@ struct TLSA: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let store = LineageStore(configDirectory: absolutePath(configDir))
+            let lineages = LineageStore(configDirectory: store.configDirectory)
             var lineage: Lineage?
             let file: String
             if let certName {
-                guard let found = try store.lineage(named: certName) else {
-                    throw UsageError("no certificate named \(certName) under \(absolutePath(configDir))/renewal; see acme certificates")
+                guard let found = try lineages.lineage(named: certName) else {
+                    throw UsageError("no certificate named \(certName) under \(store.configDirectory)/renewal; see acme certificates")
                 }
                 lineage = found
                 file = found.fullchainPath
@@ -133,7 +132,7 @@ struct TLSA: AsyncParsableCommand {
             var records = TLSARecords.records(chain: chain)
             if chain.count < 2 { Output.writeErr("note: \(file) holds no issuer certificate, so there is no 2 1 1 record") }
             if next, let lineage {
-                let (record, created) = try TLSARecords.nextRecord(lineage: lineage, store: store)
+                let (record, created) = try TLSARecords.nextRecord(lineage: lineage, store: lineages)
                 if created { Output.writeErr("made the key for the next renewal: \(lineage.nextKeyPath) (mode 0600)") }
                 records.insert(record, at: 1)
             }

@@ -5,13 +5,6 @@ import Testing
 /// renews it with our account and renewal conf.
 @Suite("certbot interoperability", .serialized)
 struct CertbotInteropTests {
-    func certbot(_ args: [String], pebble: Pebble, configDir: String) throws -> RunResult {
-        let certbot = try TestSupport.require("certbot")
-        let work = configDir + "/../certbot-work"
-        return try run(certbot, args + ["--config-dir", configDir, "--work-dir", work, "--logs-dir", work + "/logs", "--non-interactive"],
-                       environment: ["REQUESTS_CA_BUNDLE": pebble.caBundle])
-    }
-
     @Test("certbot certificates lists our lineage as valid")
     func certbotLists() throws {
         let pebble = try Pebble()

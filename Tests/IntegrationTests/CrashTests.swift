@@ -5,13 +5,6 @@ import Testing
 /// matches its certificate, and both certbot and acme read the directory.
 @Suite("crash safety and concurrency", .serialized)
 struct CrashTests {
-    func certbot(_ args: [String], pebble: Pebble, configDir: String) throws -> RunResult {
-        let certbot = try TestSupport.require("certbot")
-        let work = configDir + "/../certbot-work"
-        return try run(certbot, args + ["--config-dir", configDir, "--work-dir", work, "--logs-dir", work + "/logs", "--non-interactive"],
-                       environment: ["REQUESTS_CA_BUNDLE": pebble.caBundle])
-    }
-
     func start(_ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSupport.acmeBinary)

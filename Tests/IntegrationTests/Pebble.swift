@@ -121,3 +121,11 @@ final class Pebble: @unchecked Sendable {
          "--http-01-address", "127.0.0.1", "--config-dir", configDir, "--agree-tos"]
     }
 }
+
+/// Debian's certbot against a Pebble, in its own work and log directories beside `configDir`.
+func certbot(_ args: [String], pebble: Pebble, configDir: String) throws -> RunResult {
+    let certbot = try TestSupport.require("certbot")
+    let work = configDir + "/../certbot-work"
+    return try run(certbot, args + ["--config-dir", configDir, "--work-dir", work, "--logs-dir", work + "/logs", "--non-interactive"],
+                   environment: ["REQUESTS_CA_BUNDLE": pebble.caBundle])
+}
