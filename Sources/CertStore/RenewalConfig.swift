@@ -128,7 +128,8 @@ public struct RenewalConfig: Sendable {
 }
 
 extension StringProtocol {
-    var trimmed: Substring { trimmed(of: " \t\r") }
+    /// Without leading and trailing spaces, tabs and carriage returns.
+    public var trimmed: Substring { trimmed(of: " \t\r") }
 
     func trimmed(of characters: String) -> Substring {
         let s = Substring(self)

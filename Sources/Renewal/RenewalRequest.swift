@@ -112,12 +112,3 @@ public struct RenewalError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
-
-extension StringProtocol {
-    var trimmed: Substring {
-        let s = Substring(self)
-        let start = s.firstIndex { $0 != " " && $0 != "\t" } ?? s.endIndex
-        let end = s.lastIndex { $0 != " " && $0 != "\t" }.map { s.index(after: $0) } ?? start
-        return s[start..<Swift.max(start, end)]
-    }
-}

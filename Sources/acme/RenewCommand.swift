@@ -64,15 +64,14 @@ struct Renew: AsyncParsableCommand {
         if forceRenewal, renewWithin != nil {
             throw ValidationError("--force-renewal and --renew-within both decide when to renew; give one")
         }
-        if let certName { try? validatePathComponent(certName, what: "certificate name") }
+        if let certName {
+            do { try validatePathComponent(certName, what: "certificate name") } catch { throw ValidationError("\(error)") }
+        }
     }
 
     func run() async throws {
         let output = printing.output
         let configDirectory = store.configDirectory
-        if let certName {
-            do { try validatePathComponent(certName, what: "certificate name") } catch { throw ExitStatus.fail(UsageError("\(error)")) }
-        }
         let lock: ConfigLock
         do {
             lock = try store.lock(output: output)
