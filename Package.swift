@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only (Debian 12 and alike): the code calls Glibc directly, renameat2(RENAME_EXCHANGE),
+// fcntl record locks and Linux socket options. There is no macOS build.
 let package = Package(
     name: "acme",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "acme", targets: ["acme"]),
     ],
@@ -15,51 +16,55 @@ let package = Package(
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+            providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+            providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
         // renameat2(RENAME_EXCHANGE) and fcntl locks, which Swift cannot call directly.
         .target(name: "CSystem"),
+        // File system, subprocesses, locks, host name, paths, text, and the error codes every module uses.
+        .target(name: "Base", dependencies: ["CSystem"]),
         // Every OpenSSL call: keys, PEM, JWK, thumbprint, JWS, CSR, X.509.
-        .target(name: "ACMECrypto", dependencies: ["COpenSSL"]),
+        .target(name: "ACMECrypto", dependencies: ["COpenSSL", "Base"]),
         // Every libcurl call: one reused handle, CA bundle, timeouts, size caps.
-        .target(name: "ACMEHTTP", dependencies: ["CCurl"]),
-        // HTTP-01 responder, webroot, TLS-ALPN-01 responder, DNS TXT lookup: answering challenges.
-        .target(name: "Challenges", dependencies: ["ACMECrypto"]),
+        .target(name: "ACMEHTTP", dependencies: ["CCurl", "Base"]),
         // certbot-compatible /etc/letsencrypt layout.
-        .target(name: "CertStore", dependencies: ["CSystem"]),
+        .target(name: "CertStore", dependencies: ["Base"]),
         // RFC 8555 protocol over an abstract transport.
-        .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP"]),
-        // Find, check and install certificates for Postfix and Dovecot.
-        .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore"]),
-        // Obtain a certificate: account + order + solvers + storage.
-        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore"]),
-        // Which lineages are due (ARI, windows), hooks; renews through Issuance.
-        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance"]),
-        // acme check: STARTTLS dialogs and TLS verification of mail endpoints.
-        .target(name: "Check", dependencies: ["ACMECrypto"]),
-        // The command line.
+        .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP", "Base"]),
+        // Every solver beside its challenge: HTTP-01 responder and webroot, TLS-ALPN-01, DNS-01 and
+        // manual hooks, DNS TXT lookups.
+        .target(name: "Challenges", dependencies: ["ACME", "ACMECrypto", "Base"]),
+        // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks.
+        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore", "Base"]),
+        // Which lineages are due (ARI, windows); renews through Issuance.
+        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Base"]),
+        // Find, check and install certificates for Postfix and Dovecot (issuing through Issuance when asked).
+        .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore", "Issuance", "Base"]),
+        // acme check: STARTTLS dialogs and TLS verification of mail endpoints, alert mail.
+        .target(name: "Check", dependencies: ["ACMECrypto", "Base"]),
+        // The command line: flags in, one library call, output and the exit code out.
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "ACMECryptoTests", dependencies: ["ACMECrypto"]),
         .testTarget(name: "ACMEHTTPTests", dependencies: ["ACMEHTTP"]),
-        .testTarget(name: "ChallengesTests", dependencies: ["Challenges"]),
-        .testTarget(name: "CertStoreTests", dependencies: ["CertStore"]),
+        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "Base"]),
+        .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base"]),
+        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
-        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance"]),
-        .testTarget(name: "CheckTests", dependencies: ["Check"]),
-        .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore"]),
+        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base"]),
+        .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),
+        .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base"]),
     ]
 )

@@ -146,7 +146,7 @@ public actor ACMEClient {
         var snippet = String(decoding: response.body.prefix(200), as: UTF8.self)
             .replacing("\n", with: " ").replacing("\r", with: " ")
         if !snippet.isEmpty { snippet = ": " + snippet }
-        let kind: ACMEError.Kind = response.status == 429 ? .rateLimited : .malformedResponse
+        let kind: ACMEError.Code = response.status == 429 ? .rateLimited : .malformedResponse
         return ACMEError(kind, "HTTP \(response.status) from \(url)\(context)\(snippet)")
     }
 
@@ -187,6 +187,7 @@ public actor ACMEClient {
         }
         let response = try await post(dir.newAccount, payload: JSONValue.object(members).serialized, key: key, kid: nil)
         let url = try location(response, url: dir.newAccount)
+        // RFC 8555 §7.3.1: for onlyReturnExisting the body may be empty; the URL is what counts.
         let body = (try? JSONDecoder().decode(Account.Body.self, from: Data(response.body)))
             ?? Account.Body(status: nil, contact: nil, orders: nil, termsOfServiceAgreed: nil)
         return Account(url: url, body: body)

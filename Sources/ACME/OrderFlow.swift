@@ -35,7 +35,7 @@ public struct OrderFlow: Sendable {
         var order: Order
         do {
             order = try await client.newOrder(credentials, names: names, profile: profile, replaces: replaces)
-        } catch let error as ACMEError where replaces != nil && error.kind == .problem {
+        } catch let error as ACMEError where replaces != nil && error.code == .problem {
             // RFC 9773 §5: a CA may refuse `replaces` (already replaced, another account);
             // the renewal must still go ahead, so ask again without it.
             progress("the CA refused \"replaces\" (\(error.problem?.summary ?? "no reason")); ordering without it")
@@ -203,6 +203,7 @@ public struct OrderFlow: Sendable {
 
     /// Issuer common name of the certificate closest to the root (what certbot's --preferred-chain matches).
     private func topIssuer(_ pem: String) -> String? {
+        // An unparsable alternate chain simply does not match --preferred-chain.
         (try? Certificate.chain(pem: pem))?.last?.issuerCommonName
     }
 }

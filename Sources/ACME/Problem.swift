@@ -37,6 +37,7 @@ public struct Problem: Sendable, Decodable, Equatable {
     }
 
     static func parse(_ body: [UInt8]) -> Problem? {
+        // Not a problem document: the caller reports the HTTP status and a snippet instead.
         guard !body.isEmpty, let p = try? JSONDecoder().decode(Problem.self, from: Data(body)),
               p.type != nil || p.detail != nil else { return nil }
         return p

@@ -86,6 +86,7 @@ public struct RenewalInfo: Sendable, Equatable {
 
     /// RFC 3339 with or without fractional seconds.
     public static func parseDate(_ text: String) -> Date? {
+        // Two spellings tried in turn; nil (no date) is the caller's to report.
         if let date = try? Date(text, strategy: .iso8601) { return date }
         return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }

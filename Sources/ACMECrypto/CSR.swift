@@ -5,7 +5,7 @@ public enum CSR {
     /// DER CSR for `names`: every name as a DNS subjectAltName, the first
     /// (when it fits the 64-character limit) also as the subject CN.
     public static func der(names: [String], key: PrivateKey) throws -> [UInt8] {
-        guard !names.isEmpty else { throw CryptoError("a CSR needs at least one name") }
+        guard !names.isEmpty else { throw CryptoError(.invalidInput, "a CSR needs at least one name") }
         guard let req = X509_REQ_new() else { throw CryptoError.openssl("cannot allocate a CSR") }
         defer { X509_REQ_free(req) }
         guard X509_REQ_set_version(req, 0) == 1 else { throw CryptoError.openssl("cannot set the CSR version") }
@@ -16,7 +16,7 @@ public enum CSR {
             }
         }
         for name in names where name.contains(",") || name.contains(":") {
-            throw CryptoError("invalid name for a CSR: \(name)")
+            throw CryptoError(.invalidInput, "invalid name for a CSR: \(name)")
         }
         let san = names.map { "DNS:\($0)" }.joined(separator: ",")
         guard acme_x509_req_add_san(req, san) == 1 else { throw CryptoError.openssl("cannot add subjectAltName to the CSR") }

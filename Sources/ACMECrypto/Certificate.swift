@@ -1,8 +1,6 @@
 import COpenSSL
 import FoundationEssentials
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// An X.509 certificate, parsed once through OpenSSL into plain values.
 public struct Certificate: Sendable, Hashable {
@@ -33,7 +31,7 @@ public struct Certificate: Sendable, Hashable {
     /// The first certificate in a PEM text.
     public init(pem: String) throws {
         guard let first = try Certificate.chain(pem: pem).first else {
-            throw CryptoError("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
+            throw CryptoError(.invalidCertificate, "no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
         }
         self = first
     }
@@ -45,10 +43,10 @@ public struct Certificate: Sendable, Hashable {
         let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
         while let start = rest.firstRange(of: begin) {
             guard let stop = rest[start.upperBound...].firstRange(of: end) else {
-                throw CryptoError("truncated PEM certificate (no -----END CERTIFICATE-----)")
+                throw CryptoError(.invalidCertificate, "truncated PEM certificate (no -----END CERTIFICATE-----)")
             }
             guard let der = Base64.decode(String(rest[start.upperBound..<stop.lowerBound])) else {
-                throw CryptoError("PEM certificate has invalid base64")
+                throw CryptoError(.invalidCertificate, "PEM certificate has invalid base64")
             }
             result.append(try Certificate(der: der))
             rest = rest[stop.upperBound...]
@@ -72,7 +70,7 @@ public struct Certificate: Sendable, Hashable {
         }
         dnsNames = names
         guard let before = Certificate.date(X509_get0_notBefore(x509)), let after = Certificate.date(X509_get0_notAfter(x509)) else {
-            throw CryptoError("certificate has an unreadable validity period")
+            throw CryptoError(.invalidCertificate, "certificate has an unreadable validity period")
         }
         notBefore = before
         notAfter = after
@@ -128,6 +126,7 @@ public struct Certificate: Sendable, Hashable {
 
     /// Whether `key` is the private half of this certificate's public key.
     public func matches(_ key: PrivateKey) -> Bool {
+        // A key whose public half cannot be encoded matches nothing.
         (try? key.publicKeyDER()) == publicKeyDER
     }
 

@@ -36,7 +36,7 @@ public enum CertificateBuilder {
 
     static func make(commonName: String, dnsNames: [String], key: PrivateKey, notBefore: Date, notAfter: Date,
                      isCA: Bool, issuer: Issuer?, acmeIdentifier: [UInt8]?) throws -> Certificate {
-        guard notAfter > notBefore else { throw CryptoError("a certificate must end after it starts") }
+        guard notAfter > notBefore else { throw CryptoError(.invalidInput, "a certificate must end after it starts") }
         guard let cert = X509_new() else { throw CryptoError.openssl("cannot allocate a certificate") }
         defer { X509_free(cert) }
         guard X509_set_version(cert, 2) == 1 else { throw CryptoError.openssl("cannot set the certificate version") }
@@ -71,7 +71,7 @@ public enum CertificateBuilder {
         defer { if let issuerX509 { X509_free(issuerX509) } }
 
         for name in dnsNames where name.contains(",") || name.contains(":") {
-            throw CryptoError("invalid DNS name for a certificate: \(name)")
+            throw CryptoError(.invalidInput, "invalid DNS name for a certificate: \(name)")
         }
         var extensions: [(Int32, String)] = [
             (NID_basic_constraints, isCA ? "critical,CA:TRUE" : "critical,CA:FALSE"),

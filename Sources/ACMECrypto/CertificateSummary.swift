@@ -35,7 +35,7 @@ public struct CertificateSummary: Sendable, Equatable {
         guard let begin = pem.firstRange(of: "-----BEGIN CERTIFICATE-----"),
               let end = pem[begin.upperBound...].firstRange(of: "-----END CERTIFICATE-----"),
               let der = Base64.decode(String(pem[begin.upperBound..<end.lowerBound])) else {
-            throw CryptoError("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
+            throw CryptoError(.invalidCertificate, "no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
         }
         try self.init(der: der)
     }
@@ -75,7 +75,7 @@ public struct CertificateSummary: Sendable, Equatable {
         authorityKeyIdentifier = aki
     }
 
-    static let bad = CryptoError("not a DER X.509 certificate")
+    static let bad = CryptoError(.invalidCertificate, "not a DER X.509 certificate")
 
     /// UTCTime (YYMMDDHHMMSSZ, 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ).
     static func time(_ der: [UInt8], _ element: DER.Element) -> Date? {

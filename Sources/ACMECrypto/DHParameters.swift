@@ -25,6 +25,7 @@ public enum DHParameters {
     /// Size in bits of the prime in `pem`, or nil when `pem` holds no DH parameters.
     public static func bits(pem: String) -> Int? {
         let bytes = Array(pem.utf8)
+        // nil is the answer "no DH parameters", whatever OpenSSL disliked.
         return try? MemoryBIO.reading(bytes) { bio -> Int? in
             guard let pkey = PEM_read_bio_Parameters(bio, nil) else { ERR_clear_error(); return nil }
             defer { EVP_PKEY_free(pkey) }

@@ -31,7 +31,7 @@ public enum JWS {
     /// The `externalAccountBinding` object for newAccount (RFC 8555 §7.3.4):
     /// the account's public JWK, MACed with the CA-issued HMAC key.
     public static func externalAccountBinding(accountKey: JWK, keyID: String, macKey: [UInt8], url: String) throws -> String {
-        guard !macKey.isEmpty else { throw CryptoError("the EAB HMAC key is empty") }
+        guard !macKey.isEmpty else { throw CryptoError(.invalidKey, "the EAB HMAC key is empty") }
         let header = "{\"alg\":\"HS256\",\"kid\":\(jsonString(keyID)),\"url\":\(jsonString(url))}"
         let protected = Base64URL.encode(header)
         let payload = Base64URL.encode(accountKey.json)

@@ -1,3 +1,4 @@
+import Base
 import COpenSSL
 
 /// The elliptic curves ACME CAs accept for certificate and account keys.
@@ -49,9 +50,16 @@ public enum KeyType: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A failure inside OpenSSL or in key/certificate input, as one line.
-public struct CryptoError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+public struct CryptoError: CodedError {
+    public typealias Code = ErrorCode<CryptoError>
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var category: ErrorCategory { code.category }
+    public var codeName: String { code.name }
 
     /// `what` plus the reason OpenSSL queued, clearing its error queue.
     static func openssl(_ what: String) -> CryptoError {
@@ -63,6 +71,17 @@ public struct CryptoError: Error, CustomStringConvertible {
             reason = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             code = ERR_get_error()
         }
-        return CryptoError(reason.isEmpty ? what : "\(what): \(reason)")
+        return CryptoError(.openssl, reason.isEmpty ? what : "\(what): \(reason)")
     }
+}
+
+extension ErrorCode where Domain == CryptoError {
+    /// Not a usable certificate (PEM, DER, validity).
+    public static var invalidCertificate: Self { Self("crypto.invalidCertificate", .localState) }
+    /// Not a usable private key (PEM, JWK, algorithm, size).
+    public static var invalidKey: Self { Self("crypto.invalidKey", .localState) }
+    /// Input to a CSR or certificate that cannot be encoded.
+    public static var invalidInput: Self { Self("crypto.invalidInput", .localState) }
+    /// OpenSSL failed, with its queued reason.
+    public static var openssl: Self { Self("crypto.openssl", .localState) }
 }

@@ -1,7 +1,5 @@
 import COpenSSL
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A private key held by OpenSSL (EVP_PKEY): ECDSA P-256/P-384 or RSA.
 /// Key material never leaves this type except as PEM or JWK on request, and
@@ -24,18 +22,18 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
             case "secp384r1", "P-384": type = .ecdsa(.p384)
             case let other:
                 EVP_PKEY_free(pkey)
-                throw CryptoError("unsupported EC curve \(other): use P-256 or P-384")
+                throw CryptoError(.invalidKey, "unsupported EC curve \(other): use P-256 or P-384")
             }
         case EVP_PKEY_RSA:
             let bits = Int(EVP_PKEY_get_bits(pkey))
             guard bits >= 2048 else {
                 EVP_PKEY_free(pkey)
-                throw CryptoError("RSA key of \(bits) bits is too small: use at least 2048")
+                throw CryptoError(.invalidKey, "RSA key of \(bits) bits is too small: use at least 2048")
             }
             type = .rsa(bits: bits)
         default:
             EVP_PKEY_free(pkey)
-            throw CryptoError("unsupported key algorithm: use an ECDSA (P-256/P-384) or RSA key")
+            throw CryptoError(.invalidKey, "unsupported key algorithm: use an ECDSA (P-256/P-384) or RSA key")
         }
     }
 
@@ -49,7 +47,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         switch type {
         case .ecdsa: algorithm = "EC"
         case .rsa(let bits):
-            guard [2048, 3072, 4096].contains(bits) else { throw CryptoError("RSA keys must be 2048, 3072 or 4096 bits, not \(bits)") }
+            guard [2048, 3072, 4096].contains(bits) else { throw CryptoError(.invalidKey, "RSA keys must be 2048, 3072 or 4096 bits, not \(bits)") }
             algorithm = "RSA"
         }
         guard let ctx = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else { throw CryptoError.openssl("cannot create a key context") }
@@ -81,7 +79,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
     public convenience init(jwk: [String: String]) throws {
         func member(_ name: String) throws -> [UInt8] {
             guard let text = jwk[name], let bytes = Base64URL.decode(text), !bytes.isEmpty else {
-                throw CryptoError("private JWK lacks a valid \"\(name)\" member")
+                throw CryptoError(.invalidKey, "private JWK lacks a valid \"\(name)\" member")
             }
             return bytes
         }
@@ -113,12 +111,12 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
             switch jwk["crv"] {
             case "P-256": curve = .p256
             case "P-384": curve = .p384
-            default: throw CryptoError("private JWK has unsupported curve \(jwk["crv"] ?? "(none)")")
+            default: throw CryptoError(.invalidKey, "private JWK has unsupported curve \(jwk["crv"] ?? "(none)")")
             }
             algorithm = "EC"
             let x = try member("x"), y = try member("y")
             guard x.count == curve.coordinateSize, y.count == curve.coordinateSize else {
-                throw CryptoError("private JWK has coordinates of the wrong size for \(curve.rawValue)")
+                throw CryptoError(.invalidKey, "private JWK has coordinates of the wrong size for \(curve.rawValue)")
             }
             let point = [0x04] + x + y
             let pointBuffer = malloc(point.count)!
@@ -142,7 +140,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
                 try pushBN("rsa-coefficient1", try member("qi"))
             }
         default:
-            throw CryptoError("private JWK has unsupported kty \(jwk["kty"] ?? "(none)"): use EC or RSA")
+            throw CryptoError(.invalidKey, "private JWK has unsupported kty \(jwk["kty"] ?? "(none)"): use EC or RSA")
         }
         guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw CryptoError.openssl("cannot build key parameters") }
         defer { OSSL_PARAM_free(params) }

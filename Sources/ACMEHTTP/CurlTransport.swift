@@ -1,8 +1,7 @@
+import Base
 import CCurl
 import Dispatch
-#if canImport(Glibc)
 import Glibc
-#endif
 
 public struct HTTPConfiguration: Sendable {
     /// PEM file of CAs to trust instead of the system store (private CAs,
@@ -39,10 +38,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public init(configuration: HTTPConfiguration) throws {
         _ = Self.globalInit
         if let bundle = configuration.caBundle, access(bundle, R_OK) != 0 {
-            throw HTTPError(kind: .tls, url: "", description: "CA bundle \(bundle) is not readable: \(String(cString: strerror(errno)))")
+            throw HTTPError(.caBundle, url: "", "CA bundle \(bundle) is not readable: \(String(cString: strerror(errno)))")
         }
         guard let handle = curl_easy_init() else {
-            throw HTTPError(kind: .other, url: "", description: "libcurl could not create a handle")
+            throw HTTPError(.curl, url: "", "libcurl could not create a handle")
         }
         self.handle = handle
         self.configuration = configuration
@@ -73,7 +72,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 
     private func perform(_ request: HTTPRequest) throws -> HTTPResponse {
         guard request.url.hasPrefix("https://") || request.url.hasPrefix("http://") else {
-            throw HTTPError(kind: .invalidURL, url: request.url, description: "\(request.url) is not an http(s) URL")
+            throw HTTPError(.invalidURL, url: request.url, "\(request.url) is not an http(s) URL")
         }
         curl_easy_reset(handle)
         let exchange = Exchange(limit: configuration.maxResponseBytes)
@@ -165,7 +164,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             exchange.headers.removeAll()  // a new response (after 100 Continue)
         } else if let colon = line.firstIndex(of: ":") {
             let name = String(line[..<colon])
-            let value = String(line[line.index(after: colon)...].trimmingCharacters(in: " \t\r\n"))
+            let value = String(line[line.index(after: colon)...].trimmed(of: " \t\r\n"))
             exchange.headers.append((name, value))
         }
         return length
@@ -175,20 +174,20 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         let host = Self.hostPort(url)
         switch code {
         case CURLE_WRITE_ERROR where overflowed:
-            return HTTPError(kind: .tooLarge, url: url, description: "response from \(host) is larger than \(configuration.maxResponseBytes) bytes; refusing it")
+            return HTTPError(.tooLarge, url: url, "response from \(host) is larger than \(configuration.maxResponseBytes) bytes; refusing it")
         case CURLE_COULDNT_RESOLVE_HOST:
-            return HTTPError(kind: .connect, url: url, description: "cannot resolve \(host): \(detail); check the server URL and DNS")
+            return HTTPError(.connect, url: url, "cannot resolve \(host): \(detail); check the server URL and DNS")
         case CURLE_COULDNT_CONNECT:
-            return HTTPError(kind: .connect, url: url, description: "cannot connect to \(host): \(detail); check the server URL and that the CA is reachable")
+            return HTTPError(.connect, url: url, "cannot connect to \(host): \(detail); check the server URL and that the CA is reachable")
         case CURLE_OPERATION_TIMEDOUT:
-            return HTTPError(kind: .timeout, url: url, description: "request to \(host) timed out: \(detail)")
+            return HTTPError(.timeout, url: url, "request to \(host) timed out: \(detail)")
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM:
             let hint = configuration.caBundle == nil
                 ? "if the CA uses a private root (e.g. Pebble), pass it with --ca-bundle FILE"
                 : "check that --ca-bundle \(configuration.caBundle!) holds the CA's root"
-            return HTTPError(kind: .tls, url: url, description: "TLS verification of \(host) failed: \(detail); \(hint)")
+            return HTTPError(.tls, url: url, "TLS verification of \(host) failed: \(detail); \(hint)")
         default:
-            return HTTPError(kind: .other, url: url, description: "request to \(host) failed: \(detail)")
+            return HTTPError(.other, url: url, "request to \(host) failed: \(detail)")
         }
     }
 

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
+import Base
 import Glibc
-#endif
 
 public enum HTTPMethod: String, Sendable {
     case get = "GET", head = "HEAD", post = "POST"
@@ -55,8 +54,8 @@ public struct HTTPResponse: Sendable {
                 let params = afterURL[..<end]
                 for param in params.split(separator: ";") {
                     let parts = param.split(separator: "=", maxSplits: 1)
-                    guard parts.count == 2, parts[0].trimmingSpaces.lowercased() == "rel" else { continue }
-                    let rel = parts[1].trimmingSpaces.trimmingCharacters(in: "\",")
+                    guard parts.count == 2, parts[0].trimmed.lowercased() == "rel" else { continue }
+                    let rel = parts[1].trimmed.trimmed(of: "\",")
                     for single in rel.split(separator: " ") { result.append((url, String(single))) }
                 }
                 rest = afterURL[end...]
@@ -68,28 +67,13 @@ public struct HTTPResponse: Sendable {
     /// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3),
     /// relative to now; nil when absent or unparseable.
     public var retryAfter: Duration? {
-        guard let value = header("Retry-After")?.trimmingSpaces, !value.isEmpty else { return nil }
+        guard let value = header("Retry-After")?.trimmed, !value.isEmpty else { return nil }
         if let seconds = Int(value) { return .seconds(max(0, seconds)) }
         guard let date = HTTPDate.parse(String(value)) else { return nil }
         return .seconds(max(0, date - Int(time(nil))))
     }
 }
 
-extension StringProtocol {
-    var trimmingSpaces: Substring {
-        let s = Substring(self)
-        let start = s.firstIndex(where: { $0 != " " && $0 != "\t" }) ?? s.endIndex
-        let end = s.lastIndex(where: { $0 != " " && $0 != "\t" }).map { s.index(after: $0) } ?? start
-        return s[start..<Swift.max(start, end)]
-    }
-
-    func trimmingCharacters(in set: String) -> Substring {
-        let s = Substring(self)
-        let start = s.firstIndex(where: { !set.contains($0) }) ?? s.endIndex
-        let end = s.lastIndex(where: { !set.contains($0) }).map { s.index(after: $0) } ?? start
-        return s[start..<Swift.max(start, end)]
-    }
-}
 
 /// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`, to Unix seconds.
 enum HTTPDate {
@@ -119,15 +103,35 @@ public protocol HTTPTransport: Sendable {
 }
 
 /// A transport failure (no HTTP response), as one line for the user.
-public struct HTTPError: Error, CustomStringConvertible {
-    public enum Kind: Sendable { case connect, tls, timeout, tooLarge, invalidURL, other }
-    public var kind: Kind
+public struct HTTPError: CodedError {
+    public typealias Code = ErrorCode<HTTPError>
+    public var code: Code
     public var url: String
-    public var description: String
+    public var message: String
 
-    public init(kind: Kind, url: String, description: String) {
-        self.kind = kind
+    public init(_ code: Code, url: String, _ message: String) {
+        self.code = code
         self.url = url
-        self.description = description
+        self.message = message
     }
+
+    public var category: ErrorCategory { code.category }
+    public var codeName: String { code.name }
+}
+
+extension ErrorCode where Domain == HTTPError {
+    /// Name resolution or the TCP connection failed.
+    public static var connect: Self { Self("http.connect", .network) }
+    /// TLS verification of the server failed.
+    public static var tls: Self { Self("http.tls", .network) }
+    public static var timeout: Self { Self("http.timeout", .network) }
+    /// The answer is larger than we read.
+    public static var tooLarge: Self { Self("http.tooLarge", .network) }
+    /// Not an http(s) URL.
+    public static var invalidURL: Self { Self("http.invalidURL", .usage) }
+    public static var other: Self { Self("http.other", .network) }
+    /// The CA bundle given for the server cannot be read.
+    public static var caBundle: Self { Self("http.caBundle", .localState) }
+    /// libcurl itself failed on this machine.
+    public static var curl: Self { Self("http.curl", .localState) }
 }

@@ -1,7 +1,6 @@
+import Base
 import FoundationEssentials
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// An ACME account as certbot stores it.
 public struct StoredAccount: Sendable, Equatable {
@@ -27,7 +26,7 @@ public struct AccountStore: Sendable {
     public let configDirectory: String
 
     public init(configDirectory: String) {
-        self.configDirectory = FS.absolute(configDirectory)
+        self.configDirectory = LocalSystem.absolutePath(configDirectory)
     }
 
     /// certbot's rule: the URL's netloc and path, e.g.
@@ -43,9 +42,14 @@ public struct AccountStore: Sendable {
     public func accounts(server: String) throws -> [StoredAccount] {
         let directory = serverDirectory(for: server)
         var result: [StoredAccount] = []
-        for id in FS.list(directory) where FS.isDirectory(directory + "/" + id) {
-            guard let account = try? load(directory + "/" + id, id: id) else { continue }
-            result.append(account)
+        // A server nobody registered with yet has no directory; a corrupt account is an error
+        // naming it, never skipped (skipping it would register a second account).
+        for id in try FS.listIfPresent(directory) where FS.isDirectory(directory + "/" + id) {
+            do {
+                result.append(try load(directory + "/" + id, id: id))
+            } catch {
+                throw StoreError(.corruptAccount, "account \(directory)/\(id) is unreadable (\(error)); restore it from a backup or move that directory away to register a new account")
+            }
         }
         return result.sorted { $0.creationDate < $1.creationDate }
     }
@@ -61,6 +65,7 @@ public struct AccountStore: Sendable {
         let key = try decoder.decode([String: String].self, from: Data(try FS.read(path + "/private_key.json").utf8))
         let regr = try decoder.decode(Registration.self, from: Data(try FS.read(path + "/regr.json").utf8))
         let meta = try decoder.decode(Meta.self, from: Data(try FS.read(path + "/meta.json").utf8))
+        // The date only orders accounts: one in a format we do not read sorts first rather than failing.
         let created = (try? Date(meta.creation_dt, strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0)
         return StoredAccount(id: id, privateKeyJWK: key, uri: regr.uri, creationDate: created, creationHost: meta.creation_host)
     }
@@ -97,11 +102,8 @@ public struct AccountStore: Sendable {
     public func delete(id: String, server: String) throws {
         try validatePathComponent(id, what: "account id")
         let directory = serverDirectory(for: server) + "/" + id
-        guard FS.isDirectory(directory) else { throw StoreError("no account \(id) under \(serverDirectory(for: server))") }
-        for file in FS.list(directory) { unlink(directory + "/" + file) }
-        guard rmdir(directory) == 0 else { throw StoreError("cannot remove \(directory): \(FS.errorText())") }
+        guard FS.isDirectory(directory) else { throw StoreError(.notFound, "no account \(id) under \(serverDirectory(for: server))") }
+        for file in try FS.list(directory) { unlink(directory + "/" + file) }
+        guard rmdir(directory) == 0 else { throw StoreError(.unwritable, "cannot remove \(directory): \(FS.errorText())") }
     }
-
-    /// The host name certbot records in meta.json.
-    public static var hostName: String { FS.hostname() }
 }

@@ -1,8 +1,7 @@
+import Base
 import CSystem
 import FoundationEssentials
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The four PEM texts of one certificate version.
 public struct LineageFiles: Sendable, Equatable {
@@ -52,7 +51,7 @@ public struct LineageStore: Sendable {
     static let kinds = ["cert", "chain", "fullchain", "privkey"]
 
     public init(configDirectory: String) {
-        self.configDirectory = FS.absolute(configDirectory)
+        self.configDirectory = LocalSystem.absolutePath(configDirectory)
     }
 
     /// `preferred` when given, else the first name without `*.`; a clash
@@ -84,8 +83,30 @@ public struct LineageStore: Sendable {
         return FS.exists(lineage.renewalConfigPath) ? lineage : nil
     }
 
+    /// Every lineage with a renewal conf. A config directory that does not exist is an error
+    /// (never "no certificates"); one without renewal/ has none.
+    /// The lineage `name`, or an error that names the directory and points at `acme certificates`.
+    public func existingLineage(named name: String) throws -> Lineage {
+        try ConfigDirectory.requireExisting(configDirectory)
+        guard let lineage = try lineage(named: name) else {
+            throw StoreError(.noSuchLineage, "no certificate named \(name) under \(configDirectory)/renewal; see acme certificates")
+        }
+        return lineage
+    }
+
+    /// `acme delete`: under the config lock, removes the named lineage.
+    public func delete(named name: String, waiting: () -> Void = {}) throws -> Lineage {
+        try validatePathComponent(name, what: "certificate name")
+        let lock = try ConfigLock.acquire(configDirectory: configDirectory, create: false, waiting: waiting)
+        defer { withExtendedLifetime(lock) {} }
+        let lineage = try existingLineage(named: name)
+        try delete(lineage)
+        return lineage
+    }
+
     public func allLineages() throws -> [Lineage] {
-        FS.list(configDirectory + "/renewal")
+        try ConfigDirectory.requireExisting(configDirectory)
+        return try FS.listIfPresent(configDirectory + "/renewal")
             .filter { $0.hasSuffix(".conf") && !$0.hasPrefix(".") }
             .map { Lineage(name: String($0.dropLast(5)), configDirectory: configDirectory) }
     }
@@ -94,10 +115,11 @@ public struct LineageStore: Sendable {
         try RenewalConfig.parse(try FS.read(lineage.renewalConfigPath))
     }
 
-    public func create(name: String, files: LineageFiles, renewalParams: [(key: String, value: String)], version: String) throws -> Lineage {
+    public func create(name: String, files: LineageFiles, renewalParams: [(key: String, value: String)],
+                       webrootMap: [(domain: String, path: String)] = [], version: String) throws -> Lineage {
         try validatePathComponent(name, what: "certificate name")
         let lineage = Lineage(name: name, configDirectory: configDirectory)
-        guard !taken(name) else { throw StoreError("certificate \(name) already exists under \(configDirectory)") }
+        guard !taken(name) else { throw StoreError(.exists, "certificate \(name) already exists under \(configDirectory)") }
         for top in ["live", "archive", "renewal"] {
             try FS.makeDirectories(configDirectory + "/" + top, mode: 0o700)
         }
@@ -108,32 +130,34 @@ public struct LineageStore: Sendable {
         try pointLive(lineage, at: 1)
         let config = RenewalConfig(version: version, archiveDir: lineage.archivePath, cert: lineage.certPath,
                                    privkey: lineage.privkeyPath, chain: lineage.chainPath, fullchain: lineage.fullchainPath,
-                                   renewalParams: renewalParams)
+                                   renewalParams: renewalParams, webrootMap: webrootMap)
         try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: 0o644)
         return lineage
     }
 
     /// Writes version N+1 under `archive/`, makes it live in one step, then updates the renewal conf.
-    public func addVersion(to lineage: Lineage, files: LineageFiles, renewalParams: [(key: String, value: String)]?, version: String) throws {
+    public func addVersion(to lineage: Lineage, files: LineageFiles, renewalParams: [(key: String, value: String)]?,
+                           webrootMap: [(domain: String, path: String)]? = nil, version: String) throws {
         var config = try renewalConfig(of: lineage)
-        let next = (allArchiveVersions(lineage).max() ?? 0) + 1
+        let next = (try allArchiveVersions(lineage).max() ?? 0) + 1
         try beginChange(lineage)
         try writeArchive(lineage, files: files, version: next)
         try pointLive(lineage, at: next)
         config.version = version
         if let renewalParams { config.renewalParams = renewalParams }
+        if let webrootMap, !webrootMap.isEmpty { config.webrootMap = webrootMap }
         try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
-        _ = prune(lineage, versions: allArchiveVersions(lineage), current: next, keep: 5)
+        _ = try prune(lineage, versions: allArchiveVersions(lineage), current: next, keep: 5)
         endChange(lineage)
     }
 
     /// The version the live `cert.pem` points at.
     public func currentVersion(of lineage: Lineage) throws -> Int {
         guard let target = FS.readLink(lineage.certPath) else {
-            throw StoreError("\(lineage.certPath) is not a link into archive/; the lineage is damaged")
+            throw StoreError(.damaged, "\(lineage.certPath) is not a link into archive/; the lineage is damaged")
         }
         guard let number = Self.versionNumber(FS.lastComponent(target), kind: "cert") else {
-            throw StoreError("\(lineage.certPath) points at \(target), which is not a certN.pem")
+            throw StoreError(.damaged, "\(lineage.certPath) points at \(target), which is not a certN.pem")
         }
         return number
     }
@@ -144,13 +168,13 @@ public struct LineageStore: Sendable {
     }
 
     /// Version numbers present under `archive/<name>/` (by certN.pem).
-    public func archiveVersions(_ lineage: Lineage) -> [Int] {
-        FS.list(lineage.archivePath).compactMap { Self.versionNumber($0, kind: "cert") }
+    public func archiveVersions(_ lineage: Lineage) throws -> [Int] {
+        try FS.listIfPresent(lineage.archivePath).compactMap { Self.versionNumber($0, kind: "cert") }
     }
 
     /// Version numbers of any archived file, complete or not (certbot's next_free_version counts them all).
-    func allArchiveVersions(_ lineage: Lineage) -> Set<Int> {
-        let files = FS.list(lineage.archivePath)
+    func allArchiveVersions(_ lineage: Lineage) throws -> Set<Int> {
+        let files = try FS.listIfPresent(lineage.archivePath)
         return Set(Self.kinds.flatMap { kind in files.compactMap { Self.versionNumber($0, kind: kind) } })
     }
 
@@ -179,22 +203,23 @@ public struct LineageStore: Sendable {
         var actions: [String] = []
         let staging = stagingPath(lineage)
         if FS.exists(staging) {
-            removeLinkDirectory(staging)
+            try removeLinkDirectory(staging)
             actions.append("removed \(staging) left by an interrupted run")
         }
         // Temporary files of writeAtomically/replaceSymlink from a killed run.
         for directory in [lineage.archivePath, lineage.livePath] {
-            for file in FS.list(directory) where file.hasPrefix(".") && (file.contains(".tmp-") || file.contains(".link-")) {
+            for file in try FS.listIfPresent(directory) where file.hasPrefix(".") && (file.contains(".tmp-") || file.contains(".link-")) {
                 unlink(directory + "/" + file)
                 actions.append("removed \(directory)/\(file) left by an interrupted run")
             }
         }
         let renewalDirectory = configDirectory + "/renewal"
-        for file in FS.list(renewalDirectory) where file.hasPrefix(".\(lineage.name).conf.tmp-") {
+        for file in try FS.listIfPresent(renewalDirectory) where file.hasPrefix(".\(lineage.name).conf.tmp-") {
             unlink(renewalDirectory + "/" + file)
             actions.append("removed \(renewalDirectory)/\(file) left by an interrupted run")
         }
         func matches(_ version: Int) -> Bool {
+            // A version whose files cannot be read is not a candidate: repair falls back to an older one.
             guard isComplete(lineage, version: version),
                   let key = try? FS.read("\(lineage.archivePath)/privkey\(version).pem"),
                   let cert = try? FS.read("\(lineage.archivePath)/cert\(version).pem") else { return false }
@@ -205,15 +230,15 @@ public struct LineageStore: Sendable {
         var current: Int? = pointed.count == 1 && live.values.allSatisfy({ $0 != nil }) ? pointed.first : nil
         if current == nil {
             // Mixed or broken links: the newest complete, matching version wins.
-            guard let good = allArchiveVersions(lineage).sorted(by: >).first(where: matches) else {
-                throw StoreError("lineage \(lineage.name): the links in \(lineage.livePath) disagree and no archived version has a key matching its certificate; restore \(lineage.archivePath) from a backup or issue anew")
+            guard let good = try allArchiveVersions(lineage).sorted(by: >).first(where: matches) else {
+                throw StoreError(.damaged, "lineage \(lineage.name): the links in \(lineage.livePath) disagree and no archived version has a key matching its certificate; restore \(lineage.archivePath) from a backup or issue anew")
             }
             try pointLive(lineage, at: good)
             actions.append("pointed \(lineage.livePath) at version \(good) (its links disagreed)")
             current = good
         }
         guard var current else { return actions }
-        let versions = allArchiveVersions(lineage)
+        let versions = try allArchiveVersions(lineage)
         for version in versions.sorted() where version > current {
             if matches(version) {
                 try pointLive(lineage, at: version)
@@ -224,7 +249,7 @@ public struct LineageStore: Sendable {
                 actions.append("removed incomplete version \(version) from \(lineage.archivePath)")
             }
         }
-        let pruned = prune(lineage, versions: versions.filter { $0 <= current }, current: current, keep: keep)
+        let pruned = try prune(lineage, versions: versions.filter { $0 <= current }, current: current, keep: keep)
         if !pruned.isEmpty { actions.append("removed old versions \(pruned.map(String.init).joined(separator: ", "))") }
         if FS.exists(changeMarker(lineage)) { endChange(lineage) }
         return actions
@@ -234,10 +259,10 @@ public struct LineageStore: Sendable {
     @discardableResult
     public func prune(_ lineage: Lineage, keep: Int = 5) throws -> [Int] {
         let current = try currentVersion(of: lineage)
-        return prune(lineage, versions: allArchiveVersions(lineage), current: current, keep: keep)
+        return try prune(lineage, versions: allArchiveVersions(lineage), current: current, keep: keep)
     }
 
-    private func prune(_ lineage: Lineage, versions: Set<Int>, current: Int, keep: Int) -> [Int] {
+    private func prune(_ lineage: Lineage, versions: Set<Int>, current: Int, keep: Int) throws -> [Int] {
         let older = versions.filter { $0 < current }.sorted(by: >)
         let doomed = Array(older.dropFirst(keep))
         for version in doomed { removeVersion(lineage, version) }
@@ -249,13 +274,13 @@ public struct LineageStore: Sendable {
     /// half-deleted), then `live/<name>/`, then `archive/<name>/`.
     public func delete(_ lineage: Lineage) throws {
         guard unlink(lineage.renewalConfigPath) == 0 || errno == ENOENT else {
-            throw StoreError("cannot remove \(lineage.renewalConfigPath): \(FS.errorText())")
+            throw StoreError(.unwritable, "cannot remove \(lineage.renewalConfigPath): \(FS.errorText())")
         }
-        removeLinkDirectory(lineage.livePath)
-        for file in FS.list(lineage.archivePath) { unlink(lineage.archivePath + "/" + file) }
+        try removeLinkDirectory(lineage.livePath)
+        for file in try FS.listIfPresent(lineage.archivePath) { unlink(lineage.archivePath + "/" + file) }
         rmdir(lineage.archivePath)
         guard !FS.exists(lineage.livePath), !FS.exists(lineage.archivePath) else {
-            throw StoreError("could not remove everything of lineage \(lineage.name) (\(lineage.livePath), \(lineage.archivePath)): \(FS.errorText())")
+            throw StoreError(.unwritable, "could not remove everything of lineage \(lineage.name) (\(lineage.livePath), \(lineage.archivePath)): \(FS.errorText())")
         }
     }
 
@@ -271,7 +296,7 @@ public struct LineageStore: Sendable {
         // The key first: a certificate must never sit in archive/ without it.
         for kind in ["privkey", "cert", "chain", "fullchain"] {
             let path = "\(lineage.archivePath)/\(kind)\(version).pem"
-            guard !FS.exists(path) else { throw StoreError("\(path) already exists; refusing to overwrite an archived version") }
+            guard !FS.exists(path) else { throw StoreError(.exists, "\(path) already exists; refusing to overwrite an archived version") }
             try FS.writeAtomically(path, texts[kind]!, mode: kind == "privkey" ? 0o600 : 0o644)
         }
     }
@@ -288,7 +313,7 @@ public struct LineageStore: Sendable {
         // Created in place, not through a temporary file: a run killed here leaves either
         // no marker (and nothing else changed yet) or the marker, never a stray temporary.
         let fd = open(changeMarker(lineage), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw StoreError("cannot create \(changeMarker(lineage)): \(FS.errorText())") }
+        guard fd >= 0 else { throw StoreError(.unwritable, "cannot create \(changeMarker(lineage)): \(FS.errorText())") }
         fsync(fd)
         close(fd)
         FS.syncDirectory(lineage.archivePath)
@@ -317,8 +342,8 @@ public struct LineageStore: Sendable {
     func stagingPath(_ lineage: Lineage) -> String { "\(configDirectory)/live/.\(lineage.name).acme-new" }
 
     /// Removes a directory of links and small files (never following links).
-    private func removeLinkDirectory(_ path: String) {
-        for file in FS.list(path) { unlink(path + "/" + file) }
+    private func removeLinkDirectory(_ path: String) throws {
+        for file in try FS.listIfPresent(path) { unlink(path + "/" + file) }
         rmdir(path)
     }
 
@@ -327,24 +352,24 @@ public struct LineageStore: Sendable {
     /// targets stay right), flushed, then exchanged with the live directory.
     private func pointLive(_ lineage: Lineage, at version: Int) throws {
         let staging = stagingPath(lineage)
-        removeLinkDirectory(staging)
-        guard mkdir(staging, 0o755) == 0 else { throw StoreError("cannot create \(staging): \(FS.errorText())") }
+        try removeLinkDirectory(staging)
+        guard mkdir(staging, 0o755) == 0 else { throw StoreError(.unwritable, "cannot create \(staging): \(FS.errorText())") }
         for kind in Self.kinds {
             let link = "\(staging)/\(kind).pem"
             guard symlink("../../archive/\(lineage.name)/\(kind)\(version).pem", link) == 0 else {
-                throw StoreError("cannot create link \(link): \(FS.errorText())")
+                throw StoreError(.unwritable, "cannot create link \(link): \(FS.errorText())")
             }
         }
         try FS.writeAtomically(staging + "/README", Self.readme(prefix: ""), mode: 0o644)
         FS.syncDirectory(staging)
         if FS.isDirectory(lineage.livePath) {
             guard csystem_exchange(staging, lineage.livePath) == 0 else {
-                throw StoreError("cannot swap \(lineage.livePath) for the new version: \(FS.errorText())")
+                throw StoreError(.unwritable, "cannot swap \(lineage.livePath) for the new version: \(FS.errorText())")
             }
-            removeLinkDirectory(staging)  // now holds the old links
+            try removeLinkDirectory(staging)  // now holds the old links
         } else {
             guard rename(staging, lineage.livePath) == 0 else {
-                throw StoreError("cannot move \(staging) to \(lineage.livePath): \(FS.errorText())")
+                throw StoreError(.unwritable, "cannot move \(staging) to \(lineage.livePath): \(FS.errorText())")
             }
         }
         FS.syncDirectory(configDirectory + "/live")

@@ -1,3 +1,4 @@
+import Base
 /// certbot's `renewal/<name>.conf`, a configobj file: top-level paths and
 /// version, a `[renewalparams]` section, and optionally a `[[webroot_map]]`
 /// subsection inside it.
@@ -53,7 +54,7 @@ public struct RenewalConfig: Sendable {
                     .trimmed
                 if line.starts(with: [UInt8(ascii: "["), UInt8(ascii: "[")]) {
                     guard section == "renewalparams" || section.hasPrefix("renewalparams/") else {
-                        throw StoreError("renewal config line \(number): subsection \(name) outside [renewalparams]")
+                        throw StoreError(.malformedConfig, "renewal config line \(number): subsection \(name) outside [renewalparams]")
                     }
                     section = "renewalparams/" + String(name)
                 } else {
@@ -62,7 +63,7 @@ public struct RenewalConfig: Sendable {
                 continue
             }
             guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
-                throw StoreError("renewal config line \(number) is not \"key = value\": \(String(decoding: line, as: UTF8.self))")
+                throw StoreError(.malformedConfig, "renewal config line \(number) is not \"key = value\": \(String(decoding: line, as: UTF8.self))")
             }
             let key = String(decoding: Self.unquote(Self.trim(line[..<equals])), as: UTF8.self)
             let value = String(decoding: Self.unquote(Self.trim(line[(equals + 1)...])), as: UTF8.self)
@@ -75,7 +76,7 @@ public struct RenewalConfig: Sendable {
         }
         func take(_ key: String) throws -> String {
             guard let index = top.firstIndex(where: { $0.0 == key }) else {
-                throw StoreError("renewal config lacks \"\(key)\"")
+                throw StoreError(.malformedConfig, "renewal config lacks \"\(key)\"")
             }
             return top.remove(at: index).1
         }
@@ -124,17 +125,5 @@ public struct RenewalConfig: Sendable {
         let needs = value.contains("#") || value.hasPrefix(" ") || value.hasSuffix(" ") || value.isEmpty
         guard needs else { return value }
         return value.contains("\"") ? "'\(value)'" : "\"\(value)\""
-    }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing spaces, tabs and carriage returns.
-    public var trimmed: Substring { trimmed(of: " \t\r") }
-
-    func trimmed(of characters: String) -> Substring {
-        let s = Substring(self)
-        let start = s.firstIndex { !characters.contains($0) } ?? s.endIndex
-        let end = s.lastIndex { !characters.contains($0) }.map { s.index(after: $0) } ?? start
-        return s[start..<Swift.max(start, end)]
     }
 }

@@ -1,7 +1,34 @@
+import Base
 /// A failure while answering a challenge, as one line for the user.
-public struct ChallengeError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+public struct ChallengeError: CodedError {
+    public typealias Code = ErrorCode<ChallengeError>
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var category: ErrorCategory { code.category }
+    public var codeName: String { code.name }
+}
+
+extension ErrorCode where Domain == ChallengeError {
+    /// A flag value that is not an address, HOST:PORT or name.
+    public static var invalidSetting: Self { Self("challenge.invalidSetting", .usage) }
+    /// The responder's port cannot be bound.
+    public static var portUnavailable: Self { Self("challenge.portUnavailable", .localState) }
+    /// A socket, pipe or thread could not be made.
+    public static var system: Self { Self("challenge.system", .localState) }
+    /// The webroot is missing or cannot be written.
+    public static var webroot: Self { Self("challenge.webroot", .localState) }
+    /// The CA sent a token that may not reach a file name.
+    public static var invalidToken: Self { Self("challenge.invalidToken", .caRefused) }
+    /// A DNS or manual hook failed.
+    public static var hookFailed: Self { Self("challenge.hookFailed", .localState) }
+    /// The TXT records never became visible at the resolver.
+    public static var notPublished: Self { Self("challenge.notPublished", .localState) }
+    /// A DNS server did not answer usefully.
+    public static var dnsLookup: Self { Self("challenge.dnsLookup", .network) }
 }
 
 /// ACME tokens are base64url (RFC 8555 §8.1): nothing else may reach a file

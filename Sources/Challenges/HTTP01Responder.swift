@@ -1,7 +1,5 @@
 import Synchronization
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A minimal HTTP server for ACME HTTP-01 (RFC 8555 §8.3). It answers
 /// `GET|HEAD /.well-known/acme-challenge/<token>` for live tokens only and

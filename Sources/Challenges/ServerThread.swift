@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The thread a challenge responder serves on and the pipe that tells it to stop: `start`
 /// runs `serve(wakeFD)` on a new thread (it returns when the pipe becomes readable), `stop`
@@ -17,7 +15,7 @@ final class ServerThread {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
             listeners.forEach { close($0) }
-            throw ChallengeError("cannot create a pipe for \(purpose): \(String(cString: strerror(errno)))")
+            throw ChallengeError(.system, "cannot create a pipe for \(purpose): \(String(cString: strerror(errno)))")
         }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let wake = pipeFDs[0]
@@ -36,7 +34,7 @@ final class ServerThread {
             Unmanaged<Job>.fromOpaque(box).release()
             listeners.forEach { close($0) }
             close(pipeFDs[0]); close(pipeFDs[1])
-            throw ChallengeError("cannot start \(purpose) thread: \(String(cString: strerror(rc)))")
+            throw ChallengeError(.system, "cannot start \(purpose) thread: \(String(cString: strerror(rc)))")
         }
         wakeWrite = pipeFDs[1]
         thread = handle

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The listening side the challenge responders share: binding one address or all of them
 /// (dual-stack), with errors that name the port, the flag to fix and what else to do.
@@ -24,6 +22,14 @@ struct TCPListener {
 
     /// Non-blocking, close-on-exec listening sockets: one for the given address, or one
     /// dual-stack IPv6 socket (IPv4 where IPv6 is off) for all addresses.
+    /// Refuses an address that is neither IPv4 nor IPv6 before anything is contacted.
+    static func validate(address: String, flag: String) throws {
+        var v4 = in_addr(), v6 = in6_addr()
+        guard inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1 else {
+            throw ChallengeError(.invalidSetting, "\(flag) \(address) is not an IPv4 or IPv6 address")
+        }
+    }
+
     func open() throws -> [Int32] {
         let shown = address ?? "all addresses"
         if let address {
@@ -40,7 +46,7 @@ struct TCPListener {
             if inet_pton(AF_INET6, address, &v6) == 1 {
                 return [try listen(family: AF_INET6, address: shown) { fd in try bind6(fd, v6, v6only: true) }]
             }
-            throw ChallengeError("\(addressFlag) \(address) is not an IPv4 or IPv6 address")
+            throw ChallengeError(.invalidSetting, "\(addressFlag) \(address) is not an IPv4 or IPv6 address")
         }
         // All addresses: one dual-stack IPv6 socket, or IPv4 where IPv6 is off.
         do {
@@ -72,7 +78,7 @@ struct TCPListener {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 {
             if family == AF_INET6 && address == nil && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT) { throw SocketFamilyUnavailable() }
-            throw ChallengeError("cannot create a socket for \(purpose): \(String(cString: strerror(errno)))")
+            throw ChallengeError(.system, "cannot create a socket for \(purpose): \(String(cString: strerror(errno)))")
         }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -93,13 +99,13 @@ struct TCPListener {
     private func bindError(_ code: Int32, _ shown: String) -> ChallengeError {
         switch code {
         case EADDRINUSE:
-            return ChallengeError("port \(requestedPort) is already in use on \(shown); stop the server using it or \(alternative)")
+            return ChallengeError(.portUnavailable, "port \(requestedPort) is already in use on \(shown); stop the server using it or \(alternative)")
         case EACCES:
-            return ChallengeError("permission denied binding port \(requestedPort) (ports below 1024 need root or CAP_NET_BIND_SERVICE); run as root or \(alternative)")
+            return ChallengeError(.portUnavailable, "permission denied binding port \(requestedPort) (ports below 1024 need root or CAP_NET_BIND_SERVICE); run as root or \(alternative)")
         case EADDRNOTAVAIL:
-            return ChallengeError("cannot bind port \(requestedPort) on \(shown): the address is not on this host; fix \(addressFlag)")
+            return ChallengeError(.portUnavailable, "cannot bind port \(requestedPort) on \(shown): the address is not on this host; fix \(addressFlag)")
         default:
-            return ChallengeError("cannot bind port \(requestedPort) on \(shown): \(String(cString: strerror(code)))")
+            return ChallengeError(.portUnavailable, "cannot bind port \(requestedPort) on \(shown): \(String(cString: strerror(code)))")
         }
     }
 

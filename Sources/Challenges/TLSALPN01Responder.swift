@@ -1,8 +1,6 @@
 import ACMECrypto
 import Synchronization
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// TLS-ALPN-01 (RFC 8737) on its own port (443 by default): a thread accepts connections
 /// and completes one handshake each, bounded to 5 s, presenting the challenge certificate

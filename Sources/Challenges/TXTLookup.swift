@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Asks one DNS server for the TXT records of a name over UDP (RFC 1035), so that a
 /// DNS-01 record can be checked at a chosen resolver before the CA is told to look.
@@ -29,12 +27,12 @@ public struct TXTLookup: Sendable {
             port = try Self.port(String(host[host.index(after: colon)...]), resolver)
             host = host[..<colon]
         }
-        guard !host.isEmpty else { throw ChallengeError("--dns-resolver \(resolver) is not HOST:PORT (e.g. 127.0.0.1:53 or [::1]:53)") }
+        guard !host.isEmpty else { throw ChallengeError(.invalidSetting, "--dns-resolver \(resolver) is not HOST:PORT (e.g. 127.0.0.1:53 or [::1]:53)") }
         self.init(server: String(host), port: port)
     }
 
     private static func port(_ text: String, _ resolver: String) throws -> UInt16 {
-        guard let port = UInt16(text), port > 0 else { throw ChallengeError("--dns-resolver \(resolver): \(text) is not a port") }
+        guard let port = UInt16(text), port > 0 else { throw ChallengeError(.invalidSetting, "--dns-resolver \(resolver): \(text) is not a port") }
         return port
     }
 
@@ -43,7 +41,7 @@ public struct TXTLookup: Sendable {
         var query: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
         for label in name.split(separator: ".") {
             let bytes = Array(label.utf8)
-            guard !bytes.isEmpty, bytes.count < 64 else { throw ChallengeError("\(name) is not a DNS name") }
+            guard !bytes.isEmpty, bytes.count < 64 else { throw ChallengeError(.invalidSetting, "\(name) is not a DNS name") }
             query.append(UInt8(bytes.count))
             query += bytes
         }
@@ -54,22 +52,22 @@ public struct TXTLookup: Sendable {
         hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(server, String(port), &hints, &list) == 0, let info = list else {
-            throw ChallengeError("cannot resolve the DNS server \(server)")
+            throw ChallengeError(.dnsLookup, "cannot resolve the DNS server \(server)")
         }
         defer { freeaddrinfo(list) }
         let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
-        guard fd >= 0 else { throw ChallengeError("cannot open a UDP socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ChallengeError(.dnsLookup, "cannot open a UDP socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let seconds = timeout.components.seconds
         var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, send(fd, query, query.count, 0) == query.count else {
-            throw ChallengeError("cannot send a DNS query to \(server):\(port): \(String(cString: strerror(errno)))")
+            throw ChallengeError(.dnsLookup, "cannot send a DNS query to \(server):\(port): \(String(cString: strerror(errno)))")
         }
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { throw ChallengeError("no DNS answer from \(server):\(port) within \(timeout)") }
+            guard n > 0 else { throw ChallengeError(.dnsLookup, "no DNS answer from \(server):\(port) within \(timeout)") }
             let answer = Array(buffer.prefix(n))
             guard answer.count >= 12, answer[0] == query[0], answer[1] == query[1] else { continue }  // not ours
             return try Self.parseTXT(answer, name: name)
@@ -80,7 +78,7 @@ public struct TXTLookup: Sendable {
     static func parseTXT(_ message: [UInt8], name: String) throws -> [String] {
         let rcode = message[3] & 0x0F
         if rcode == 3 { return [] }  // NXDOMAIN: not there (yet)
-        guard rcode == 0 else { throw ChallengeError("the DNS server answered rcode \(rcode) for \(name)") }
+        guard rcode == 0 else { throw ChallengeError(.dnsLookup, "the DNS server answered rcode \(rcode) for \(name)") }
         let questions = Int(message[4]) << 8 | Int(message[5])
         let answers = Int(message[6]) << 8 | Int(message[7])
         var index = 12
@@ -91,17 +89,17 @@ public struct TXTLookup: Sendable {
                 index += 1 + Int(length)
                 if length == 0 { return }
             }
-            throw ChallengeError("truncated DNS answer for \(name)")
+            throw ChallengeError(.dnsLookup, "truncated DNS answer for \(name)")
         }
         for _ in 0..<questions { try skipName(); index += 4 }
         var values: [String] = []
         for _ in 0..<answers {
             try skipName()
-            guard index + 10 <= message.count else { throw ChallengeError("truncated DNS answer for \(name)") }
+            guard index + 10 <= message.count else { throw ChallengeError(.dnsLookup, "truncated DNS answer for \(name)") }
             let type = Int(message[index]) << 8 | Int(message[index + 1])
             let length = Int(message[index + 8]) << 8 | Int(message[index + 9])
             index += 10
-            guard index + length <= message.count else { throw ChallengeError("truncated DNS answer for \(name)") }
+            guard index + length <= message.count else { throw ChallengeError(.dnsLookup, "truncated DNS answer for \(name)") }
             if type == 16 {
                 var text: [UInt8] = []
                 var position = index

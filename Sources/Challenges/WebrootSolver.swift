@@ -1,7 +1,5 @@
 import Synchronization
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// HTTP-01 through an existing web server: token files under
 /// `<root>/.well-known/acme-challenge/`, removed again afterwards together
@@ -13,10 +11,10 @@ public final class WebrootSolver: @unchecked Sendable {
     public init(root: String) throws {
         var info = stat()
         guard stat(root, &info) == 0 else {
-            throw ChallengeError("webroot \(root) does not exist: \(String(cString: strerror(errno))); create it or point --webroot at the web server's document root")
+            throw ChallengeError(.webroot, "webroot \(root) does not exist: \(String(cString: strerror(errno))); create it or point --webroot at the web server's document root")
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw ChallengeError("webroot \(root) is not a directory; point --webroot at the web server's document root")
+            throw ChallengeError(.webroot, "webroot \(root) is not a directory; point --webroot at the web server's document root")
         }
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
     }
@@ -25,7 +23,7 @@ public final class WebrootSolver: @unchecked Sendable {
 
     public func add(token: String, keyAuthorization: String) throws {
         guard isValidChallengeToken(token) else {
-            throw ChallengeError("refusing challenge token \"\(token)\": not base64url")
+            throw ChallengeError(.invalidToken, "refusing challenge token \"\(token)\": not base64url")
         }
         try state.withLock { state in
             for directory in [root + "/.well-known", challengeDirectory] {
@@ -33,13 +31,13 @@ public final class WebrootSolver: @unchecked Sendable {
                     chmod(directory, 0o755)  // not narrowed by the umask: the web server must read it
                     state.createdDirectories.append(directory)
                 } else if errno != EEXIST {
-                    throw ChallengeError("cannot create \(directory): \(String(cString: strerror(errno)))")
+                    throw ChallengeError(.webroot, "cannot create \(directory): \(String(cString: strerror(errno)))")
                 }
             }
             let path = challengeDirectory + "/" + token
             let temporary = challengeDirectory + "/.\(token).tmp"
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw ChallengeError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw ChallengeError(.webroot, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
             let bytes = Array(keyAuthorization.utf8)
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             fchmod(fd, 0o644)
@@ -47,7 +45,7 @@ public final class WebrootSolver: @unchecked Sendable {
             guard written == bytes.count, closed == 0, rename(temporary, path) == 0 else {
                 let reason = String(cString: strerror(errno))
                 unlink(temporary)
-                throw ChallengeError("cannot write \(path): \(reason)")
+                throw ChallengeError(.webroot, "cannot write \(path): \(reason)")
             }
             state.files.append(path)
         }

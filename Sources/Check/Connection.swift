@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A TCP connection with a deadline for connecting and for every read and write, and the
 /// line-based plaintext dialogs that precede STARTTLS.
@@ -17,7 +15,7 @@ final class Connection {
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
         guard rc == 0, list != nil else {
-            throw CheckError("\(endpoint): cannot resolve \(endpoint.host): \(String(cString: gai_strerror(rc)))")
+            throw CheckError(.unreachable, "\(endpoint): cannot resolve \(endpoint.host): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(list) }
         var lastError = "no address"
@@ -36,7 +34,7 @@ final class Connection {
             }
             info = current.pointee.ai_next
         }
-        throw CheckError("\(endpoint): cannot connect: \(lastError)")
+        throw CheckError(.unreachable, "\(endpoint): cannot connect: \(lastError)")
     }
 
     deinit { close(fd) }
@@ -60,7 +58,7 @@ final class Connection {
     func send(_ line: String) throws {
         let bytes = Array((line + "\r\n").utf8)
         guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
-            throw CheckError("\(endpoint): the server closed the connection")
+            throw CheckError(.protocolFailure, "\(endpoint): the server closed the connection")
         }
     }
 
@@ -72,10 +70,10 @@ final class Connection {
                 if line.last == 13 { line.removeLast() }
                 return String(decoding: line, as: UTF8.self)
             }
-            guard pending.count < 16_384 else { throw CheckError("\(endpoint): a line longer than 16 KiB before STARTTLS") }
+            guard pending.count < 16_384 else { throw CheckError(.protocolFailure, "\(endpoint): a line longer than 16 KiB before STARTTLS") }
             var buffer = [UInt8](repeating: 0, count: 4096)
             let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { throw CheckError("\(endpoint): the server \(n == 0 ? "closed the connection" : "did not answer in time") before TLS") }
+            guard n > 0 else { throw CheckError(.protocolFailure, "\(endpoint): the server \(n == 0 ? "closed the connection" : "did not answer in time") before TLS") }
             pending += buffer.prefix(n)
         }
     }
@@ -85,33 +83,33 @@ final class Connection {
         switch kind {
         case .smtp:
             let greeting = try smtpReply()
-            guard greeting.code == 220 else { throw CheckError("\(endpoint): SMTP greeting is \(greeting.last)") }
+            guard greeting.code == 220 else { throw CheckError(.protocolFailure, "\(endpoint): SMTP greeting is \(greeting.last)") }
             try send("EHLO acme-check.invalid")
             let ehlo = try smtpReply()
-            guard ehlo.code == 250 else { throw CheckError("\(endpoint): EHLO refused: \(ehlo.last)") }
+            guard ehlo.code == 250 else { throw CheckError(.protocolFailure, "\(endpoint): EHLO refused: \(ehlo.last)") }
             guard ehlo.lines.contains(where: { $0.uppercased().dropFirst(4).hasPrefix("STARTTLS") }) else {
-                throw CheckError("\(endpoint): the server does not offer STARTTLS")
+                throw CheckError(.protocolFailure, "\(endpoint): the server does not offer STARTTLS")
             }
             try send("STARTTLS")
             let ready = try smtpReply()
-            guard ready.code == 220 else { throw CheckError("\(endpoint): STARTTLS refused: \(ready.last)") }
+            guard ready.code == 220 else { throw CheckError(.protocolFailure, "\(endpoint): STARTTLS refused: \(ready.last)") }
         case .imap:
             let greeting = try readLine()
-            guard greeting.hasPrefix("* OK") else { throw CheckError("\(endpoint): IMAP greeting is \(greeting)") }
+            guard greeting.hasPrefix("* OK") else { throw CheckError(.protocolFailure, "\(endpoint): IMAP greeting is \(greeting)") }
             try send("a1 STARTTLS")
             while true {
                 let line = try readLine()
                 if line.hasPrefix("a1 ") {
-                    guard line.hasPrefix("a1 OK") else { throw CheckError("\(endpoint): STARTTLS refused: \(line)") }
+                    guard line.hasPrefix("a1 OK") else { throw CheckError(.protocolFailure, "\(endpoint): STARTTLS refused: \(line)") }
                     break
                 }
             }
         case .pop3:
             let greeting = try readLine()
-            guard greeting.hasPrefix("+OK") else { throw CheckError("\(endpoint): POP3 greeting is \(greeting)") }
+            guard greeting.hasPrefix("+OK") else { throw CheckError(.protocolFailure, "\(endpoint): POP3 greeting is \(greeting)") }
             try send("STLS")
             let answer = try readLine()
-            guard answer.hasPrefix("+OK") else { throw CheckError("\(endpoint): STLS refused: \(answer)") }
+            guard answer.hasPrefix("+OK") else { throw CheckError(.protocolFailure, "\(endpoint): STLS refused: \(answer)") }
         }
     }
 

@@ -1,3 +1,4 @@
+import Base
 /// What `acme check` connects to: `smtp://host[:25]`, `submission://host[:587]` (STARTTLS),
 /// `smtps://host[:465]`, `imap://host[:143]` (STARTTLS), `imaps://host[:993]`,
 /// `pop3://host[:110]` (STLS), `pop3s://host[:995]`, `https://host[:443]`.
@@ -19,11 +20,11 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
 
     public init(parsing text: String) throws {
         guard let separator = text.firstRange(of: "://") else {
-            throw CheckError("\(text) is not an endpoint URL; write it as smtp://mail.example.com, imaps://mail.example.com:993, …")
+            throw CheckError(.invalidEndpoint, "\(text) is not an endpoint URL; write it as smtp://mail.example.com, imaps://mail.example.com:993, …")
         }
         let scheme = text[..<separator.lowerBound].lowercased()
         guard let known = Self.schemes[scheme] else {
-            throw CheckError("\(text): unknown scheme \(scheme); use one of \(Self.schemes.keys.sorted().joined(separator: ", "))")
+            throw CheckError(.invalidEndpoint, "\(text): unknown scheme \(scheme); use one of \(Self.schemes.keys.sorted().joined(separator: ", "))")
         }
         var rest = text[separator.upperBound...]
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
@@ -37,7 +38,7 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
             port = try Self.port(String(host[host.index(after: colon)...]), text)
             host = host[..<colon]
         }
-        guard !host.isEmpty else { throw CheckError("\(text) names no host") }
+        guard !host.isEmpty else { throw CheckError(.invalidEndpoint, "\(text) names no host") }
         self.scheme = scheme
         self.host = String(host).lowercased()
         self.port = port
@@ -45,13 +46,31 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func port(_ text: String, _ url: String) throws -> Int {
-        guard let port = Int(text), (1...65535).contains(port) else { throw CheckError("\(url): \(text) is not a port number") }
+        guard let port = Int(text), (1...65535).contains(port) else { throw CheckError(.invalidEndpoint, "\(url): \(text) is not a port number") }
         return port
     }
 }
 
 /// A failure to reach or talk to an endpoint, one line naming it.
-public struct CheckError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+public struct CheckError: CodedError {
+    public typealias Code = ErrorCode<CheckError>
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var category: ErrorCategory { code.category }
+    public var codeName: String { code.name }
+}
+
+extension ErrorCode where Domain == CheckError {
+    /// Not an endpoint URL acme check understands.
+    public static var invalidEndpoint: Self { Self("check.invalidEndpoint", .usage) }
+    /// Name resolution or the connection failed.
+    public static var unreachable: Self { Self("check.unreachable", .network) }
+    /// The server's dialog before TLS went wrong (greeting, EHLO, STARTTLS refused, closed).
+    public static var protocolFailure: Self { Self("check.protocolFailure", .network) }
+    /// The TLS handshake failed or presented no certificate.
+    public static var handshake: Self { Self("check.handshake", .network) }
 }

@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 import FoundationEssentials
 
 /// What `acme check` reports about one endpoint.
@@ -22,6 +23,21 @@ public struct CheckReport: Sendable, Codable {
     /// Set when the certificate expires within the `--expires-within` limit.
     public var expiresSoon: Bool
     public var ok: Bool { verified && !expiresSoon }
+
+    /// The readable block `acme check` prints.
+    public var text: String {
+        let verdict = verified ? "ok" : "FAILED: \(verifyMessage) (code \(verifyCode))"
+        return """
+        \(endpoint) (\(protocolVersion), \(cipher))
+          subject:    \(subject ?? "-")
+          names:      \(names.joined(separator: " "))
+          issuer:     \(issuer ?? "-")
+          key:        \(keyType)
+          valid:      \(notBefore.utcText) to \(notAfter.utcText)
+          days left:  \(daysLeft)\(expiresSoon ? "  EXPIRES SOON" : "")
+          verified:   \(verdict) for \(serverName)
+        """
+    }
 }
 
 /// Connects, speaks STARTTLS where the scheme needs it, does the TLS handshake with SNI,
@@ -32,6 +48,14 @@ public struct EndpointCheck: Sendable {
     public var timeoutSeconds = 10
     /// Fail when fewer seconds than this are left.
     public var expiresWithin: Double = 0
+
+    /// `--expires-within`: "14d", "36h", "2w", "90m", "45s" or a bare number of days, in seconds.
+    public static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
+        if let days = Double(text) { return days * 86_400 }
+        guard let unit = text.last.flatMap({ units[$0] }), let amount = Double(text.dropLast()), amount >= 0 else { return nil }
+        return amount * unit
+    }
 
     public init(serverName: String? = nil, caFile: String? = nil) {
         self.serverName = serverName
@@ -50,9 +74,9 @@ public struct EndpointCheck: Sendable {
         } catch let error as CryptoError where error.description.contains("cannot load") {
             throw error
         } catch {
-            throw CheckError("\(endpoint): TLS handshake failed (\(error))")
+            throw CheckError(.handshake, "\(endpoint): TLS handshake failed (\(error))")
         }
-        guard let leaf = result.chain.first else { throw CheckError("\(endpoint): the server sent no certificate") }
+        guard let leaf = result.chain.first else { throw CheckError(.handshake, "\(endpoint): the server sent no certificate") }
         let left = leaf.notAfter.timeIntervalSince(now)
         var report = CheckReport(endpoint: endpoint.description, serverName: name ?? endpoint.host, subject: leaf.subjectCommonName,
                                  names: leaf.dnsNames, issuer: leaf.issuerCommonName, keyType: leaf.keyDescription(),

@@ -1,3 +1,5 @@
+import Base
+
 /// Checks and normalises the names a user asks a certificate for.
 public enum DomainName {
     /// Lowercases, drops one trailing dot, and checks LDH syntax (RFC 1123 §2.1, RFC 8555 §7.1.4 for wildcards).
@@ -24,7 +26,7 @@ public enum DomainName {
             problem = nil
         }
         if let problem {
-            throw IssuanceError("invalid domain name \"\(raw)\": \(problem)", usage: true)
+            throw IssuanceError(.invalidDomain, "invalid domain name \"\(raw)\": \(problem)")
         }
         return name
     }
@@ -36,11 +38,11 @@ public enum DomainName {
         for name in raw {
             // `-d a.example.com,b.example.com` works as in certbot.
             for part in name.split(separator: ",") {
-                let n = try normalize(String(part).trimmingSpaces)
+                let n = try normalize(String(part.trimmed))
                 if seen.insert(n).inserted { out.append(n) }
             }
         }
-        guard !out.isEmpty else { throw IssuanceError("no domain name given; pass -d mail.example.com", usage: true) }
+        guard !out.isEmpty else { throw IssuanceError(.invalidDomain, "no domain name given; pass -d mail.example.com") }
         return out
     }
 
@@ -48,14 +50,5 @@ public enum DomainName {
         let u = Array(label.utf8)
         guard !u.isEmpty, u.count <= 63, u.first != 0x2D, u.last != 0x2D else { return false }
         return u.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return String(s)
     }
 }

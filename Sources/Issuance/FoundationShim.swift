@@ -1,5 +1,1 @@
-#if canImport(FoundationEssentials)
 @_exported import FoundationEssentials
-#else
-@_exported import Foundation
-#endif

@@ -1,23 +1,7 @@
 import ACME
 import ACMECrypto
-
-/// How challenges are answered.
-public enum ChallengeMethod: Sendable, Equatable {
-    /// Our own responder on `address` (nil: all addresses) and `port`.
-    case standalone(address: String?, port: Int)
-    /// Token files under a web server's document root.
-    case webroot(path: String)
-    /// certbot's `webroot_map`: a document root per name (`default` for names not listed).
-    case webrootMap([String: String], default: String?)
-    /// DNS-01 through a script that adds and removes the TXT records; the only way to
-    /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
-    /// `host:port` to check against, the longest wait).
-    case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
-    /// certbot's `manual` authenticator with its auth and cleanup hooks (`challenge`: dns-01 or http-01).
-    case certbotManual(authHook: String, cleanupHook: String?, challenge: String)
-    /// TLS-ALPN-01 (RFC 8737) through our own TLS responder on `address` (nil: all) and `port`.
-    case tlsALPN(address: String?, port: Int)
-}
+import Base
+import Challenges
 
 /// An ACME profile request (Let's Encrypt's `classic`, `tlsserver`, `shortlived`).
 public enum ProfileChoice: Sendable, Equatable {
@@ -28,6 +12,18 @@ public enum ProfileChoice: Sendable, Equatable {
 
     public var name: String {
         switch self { case .preferred(let n), .required(let n): n }
+    }
+
+    /// From `--preferred-profile` / `--required-profile` (at most one; a name such as classic).
+    public init?(preferred: String?, required: String?) throws {
+        if preferred != nil, required != nil {
+            throw IssuanceError(.invalidProfile, "--preferred-profile and --required-profile exclude each other; give one")
+        }
+        for name in [preferred, required].compactMap({ $0 }) where name.isEmpty || name.contains(where: { $0 == " " || $0 == "," }) {
+            throw IssuanceError(.invalidProfile, "profile \"\(name)\" is not a profile name such as classic or tlsserver")
+        }
+        guard let choice = required.map({ Self.required($0) }) ?? preferred.map({ Self.preferred($0) }) else { return nil }
+        self = choice
     }
 }
 
@@ -68,8 +64,11 @@ public struct IssueRequest: Sendable {
     public var dryRun = false
     public var hooks = SavedHooks()
     /// Called once when the CA is about to be contacted (not when a valid certificate makes
-    /// the run a no-op): the CLI prints the CT notice and runs the pre hook there.
+    /// the run a no-op): `IssueWorkflow` prints the CT notice and runs the pre hook there.
     public var beforeContactingCA: (@Sendable () -> Void)?
+
+    /// The CA to ask.
+    public var caServer: CAServer { CAServer(directoryURL: server, caBundle: caBundle) }
 
     public init(names: [String], server: String, configDirectory: String, certName: String? = nil,
                 keyType: KeyType = .ecdsa(.p256), registration: RegistrationOptions = RegistrationOptions(),
@@ -104,4 +103,14 @@ public struct IssueResult: Sendable {
     public var livePath: String
     public var notAfter: Date
     public var names: [String]
+    /// Requests sent to the CA (0 when it was not contacted).
+    public var requestCount = 0
+
+    public init(outcome: Outcome, lineageName: String, livePath: String, notAfter: Date, names: [String]) {
+        self.outcome = outcome
+        self.lineageName = lineageName
+        self.livePath = livePath
+        self.notAfter = notAfter
+        self.names = names
+    }
 }

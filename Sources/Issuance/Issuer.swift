@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Base
 import ACME
 import ACMECrypto
 import CertStore
@@ -19,15 +17,10 @@ public struct Issuer: Sendable {
     public func issue(_ request: IssueRequest) async throws -> IssueResult {
         let names = request.names
         // Wildcards need DNS-01 (RFC 8555 §7.1.3).
-        let dnsChallenge: Bool
-        switch request.challenge {
-        case .dnsHook: dnsChallenge = true
-        case .certbotManual(_, _, let challenge): dnsChallenge = challenge == "dns-01"
-        default: dnsChallenge = false
+        if !request.challenge.validatesDNS, let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
+            throw IssuanceError(.wildcardNeedsDNS, "\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: pass --dns-hook SCRIPT (see Docs/DNS-01.md), or list the exact names instead")
         }
-        if !dnsChallenge, let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
-            throw IssuanceError("\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: pass --dns-hook SCRIPT (see Docs/DNS-01.md), or list the exact names instead", usage: true)
-        }
+        try request.challenge.validate()
         let lineages = LineageStore(configDirectory: request.configDirectory)
 
         // An existing lineage: the one named, else the one with exactly these names.
@@ -41,27 +34,11 @@ public struct Issuer: Sendable {
         }
 
         request.beforeContactingCA?()
-        let accounts = AccountResolver(configDirectory: request.configDirectory, client: client,
-                                       server: request.server, progress: progress)
+        let accounts = AccountService(configDirectory: request.configDirectory, client: client,
+                                      server: request.server, progress: progress)
         let account = try await accounts.resolve(request.registration, id: request.accountID)
         let profile = try await chooseProfile(request.profile)
-
-        let solver: any ChallengeSolver
-        switch request.challenge {
-        case .standalone(let address, let port):
-            solver = StandaloneSolver(address: address, port: port)
-        case .webroot(let path):
-            solver = try WebrootChallengeSolver(root: path)
-        case .webrootMap(let map, let root):
-            solver = try WebrootChallengeSolver(map: map, default: root)
-        case .tlsALPN(let address, let port):
-            solver = try TLSALPNSolver(address: address, port: port)
-        case .certbotManual(let auth, let cleanup, let challenge):
-            solver = ManualHookSolver(challengeType: challenge, authHook: auth, cleanupHook: cleanup, allDomains: names, progress: progress)
-        case .dnsHook(let script, let seconds, let resolver):
-            solver = DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
-                                     resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
-        }
+        let solver = try request.challenge.makeSolver(names: names, progress: progress)
 
         let key = try certificateKey(request, existing: existing?.0)
         let csr = try CSR.der(names: names, key: key)
@@ -76,37 +53,30 @@ public struct Issuer: Sendable {
             return IssueResult(outcome: .dryRun, lineageName: existing?.0.name ?? names[0], livePath: existing?.0.livePath ?? "",
                                notAfter: leaf.notAfter, names: names)
         }
-        var params = renewalParams(request, accountID: account.stored.id)
+        let params = RenewalParams(request, accountID: account.stored.id)
+        let encoded = params.encoded()
         if let (lineage, _) = existing {
             // Finish or undo what an interrupted run left before adding a version on top of it.
             if lineages.needsRepair(lineage) {
                 for action in try lineages.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress(action) }
             }
             // Keep what certbot (or a plugin) saved that we do not manage.
-            let ours = Set(params.map(\.key) + Self.managedParams)
-            let kept = ((try? lineages.renewalConfig(of: lineage))?.renewalParams ?? []).filter { !ours.contains($0.key) }
-            params = kept + params
-            try lineages.addVersion(to: lineage, files: files, renewalParams: params, version: request.toolVersion)
-            // The prepared key is now the live key; the next renewal needs another one.
-            if !request.reuseKey, FS.exists(lineage.nextKeyPath) { unlink(lineage.nextKeyPath) }
+            let config = try lineages.renewalConfig(of: lineage)
+            try lineages.addVersion(to: lineage, files: files, renewalParams: params.merged(into: config.renewalParams),
+                                    webrootMap: encoded.webrootMap, version: request.toolVersion)
+            if !request.reuseKey { try NextKey.consumed(lineage) }
             let version = try lineages.currentVersion(of: lineage)
             progress("saved to \(lineage.livePath)/ (version \(version))")
             return IssueResult(outcome: .renewed(version: version), lineageName: lineage.name, livePath: lineage.livePath,
                                notAfter: leaf.notAfter, names: names)
         }
         let name = try lineages.chooseName(preferred: request.certName, firstDomain: names[0])
-        let lineage = try lineages.create(name: name, files: files, renewalParams: params, version: request.toolVersion)
+        let lineage = try lineages.create(name: name, files: files, renewalParams: encoded.params, webrootMap: encoded.webrootMap,
+                                          version: request.toolVersion)
         progress("saved to \(lineage.livePath)/")
         return IssueResult(outcome: .issued, lineageName: lineage.name, livePath: lineage.livePath,
                            notAfter: leaf.notAfter, names: names)
     }
-
-    /// Params this tool writes whenever it applies; absent ones are cleared on renewal.
-    static let managedParams = ["account", "server", "authenticator", "http01_port", "http01_address", "webroot_path",
-                                "key_type", "rsa_key_size", "elliptic_curve", "preferred_chain", "ca_bundle",
-                                "preferred_profile", "required_profile", "reuse_key", "pre_hook", "post_hook", "renew_hook",
-                                "acme_dns_hook", "acme_dns_propagation_wait", "acme_dns_resolver",
-                                "tls_alpn_01_port", "tls_alpn_01_address", "manual_auth_hook", "manual_cleanup_hook", "pref_challs"]
 
     /// The profile to ask for: a preferred one only if the directory lists it, a required one or fail.
     private func chooseProfile(_ choice: ProfileChoice?) async throws -> String? {
@@ -115,7 +85,7 @@ public struct Issuer: Sendable {
         if offered[choice.name] != nil { return choice.name }
         let list = offered.isEmpty ? "none" : offered.keys.sorted().joined(separator: ", ")
         if case .required = choice {
-            throw IssuanceError("the CA does not offer the required profile \(choice.name) (it offers: \(list)); choose one of those or drop --required-profile", usage: true)
+            throw IssuanceError(.profileUnavailable, "the CA does not offer the required profile \(choice.name) (it offers: \(list)); choose one of those or drop --required-profile")
         }
         progress("the CA does not offer profile \(choice.name) (it offers: \(list)); using its default")
         return nil
@@ -125,19 +95,22 @@ public struct Issuer: Sendable {
     /// `reuseKey` the lineage's current one.
     private func certificateKey(_ request: IssueRequest, existing: Lineage?) throws -> PrivateKey {
         guard let existing else { return try PrivateKey.generate(request.keyType) }
-        if !request.reuseKey {
-            guard FS.exists(existing.nextKeyPath) else { return try PrivateKey.generate(request.keyType) }
-            if let next = try? PrivateKey(pem: try FS.read(existing.nextKeyPath)), next.type == request.keyType {
-                progress("using the key prepared for this renewal (its TLSA record was printed by acme tlsa --next)")
-                return next
+        if request.reuseKey {
+            do {
+                return try PrivateKey(pem: try FS.read(existing.privkeyPath))
+            } catch {
+                throw IssuanceError(.unreadableLineage, "--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
             }
-            progress("ignoring \(existing.nextKeyPath): it is not a \(request.keyType) key; a new key is made")
-            return try PrivateKey.generate(request.keyType)
         }
-        do {
-            return try PrivateKey(pem: try FS.read(existing.privkeyPath))
-        } catch {
-            throw IssuanceError("--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
+        switch NextKey.read(existing, type: request.keyType) {
+        case .usable(let key):
+            progress("using the key prepared for this renewal (its TLSA record was printed by acme tlsa --next)")
+            return key
+        case .unusable(let reason):
+            progress("ignoring \(existing.nextKeyPath) (\(reason)); a new key is made")
+            return try PrivateKey.generate(request.keyType)
+        case .absent:
+            return try PrivateKey.generate(request.keyType)
         }
     }
 
@@ -154,29 +127,51 @@ public struct Issuer: Sendable {
         let wanted = Set(request.names)
         let wantECDSA = request.keyType.isECDSA
         var best: (lineage: Lineage, cert: Certificate, rank: Int)?
+        // The lineage a new certificate for these names would be named after: if it cannot be
+        // read, issuing must fail rather than fork `<name>-0001` beside it.
+        let ownName = request.names[0].hasPrefix("*.") ? String(request.names[0].dropFirst(2)) : request.names[0]
         for lineage in try store.allLineages() {
-            guard let cert = try? liveCertificate(store, lineage), Set(cert.dnsNames.map { $0.lowercased() }) == wanted else { continue }
-            let liveKey = (try? FS.read(lineage.privkeyPath)).flatMap { try? PrivateKey(pem: $0) }
-            let rank = (liveKey.map { $0.type.isECDSA == wantECDSA } ?? false ? 2 : 0) + (lineage.name == request.names[0] ? 1 : 0)
+            let cert: Certificate
+            do {
+                cert = try liveCertificate(store, lineage)
+            } catch {
+                if lineage.name == ownName { throw error }
+                progress("skipping lineage \(lineage.name): \(error)")
+                continue
+            }
+            guard Set(cert.dnsNames.map { $0.lowercased() }) == wanted else { continue }
+            let liveKey: PrivateKey
+            do {
+                liveKey = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
+            } catch {
+                throw IssuanceError(.unreadableLineage, "cannot read the key of lineage \(lineage.name) (\(lineage.privkeyPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
+            }
+            let rank = (liveKey.type.isECDSA == wantECDSA ? 2 : 0) + (lineage.name == request.names[0] ? 1 : 0)
             if rank > (best?.rank ?? -1) { best = (lineage, cert, rank) }
         }
         guard let best else { return nil }
         if best.rank < 2 {
-            throw IssuanceError("lineage \(best.lineage.name) holds these names with another key type than --key-type \(request.keyType); pass --cert-name \(best.lineage.name) to change its key type, or --cert-name NEW for a second lineage", usage: true)
+            throw IssuanceError(.keyTypeConflict, "lineage \(best.lineage.name) holds these names with another key type than --key-type \(request.keyType); pass --cert-name \(best.lineage.name) to change its key type, or --cert-name NEW for a second lineage")
         }
         return (best.lineage, best.cert)
     }
 
+    /// The lineage's live certificate, after repairing what an interrupted run left (links
+    /// that disagree, a version never made live). The caller holds the config lock.
     private func liveCertificate(_ store: LineageStore, _ lineage: Lineage) throws -> Certificate {
         do {
-            return try Certificate(pem: try store.readLive(lineage).cert)
+            if store.needsRepair(lineage) {
+                for action in try store.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress("\(lineage.name): \(action)") }
+            }
+            return try Certificate(pem: try FS.read(lineage.certPath))
         } catch {
-            throw IssuanceError("cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error)")
+            throw IssuanceError(.unreadableLineage, "cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
         }
     }
 
     /// Whether a PEM private key belongs to a PEM certificate (for `LineageStore.repair`).
     public static func keyMatchesCertificate(_ keyPEM: String, _ certPEM: String) -> Bool {
+        // Unreadable PEM is simply "does not match": repair then looks at an older version.
         guard let key = try? PrivateKey(pem: keyPEM), let cert = try? Certificate(pem: certPEM) else { return false }
         return cert.matches(key)
     }
@@ -185,60 +180,19 @@ public struct Issuer: Sendable {
     static func lineageFiles(chainPEM: String, key: PrivateKey) throws -> LineageFiles {
         let chain = try Certificate.chain(pem: chainPEM)
         guard let leaf = chain.first, leaf.matches(key) else {
-            throw IssuanceError("the CA returned a certificate that does not match the private key we sent; nothing was saved")
+            throw IssuanceError(.certificateMismatch, "the CA returned a certificate that does not match the private key we sent; nothing was saved")
         }
         let rest = chain.dropFirst().map(\.pem).joined()
         return LineageFiles(cert: leaf.pem, chain: rest, fullchain: leaf.pem + rest, privkey: try key.pemPKCS8())
     }
 
-    /// The `[renewalparams]` certbot writes, so that certbot and `acme renew` can renew the lineage.
-    func renewalParams(_ request: IssueRequest, accountID: String) -> [(key: String, value: String)] {
-        var params: [(key: String, value: String)] = [("account", accountID), ("server", request.server)]
-        switch request.challenge {
-        case .standalone(let address, let port):
-            params.append(("authenticator", "standalone"))
-            params.append(("http01_port", String(port)))
-            if let address { params.append(("http01_address", address)) }
-        case .webroot(let path):
-            params.append(("authenticator", "webroot"))
-            params.append(("webroot_path", path + ","))
-        case .webrootMap(_, let root):
-            params.append(("authenticator", "webroot"))
-            if let root { params.append(("webroot_path", root + ",")) }
-        case .certbotManual(let auth, let cleanup, let challenge):
-            params.append(("authenticator", "manual"))
-            params.append(("manual_auth_hook", auth))
-            if let cleanup { params.append(("manual_cleanup_hook", cleanup)) }
-            params.append(("pref_challs", challenge + ","))
-        case .tlsALPN(let address, let port):
-            params.append(("authenticator", "acme-tls-alpn"))
-            params.append(("tls_alpn_01_port", String(port)))
-            if let address { params.append(("tls_alpn_01_address", address)) }
-        case .dnsHook(let script, let seconds, let resolver):
-            params.append(("authenticator", "acme-dns-hook"))
-            params.append(("acme_dns_hook", script))
-            params.append(("acme_dns_propagation_wait", String(seconds)))
-            if let resolver { params.append(("acme_dns_resolver", resolver)) }
-        }
-        switch request.keyType {
-        case .ecdsa(let curve):
-            params.append(("key_type", "ecdsa"))
-            params.append(("elliptic_curve", curve == .p384 ? "secp384r1" : "secp256r1"))
-        case .rsa(let bits):
-            params.append(("key_type", "rsa"))
-            params.append(("rsa_key_size", String(bits)))
-        }
-        if let chain = request.preferredChain { params.append(("preferred_chain", chain)) }
-        if let bundle = request.caBundle { params.append(("ca_bundle", bundle)) }
-        switch request.profile {
-        case .preferred(let name): params.append(("preferred_profile", name))
-        case .required(let name): params.append(("required_profile", name))
-        case nil: break
-        }
-        if request.reuseKey { params.append(("reuse_key", "True")) }
-        if let hook = request.hooks.pre { params.append(("pre_hook", hook)) }
-        if let hook = request.hooks.post { params.append(("post_hook", hook)) }
-        if let hook = request.hooks.deploy { params.append(("renew_hook", hook)) }
-        return params
+}
+
+extension RenewalParams {
+    /// What an issuance saves for its renewal.
+    init(_ request: IssueRequest, accountID: String) {
+        self.init(account: accountID, server: request.server, challenge: request.challenge, keyType: request.keyType,
+                  preferredChain: request.preferredChain, caBundle: request.caBundle, profile: request.profile,
+                  reuseKey: request.reuseKey, hooks: request.hooks)
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import FoundationEssentials
 
 /// The TLS files as installed: fixed names inside `<tlsDir>/current/`, which is
@@ -61,7 +62,7 @@ struct PostfixConfig {
         var result: [(String, String)] = []
         for line in postconfP.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
-            let key = line[..<eq].trimmingCharacters(in: " "), value = line[line.index(after: eq)...].trimmingCharacters(in: " ")
+            let key = line[..<eq].trimmed(of: " "), value = line[line.index(after: eq)...].trimmed(of: " ")
             let parameter = key.split(separator: "/").last.map(String.init) ?? ""
             let wanted: String? = switch parameter {
             case "smtpd_tls_security_level", "smtp_tls_security_level": "none"
@@ -88,7 +89,7 @@ struct PostfixConfig {
             }
             flush()
             guard let eq = line.firstIndex(of: "=") else { name = nil; continue }
-            name = line[..<eq].trimmingCharacters(in: " \t")
+            name = String(line[..<eq].trimmed(of: " \t"))
             value = String(line[line.index(after: eq)...])
         }
         flush()
@@ -135,14 +136,5 @@ enum DovecotConfig {
             ]
         }
         return lines.joined(separator: "\n") + "\n"
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice.removeFirst() }
-        while let last = slice.last, set.contains(last) { slice.removeLast() }
-        return String(slice)
     }
 }

@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -20,14 +21,14 @@ public struct KeyPair: Sendable {
         do {
             chain = try Certificate.chain(pem: chainPEM)
         } catch {
-            throw ProvisionError("\(certSource): \(error)")
+            throw ProvisionError(.refused, "\(certSource): \(error)")
         }
-        guard !chain.isEmpty else { throw ProvisionError("\(certSource): no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)") }
+        guard !chain.isEmpty else { throw ProvisionError(.refused, "\(certSource): no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)") }
         let key: PrivateKey
         do {
             key = try PrivateKey(pem: keyPEM)
         } catch {
-            throw ProvisionError("\(keySource): not a usable private key: \(error)")
+            throw ProvisionError(.refused, "\(keySource): not a usable private key: \(error)")
         }
         self.key = key
         self.chain = chain
@@ -45,11 +46,11 @@ public struct KeyPair: Sendable {
     }
 
     static func readFile(_ path: String, what: String) throws -> String {
-        guard FS.exists(path) else { throw ProvisionError("\(path): \(what) file does not exist") }
+        guard FS.exists(path) else { throw ProvisionError(.refused, "\(path): \(what) file does not exist") }
         do {
             return try FS.read(path)
         } catch {
-            throw ProvisionError("\(error)")
+            throw ProvisionError(.refused, "\(error)")
         }
     }
 
@@ -67,35 +68,31 @@ public struct KeyPair: Sendable {
         var findings = Findings()
         guard leaf.matches(key) else {
             if let position = chain.firstIndex(where: { $0.matches(key) }) {
-                throw ProvisionError("\(certSource): the certificate of \(keySource) is number \(position + 1) in the chain; put the leaf first and each issuer after what it signed")
+                throw ProvisionError(.refused, "\(certSource): the certificate of \(keySource) is number \(position + 1) in the chain; put the leaf first and each issuer after what it signed")
             }
-            throw ProvisionError("\(keySource) does not belong to the certificate in \(certSource) (their public keys differ)")
+            throw ProvisionError(.refused, "\(keySource) does not belong to the certificate in \(certSource) (their public keys differ)")
         }
         for index in chain.indices.dropLast() where !chain[index].isSigned(by: chain[index + 1]) {
-            throw ProvisionError("\(certSource): certificate \(index + 2) (\(chain[index + 1].label)) did not sign certificate \(index + 1) (\(chain[index].label)); put the leaf first and each issuer after what it signed")
+            throw ProvisionError(.refused, "\(certSource): certificate \(index + 2) (\(chain[index + 1].label)) did not sign certificate \(index + 1) (\(chain[index].label)); put the leaf first and each issuer after what it signed")
         }
         if let issuer, !chain[chain.count - 1].isSigned(by: issuer) {
-            throw ProvisionError("\(certSource): not signed by the CA certificate \(issuer.label)")
+            throw ProvisionError(.refused, "\(certSource): not signed by the CA certificate \(issuer.label)")
         }
         guard leaf.covers(name: fqdn) else {
             let names = leaf.dnsNames.isEmpty ? "no DNS names" : leaf.dnsNames.joined(separator: ", ")
-            throw ProvisionError("\(certSource): the certificate is for \(names), not \(fqdn)")
+            throw ProvisionError(.refused, "\(certSource): the certificate is for \(names), not \(fqdn)")
         }
         if now < leaf.notBefore {
-            throw ProvisionError("\(certSource): the certificate is not valid before \(Self.format(leaf.notBefore)); check the clock")
+            throw ProvisionError(.refused, "\(certSource): the certificate is not valid before \(leaf.notBefore.utcText); check the clock")
         }
         if leaf.isExpired(at: now) {
-            throw ProvisionError("\(certSource): the certificate expired on \(Self.format(leaf.notAfter)); renew it")
+            throw ProvisionError(.refused, "\(certSource): the certificate expired on \(leaf.notAfter.utcText); renew it")
         }
         let daysLeft = Int(leaf.notAfter.timeIntervalSince(now) / 86400)
         if daysLeft < warnDays {
-            findings.warnings.append("\(certSource): the certificate expires in \(daysLeft) day\(daysLeft == 1 ? "" : "s") (\(Self.format(leaf.notAfter))); renew it soon")
+            findings.warnings.append("\(certSource): the certificate expires in \(daysLeft) day\(daysLeft == 1 ? "" : "s") (\(leaf.notAfter.utcText)); renew it soon")
         }
         return findings
-    }
-
-    static func format(_ date: Date) -> String {
-        date.formatted(.iso8601).replacing("T", with: " ").replacing("Z", with: " UTC")
     }
 }
 

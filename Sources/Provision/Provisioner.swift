@@ -1,9 +1,8 @@
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `acme provision`: find and check the certificate, install it under the TLS
 /// directory, bring Postfix's and Dovecot's TLS settings in line, reload the
@@ -26,6 +25,19 @@ public struct Provisioner: Sendable {
         public var notes: [String] = []
         public var reloaded: [String] = []
         public var changed: Bool { !changes.isEmpty }
+
+        /// Notes, each change, and the reloads, as progress lines.
+        public func progressLines(dryRun: Bool) -> [String] {
+            notes + changes.map { (dryRun ? "would change: " : "changed: ") + $0 }
+                + (reloaded.isEmpty ? [] : ["reloaded " + reloaded.joined(separator: " and ")])
+        }
+
+        /// The one result line: what was installed, or that nothing changed.
+        public func summary(dryRun: Bool) -> String {
+            let source = origin ?? "no TLS (SSL_TYPE empty)"
+            if !changed { return "nothing changed (\(source))" }
+            return dryRun ? "\(changes.count) change(s) pending from \(source)" : "installed from \(source)"
+        }
     }
 
     var paths: InstalledPaths { InstalledPaths(tlsDir: settings.tlsDir) }
@@ -35,8 +47,12 @@ public struct Provisioner: Sendable {
     /// Throws before touching anything when a check fails.
     public func run(dryRun: Bool, now: Date = Date()) throws -> Report {
         // One provision at a time per TLS directory (a --watch loop and a deploy hook may meet).
-        let lock = dryRun ? nil : try Lock(path: settings.tlsDir + "/.acme-provision.lock")
-        defer { lock?.release() }
+        var lock: FileLock?
+        if !dryRun {
+            try FS.makeDirectories(settings.tlsDir, mode: 0o755)
+            lock = try FileLock(path: settings.tlsDir + "/.acme-provision.lock")
+        }
+        defer { withExtendedLifetime(lock) {} }
         return try compareAndApply(dryRun: dryRun, now: now)
     }
 
@@ -62,7 +78,8 @@ public struct Provisioner: Sendable {
             if let ca = set.caPEM { files.append(("cacert.pem", ca, 0o644)) }
             files.append(("dhparams.pem", try dhParameters(&report), 0o644))
         }
-        let installedNames = Set(FS.list(paths.current))
+        let installedNames = Set(try FS.listIfPresent(paths.current))
+        // An installed file that cannot be read differs from what should be there: it is replaced.
         let filesDiffer = files.count != installedNames.count
             || files.contains { (try? FS.read(paths.current + "/" + $0.name)) != $0.content }
 
@@ -73,7 +90,7 @@ public struct Provisioner: Sendable {
         let havePostfix = FS.exists(mainCF)
         var queueDirectory = "/var/spool/postfix"
         if havePostfix {
-            let current = PostfixConfig.parseMainCF((try? FS.read(mainCF)) ?? "")
+            let current = PostfixConfig.parseMainCF(try FS.read(mainCF))
             if let queue = current["queue_directory"], !queue.isEmpty { queueDirectory = queue }
             let wanted = PostfixConfig.render(set: set, level: settings.tlsLevel, paths: paths, current: current)
             postfixChanges = wanted.settings.filter { current[$0.0] ?? "" != PostfixConfig.normalize($0.1) }
@@ -95,6 +112,7 @@ public struct Provisioner: Sendable {
             let version = detected.version
             let rendered = DovecotConfig.render(set: set, level: settings.tlsLevel, paths: paths, version: version,
                                                 origin: set == nil ? "SSL_TYPE empty" : "SSL_TYPE=\(settings.sslType.rawValue)")
+            // Missing or unreadable: written anew.
             if (try? FS.read(sslConf)) != rendered { dovecotContent = rendered }
         } else {
             report.notes.append("no Dovecot configuration at \(settings.dovecotDir); Dovecot left alone")
@@ -103,9 +121,10 @@ public struct Provisioner: Sendable {
         // What changed, in words.
         if filesDiffer {
             if let set {
+                // Only the wording of the change line: without an old certificate it says "installed".
                 let old = (try? FS.read(paths.chain)).flatMap { try? Certificate.chain(pem: $0).first }
                 let new = set.primary.leaf
-                let what = "certificate for \(new.dnsNames.joined(separator: ", ")) (serial \(new.serialHex), expires \(KeyPair.format(new.notAfter)))"
+                let what = "certificate for \(new.dnsNames.joined(separator: ", ")) (serial \(new.serialHex), expires \(new.notAfter.utcText))"
                 report.changes.append(old.map { "\(what) replaces serial \($0.serialHex)" } ?? "\(what) installed in \(settings.tlsDir)")
                 if let alt = set.alt { report.changes.append("RSA fallback certificate serial \(alt.leaf.serialHex) installed") }
             } else {
@@ -152,10 +171,10 @@ public struct Provisioner: Sendable {
         guard FS.exists(custom) else { return DHParameters.ffdhe4096PEM }
         let text = try KeyPair.readFile(custom, what: "DH parameters")
         guard let bits = DHParameters.bits(pem: text) else {
-            throw ProvisionError("\(custom): not PEM DH parameters (expected -----BEGIN DH PARAMETERS-----); remove it to use RFC 7919 ffdhe4096")
+            throw ProvisionError(.refused, "\(custom): not PEM DH parameters (expected -----BEGIN DH PARAMETERS-----); remove it to use RFC 7919 ffdhe4096")
         }
         guard bits >= 2048 else {
-            throw ProvisionError("\(custom): \(bits)-bit DH parameters are too weak; use at least 2048 bits or remove the file to use ffdhe4096")
+            throw ProvisionError(.refused, "\(custom): \(bits)-bit DH parameters are too weak; use at least 2048 bits or remove the file to use ffdhe4096")
         }
         report.warnings.append("using custom DH parameters from \(custom) (\(bits) bits) instead of the RFC 7919 ffdhe4096 group")
         return text
@@ -172,32 +191,32 @@ public struct Provisioner: Sendable {
             let digest = Digest.sha256(Array(files.map { $0.name + "\0" + $0.content }.joined(separator: "\0").utf8))
             // Named by content; a directory of that name that is live, or whose files were
             // edited by hand, is never overwritten in place: the new set gets a fresh name.
-            var id = hex(digest.prefix(8))
+            var id = Digest.hex(digest.prefix(8))
             for attempt in 1... {
                 let candidate = setsDir + "/" + id
                 if !FS.exists(candidate) || "sets/" + id != previous { break }
-                id = hex(digest.prefix(8)) + "-\(attempt)"
+                id = Digest.hex(digest.prefix(8)) + "-\(attempt)"
             }
             let target = setsDir + "/" + id
             let staging = setsDir + "/.staging-\(getpid())"
-            removeTree(staging)
+            try removeTree(staging)
             try FS.makeDirectories(staging, mode: 0o755)
             for file in files { try FS.writeAtomically(staging + "/" + file.name, file.content, mode: file.mode) }
-            removeTree(target)
-            guard rename(staging, target) == 0 else { throw ProvisionError("cannot move \(staging) to \(target): \(FS.errorText())") }
+            try removeTree(target)
+            guard rename(staging, target) == 0 else { throw ProvisionError(.installFailed, "cannot move \(staging) to \(target): \(FS.errorText())") }
             FS.syncDirectory(setsDir)
             try FS.replaceSymlink(paths.current, target: "sets/" + id)
             FS.syncDirectory(settings.tlsDir)
         }
         // Keep the set just replaced (a daemon may still be reading it); remove older ones.
         let keep = Set([FS.readLink(paths.current), previous].compactMap { $0 }.map(FS.lastComponent))
-        for name in FS.list(setsDir) where !keep.contains(name) && !name.hasPrefix(".staging") {
-            removeTree(setsDir + "/" + name)
+        for name in try FS.list(setsDir) where !keep.contains(name) && !name.hasPrefix(".staging") {
+            try removeTree(setsDir + "/" + name)
         }
     }
 
-    func removeTree(_ path: String) {
-        for name in FS.list(path) { unlink(path + "/" + name) }
+    func removeTree(_ path: String) throws {
+        for name in try FS.listIfPresent(path) { unlink(path + "/" + name) }
         rmdir(path)
     }
 
@@ -206,7 +225,7 @@ public struct Provisioner: Sendable {
     func postconf(_ arguments: [String]) throws {
         let result = runner.run(["postconf", "-c", settings.postfixDir] + arguments)
         guard result.succeeded else {
-            throw ProvisionError("postconf -c \(settings.postfixDir) failed: \(result.lastLine)")
+            throw ProvisionError(.installFailed, "postconf -c \(settings.postfixDir) failed: \(result.lastLine)")
         }
     }
 
@@ -222,8 +241,9 @@ public struct Provisioner: Sendable {
     /// What `postfix status` checks, without its three helper processes: the
     /// master's pid file under queue_directory names a live process.
     func postfixRunning(queueDirectory: String) -> Bool {
+        // No readable pid file is what a stopped Postfix looks like.
         guard let text = try? FS.read(queueDirectory + "/pid/master.pid"),
-              let pid = pid_t(text.trimmingCharacters(in: " \n\t")), pid > 0 else { return false }
+              let pid = pid_t(text.trimmed(of: " \n\t")), pid > 0 else { return false }
         return kill(pid, 0) == 0 || errno == EPERM
     }
 
@@ -276,6 +296,7 @@ public struct Provisioner: Sendable {
     }
 
     func loadState() -> State? {
+        // A cache (the Dovecot version): missing or unreadable means "ask dovecot again".
         guard let text = try? FS.read(stateFile) else { return nil }
         return try? JSONDecoder().decode(State.self, from: Data(text.utf8))
     }
@@ -284,42 +305,14 @@ public struct Provisioner: Sendable {
                    dovecot: (version: DovecotVersion, stamp: String?)?) throws {
         var material = files.map { $0.name + "\n" + $0.content }.joined(separator: "\n")
         for file in [settings.postfixDir + "/main.cf", settings.dovecotDir + "/conf.d/10-ssl.conf"] {
+            // A daemon's file that does not exist (no Dovecot here) adds nothing to the fingerprint.
             material += "\n" + file + "\n" + ((try? FS.read(file)) ?? "")
         }
-        let state = State(fingerprint: hex(Digest.sha256(Array(material.utf8))), installedAt: KeyPair.format(Date()), serial: serial,
+        let state = State(fingerprint: Digest.hex(Digest.sha256(Array(material.utf8))), installedAt: Date().utcText, serial: serial,
                           dovecotBinary: dovecot?.stamp, dovecotVersion: dovecot?.stamp == nil ? nil : dovecot?.version.rawValue)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FS.makeDirectories(settings.tlsDir, mode: 0o755)
         try FS.writeAtomically(stateFile, String(decoding: try encoder.encode(state), as: UTF8.self) + "\n", mode: 0o644)
-    }
-}
-
-/// Lower-case hex, two digits a byte.
-func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-    let digits = Array("0123456789abcdef")
-    return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
-}
-
-/// An exclusive flock(2) on a file, held until released (or the process ends).
-struct Lock {
-    let fd: Int32
-
-    init(path: String) throws {
-        try FS.makeDirectories(FS.parentDirectory(path), mode: 0o755)
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ProvisionError("cannot open lock file \(path): \(FS.errorText())") }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                let reason = FS.errorText()
-                close(fd)
-                throw ProvisionError("cannot lock \(path): \(reason)")
-            }
-        }
-    }
-
-    func release() {
-        flock(fd, LOCK_UN)
-        close(fd)
     }
 }

@@ -1,6 +1,8 @@
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
+import Issuance
 
 /// `acme selfsigned`: a test CA and a leaf for the mail server's FQDN, under the names
 /// docker-mailserver's `SSL_TYPE=self-signed` reads from its `ssl/` folder:
@@ -17,6 +19,21 @@ public struct SelfSignedSet: Sendable {
 
     public init(fqdn: String) { self.fqdn = fqdn.lowercased() }
 
+    /// The set for `hostname` (else OVERRIDE_HOSTNAME, else HOSTNAME from `environment`) and
+    /// `extraNames`, every name checked; the certificate's own name cannot be a wildcard.
+    public init(hostname: String?, extraNames: [String], environment: [String: String]) throws {
+        let given = [hostname, environment["OVERRIDE_HOSTNAME"], environment["HOSTNAME"]].compactMap { $0 }.first { !$0.isEmpty }
+        guard let given else {
+            throw ProvisionError(.invalidSetting, "give the mail server's name with --hostname mail.example.com")
+        }
+        let names = try DomainName.normalize(all: [given] + extraNames)
+        if names[0].hasPrefix("*.") {
+            throw ProvisionError(.invalidSetting, "--hostname \(names[0]) is a wildcard; give the mail server's own name (add the wildcard with --san)")
+        }
+        self.init(fqdn: names[0])
+        self.extraNames = Array(names.dropFirst())
+    }
+
     public struct Files: Sendable {
         public var key: String, cert: String, combined: String, caCert: String, caKey: String
     }
@@ -32,7 +49,7 @@ public struct SelfSignedSet: Sendable {
         try validatePathComponent(fqdn, what: "hostname")
         let files = paths(in: directory)
         if !overwrite, let existing = [files.key, files.cert, files.caCert].first(where: FS.exists) {
-            throw ProvisionError("\(existing) already exists; pass --force to replace the whole set, or choose another --output")
+            throw ProvisionError(.refused, "\(existing) already exists; pass --force to replace the whole set, or choose another --output")
         }
         let start = now.addingTimeInterval(-300)
         let caKey = try PrivateKey.generate(keyType)

@@ -1,3 +1,4 @@
+import Base
 import FoundationEssentials
 
 /// Where the certificate comes from: docker-mailserver's `SSL_TYPE`.
@@ -101,12 +102,100 @@ public struct ProvisionSettings: Sendable {
 }
 
 /// A refusal: one line naming the file and what is wrong with it.
-public struct ProvisionError: Error, CustomStringConvertible, Sendable {
-    public var description: String
+public struct ProvisionError: CodedError {
+    public typealias Code = ErrorCode<ProvisionError>
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var category: ErrorCategory { code.category }
+    public var codeName: String { code.name }
+}
+
+extension ErrorCode where Domain == ProvisionError {
     /// No candidate certificate at all (as opposed to a broken one): what --issue-if-missing reacts to.
-    public var noUsableCertificate: Bool
-    public init(_ description: String, noUsableCertificate: Bool = false) {
-        self.description = description
-        self.noUsableCertificate = noUsableCertificate
+    public static var noUsableCertificate: Self { Self("provision.noUsableCertificate", .localState) }
+    /// A certificate, key, chain or source file failed a check; the installed state is untouched.
+    public static var refused: Self { Self("provision.refused", .localState) }
+    /// The settings (SSL_TYPE and friends, the host name) do not describe a usable setup.
+    public static var invalidSetting: Self { Self("provision.invalidSetting", .usage) }
+    /// Installing failed: a file, a lock, postconf.
+    public static var installFailed: Self { Self("provision.installFailed", .localState) }
+}
+
+/// What the command line gave for `acme provision`; every nil falls back to docker-mailserver's
+/// environment variable of the same meaning, then to the default.
+public struct ProvisionInputs: Sendable {
+    public var sslType: String?
+    public var hostname: String?
+    public var sslDomain: String?
+    public var certPath: String?
+    public var keyPath: String?
+    public var altCertPath: String?
+    public var altKeyPath: String?
+    public var tlsLevel: String?
+    public var letsencryptDir = "/etc/letsencrypt"
+    public var traefikFile: String?
+    public var caddyData: String?
+    public var dmsConfigDir = "/tmp/docker-mailserver"
+    public var tlsDir = "/etc/dms/tls"
+    public var postfixDir = "/etc/postfix"
+    public var dovecotDir = "/etc/dovecot"
+    public var dovecotVersion: String?
+
+    public init() {}
+}
+
+extension ProvisionSettings {
+    /// Settings from the flags, then the environment (SSL_TYPE, OVERRIDE_HOSTNAME, SSL_DOMAIN,
+    /// SSL_CERT_PATH, SSL_KEY_PATH, SSL_ALT_CERT_PATH, SSL_ALT_KEY_PATH, TLS_LEVEL), then
+    /// `hostName()` (what `hostname -f` says). Relative paths are made absolute.
+    public init(_ inputs: ProvisionInputs, environment: [String: String],
+                hostName: () -> String = LocalSystem.fullyQualifiedHostName) throws {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            (flag ?? environment[variable]).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        func path(_ flag: String?, _ variable: String) -> String? { value(flag, variable).map(LocalSystem.absolutePath) }
+
+        let typeText = inputs.sslType ?? environment["SSL_TYPE"] ?? ""
+        let sslType: SSLType
+        if typeText == "plaintext" || typeText == "none" {
+            sslType = .plaintext
+        } else if let type = SSLType(rawValue: typeText) {
+            sslType = type
+        } else {
+            throw ProvisionError(.invalidSetting, "SSL_TYPE \(typeText) is not supported: use letsencrypt, manual, self-signed, or empty for no TLS")
+        }
+        let fqdn = value(inputs.hostname, "OVERRIDE_HOSTNAME") ?? hostName()
+        guard fqdn.contains(".") else {
+            throw ProvisionError(.invalidSetting, "the hostname \(fqdn) is not fully qualified; set OVERRIDE_HOSTNAME or --hostname to e.g. mail.example.com")
+        }
+        self.init(sslType: sslType, fqdn: fqdn)
+        sslDomain = value(inputs.sslDomain, "SSL_DOMAIN")
+        certPath = path(inputs.certPath, "SSL_CERT_PATH")
+        keyPath = path(inputs.keyPath, "SSL_KEY_PATH")
+        altCertPath = path(inputs.altCertPath, "SSL_ALT_CERT_PATH")
+        altKeyPath = path(inputs.altKeyPath, "SSL_ALT_KEY_PATH")
+        if let level = value(inputs.tlsLevel, "TLS_LEVEL") {
+            guard let parsed = TLSLevel(rawValue: level) else {
+                throw ProvisionError(.invalidSetting, "TLS_LEVEL \(level) is not modern or intermediate")
+            }
+            tlsLevel = parsed
+        }
+        if let version = inputs.dovecotVersion {
+            guard let parsed = DovecotVersion(rawValue: version) else {
+                throw ProvisionError(.invalidSetting, "--dovecot-version \(version) is not 2.3 or 2.4")
+            }
+            dovecotVersion = parsed
+        }
+        letsencryptDir = LocalSystem.absolutePath(inputs.letsencryptDir)
+        traefikFile = inputs.traefikFile.map(LocalSystem.absolutePath)
+        caddyData = inputs.caddyData.map(LocalSystem.absolutePath)
+        dmsConfigDir = LocalSystem.absolutePath(inputs.dmsConfigDir)
+        tlsDir = LocalSystem.absolutePath(inputs.tlsDir)
+        postfixDir = LocalSystem.absolutePath(inputs.postfixDir)
+        dovecotDir = LocalSystem.absolutePath(inputs.dovecotDir)
     }
 }

@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -66,8 +67,7 @@ public struct CertificateFinder: Sendable {
             let tried = "live/{\(settings.lineageNames.joined(separator: ","))} under \(settings.letsencryptDir)"
                 + (FS.exists(traefik) ? ", \(traefik)" : "") + (settings.caddyData.map { ", Caddy data \($0)" } ?? "")
             let reasons = notes.isEmpty ? "" : " (" + notes.map { String($0.dropFirst("skipped: ".count)) }.joined(separator: "; ") + ")"
-            throw ProvisionError("no usable certificate for \(settings.fqdn) in \(tried)\(reasons); issue one with `acme issue -d \(settings.fqdn)` or use --issue-if-missing",
-                                 noUsableCertificate: true)
+            throw ProvisionError(.noUsableCertificate, "no usable certificate for \(settings.fqdn) in \(tried)\(reasons); issue one with `acme issue -d \(settings.fqdn)` or use --issue-if-missing")
         }
         var set = CertificateSet(primary: best.0.pair, origin: best.0.origin, warnings: best.1.warnings, notes: notes)
         if best.0.pair.isECDSA, let rsa = byExpiry.first(where: { !$0.0.pair.isECDSA }) {
@@ -91,7 +91,7 @@ public struct CertificateFinder: Sendable {
 
     func manual() throws -> CertificateSet {
         guard let certPath = settings.certPath, let keyPath = settings.keyPath, !certPath.isEmpty, !keyPath.isEmpty else {
-            throw ProvisionError("SSL_TYPE=manual needs SSL_CERT_PATH and SSL_KEY_PATH (or --cert-path and --key-path)")
+            throw ProvisionError(.invalidSetting, "SSL_TYPE=manual needs SSL_CERT_PATH and SSL_KEY_PATH (or --cert-path and --key-path)")
         }
         let primary = try KeyPair.load(keyPath: keyPath, certPath: certPath)
         var set = CertificateSet(primary: primary, origin: "manual \(certPath)")
@@ -103,13 +103,13 @@ public struct CertificateFinder: Sendable {
             let alt = try KeyPair.load(keyPath: altKey, certPath: altCert)
             guard alt.isECDSA != primary.isECDSA else {
                 let kind = primary.isECDSA ? "ECDSA" : "RSA", other = primary.isECDSA ? "RSA" : "ECDSA"
-                throw ProvisionError("\(altKey): the ALT key is \(kind) like the primary key; the ALT pair must be the other type (\(other)), so that clients which cannot use \(kind) still get a certificate")
+                throw ProvisionError(.refused, "\(altKey): the ALT key is \(kind) like the primary key; the ALT pair must be the other type (\(other)), so that clients which cannot use \(kind) still get a certificate")
             }
             set.warnings += try alt.check(fqdn: settings.fqdn, now: now, warnDays: settings.warnDays).warnings
             set.alt = alt
             set.origin += " with ALT \(altCert)"
         default:
-            throw ProvisionError("SSL_ALT_CERT_PATH and SSL_ALT_KEY_PATH go together; set both or neither")
+            throw ProvisionError(.invalidSetting, "SSL_ALT_CERT_PATH and SSL_ALT_KEY_PATH go together; set both or neither")
         }
         return set
     }
@@ -124,10 +124,10 @@ public struct CertificateFinder: Sendable {
         let caPEM = try KeyPair.readFile(caPath, what: "CA certificate")
         let ca: Certificate
         do {
-            guard let first = try Certificate.chain(pem: caPEM).first else { throw ProvisionError("no PEM certificate in it") }
+            guard let first = try Certificate.chain(pem: caPEM).first else { throw ProvisionError(.refused, "no PEM certificate in it") }
             ca = first
         } catch {
-            throw ProvisionError("\(caPath): \(error)")
+            throw ProvisionError(.refused, "\(caPath): \(error)")
         }
         var set = CertificateSet(primary: pair, caPEM: ca.pem, origin: "self-signed \(dir)")
         set.warnings = try pair.check(fqdn: settings.fqdn, now: now, warnDays: settings.warnDays, issuer: ca).warnings

@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -21,7 +22,7 @@ struct TraefikStore {
 
         func candidate() throws -> CertificateFinder.Candidate {
             guard let cert = Base64URL.decode(certificateBase64), let key = Base64URL.decode(keyBase64) else {
-                throw ProvisionError("\(label): certificate or key is not base64")
+                throw ProvisionError(.refused, "\(label): certificate or key is not base64")
             }
             let pair = try KeyPair(keyPEM: String(decoding: key, as: UTF8.self), chainPEM: String(decoding: cert, as: UTF8.self),
                                    keySource: label + " key", certSource: label)
@@ -31,14 +32,14 @@ struct TraefikStore {
 
     func entries() throws -> [Entry] {
         let text: String
-        do { text = try FS.read(path) } catch { throw ProvisionError("\(error)") }
+        do { text = try FS.read(path) } catch { throw ProvisionError(.refused, "\(error)") }
         let root: JSONTree
         do {
             root = try JSONDecoder().decode(JSONTree.self, from: Data(text.utf8))
         } catch {
-            throw ProvisionError("\(path): not valid JSON (\(Self.reason(error))); is this Traefik's acme.json?")
+            throw ProvisionError(.refused, "\(path): not valid JSON (\(Self.reason(error))); is this Traefik's acme.json?")
         }
-        guard case .object(let top) = root else { throw ProvisionError("\(path): expected a JSON object at the top level") }
+        guard case .object(let top) = root else { throw ProvisionError(.refused, "\(path): expected a JSON object at the top level") }
         if top["Certificates"] != nil {  // v1
             return Self.certificates(top["Certificates"], file: path, resolver: nil, v1: true)
         }
@@ -81,11 +82,11 @@ struct CaddyStore {
     func entries() throws -> [() throws -> CertificateFinder.Candidate?] {
         let root = dataDir + "/certificates"
         guard FS.isDirectory(root) else {
-            throw ProvisionError("\(root) does not exist; --caddy-data must be Caddy's data directory (the one holding certificates/)")
+            throw ProvisionError(.refused, "\(root) does not exist; --caddy-data must be Caddy's data directory (the one holding certificates/)")
         }
         var result: [() throws -> CertificateFinder.Candidate?] = []
-        for issuer in FS.list(root) where FS.isDirectory(root + "/" + issuer) {
-            for name in FS.list(root + "/" + issuer) {
+        for issuer in try FS.list(root) where FS.isDirectory(root + "/" + issuer) {
+            for name in try FS.list(root + "/" + issuer) {
                 let base = root + "/" + issuer + "/" + name + "/" + name
                 guard FS.exists(base + ".crt"), FS.exists(base + ".key") else { continue }
                 result.append {
@@ -103,6 +104,7 @@ indirect enum JSONTree: Decodable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Each JSON type in turn: a failed attempt only means "not this type".
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }

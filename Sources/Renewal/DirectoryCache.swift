@@ -1,3 +1,4 @@
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -16,7 +17,7 @@ struct DirectoryCache {
     var path: String { file.path }
 
     init(configDirectory: String) {
-        file = StateFile(path: FS.absolute(configDirectory) + "/.acme-servers.json")
+        file = StateFile(path: LocalSystem.absolutePath(configDirectory) + "/.acme-servers.json")
     }
 
     /// nil when unknown or stale: the directory must be fetched.

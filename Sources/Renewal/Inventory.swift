@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -15,36 +16,60 @@ public struct LineageSummary: Sendable, Codable {
     public var privateKeyPath: String
     /// "valid", "expired", "key does not match", or what could not be read.
     public var status: String
+
+    /// The readable block `acme certificates` prints.
+    public var text: String {
+        let expiry = notAfter.map { "\($0.utcText) (\(daysLeft ?? 0) days)" } ?? "unknown"
+        return """
+        \(name)
+          domains:  \(domains.joined(separator: " "))
+          expires:  \(expiry)
+          key:      \(keyType ?? "unknown")
+          profile:  \(profile ?? "CA default")
+          status:   \(status)
+          path:     \(certificatePath)
+        """
+    }
 }
 
 /// Reads every lineage of a config directory without changing anything.
 public struct Inventory: Sendable {
     public var configDirectory: String
-    public init(configDirectory: String) { self.configDirectory = FS.absolute(configDirectory) }
+    public init(configDirectory: String) { self.configDirectory = LocalSystem.absolutePath(configDirectory) }
 
-    public func lineages(now: Date = Date()) -> [LineageSummary] {
+    /// Every lineage; throws when the config directory or its renewal/ cannot be read.
+    public func lineages(now: Date = Date()) throws -> [LineageSummary] {
         let store = LineageStore(configDirectory: configDirectory)
-        return ((try? store.allLineages()) ?? []).map { summary($0, store: store, now: now) }
+        return try store.allLineages().map { summary($0, store: store, now: now) }
     }
 
+    /// What can be read of one lineage; what cannot is its status, never skipped.
     func summary(_ lineage: Lineage, store: LineageStore, now: Date) -> LineageSummary {
         var result = LineageSummary(name: lineage.name, domains: [], certificatePath: lineage.fullchainPath,
                                     privateKeyPath: lineage.privkeyPath, status: "valid")
-        let config = try? store.renewalConfig(of: lineage)
-        result.server = config?[param: "server"]
-        result.profile = config?[param: "required_profile"] ?? config?[param: "preferred_profile"]
-        guard let certificate = (try? FS.read(lineage.certPath)).flatMap({ try? Certificate(pem: $0) }) else {
-            result.status = "unreadable certificate \(lineage.certPath)"
+        do {
+            let config = try store.renewalConfig(of: lineage)
+            result.server = config[param: "server"]
+            result.profile = config[param: "required_profile"] ?? config[param: "preferred_profile"]
+        } catch {
+            result.status = "unreadable renewal conf: \(error)"
+        }
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(pem: try FS.read(lineage.certPath))
+        } catch {
+            result.status = "unreadable certificate: \(error)"
             return result
         }
         result.domains = certificate.dnsNames
         result.notAfter = certificate.notAfter
         result.daysLeft = Int((certificate.notAfter.timeIntervalSince(now) / 86_400).rounded(.down))
-        if let key = (try? FS.read(lineage.privkeyPath)).flatMap({ try? PrivateKey(pem: $0) }) {
-            result.keyType = certificate.keyDescription()
+        result.keyType = certificate.keyDescription()
+        do {
+            let key = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
             if !certificate.matches(key) { result.status = "key does not match the certificate" }
-        } else {
-            result.status = "unreadable key \(lineage.privkeyPath)"
+        } catch {
+            result.status = "unreadable key: \(error)"
         }
         if result.status == "valid", certificate.isExpired(at: now) { result.status = "expired" }
         return result

@@ -1,4 +1,5 @@
 import ACME
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -25,7 +26,7 @@ public struct RenewalInfoState: Sendable {
     static let defaultRecheck: Double = 6 * 3600
 
     public init(configDirectory: String) {
-        file = StateFile(path: FS.absolute(configDirectory) + "/.acme-ari.json")
+        file = StateFile(path: LocalSystem.absolutePath(configDirectory) + "/.acme-ari.json")
     }
 
     /// The stored entry for this lineage's current certificate, if any.

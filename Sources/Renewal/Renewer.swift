@@ -1,5 +1,6 @@
 import ACME
 import ACMECrypto
+import Base
 import CertStore
 import FoundationEssentials
 import Issuance
@@ -34,6 +35,17 @@ public struct LineageReport: Sendable {
     public var name: String
     public var outcome: Outcome
     public var isFailure: Bool { if case .failed = outcome { true } else { false } }
+
+    /// The report line `acme renew` prints (failures on stderr).
+    public var line: String {
+        switch outcome {
+        case .notDue(let until, let basis): "\(name): not due until \(until.utcText) (\(basis.description))"
+        case .renewed(let notAfter, let version, let basis):
+            "\(name): renewed (\(basis.description)); version \(version), expires \(notAfter.utcText)"
+        case .dryRun(let notAfter): "\(name): dry run succeeded (the test certificate expires \(notAfter.utcText); nothing saved)"
+        case .failed(let reason): "\(name): failed: \(reason)"
+        }
+    }
 }
 
 public struct RenewalSummary: Sendable {
@@ -46,17 +58,17 @@ public struct RenewalSummary: Sendable {
 
 /// `acme renew`: walks `renewal/*.conf`, decides what is due (ARI, then the windows),
 /// renews it through the same `Issuer` as `acme issue`, runs the hooks. A failure in
-/// one lineage never stops the others. The caller holds the config directory lock.
+/// one lineage never stops the others. It holds the config directory lock while it runs.
 public struct Renewer: Sendable {
-    public typealias ClientFactory = @Sendable (_ server: String, _ caBundle: String?) throws -> ACMEClient
-
     public var configDirectory: String
-    public var makeClient: ClientFactory
+    public var makeClient: ACMEClientFactory
     public var progress: @Sendable (String) -> Void
     public var now: @Sendable () -> Date = { Date() }
+    /// Called once if another acme or certbot run holds the lock.
+    public var waiting: @Sendable () -> Void = {}
 
-    public init(configDirectory: String, makeClient: @escaping ClientFactory, progress: @escaping @Sendable (String) -> Void) {
-        self.configDirectory = FS.absolute(configDirectory)
+    public init(configDirectory: String, makeClient: @escaping ACMEClientFactory, progress: @escaping @Sendable (String) -> Void) {
+        self.configDirectory = LocalSystem.absolutePath(configDirectory)
         self.makeClient = makeClient
         self.progress = progress
     }
@@ -69,7 +81,11 @@ public struct Renewer: Sendable {
         var caBundle: String?
     }
 
-    public func run(_ options: RenewOptions) async -> RenewalSummary {
+    /// Renews what is due. Throws only when it cannot look at all: a config directory that
+    /// does not exist (never created here), an unreadable renewal/, the lock.
+    public func run(_ options: RenewOptions) async throws -> RenewalSummary {
+        let lock = try ConfigLock.acquire(configDirectory: configDirectory, create: false, waiting: waiting)
+        defer { withExtendedLifetime(lock) {} }
         var summary = RenewalSummary()
         let store = LineageStore(configDirectory: configDirectory)
         var ari = RenewalInfoState(configDirectory: configDirectory)
@@ -85,7 +101,7 @@ public struct Renewer: Sendable {
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
         let policy = options.dryRun ? DuePolicy(force: true) : options.policy
         var offline: [String: (reason: String, count: Int)] = [:]
-        for lineage in selectedLineages(store, options, &summary) {
+        for lineage in try selectedLineages(store, options) {
             let candidate: Candidate
             do {
                 if store.needsRepair(lineage) {
@@ -132,23 +148,22 @@ public struct Renewer: Sendable {
             if options.randomDelay > .zero {
                 let seconds = Double.random(in: 0...Double(options.randomDelay.components.seconds))
                 progress("waiting \(Int(seconds)) s before contacting the CA (spreads fleets out; --no-random-sleep skips it)")
+                // Only cancellation ends the sleep early, and then renewing at once is right.
                 try? await Task.sleep(for: .seconds(seconds))
             }
-            let hooks = HookRunner(configDirectory: configDirectory, useDirectoryHooks: options.useDirectoryHooks, report: progress)
+            let hooks = HookPlan(runner: HookRunner(configDirectory: configDirectory, useDirectoryHooks: options.useDirectoryHooks,
+                                                    report: progress))
             let effective = due.map { effectiveHooks($0.0.config, options) }
-            if !hooks.run(.pre, commands: effective.compactMap(\.pre)) {
-                summary.hookFailed = true
-                summary.notes.append("a pre hook failed; renewing anyway")
-            }
+            // certbot's order: every due lineage's pre hook once, before the first renewal.
+            hooks.beforeContactingCA(pre: effective.compactMap(\.pre))
             for ((candidate, basis), saved) in zip(due, effective) {
                 let report = await renew(candidate, basis: basis, hooks: saved, options: options,
-                                         clients: &clients, ari: &ari, runner: hooks, summary: &summary)
+                                         clients: &clients, ari: &ari, plan: hooks)
                 summary.reports.append(report)
             }
-            if !hooks.run(.post, commands: effective.compactMap(\.post)) {
-                summary.hookFailed = true
-                summary.notes.append("a post hook failed")
-            }
+            hooks.finish(post: effective.compactMap(\.post))
+            summary.notes += hooks.failures
+            summary.hookFailed = !hooks.failures.isEmpty
         }
         do { try ari.save() } catch { summary.notes.append("could not save ARI state: \(error)") }
         do { try directories.save() } catch { summary.notes.append("could not save \(directories.path): \(error)") }
@@ -156,18 +171,9 @@ public struct Renewer: Sendable {
         return summary
     }
 
-    private func selectedLineages(_ store: LineageStore, _ options: RenewOptions, _ summary: inout RenewalSummary) -> [Lineage] {
-        guard let name = options.certName else { return (try? store.allLineages()) ?? [] }
-        do {
-            guard let lineage = try store.lineage(named: name) else {
-                summary.reports.append(LineageReport(name: name, outcome: .failed("no certificate named \(name) under \(configDirectory)/renewal; see acme certificates")))
-                return []
-            }
-            return [lineage]
-        } catch {
-            summary.reports.append(LineageReport(name: name, outcome: .failed("\(error)")))
-            return []
-        }
+    private func selectedLineages(_ store: LineageStore, _ options: RenewOptions) throws -> [Lineage] {
+        guard let name = options.certName else { return try store.allLineages() }
+        return [try store.existingLineage(named: name)]
     }
 
     /// The moment to renew according to ARI, or nil when the server has no ARI or the
@@ -204,14 +210,15 @@ public struct Renewer: Sendable {
     }
 
     private func renew(_ candidate: Candidate, basis: DueBasis, hooks saved: SavedHooks, options: RenewOptions,
-                       clients: inout ClientCache, ari: inout RenewalInfoState,
-                       runner: HookRunner, summary: inout RenewalSummary) async -> LineageReport {
+                       clients: inout ClientCache, ari: inout RenewalInfoState, plan: HookPlan) async -> LineageReport {
         let name = candidate.lineage.name
         do {
             var server = candidate.server
             if options.dryRun && server == LetsEncrypt.production { server = LetsEncrypt.staging }
             let certificate = try Certificate(pem: try FS.read(candidate.lineage.certPath))
-            let request = try RenewalRequest(config: candidate.config, certificate: certificate, lineage: candidate.lineage,
+            let params = try RenewalParams(decoding: candidate.config, path: candidate.lineage.renewalConfigPath,
+                                           defaultServer: LetsEncrypt.production)
+            let request = try RenewalRequest(params: params, certificate: certificate, lineage: candidate.lineage,
                                              server: server, caBundle: candidate.caBundle, hooks: saved, options: options).make()
             let client = try clients.client(server, candidate.caBundle)
             var withARI = request
@@ -223,11 +230,7 @@ public struct Renewer: Sendable {
                 return LineageReport(name: name, outcome: .dryRun(notAfter: result.notAfter))
             case .renewed(let version):
                 ari.forget(lineage: name)
-                let environment = ["RENEWED_LINEAGE": candidate.lineage.livePath, "RENEWED_DOMAINS": result.names.joined(separator: " ")]
-                if !runner.run(.deploy, commands: saved.deploy.map { [$0] } ?? [], environment: environment) {
-                    summary.hookFailed = true
-                    summary.notes.append("\(name): a deploy hook failed; the new certificate is in place")
-                }
+                plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
                 return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis))
             case .issued, .notDue:
                 return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
@@ -241,13 +244,13 @@ public struct Renewer: Sendable {
 
 /// One ACME client per server and CA bundle for the whole run: each directory is fetched once.
 struct ClientCache {
-    var makeClient: Renewer.ClientFactory
-    var clients: [String: ACMEClient] = [:]
+    var makeClient: ACMEClientFactory
+    var clients: [CAServer: ACMEClient] = [:]
 
     mutating func client(_ server: String, _ caBundle: String?) throws -> ACMEClient {
-        let key = server + "\u{0}" + (caBundle ?? "")
+        let key = CAServer(directoryURL: server, caBundle: caBundle)
         if let client = clients[key] { return client }
-        let client = try makeClient(server, caBundle)
+        let client = try makeClient(key)
         clients[key] = client
         return client
     }

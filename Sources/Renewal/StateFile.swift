@@ -1,3 +1,4 @@
+import Base
 import CertStore
 import FoundationEssentials
 
@@ -13,6 +14,7 @@ struct StateFile<Entry: Codable & Equatable & Sendable>: Sendable {
         self.path = path
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
+        // A cache of what can be asked again: unreadable means "ask again", as the doc says.
         if FS.exists(path), let text = try? FS.read(path),
            let decoded = try? decoder.decode([String: Entry].self, from: Data(text.utf8)) {
             entries = decoded

@@ -1,5 +1,7 @@
 import ACMECrypto
+import Base
 import CertStore
+import Issuance
 
 /// DANE TLSA records (RFC 6698, RFC 7671) for a mail server's certificate:
 /// `3 1 1` pins the leaf's key (SHA-256 of its SubjectPublicKeyInfo), `2 1 1` the issuing
@@ -40,24 +42,51 @@ public struct TLSARecords: Sendable {
     }
 
     /// The `3 1 1` record of the key the next renewal of `lineage` will use: the current key
-    /// when the lineage reuses its key, else a key prepared now (or earlier) in `nextKeyPath`.
+    /// when the lineage reuses its key, else the key prepared now (or earlier) by `NextKey`.
     public static func nextRecord(lineage: Lineage, store: LineageStore) throws -> (record: Record, created: Bool) {
         let config = try store.renewalConfig(of: lineage)
         let current = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
-        if RenewalRequest.isTrue(config[param: "reuse_key"]) {
+        if try RenewalParams.reusesKey(config, path: lineage.renewalConfigPath) {
             return (Record.publicKey(usage: 3, spki: try current.publicKeyDER(),
                            comment: "next renewal reuses the current key"), false)
         }
-        var created = false
-        let next: PrivateKey
-        if FS.exists(lineage.nextKeyPath), let prepared = try? PrivateKey(pem: try FS.read(lineage.nextKeyPath)), prepared.type == current.type {
-            next = prepared
-        } else {
-            next = try PrivateKey.generate(current.type)
-            try FS.writeAtomically(lineage.nextKeyPath, try next.pemPKCS8(), mode: 0o600)
-            created = true
-        }
+        let (next, created) = try NextKey.prepare(lineage, type: current.type)
         return (Record.publicKey(usage: 3, spki: try next.publicKeyDER(),
                        comment: "key of the next renewal (\(lineage.nextKeyPath))"), created)
+    }
+
+    /// What `acme tlsa` prints: the owner name, the records, and notes for stderr.
+    public struct Listing: Sendable {
+        public var owner: String
+        public var records: [Record]
+        public var notes: [String]
+    }
+
+    /// The records of a lineage (`certName`, with `next`: also the next renewal's key) or of a
+    /// certificate file, for `host` (default: the certificate's first name) and `port`.
+    public static func listing(configDirectory: String, certName: String?, certPath: String?, host: String?, port: Int,
+                               next: Bool) throws -> Listing {
+        let store = LineageStore(configDirectory: configDirectory)
+        var lineage: Lineage?
+        let file: String
+        if let certName {
+            let found = try store.existingLineage(named: certName)
+            lineage = found
+            file = found.fullchainPath
+        } else {
+            file = certPath ?? ""
+        }
+        let chain = try Certificate.chain(pem: try FS.read(file))
+        guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(file) holds no PEM certificate") }
+        let owner = owner(host: try host.map { try DomainName.normalize($0) } ?? leaf.dnsNames.first ?? leaf.subjectCommonName ?? "mail.example.com",
+                          port: port)
+        var listing = Listing(owner: owner, records: records(chain: chain), notes: [])
+        if chain.count < 2 { listing.notes.append("note: \(file) holds no issuer certificate, so there is no 2 1 1 record") }
+        if next, let lineage {
+            let (record, created) = try nextRecord(lineage: lineage, store: store)
+            if created { listing.notes.append("made the key for the next renewal: \(lineage.nextKeyPath) (mode 0600)") }
+            listing.records.insert(record, at: 1)
+        }
+        return listing
     }
 }

@@ -1,27 +1,37 @@
-#if canImport(Glibc)
+import FoundationEssentials
 import Glibc
-#endif
 
 /// Where the CLI's words go: progress and errors on stderr, results on stdout.
 struct Output: Sendable {
-    var quiet: Bool
-    var verbose: Bool
+    var quiet = false
+    var verbose = false
 
     /// One line a step, unless --quiet.
     func step(_ line: String) {
-        guard !quiet else { return }
-        Output.writeErr(line)
+        if !quiet { Output.writeErr(line) }
     }
 
     /// Requests and statuses, only with --verbose.
     func detail(_ line: String) {
-        guard verbose else { return }
-        Output.writeErr("  " + line)
+        if verbose { Output.writeErr("  " + line) }
     }
 
     func result(_ line: String) {
-        guard !quiet else { return }
-        print(line)
+        if !quiet { print(line) }
+    }
+
+    /// The waiting line for a run that finds the config directory locked by another one.
+    func waiting(_ configDirectory: String) -> @Sendable () -> Void {
+        let output = self
+        return { output.step("another acme or certbot run is using \(configDirectory); waiting for it to finish") }
+    }
+
+    /// Pretty, sorted JSON with ISO 8601 dates on stdout (`--json`).
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     static func writeErr(_ line: String) {

@@ -93,7 +93,7 @@ struct CurlTransportTests {
             _ = try await transport.send(HTTPRequest(method: .get, url: server.base + "/"))
             Issue.record("request to an untrusted server succeeded")
         } catch let error as HTTPError {
-            #expect(error.kind == .tls)
+            #expect(error.code == .tls)
             #expect(error.description.contains("localhost:\(server.port)"))
             #expect(error.description.contains("--ca-bundle"))
         }
@@ -137,7 +137,7 @@ struct CurlTransportTests {
         do {
             _ = try await transport.send(HTTPRequest(method: .get, url: server.base + "/big"))
         } catch let error as HTTPError {
-            #expect(error.kind == .tooLarge)
+            #expect(error.code == .tooLarge)
         }
         // The handle stays usable afterwards.
         #expect(try await transport.send(HTTPRequest(method: .get, url: server.base + "/")).status == 200)
@@ -151,13 +151,13 @@ struct CurlTransportTests {
             _ = try await transport.send(HTTPRequest(method: .get, url: server.base + "/slow"))
             Issue.record("slow request did not time out")
         } catch let error as HTTPError {
-            #expect(error.kind == .timeout)
+            #expect(error.code == .timeout)
         }
         do {
             _ = try await transport.send(HTTPRequest(method: .get, url: "https://127.0.0.1:1/dir"))
             Issue.record("connection to a closed port succeeded")
         } catch let error as HTTPError {
-            #expect(error.kind == .connect)
+            #expect(error.code == .connect)
             #expect(error.description.contains("127.0.0.1:1"))
         }
     }

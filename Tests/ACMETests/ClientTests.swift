@@ -69,7 +69,7 @@ struct ClientTests {
         let client = ACMEClient(directoryURL: ScriptedServer.base + "/dir", transport: server)
         let creds = AccountCredentials(key: key, url: ScriptedServer.base + "/acct/1")
         let error = await #expect(throws: ACMEError.self) { try await client.newOrder(creds, names: ["bad.example"]) }
-        #expect(error?.kind == .problem)
+        #expect(error?.code == .problem)
         #expect(error?.description == "the CA refused the request: rejectedIdentifier: Some identifiers were rejected [bad.example: rejectedIdentifier (Policy forbids this name)]")
         #expect(error?.description.contains("\n") == false)
         // kid, not jwk, once the account exists (RFC 8555 §6.2).
@@ -98,7 +98,7 @@ struct ClientTests {
             try await ACMEClient(directoryURL: ScriptedServer.base + "/dir", transport: long)
                 .newAccount(key: key, contact: [], termsOfServiceAgreed: true)
         }
-        #expect(error?.kind == .rateLimited)
+        #expect(error?.code == .rateLimited)
         #expect(error?.description.contains("retry after 3600 s") == true)
         #expect(long.seen.filter { $0.method == .post }.count == 1)
 

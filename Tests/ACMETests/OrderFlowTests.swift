@@ -109,7 +109,7 @@ struct OrderFlowTests {
         let flow = OrderFlow(client: ACMEClient(directoryURL: b + "/dir", transport: server),
                              credentials: AccountCredentials(key: key, url: b + "/acct/1"), solver: solver, progress: { _ in })
         let error = await #expect(throws: ACMEError.self) { try await flow.run(names: ["a.test", "b.test"], csr: [1]) }
-        #expect(error?.kind == .validationFailed)
+        #expect(error?.code == .validationFailed)
         #expect(error?.description == "validation of b.test failed: connection: Connection refused")
         #expect(solver.log.withLock { $0.filter { $0.hasPrefix("cleanup") } }.count == 2)
         #expect(!server.seen.contains { $0.url == b + "/finalize" })

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Testing
 @testable import CertStore
@@ -88,8 +89,8 @@ struct LineageStoreTests {
         #expect(try store.chooseName(preferred: nil, firstDomain: "example.test") == "example.test-0002")
         #expect(try store.chooseName(preferred: "mx", firstDomain: "example.test") == "mx")
         for bad in ["..", "a/b", ".hidden", "", "x\u{0}y"] {
-            #expect(throws: StoreError.self) { try store.chooseName(preferred: bad, firstDomain: "example.test") }
-            #expect(throws: StoreError.self) { try store.lineage(named: bad) }
+            #expect((#expect(throws: BaseError.self) { try store.chooseName(preferred: bad, firstDomain: "example.test") })?.code == .invalidName)
+            #expect((#expect(throws: BaseError.self) { try store.lineage(named: bad) })?.code == .invalidName)
         }
     }
 
@@ -162,7 +163,7 @@ struct AccountStoreTests {
         #expect(try store.accounts(server: "https://other.test/dir").isEmpty)
         try store.delete(id: account.id, server: "https://ca.test/dir")
         #expect(try store.accounts(server: "https://ca.test/dir").isEmpty)
-        #expect(throws: StoreError.self) { try store.save(StoredAccount(id: "../x", privateKeyJWK: [:], uri: "", creationDate: created, creationHost: ""), server: "https://ca.test/dir") }
+        #expect(throws: BaseError.self) { try store.save(StoredAccount(id: "../x", privateKeyJWK: [:], uri: "", creationDate: created, creationHost: ""), server: "https://ca.test/dir") }
     }
 }
 

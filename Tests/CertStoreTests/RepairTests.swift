@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Testing
 @testable import CertStore
@@ -79,7 +80,7 @@ struct RepairTests {
     func prune() throws {
         let (store, lineage, dir) = try lineage(versions: 9)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(store.archiveVersions(lineage).sorted() == [4, 5, 6, 7, 8, 9])
+        #expect(try store.archiveVersions(lineage).sorted() == [4, 5, 6, 7, 8, 9])
         #expect(try store.prune(lineage).isEmpty)
         #expect(try store.prune(lineage, keep: 2).sorted() == [4, 5, 6])
         #expect(!FileManager.default.fileExists(atPath: lineage.archivePath + "/.acme-changing"), "change marker left behind")
@@ -103,7 +104,7 @@ struct RepairTests {
         // A second process (POSIX locks are per process): python's lockf, as certbot does it.
         let probe = "python3 -c 'import fcntl,os,sys; fd=os.open(sys.argv[1], os.O_RDWR|os.O_CREAT); fcntl.lockf(fd, fcntl.LOCK_EX|fcntl.LOCK_NB)' \(dir)/.certbot.lock"
         do {
-            let lock = try ConfigLock(configDirectory: dir, wait: false)
+            let lock = try ConfigLock.acquire(configDirectory: dir, create: false, wait: false)
             #expect(try shell(probe).status != 0, "another process could take the lock we hold")
             withExtendedLifetime(lock) {}
         }
@@ -116,9 +117,10 @@ struct RepairTests {
         holder.standardOutput = pipe
         try holder.run()
         _ = pipe.fileHandleForReading.readData(ofLength: 1)
-        #expect(throws: StoreError.self) { try ConfigLock(configDirectory: dir, wait: false) }
+        let refused = #expect(throws: BaseError.self) { try ConfigLock.acquire(configDirectory: dir, create: false, wait: false) }
+        #expect(refused?.code == .locked)
         kill(holder.processIdentifier, SIGKILL)
         holder.waitUntilExit()
-        #expect(throws: Never.self) { try ConfigLock(configDirectory: dir, wait: false) }
+        #expect(throws: Never.self) { try ConfigLock.acquire(configDirectory: dir, create: false, wait: false) }
     }
 }

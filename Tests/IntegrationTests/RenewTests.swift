@@ -79,9 +79,10 @@ struct RenewTests {
         #expect(LineageChecks.snapshot(dir) == before, "--dry-run changed live/")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/archive/b.example.test").sorted() == archiveBefore)
 
+        // A lineage that does not exist is a usage error, as in delete, revoke and tlsa.
         let missing = try renew(dir, ["--cert-name", "nope.example.test"])
-        #expect(missing.status == 1)
-        #expect(missing.stderr.contains("nope.example.test: failed: no certificate named nope.example.test"), "\(missing.output)")
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("error: no certificate named nope.example.test"), "\(missing.output)")
     }
 
     @Test("hooks: pre once, deploy per lineage with RENEWED_LINEAGE/RENEWED_DOMAINS, post once; directory hooks; a failing hook keeps the renewal")

@@ -38,6 +38,8 @@ public enum TLSClientHandshake {
         var chain: [Certificate] = []
         let stack = SSL_get_peer_cert_chain(ssl)
         for index in 0..<acme_x509_stack_count(stack) {
+            // A peer certificate OpenSSL cannot re-encode is left out of the list; the verify
+            // result below still judges the chain OpenSSL received.
             if let x509 = acme_x509_stack_value(stack, index),
                let der = try? MemoryBIO.writing("cannot encode a peer certificate", { i2d_X509_bio($0, x509) == 1 }) {
                 chain.append(try Certificate(der: der))

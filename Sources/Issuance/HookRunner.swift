@@ -1,7 +1,7 @@
+import Base
 import CertStore
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// certbot's hook rules: commands from the command line or the renewal conf run through
 /// `/bin/sh -c`; executables in `renewal-hooks/{pre,deploy,post}/` run in name order
@@ -16,7 +16,7 @@ public struct HookRunner: Sendable {
     private let runner = Subprocess()
 
     public init(configDirectory: String, useDirectoryHooks: Bool, report: @escaping @Sendable (String) -> Void) {
-        self.configDirectory = FS.absolute(configDirectory)
+        self.configDirectory = LocalSystem.absolutePath(configDirectory)
         self.useDirectoryHooks = useDirectoryHooks
         self.report = report
     }
@@ -25,7 +25,15 @@ public struct HookRunner: Sendable {
     public func directoryHooks(_ kind: Kind) -> [String] {
         guard useDirectoryHooks else { return [] }
         let directory = "\(configDirectory)/renewal-hooks/\(kind.rawValue)"
-        return FS.list(directory)
+        // A missing hook directory is normal; an unreadable one is reported, not taken for empty.
+        let names: [String]
+        do {
+            names = try FS.listIfPresent(directory)
+        } catch {
+            report("cannot read the \(kind.rawValue) hooks: \(error)")
+            return []
+        }
+        return names
             .filter { !$0.hasPrefix(".") && !$0.hasSuffix("~") }
             .map { directory + "/" + $0 }
             .filter { !FS.isDirectory($0) && access($0, X_OK) == 0 }
@@ -55,5 +63,47 @@ public struct HookRunner: Sendable {
             return false
         }
         return true
+    }
+}
+
+/// One run's hooks in certbot's order, shared by `acme issue` and `acme renew`: the pre hooks
+/// once, just before the CA is first contacted; a deploy hook after each new certificate;
+/// the post hooks once at the end, only if the CA was contacted (also after a failure).
+public final class HookPlan: Sendable {
+    public let runner: HookRunner
+    private let state = Mutex<(attempted: Bool, failures: [String])>((false, []))
+
+    public init(runner: HookRunner) { self.runner = runner }
+
+    /// Whether the CA has been contacted in this run.
+    public var attempted: Bool { state.withLock { $0.attempted } }
+    /// One line per failed hook run, for the summary and the exit status.
+    public var failures: [String] { state.withLock { $0.failures } }
+
+    /// Runs the pre hooks the first time it is called; later calls do nothing.
+    public func beforeContactingCA(pre commands: [String]) {
+        let first = state.withLock { state -> Bool in
+            defer { state.attempted = true }
+            return !state.attempted
+        }
+        if first, !runner.run(.pre, commands: commands) { record("a pre hook failed; continuing") }
+    }
+
+    /// Runs the deploy hooks for a lineage that got a new certificate.
+    public func deployed(_ commands: [String], livePath: String, names: [String], lineage: String) {
+        let environment = ["RENEWED_LINEAGE": livePath, "RENEWED_DOMAINS": names.joined(separator: " ")]
+        if !runner.run(.deploy, commands: commands, environment: environment) {
+            record("\(lineage): a deploy hook failed; the new certificate is in place")
+        }
+    }
+
+    /// Runs the post hooks if the CA was contacted.
+    public func finish(post commands: [String]) {
+        guard attempted else { return }
+        if !runner.run(.post, commands: commands) { record("a post hook failed") }
+    }
+
+    private func record(_ failure: String) {
+        state.withLock { $0.failures.append(failure) }
     }
 }

@@ -1,5 +1,4 @@
 import ACME
-import Challenges
 import Synchronization
 
 /// Counts the live challenges of a responder that runs only while it has some: started
@@ -55,6 +54,7 @@ public final class StandaloneSolver: ChallengeSolver, Sendable {
         let deadline = ContinuousClock.now + limit
         while !tokens.allSatisfy({ responder.hasServed(token: $0) }) {
             guard ContinuousClock.now < deadline else { return false }
+            // Cancelled: the deadline check ends the loop the same way.
             try? await Task.sleep(for: .milliseconds(2))
         }
         return true
@@ -87,7 +87,7 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
 
     private func solver(for identifier: String) throws -> WebrootSolver {
         guard let solver = roots[identifier.lowercased()] ?? fallback else {
-            throw ChallengeError("no webroot is configured for \(identifier); add it to webroot_map in the renewal conf or pass --webroot")
+            throw ChallengeError(.webroot, "no webroot is configured for \(identifier); add it to webroot_map in the renewal conf or pass --webroot")
         }
         return solver
     }
@@ -98,6 +98,7 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
     }
 
     public func cleanup(identifier: String, token: String) async {
+        // present() threw the same error for a name without a webroot: nothing was written.
         (try? solver(for: identifier))?.remove(token: token)
         // The last one out also removes the directories we created.
         if live.remove() {

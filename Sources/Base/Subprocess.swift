@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs daemon control commands (postconf, postfix, doveadm, dovecot) and hooks
 /// without Foundation's Process: posix_spawn, one pipe for stdout and stderr together.

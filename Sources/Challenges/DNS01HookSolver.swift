@@ -1,7 +1,6 @@
 import ACME
 import ACMECrypto
-import CertStore
-import Challenges
+import Base
 import Synchronization
 
 /// DNS-01 through a user's script (RFC 8555 §8.4): called with `ACME_ACTION=add` to publish
@@ -42,7 +41,7 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
         }
         let result = run(action: "add", identifier: identifier, token: token, value: value, remaining: remaining)
         guard result.succeeded else {
-            throw ChallengeError("DNS hook \(script) failed to add the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine)")
+            throw ChallengeError(.hookFailed, "DNS hook \(script) failed to add the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }
         state.withLock { $0.records.append((name: "_acme-challenge." + identifier, value: value)) }
     }
@@ -69,9 +68,16 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
         }
         let deadline = ContinuousClock.now + propagationWait
         var missing = records
+        // The resolver's last failure, so that "not visible" says why when it was not an answer.
+        var lastFailure: String?
         while true {
             missing = missing.filter { record in
-                !((try? resolver.txt(record.name)) ?? []).contains(record.value)
+                do {
+                    return try !resolver.txt(record.name).contains(record.value)
+                } catch {
+                    lastFailure = "\(error)"
+                    return true
+                }
             }
             if missing.isEmpty {
                 progress("TXT records visible at \(resolver.server):\(resolver.port)")
@@ -79,7 +85,8 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             }
             guard ContinuousClock.now < deadline else {
                 let names = missing.map(\.name).joined(separator: ", ")
-                throw ChallengeError("the TXT record for \(names) is not visible at \(resolver.server):\(resolver.port) after \(propagationWait); check what the DNS hook published, or raise --dns-propagation-wait")
+                let why = lastFailure.map { " (last lookup: \($0))" } ?? ""
+                throw ChallengeError(.notPublished, "the TXT record for \(names) is not visible at \(resolver.server):\(resolver.port) after \(propagationWait)\(why); check what the DNS hook published, or raise --dns-propagation-wait")
             }
             try await Task.sleep(for: .seconds(1))
         }

@@ -1,13 +1,4 @@
-import FoundationEssentials
-#if canImport(Glibc)
 import Glibc
-#endif
-
-/// A storage failure, as one line naming the path.
-public struct StoreError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
 
 /// Names that become path components (lineage names, account ids) must
 /// stay inside their directory.
@@ -20,7 +11,7 @@ public func validatePathComponent(_ name: String, what: String) throws {
         else if name.hasPrefix(".") { "it starts with \".\"" }
         else if name.utf8.count > 255 { "it is longer than 255 bytes" }
         else { nil }
-    if let problem { throw StoreError("invalid \(what) \"\(name)\": \(problem); use a plain name such as mail.example.com") }
+    if let problem { throw BaseError(.invalidName, "invalid \(what) \"\(name)\": \(problem); use a plain name such as mail.example.com") }
 }
 
 /// POSIX file operations with the durability the store needs: every file is
@@ -49,7 +40,7 @@ public enum FS {
         let parent = parentDirectory(path)
         if parent != path && !parent.isEmpty { try makeDirectories(parent, mode: mode) }
         if mkdir(path, mode) != 0 && errno != EEXIST {
-            throw StoreError("cannot create directory \(path): \(errorText())")
+            throw BaseError(.unwritable, "cannot create directory \(path): \(errorText())")
         }
         chmod(path, mode)
     }
@@ -61,16 +52,16 @@ public enum FS {
 
     public static func read(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw StoreError("cannot read \(path): \(errorText())") }
+        guard fd >= 0 else { throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
         defer { close(fd) }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = Glibc.read(fd, &buffer, buffer.count)
-            if n < 0 { if errno == EINTR { continue }; throw StoreError("cannot read \(path): \(errorText())") }
+            if n < 0 { if errno == EINTR { continue }; throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
             if n == 0 { break }
             data += buffer.prefix(n)
-            if data.count > 16 << 20 { throw StoreError("\(path) is larger than 16 MiB; is it really a certificate file?") }
+            if data.count > 16 << 20 { throw BaseError(.unreadable, "\(path) is larger than 16 MiB; is it really a certificate file?") }
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -80,7 +71,7 @@ public enum FS {
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t) throws {
         let temporary = parentDirectory(path) + "/." + lastComponent(path) + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw StoreError("cannot write \(temporary): \(errorText())") }
+        guard fd >= 0 else { throw BaseError(.unwritable, "cannot write \(temporary): \(errorText())") }
         var ok = fchmod(fd, mode) == 0
         let bytes = Array(text.utf8)
         var offset = 0
@@ -96,7 +87,7 @@ public enum FS {
         guard ok, rename(temporary, path) == 0 else {
             let detail = ok ? errorText() : reason
             unlink(temporary)
-            throw StoreError("cannot write \(path): \(detail)")
+            throw BaseError(.unwritable, "cannot write \(path): \(detail)")
         }
         syncDirectory(parentDirectory(path))
     }
@@ -105,11 +96,18 @@ public enum FS {
     public static func replaceSymlink(_ link: String, target: String) throws {
         let temporary = parentDirectory(link) + "/." + lastComponent(link) + ".link-\(getpid())"
         unlink(temporary)
-        guard symlink(target, temporary) == 0 else { throw StoreError("cannot create link \(temporary): \(errorText())") }
+        guard symlink(target, temporary) == 0 else { throw BaseError(.unwritable, "cannot create link \(temporary): \(errorText())") }
         guard rename(temporary, link) == 0 else {
             let reason = errorText()
             unlink(temporary)
-            throw StoreError("cannot replace link \(link): \(reason)")
+            throw BaseError(.unwritable, "cannot replace link \(link): \(reason)")
+        }
+    }
+
+    /// Removes a file or link (never what a link points at); a missing one is fine.
+    public static func remove(_ path: String) throws {
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw BaseError(.unwritable, "cannot remove \(path): \(errorText())")
         }
     }
 
@@ -125,8 +123,12 @@ public enum FS {
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
-    public static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
+    /// The names in a directory, sorted. A directory that cannot be opened is an error
+    /// naming it: "no entries" must never stand for "could not look".
+    public static func list(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw BaseError(errno == ENOENT ? .missing : .unreadable, "cannot list \(path): \(errorText())")
+        }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -136,24 +138,17 @@ public enum FS {
         return names.sorted()
     }
 
+    /// `list`, but a directory that does not exist has no entries (the normal state of
+    /// optional directories such as renewal-hooks/ or a lineage not written yet).
+    public static func listIfPresent(_ path: String) throws -> [String] {
+        do {
+            return try list(path)
+        } catch let error as BaseError where error.code == .missing {
+            return []
+        }
+    }
+
     public static func lastComponent(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
-    }
-
-    public static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let cwd = String(cString: buffer)
-        var relative = Substring(path)
-        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
-        if relative == "." || relative.isEmpty { return cwd }
-        return (cwd == "/" ? "" : cwd) + "/" + relative
-    }
-
-    public static func hostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        return String(cString: buffer)
     }
 }

@@ -1,6 +1,5 @@
 import ACME
-import CertStore
-import Challenges
+import Base
 import Synchronization
 
 /// certbot's `manual` authenticator, so lineages certbot made with `--manual-auth-hook` and
@@ -45,7 +44,7 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
         let result = Subprocess().run(["/bin/sh", "-c", authHook],
                                       environment: environment(identifier, token, keyAuthorization, remaining: remaining))
         guard result.succeeded else {
-            throw ChallengeError("manual auth hook \(authHook) failed for \(identifier) (exit status \(result.status)): \(result.lastLine)")
+            throw ChallengeError(.hookFailed, "manual auth hook \(authHook) failed for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }
         state.withLock { $0.outputs[token] = result.output.hasSuffix("\n") ? String(result.output.dropLast()) : result.output }
     }

@@ -1,0 +1,30 @@
+import ACMEHTTP
+import Base
+
+/// How to reach a CA: its directory URL and, for a private CA, the PEM bundle to trust
+/// instead of the system store.
+public struct CAServer: Sendable, Hashable {
+    public var directoryURL: String
+    public var caBundle: String?
+
+    public init(directoryURL: String, caBundle: String? = nil) {
+        self.directoryURL = directoryURL
+        self.caBundle = caBundle
+    }
+}
+
+/// Makes the one client a run uses per CA (the CLI decides user agent and verbosity).
+public typealias ACMEClientFactory = @Sendable (CAServer) throws -> ACMEClient
+
+extension ACMEClient {
+    /// A client for `server` over one reused libcurl handle, the CA bundle loaded once.
+    /// RFC 8555 §6.1: ACME runs over HTTPS only, and the server is always verified.
+    public static func connect(_ server: CAServer, userAgent: String,
+                               verbose: (@Sendable (String) -> Void)? = nil) throws -> ACMEClient {
+        guard server.directoryURL.hasPrefix("https://") else {
+            throw ACMEError(.insecureServer, "\(server.directoryURL) is not an https:// URL; ACME requires HTTPS: give the CA's https:// directory URL (--server, or server = in the renewal conf)")
+        }
+        let transport = try CurlTransport(configuration: HTTPConfiguration(caBundle: server.caBundle, userAgent: userAgent))
+        return ACMEClient(directoryURL: server.directoryURL, transport: transport, verbose: verbose)
+    }
+}

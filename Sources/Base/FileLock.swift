@@ -1,0 +1,49 @@
+import CSystem
+import Glibc
+
+/// An exclusive POSIX write lock on a whole file (fcntl F_SETLK), the kind certbot takes
+/// with `fcntl.lockf`: `<config-dir>/.certbot.lock` makes acme and certbot exclude each
+/// other, `<tls-dir>/.acme-provision.lock` keeps two provisions apart. The lock goes away
+/// with the process, even after `kill -9`; release it by dropping the object.
+public final class FileLock {
+    public let path: String
+    private let fd: Int32
+
+    /// Takes the lock on `path` (the directory must exist); if another process holds it,
+    /// calls `waiting` once and blocks until it is free (`wait == true`) or throws.
+    public init(path: String, wait: Bool = true, waiting: () -> Void = {}) throws {
+        self.path = path
+        var announced = false
+        while true {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw BaseError(.locked, "cannot open the lock file \(path): \(FS.errorText())") }
+            if csystem_lock_file(fd, 0) != 0 {
+                guard errno == EAGAIN || errno == EACCES else {
+                    let reason = FS.errorText()
+                    close(fd)
+                    throw BaseError(.locked, "cannot lock \(path): \(reason)")
+                }
+                guard wait else {
+                    close(fd)
+                    throw BaseError(.locked, "another run holds \(path); try again when it has finished")
+                }
+                if !announced { waiting(); announced = true }
+                guard csystem_lock_file(fd, 1) == 0 else {
+                    let reason = FS.errorText()
+                    close(fd)
+                    throw BaseError(.locked, "cannot lock \(path): \(reason)")
+                }
+            }
+            // certbot removes its lock file when it releases the lock; if that happened
+            // while we waited, we hold a lock on a file nobody else will open: start over.
+            var held = stat(), named = stat()
+            if fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
+                self.fd = fd
+                return
+            }
+            close(fd)
+        }
+    }
+
+    deinit { close(fd) }
+}

@@ -1,0 +1,31 @@
+import Base
+
+/// A failure of the certbot layout, as one line naming the path or lineage.
+public struct StoreError: CodedError {
+    public typealias Code = ErrorCode<StoreError>
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var category: ErrorCategory { code.category }
+    public var codeName: String { code.name }
+}
+
+extension ErrorCode where Domain == StoreError {
+    /// A renewal conf that is not configobj as certbot writes it, or lacks a required key.
+    public static var malformedConfig: Self { Self("store.malformedConfig", .localState) }
+    /// A lineage's links or archive are broken beyond what repair can mend.
+    public static var damaged: Self { Self("store.damaged", .localState) }
+    /// Something is already there that must not be overwritten.
+    public static var exists: Self { Self("store.exists", .localState) }
+    /// No lineage of the name given.
+    public static var noSuchLineage: Self { Self("store.noSuchLineage", .usage) }
+    /// Something expected is not there.
+    public static var notFound: Self { Self("store.notFound", .localState) }
+    /// A file, link or directory cannot be created, swapped or removed.
+    public static var unwritable: Self { Self("store.unwritable", .localState) }
+    /// A stored account's files are unreadable or corrupt.
+    public static var corruptAccount: Self { Self("store.corruptAccount", .localState) }
+}

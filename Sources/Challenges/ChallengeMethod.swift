@@ -1,0 +1,93 @@
+import ACME
+import Base
+
+/// How challenges are answered, as `acme issue` flags and renewal confs describe it.
+public enum ChallengeMethod: Sendable, Equatable {
+    /// Our own responder on `address` (nil: all addresses) and `port`.
+    case standalone(address: String?, port: Int)
+    /// Token files under a web server's document root.
+    case webroot(path: String)
+    /// certbot's `webroot_map`: a document root per name (`default` for names not listed).
+    case webrootMap([String: String], default: String?)
+    /// DNS-01 through a script that adds and removes the TXT records; the only way to
+    /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
+    /// `host:port` to check against, the longest wait).
+    case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
+    /// certbot's `manual` authenticator with its auth and cleanup hooks (`challenge`: dns-01 or http-01).
+    case certbotManual(authHook: String, cleanupHook: String?, challenge: String)
+    /// TLS-ALPN-01 (RFC 8737) through our own TLS responder on `address` (nil: all) and `port`.
+    case tlsALPN(address: String?, port: Int)
+
+    /// The method `acme issue`'s flags choose: at most one of a DNS hook, a webroot or a
+    /// TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
+    public init(http01Port: Int, http01Address: String?, webroot: String?, tlsALPNPort: Int?, tlsALPNAddress: String?,
+                dnsHook: String?, dnsPropagationWait: Int?, dnsResolver: String?) throws {
+        func refuse(_ message: String) -> ChallengeError { ChallengeError(.invalidSetting, message) }
+        let chosen = [dnsHook.map { _ in "--dns-hook" }, webroot.map { _ in "--webroot" }, tlsALPNPort.map { _ in "--tls-alpn-01-port" }]
+            .compactMap { $0 }
+        if chosen.count > 1 { throw refuse("\(chosen.joined(separator: " and ")) are different ways to answer the CA; give one") }
+        if webroot != nil, http01Address != nil {
+            throw refuse("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
+        }
+        if tlsALPNAddress != nil, tlsALPNPort == nil { throw refuse("--tls-alpn-01-address goes with --tls-alpn-01-port") }
+        if dnsHook == nil, dnsPropagationWait != nil || dnsResolver != nil {
+            throw refuse("--dns-propagation-wait and --dns-resolver go with --dns-hook")
+        }
+        for (flag, port) in [("--http-01-port", http01Port), ("--tls-alpn-01-port", tlsALPNPort ?? 443)] where !(1...65535).contains(port) {
+            throw refuse("\(flag) \(port) is not a port number (1-65535)")
+        }
+        if let wait = dnsPropagationWait, !(0...3600).contains(wait) {
+            throw refuse("--dns-propagation-wait \(wait) is not between 0 and 3600 seconds")
+        }
+        if let dnsHook {
+            guard !dnsHook.trimmed.isEmpty else { throw refuse("--dns-hook needs a command") }
+            self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver)
+        } else if let tlsALPNPort {
+            self = .tlsALPN(address: tlsALPNAddress, port: tlsALPNPort)
+        } else if let webroot {
+            self = .webroot(path: LocalSystem.absolutePath(webroot))
+        } else {
+            self = .standalone(address: http01Address, port: http01Port)
+        }
+        try validate()
+    }
+
+    /// Whether the CA validates over DNS, which wildcard names need (RFC 8555 §7.1.3).
+    public var validatesDNS: Bool {
+        switch self {
+        case .dnsHook: true
+        case .certbotManual(_, _, let challenge): challenge == "dns-01"
+        default: false
+        }
+    }
+
+    /// Checks what can be checked before the CA is contacted (addresses, the resolver).
+    public func validate() throws {
+        switch self {
+        case .standalone(let address?, _): try TCPListener.validate(address: address, flag: "--http-01-address")
+        case .tlsALPN(let address?, _): try TCPListener.validate(address: address, flag: "--tls-alpn-01-address")
+        case .dnsHook(_, _, let resolver?): _ = try TXTLookup(resolver: resolver)
+        default: break
+        }
+    }
+
+    /// The solver that answers this way; the one place a method becomes a solver.
+    /// `names`: every name of the order (the manual hooks' CERTBOT_ALL_DOMAINS).
+    public func makeSolver(names: [String], progress: @escaping @Sendable (String) -> Void) throws -> any ChallengeSolver {
+        switch self {
+        case .standalone(let address, let port):
+            return StandaloneSolver(address: address, port: port)
+        case .webroot(let path):
+            return try WebrootChallengeSolver(root: path)
+        case .webrootMap(let map, let root):
+            return try WebrootChallengeSolver(map: map, default: root)
+        case .tlsALPN(let address, let port):
+            return try TLSALPNSolver(address: address, port: port)
+        case .certbotManual(let auth, let cleanup, let challenge):
+            return ManualHookSolver(challengeType: challenge, authHook: auth, cleanupHook: cleanup, allDomains: names, progress: progress)
+        case .dnsHook(let script, let seconds, let resolver):
+            return DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
+                                   resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
+        }
+    }
+}

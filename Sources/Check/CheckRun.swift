@@ -1,0 +1,59 @@
+import Base
+import FoundationEssentials
+
+/// Several endpoints checked in one go, as `acme check` does: every endpoint URL is parsed
+/// before the first connection (a typo is a usage error, not an unreachable server), each
+/// endpoint's outcome is kept, and what failed is worded once for output and the alert mail.
+public struct CheckRun: Sendable {
+    public var reports: [CheckReport] = []
+    /// Endpoints that could not be reached or talked to.
+    public var errors: [CheckError] = []
+    /// One line per problem: unverified, expiring soon, unreachable.
+    public var failures: [String] = []
+    public var unreachable: Bool { !errors.isEmpty }
+
+    /// The exit category of the whole run: network before validation, nil when all is well.
+    public var category: ErrorCategory? {
+        if unreachable { return .network }
+        return failures.isEmpty ? nil : .validationFailed
+    }
+}
+
+extension EndpointCheck {
+    public func run(endpoints texts: [String], now: Date = Date()) throws -> CheckRun {
+        let endpoints = try texts.map(Endpoint.init(parsing:))
+        var run = CheckRun()
+        for endpoint in endpoints {
+            do {
+                let report = try self.run(endpoint, now: now)
+                run.reports.append(report)
+                if !report.verified { run.failures.append("\(report.endpoint): \(report.verifyMessage) (verify code \(report.verifyCode))") }
+                if report.expiresSoon { run.failures.append("\(report.endpoint): expires \(report.notAfter.utcText), in \(report.daysLeft) days") }
+            } catch let error as CheckError {
+                run.errors.append(error)
+                run.failures.append(error.message)
+            }
+        }
+        return run
+    }
+}
+
+/// The mail `acme check --alert-to` sends through the local sendmail when something failed.
+public enum CheckAlert {
+    /// Sends the failures of a run; returns a warning line when sendmail could not take it.
+    public static func send(to address: String, failures: [String], command: String,
+                            runner: Subprocess = Subprocess()) -> String? {
+        let host = LocalSystem.hostName()
+        let mail = """
+        To: \(address)
+        Subject: acme check: \(failures.count) TLS problem\(failures.count == 1 ? "" : "s") seen from \(host)
+
+        \(failures.joined(separator: "\n"))
+
+        -- \(command)
+
+        """
+        let result = runner.run(["sendmail", "-t", "-i"], input: mail)
+        return result.succeeded ? nil : "could not send the alert through sendmail: \(result.lastLine)"
+    }
+}
