@@ -34,6 +34,14 @@ public enum KeyType: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A flag value such as `ec256`, or a usage error naming `flag`.
+    public init(parsing text: String, flag: String) throws {
+        guard let type = KeyType(parsing: text) else {
+            throw CryptoError(.invalidKeyType, "\(flag) \(text) is not one of ec256, ec384, rsa2048, rsa3072, rsa4096")
+        }
+        self = type
+    }
+
     /// ECDSA or RSA: the family that decides which TLS clients can use a certificate.
     public var isECDSA: Bool {
         if case .ecdsa = self { return true }
@@ -78,6 +86,8 @@ public struct CryptoError: CodedError {
 extension ErrorCode where Domain == CryptoError {
     /// Not a usable certificate (PEM, DER, validity).
     public static var invalidCertificate: Self { Self("crypto.invalidCertificate", .localState) }
+    /// A key type name that is not one of ours (a flag value).
+    public static var invalidKeyType: Self { Self("crypto.invalidKeyType", .usage) }
     /// Not a usable private key (PEM, JWK, algorithm, size).
     public static var invalidKey: Self { Self("crypto.invalidKey", .localState) }
     /// Input to a CSR or certificate that cannot be encoded.

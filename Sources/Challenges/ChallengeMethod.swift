@@ -20,8 +20,8 @@ public enum ChallengeMethod: Sendable, Equatable {
 
     /// The method `acme issue`'s flags choose: at most one of a DNS hook, a webroot or a
     /// TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
-    public init(http01Port: Int, http01Address: String?, webroot: String?, tlsALPNPort: Int?, tlsALPNAddress: String?,
-                dnsHook: String?, dnsPropagationWait: Int?, dnsResolver: String?) throws {
+    public init(http01Port: Int = 80, http01Address: String? = nil, webroot: String? = nil, tlsALPNPort: Int? = nil,
+                tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil) throws {
         func refuse(_ message: String) -> ChallengeError { ChallengeError(.invalidSetting, message) }
         let chosen = [dnsHook.map { _ in "--dns-hook" }, webroot.map { _ in "--webroot" }, tlsALPNPort.map { _ in "--tls-alpn-01-port" }]
             .compactMap { $0 }

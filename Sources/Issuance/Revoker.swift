@@ -23,6 +23,14 @@ public enum RevocationReason: Int, Sendable, CaseIterable {
         }
     }
 
+    /// A `--reason` value, or a usage error listing the reasons.
+    public init(flag text: String) throws {
+        guard let reason = Self(name: text) else {
+            throw IssuanceError(.invalidRevocationInput, "--reason \(text) is not one of \(Self.allCases.map(\.name).joined(separator: ", "))")
+        }
+        self = reason
+    }
+
     /// `key-compromise` or certbot's `keycompromise`, any case.
     public init?(name: String) {
         let wanted = name.lowercased()

@@ -66,7 +66,7 @@ struct AccountCommand: AsyncParsableCommand {
             abstract: "Replace the account key at the CA (RFC 8555 §7.3.5) and on disk; the account and its certificates stay.")
         @OptionGroup var common: CommonOptions
         @Option(help: .init("Type of the new key: rsa2048 (default, certbot can use it), rsa3072, rsa4096, ec256, ec384.", valueName: "TYPE"),
-                transform: { try KeyType(flag: "--account-key-type", $0) }) var accountKeyType: KeyType = .rsa(bits: 2048)
+                transform: { try KeyType(parsing: $0, flag: "--account-key-type") }) var accountKeyType: KeyType = .rsa(bits: 2048)
 
         func run() async throws {
             try await ExitStatus.run {

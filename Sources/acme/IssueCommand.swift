@@ -7,12 +7,9 @@ struct Issue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Obtain a certificate and store it in certbot's layout.",
         discussion: """
-        Examples:
-          acme issue -d mail.example.com --email admin@example.com --agree-tos
-          acme issue -d mail.example.com -d smtp.example.com --staging
-          acme issue -d mail.example.test --server https://localhost:14000/dir --ca-bundle pebble.pem --http-01-port 5002 --config-dir ./le
-        """
-    )
+        Examples: acme issue -d mail.example.com -d smtp.example.com --email admin@example.com --agree-tos
+                  acme issue -d mail.example.test --server https://localhost:14000/dir --ca-bundle pebble.pem --http-01-port 5002
+        """)
 
     @Option(name: [.customShort("d"), .long], parsing: .unconditionalSingleValue, help: .init("A name for the certificate; repeat for more names (the first names the lineage).", valueName: "NAME")) var domain: [String] = []
     @OptionGroup var common: CommonOptions

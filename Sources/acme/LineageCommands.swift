@@ -25,21 +25,15 @@ struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke a certificate (RFC 8555 §7.6), signed by the account or by the certificate's own key.",
         discussion: """
-        Examples:
-          acme revoke --cert-name mail.example.com --reason superseded
-          acme revoke --cert-path old.pem --key-path old-key.pem --reason key-compromise --server https://ca.example/dir
+        Examples: acme revoke --cert-name mail.example.com --reason superseded
+                  acme revoke --cert-path old.pem --key-path old-key.pem --reason key-compromise --server https://ca.example/dir
         """)
     @OptionGroup var common: CommonOptions
     @Option(help: .init("The lineage whose current certificate to revoke (its server and account are used).", valueName: "NAME"), transform: lineageName) var certName: String?
     @Option(help: .init("A certificate file to revoke instead.", valueName: "FILE")) var certPath: String?
     @Option(help: .init("Sign with the certificate's private key instead of the account (e.g. after a key compromise).", valueName: "FILE")) var keyPath: String?
     @Option(help: .init("unspecified (default), key-compromise, affiliation-changed, superseded, cessation-of-operation.", valueName: "REASON"),
-            transform: { text in
-                guard let reason = RevocationReason(name: text) else {
-                    throw ValidationError("--reason \(text) is not one of \(RevocationReason.allCases.map(\.name).joined(separator: ", "))")
-                }
-                return reason
-            }) var reason: RevocationReason = .unspecified
+            transform: RevocationReason.init(flag:)) var reason: RevocationReason = .unspecified
 
     func validate() throws {
         if (certName == nil) == (certPath == nil) { throw ValidationError("give exactly one of --cert-name NAME and --cert-path FILE") }

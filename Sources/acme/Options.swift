@@ -82,17 +82,7 @@ struct CommonOptions: ParsableArguments {
 /// `--key-type` of a new certificate, shared by `issue` and `selfsigned`.
 struct KeyTypeArguments: ParsableArguments {
     @Option(help: .init("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096.", valueName: "TYPE"),
-            transform: { try KeyType(flag: "--key-type", $0) }) var keyType: KeyType = .ecdsa(.p256)
-}
-
-extension KeyType {
-    /// A flag value such as `ec256`, or a usage error naming the flag.
-    init(flag: String, _ text: String) throws {
-        guard let type = KeyType(parsing: text) else {
-            throw ValidationError("\(flag) \(text) is not one of ec256, ec384, rsa2048, rsa3072, rsa4096")
-        }
-        self = type
-    }
+            transform: { try KeyType(parsing: $0, flag: "--key-type") }) var keyType: KeyType = .ecdsa(.p256)
 }
 
 /// The built-in HTTP-01 responder's flags, shared by `issue` and `provision --issue-if-missing`.
@@ -101,8 +91,7 @@ struct ResponderArguments: ParsableArguments {
     @Option(name: .customLong("http-01-address"), help: .init("Address the responder listens on (default: all).", valueName: "ADDRESS")) var http01Address: String?
 
     func method() throws -> ChallengeMethod {
-        try ChallengeMethod(http01Port: http01Port, http01Address: http01Address, webroot: nil, tlsALPNPort: nil, tlsALPNAddress: nil,
-                            dnsHook: nil, dnsPropagationWait: nil, dnsResolver: nil)
+        try ChallengeMethod(http01Port: http01Port, http01Address: http01Address)
     }
 }
 
@@ -113,7 +102,7 @@ struct RegistrationArguments: ParsableArguments {
     @Option(help: .init("External Account Binding key identifier from your CA.", valueName: "KID")) var eabKid: String?
     @Option(help: .init("External Account Binding HMAC key (base64url) from your CA.", valueName: "KEY")) var eabHmacKey: String?
     @Option(help: .init("Key type of a new account: rsa2048 (default, certbot can use it), ec256, ec384.", valueName: "TYPE"),
-            transform: { try KeyType(flag: "--account-key-type", $0) }) var accountKeyType: KeyType = .rsa(bits: 2048)
+            transform: { try KeyType(parsing: $0, flag: "--account-key-type") }) var accountKeyType: KeyType = .rsa(bits: 2048)
 
     func options() throws -> RegistrationOptions {
         try RegistrationOptions(email: email, agreeTOS: agreeTos, eabKid: eabKid, eabHmacKey: eabHmacKey, accountKeyType: accountKeyType)

@@ -10,10 +10,7 @@ struct Renew: AsyncParsableCommand {
         discussion: """
         Meant for cron or a systemd timer, twice a day. Exit status 0 when every lineage is fine or
         was renewed, 1 when any renewal or hook failed, 2 when the config directory cannot be read.
-        Examples:
-          acme renew
-          acme renew --cert-name mail.example.com --force-renewal --no-random-sleep
-          acme renew --dry-run
+        Examples: acme renew; acme renew --dry-run; acme renew --cert-name mail.example.com --force-renewal --no-random-sleep
         """
     )
 
