@@ -110,20 +110,31 @@ public struct RenewalConfig: Sendable {
         return bytes[start...end]
     }
 
-    /// Strips one pair of matching quotes, or an inline comment after an unquoted value.
+    /// Strips matching quotes (`"…"`, `'…'`, or configobj's triple quotes), or an inline
+    /// comment after an unquoted value. An unquoted value with a comma is a configobj list:
+    /// it is kept in the one list spelling acme writes, with a trailing comma (`a, b,`).
     static func unquote(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        if bytes.count >= 2, let first = bytes.first, first == 34 || first == 39, bytes.last == first {
-            return bytes.dropFirst().dropLast()
+        for quote: UInt8 in [34, 39] {
+            let triple = [quote, quote, quote]
+            if bytes.count >= 6, bytes.starts(with: triple), bytes.reversed().starts(with: triple) {
+                return bytes.dropFirst(3).dropLast(3)
+            }
+            if bytes.count >= 2, bytes.first == quote, bytes.last == quote { return bytes.dropFirst().dropLast() }
         }
-        if let hash = bytes.firstIndex(of: UInt8(ascii: "#")) { return trim(bytes[..<hash]) }
-        return bytes
+        var value = bytes
+        if let hash = value.firstIndex(of: UInt8(ascii: "#")) { value = trim(value[..<hash]) }
+        if value.contains(UInt8(ascii: ",")), value.last != UInt8(ascii: ",") { return ArraySlice(value + [UInt8(ascii: ",")]) }
+        return value
     }
 
-    /// configobj needs quotes around values with `#` or leading/trailing
-    /// spaces; lists ("a, b,") are written raw.
+    /// What configobj (and so certbot) reads back as the same value: a list (`a, b,`) raw;
+    /// a string with `#`, a comma, quotes or outer spaces in quotes of a kind it does not contain.
     static func quoted(_ value: String) -> String {
-        let needs = value.contains("#") || value.hasPrefix(" ") || value.hasSuffix(" ") || value.isEmpty
-        guard needs else { return value }
-        return value.contains("\"") ? "'\(value)'" : "\"\(value)\""
+        let special = value.contains { $0 == "#" || $0 == "\"" || $0 == "'" }
+        if value.hasSuffix(","), !special { return value }
+        guard value.isEmpty || special || value.contains(",") || value.hasPrefix(" ") || value.hasSuffix(" ") else { return value }
+        if !value.contains("\"") { return "\"\(value)\"" }
+        if !value.contains("'") { return "'\(value)'" }
+        return "'''\(value)'''"
     }
 }

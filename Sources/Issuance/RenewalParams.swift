@@ -202,8 +202,11 @@ public struct RenewalParams: Sendable, Equatable {
             values["webroot_path"] = path + ","
         case .webrootMap(let map, let root):
             values["authenticator"] = "webroot"
-            let paths = ([root].compactMap { $0 } + map.values.sorted()).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-            values["webroot_path"] = paths.joined(separator: ", ") + ","
+            // As certbot: every root, the default first (it serves names not in the map); none without a default.
+            if let root {
+                let paths = ([root] + map.values.sorted()).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+                values["webroot_path"] = paths.joined(separator: ", ") + ","
+            }
             webrootMap = map.sorted { $0.key < $1.key }.map { (domain: $0.key, path: $0.value) }
         case .certbotManual(let auth, let cleanup, let challenge):
             values["authenticator"] = "manual"
