@@ -22,6 +22,8 @@ public struct CheckRun: Sendable {
 extension EndpointCheck {
     public func run(endpoints texts: [String], now: Date = Date()) throws -> CheckRun {
         let endpoints = try texts.map(Endpoint.init(parsing:))
+        // A CA file that cannot be read is this machine's problem, found before any connection.
+        if let caFile { _ = try FS.read(caFile) }
         var run = CheckRun()
         for endpoint in endpoints {
             do {

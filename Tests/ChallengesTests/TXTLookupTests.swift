@@ -1,3 +1,5 @@
+import Base
+import Glibc
 import Testing
 @testable import Challenges
 
@@ -11,8 +13,8 @@ struct TXTLookupTests {
         #expect(bare.server == "ns1.example.net" && bare.port == 53)
         let v6 = try TXTLookup(resolver: "[::1]:5353")
         #expect(v6.server == "::1" && v6.port == 5353)
-        #expect(throws: ChallengeError.self) { try TXTLookup(resolver: "127.0.0.1:99999") }
-        #expect(throws: ChallengeError.self) { try TXTLookup(resolver: ":53") }
+        #expect((#expect(throws: ChallengeError.self) { try TXTLookup(resolver: "127.0.0.1:99999") })?.category == .usage)
+        #expect((#expect(throws: ChallengeError.self) { try TXTLookup(resolver: ":53") })?.category == .usage)
     }
 
     @Test("answers: compressed names, two TXT records, multi-string records joined; NXDOMAIN is empty")
@@ -35,5 +37,28 @@ struct TXTLookupTests {
         var truncated = message
         truncated.removeLast(3)
         #expect(throws: ChallengeError.self) { try TXTLookup.parseTXT(truncated, name: "x") }
+    }
+
+    @Test("a resolver that never answers: the DNS-01 error says why the record was not seen, not only that it was not")
+    func resolverFailureReachesTheMessage() async throws {
+        // A UDP port on loopback that nobody reads: queries time out or are refused.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+        close(fd)
+        let lookup = TXTLookup(server: "127.0.0.1", port: port, timeout: .milliseconds(300))
+        let solver = DNS01HookSolver(script: "true", propagationWait: .seconds(1), resolver: lookup, progress: { _ in })
+        await solver.willPresent(count: 1)
+        try await solver.present(identifier: "mail.example.test", token: "token", keyAuthorization: "token.thumb")
+        let error = await #expect(throws: ChallengeError.self) { try await solver.awaitPublished() }
+        #expect(error?.code == .notPublished)
+        #expect(error?.message.contains("last lookup: ") == true && error?.message.contains("127.0.0.1:\(port)") == true,
+                "\(String(describing: error))")
+        await solver.cleanup(identifier: "mail.example.test", token: "token")
     }
 }
