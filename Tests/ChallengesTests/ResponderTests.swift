@@ -4,23 +4,85 @@ import Testing
 
 /// A raw TCP client, so the tests see exactly what the responder sends.
 enum RawClient {
-    static func connect(port: Int, host: String = "127.0.0.1") -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A connected socket to `host` (a numeric IPv4 or IPv6 address): AF_INET6 for an IPv6
+    /// address, AF_INET for an IPv4 one. Throws with the reason when it cannot connect.
+    static func open(port: Int, host: String = "127.0.0.1") throws -> Int32 {
+        var v4 = in_addr(), v6 = in6_addr()
+        let family: Int32
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            family = AF_INET
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            family = AF_INET6
+        } else {
+            throw Failure(description: "\(host) is not a numeric IPv4 or IPv6 address")
+        }
+        let shown = family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else {
+            throw Failure(description: "cannot create an \(family == AF_INET6 ? "AF_INET6" : "AF_INET") socket for \(shown): \(String(cString: strerror(errno)))")
+        }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &sa.sin_addr)
-        let rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if rc != 0 { close(fd); return nil }
+        let rc: Int32
+        if family == AF_INET {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = in_port_t(UInt16(port).bigEndian)
+            sa.sin_addr = v4
+            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = in_port_t(UInt16(port).bigEndian)
+            sa.sin6_addr = v6
+            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        if rc != 0 {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "cannot connect to \(shown): \(reason)")
+        }
         return fd
     }
 
-    /// Sends `request` and returns everything until the server closes.
-    static func exchange(port: Int, _ request: String) -> String? {
-        guard let fd = connect(port: port) else { return nil }
-        defer { close(fd) }
+    static func connect(port: Int, host: String = "127.0.0.1") -> Int32? {
+        try? open(port: port, host: host)
+    }
+
+    /// The address a connected socket talks to, as "127.0.0.1:80" or "[::1]:80".
+    static func peer(_ fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }
+        guard rc == 0 else { return "(getpeername: \(String(cString: strerror(errno))))" }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = Int32(storage.ss_family)
+        return withUnsafePointer(to: &storage) { pointer in
+            switch family {
+            case AF_INET:
+                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sa in
+                    var address = sa.pointee.sin_addr
+                    inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+                    return "\(String(cString: text)):\(UInt16(bigEndian: sa.pointee.sin_port))"
+                }
+            case AF_INET6:
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sa in
+                    var address = sa.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+                    return "[\(String(cString: text))]:\(UInt16(bigEndian: sa.pointee.sin6_port))"
+                }
+            default:
+                return "(address family \(family))"
+            }
+        }
+    }
+
+    /// Sends `request` on a connected socket and returns everything until the server closes.
+    static func exchange(fd: Int32, _ request: String) -> String {
         let bytes = Array(request.utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var out = [UInt8]()
@@ -33,12 +95,27 @@ enum RawClient {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func get(port: Int, _ path: String, method: String = "GET") -> (status: Int, body: String)? {
-        guard let text = exchange(port: port, "\(method) \(path) HTTP/1.1\r\nHost: mail.example.test\r\n\r\n") else { return nil }
+    /// Sends `request` and returns everything until the server closes.
+    static func exchange(port: Int, host: String = "127.0.0.1", _ request: String) -> String? {
+        guard let fd = connect(port: port, host: host) else { return nil }
+        defer { close(fd) }
+        return exchange(fd: fd, request)
+    }
+
+    static func request(_ path: String, method: String = "GET") -> String {
+        "\(method) \(path) HTTP/1.1\r\nHost: mail.example.test\r\n\r\n"
+    }
+
+    /// The status and body of an HTTP response.
+    static func parse(_ text: String) -> (status: Int, body: String)? {
         let parts = text.components(separatedBy: "\r\n\r\n")
         let statusLine = parts[0].components(separatedBy: "\r\n")[0].split(separator: " ")
         guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return nil }
         return (status, parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    static func get(port: Int, _ path: String, method: String = "GET") -> (status: Int, body: String)? {
+        exchange(port: port, request(path, method: method)).flatMap(parse)
     }
 }
 
@@ -127,13 +204,28 @@ struct ResponderTests {
         responder.stop()  // idempotent
     }
 
+    /// Connects over real IPv6 (an AF_INET6 socket to [::1]) and over IPv4 (127.0.0.1). Without
+    /// an IPv6 loopback, or when the responder fell back to IPv4 only, this fails: it does not skip.
     @Test("default bind is dual-stack on all addresses")
     func dualStack() throws {
         let responder = HTTP01Responder(address: nil, port: 0)
         try responder.start()
         defer { responder.stop() }
         responder.add(token: token, keyAuthorization: keyAuthorization)
-        #expect(RawClient.get(port: responder.port, "/.well-known/acme-challenge/\(token)")?.status == 200)
+        for (host, peer) in [("::1", "[::1]:\(responder.port)"), ("127.0.0.1", "127.0.0.1:\(responder.port)")] {
+            let fd: Int32
+            do {
+                fd = try RawClient.open(port: responder.port, host: host)
+            } catch {
+                throw RawClient.Failure(description: "the responder bound to all addresses is not reachable at \(peer): \(error)")
+            }
+            defer { close(fd) }
+            #expect(RawClient.peer(fd) == peer, "the connection for \(host) goes to \(RawClient.peer(fd))")
+            let reply = RawClient.parse(RawClient.exchange(fd: fd, RawClient.request("/.well-known/acme-challenge/\(token)")))
+            #expect(reply?.status == 200, "over \(peer)")
+            #expect(reply?.body == keyAuthorization, "over \(peer)")
+        }
+        #expect(responder.servedCount == 2)
     }
 
     @Test("a bad --http-01-address is a clear error")

@@ -65,7 +65,7 @@ struct IssueTests {
         server.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try server.run()
         defer { stopProcess(server) }
-        usleep(500_000)
+        try TestSupport.waitForPort(pebble.httpPort, timeout: 10, process: server, what: "python3 -m http.server")
 
         let result = try run(TestSupport.acmeBinary, ["issue", "-d", "web.example.test", "--webroot", root,
                                                       "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle,

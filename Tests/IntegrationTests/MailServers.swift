@@ -159,23 +159,3 @@ struct TLSProbe {
     var isECDSA: Bool { output.contains("Server public key is 256 bit") }
     var isRSA: Bool { output.contains("Server public key is 2048 bit") }
 }
-
-extension TestSupport {
-    static func waitForPort(_ port: Int, timeout: TimeInterval = 15) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            } == 0
-            close(fd)
-            if ok { return }
-            usleep(50_000)
-        }
-        throw TestFailure("nothing listens on 127.0.0.1:\(port) after \(Int(timeout)) s")
-    }
-}

@@ -66,6 +66,49 @@ enum TestSupport {
     }
 }
 
+extension TestSupport {
+    /// Waits until something accepts TCP connections on 127.0.0.1:`port`, trying every 20 ms.
+    /// With `process`, fails at once when that process (the one meant to listen) has exited.
+    static func waitForPort(_ port: Int, timeout: TimeInterval = 15, process: Process? = nil, what: String? = nil) throws {
+        let who = what ?? "a server"
+        try waitUntil("\(who) accepts TCP connections on 127.0.0.1:\(port)", timeout: timeout, interval: 0.02) {
+            if acceptsConnections(port) { return true }
+            if let process, !process.isRunning {
+                throw TestFailure("\(who) exited with status \(process.terminationStatus) before it accepted connections on 127.0.0.1:\(port)")
+            }
+            return false
+        }
+    }
+
+    /// Whether a TCP connect() to 127.0.0.1:`port` succeeds right now.
+    static func acceptsConnections(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
+
+/// Polls `condition` every `interval` until it holds; throws a TestFailure naming `what`
+/// after `timeout` (default 10 s). Use it instead of a fixed sleep: it returns as soon as
+/// the awaited state is there, and fails with a clear message when it never comes.
+func waitUntil(_ what: String, timeout: TimeInterval = 10, interval: TimeInterval = 0.2,
+               _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return }
+        if Date() >= deadline { break }
+        usleep(useconds_t(interval * 1_000_000))
+    }
+    throw TestFailure("timed out after \(timeout) s waiting until \(what)")
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
