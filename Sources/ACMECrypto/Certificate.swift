@@ -23,7 +23,7 @@ public struct Certificate: Sendable, Hashable {
             var pointer = buffer.baseAddress
             return d2i_X509(nil, &pointer, buffer.count)
         }
-        guard let x509 else { throw CryptoError.openssl("not a DER X.509 certificate") }
+        guard let x509 else { throw CryptoError.openssl("not a DER X.509 certificate", .invalidCertificate) }
         defer { X509_free(x509) }
         try self.init(x509: x509)
     }
@@ -88,7 +88,7 @@ public struct Certificate: Sendable, Hashable {
         } else {
             authorityKeyIdentifier = nil
         }
-        guard let pub = X509_get0_pubkey(x509) else { throw CryptoError.openssl("certificate has no readable public key") }
+        guard let pub = X509_get0_pubkey(x509) else { throw CryptoError.openssl("certificate has no readable public key", .invalidCertificate) }
         publicKeyDER = try MemoryBIO.writing("cannot encode the certificate key") { i2d_PUBKEY_bio($0, pub) == 1 }
     }
 

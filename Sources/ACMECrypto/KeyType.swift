@@ -58,28 +58,21 @@ public enum KeyType: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A failure inside OpenSSL or in key/certificate input, as one line.
-public struct CryptoError: CodedError {
-    public typealias Code = ErrorCode<CryptoError>
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var category: ErrorCategory { code.category }
-    public var codeName: String { code.name }
+public typealias CryptoError = ModuleError<ACMECryptoModule>
+public enum ACMECryptoModule {}
 
+extension ModuleError where Module == ACMECryptoModule {
     /// `what` plus the reason OpenSSL queued, clearing its error queue.
-    static func openssl(_ what: String) -> CryptoError {
+    static func openssl(_ what: String, _ code: Code = .openssl) -> CryptoError {
         var reason = ""
-        var code = ERR_get_error()
-        while code != 0 {
+        var queued = ERR_get_error()
+        while queued != 0 {
             var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
+            ERR_error_string_n(queued, &buffer, buffer.count)
             reason = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            code = ERR_get_error()
+            queued = ERR_get_error()
         }
-        return CryptoError(.openssl, reason.isEmpty ? what : "\(what): \(reason)")
+        return CryptoError(code, reason.isEmpty ? what : "\(what): \(reason)")
     }
 }
 

@@ -70,7 +70,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         let loaded = try MemoryBIO.reading(Array(pem.utf8)) { bio in
             PEM_read_bio_PrivateKey(bio, nil, nil, nil)
         }
-        guard let loaded else { throw CryptoError.openssl("not a PEM private key (or it is encrypted)") }
+        guard let loaded else { throw CryptoError.openssl("not a PEM private key (or it is encrypted)", .invalidKey) }
         try self.init(pkey: loaded)
     }
 
@@ -100,9 +100,9 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
             return copy
         }
         func pushBN(_ key: String, _ bytes: [UInt8]) throws {
-            guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else { throw CryptoError.openssl("bad JWK number") }
+            guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else { throw CryptoError.openssl("bad JWK number", .invalidKey) }
             bignums.append(bn)
-            guard OSSL_PARAM_BLD_push_BN(builder, cString(key), bn) == 1 else { throw CryptoError.openssl("bad JWK number") }
+            guard OSSL_PARAM_BLD_push_BN(builder, cString(key), bn) == 1 else { throw CryptoError.openssl("bad JWK number", .invalidKey) }
         }
         let algorithm: String
         switch jwk["kty"] {
@@ -124,7 +124,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
             point.withUnsafeBytes { pointBuffer.copyMemory(from: $0.baseAddress!, byteCount: point.count) }
             guard OSSL_PARAM_BLD_push_utf8_string(builder, cString(OSSL_PKEY_PARAM_GROUP_NAME), cString(curve.groupName), 0) == 1,
                   OSSL_PARAM_BLD_push_octet_string(builder, cString(OSSL_PKEY_PARAM_PUB_KEY), pointBuffer, point.count) == 1 else {
-                throw CryptoError.openssl("bad EC JWK")
+                throw CryptoError.openssl("bad EC JWK", .invalidKey)
             }
             try pushBN(OSSL_PKEY_PARAM_PRIV_KEY, try member("d"))
         case "RSA":
@@ -148,7 +148,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         defer { EVP_PKEY_CTX_free(ctx) }
         var pkey: OpaquePointer?
         guard EVP_PKEY_fromdata_init(ctx) == 1, EVP_PKEY_fromdata(ctx, &pkey, acme_EVP_PKEY_KEYPAIR, params) == 1, let pkey else {
-            throw CryptoError.openssl("private JWK does not form a valid key")
+            throw CryptoError.openssl("private JWK does not form a valid key", .invalidKey)
         }
         try self.init(pkey: pkey)
         // A JWK whose public half does not belong to its private half would
@@ -156,7 +156,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         // A signature made with the private half must verify with the public
         // half: as strict as EVP_PKEY_pairwise_check for this purpose, but that
         // call re-tests RSA primes and costs tens of milliseconds per start.
-        guard signatureVerifies() else { throw CryptoError.openssl("private JWK is inconsistent: its private and public parts differ") }
+        guard signatureVerifies() else { throw CryptoError.openssl("private JWK is inconsistent: its private and public parts differ", .invalidKey) }
     }
 
     private func signatureVerifies() -> Bool {

@@ -41,18 +41,25 @@ extension CodedError {
     public var description: String { message }
 }
 
-/// The base module's own failures (file system, names, locks).
-public struct BaseError: CodedError {
-    public typealias Code = ErrorCode<BaseError>
+/// A module's error: `ModuleError<CertStoreModule>` is CertStore's `StoreError`, with its own
+/// codes as static members of `StoreError.Code`.
+public struct ModuleError<Module>: CodedError {
+    public typealias Code = ErrorCode<ModuleError<Module>>
     public var code: Code
     public var message: String
+
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
+
     public var category: ErrorCategory { code.category }
     public var codeName: String { code.name }
 }
+
+/// The base module's own failures (file system, names, locks).
+public typealias BaseError = ModuleError<BaseModule>
+public enum BaseModule {}
 
 extension ErrorCode where Domain == BaseError {
     /// A name that would become a path component is not a plain name.

@@ -127,14 +127,17 @@ public struct RenewalConfig: Sendable {
         return value
     }
 
-    /// What configobj (and so certbot) reads back as the same value: a list (`a, b,`) raw;
-    /// a string with `#`, a comma, quotes or outer spaces in quotes of a kind it does not contain.
+    /// What configobj (and so certbot) reads back as the same value, quoted as configobj's own
+    /// writer does: a list (`a, b,`) raw; a value with both quote kinds in triple quotes; one
+    /// with a comma, or a space or quote at either end, in the quotes it does not contain; one
+    /// with `#` quoted too; anything else raw.
     static func quoted(_ value: String) -> String {
-        let special = value.contains { $0 == "#" || $0 == "\"" || $0 == "'" }
-        if value.hasSuffix(","), !special { return value }
-        guard value.isEmpty || special || value.contains(",") || value.hasPrefix(" ") || value.hasSuffix(" ") else { return value }
-        if !value.contains("\"") { return "\"\(value)\"" }
-        if !value.contains("'") { return "'\(value)'" }
-        return "'''\(value)'''"
+        guard let first = value.first, let last = value.last else { return "\"\"" }
+        let quotes = (single: value.contains("'"), double: value.contains("\""))
+        if value.hasSuffix(","), !value.contains("#"), !quotes.single, !quotes.double { return value }
+        if quotes.single, quotes.double { return "'''\(value)'''" }
+        let edge: (Character) -> Bool = { " \t\r\n\u{0B}'\"".contains($0) }
+        if !edge(first), !edge(last), !value.contains(","), !value.contains("#") { return value }
+        return quotes.double ? "'\(value)'" : "\"\(value)\""
     }
 }

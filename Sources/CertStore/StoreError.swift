@@ -1,17 +1,8 @@
 import Base
 
 /// A failure of the certbot layout, as one line naming the path or lineage.
-public struct StoreError: CodedError {
-    public typealias Code = ErrorCode<StoreError>
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var category: ErrorCategory { code.category }
-    public var codeName: String { code.name }
-}
+public typealias StoreError = ModuleError<CertStoreModule>
+public enum CertStoreModule {}
 
 extension ErrorCode where Domain == StoreError {
     /// A renewal conf that is not configobj as certbot writes it, or lacks a required key.

@@ -1,16 +1,7 @@
 import Base
 /// A failure while answering a challenge, as one line for the user.
-public struct ChallengeError: CodedError {
-    public typealias Code = ErrorCode<ChallengeError>
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var category: ErrorCategory { code.category }
-    public var codeName: String { code.name }
-}
+public typealias ChallengeError = ModuleError<ChallengesModule>
+public enum ChallengesModule {}
 
 extension ErrorCode where Domain == ChallengeError {
     /// A flag value that is not an address, HOST:PORT or name.

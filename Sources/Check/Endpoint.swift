@@ -52,17 +52,8 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A failure to reach or talk to an endpoint, one line naming it.
-public struct CheckError: CodedError {
-    public typealias Code = ErrorCode<CheckError>
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var category: ErrorCategory { code.category }
-    public var codeName: String { code.name }
-}
+public typealias CheckError = ModuleError<CheckModule>
+public enum CheckModule {}
 
 extension ErrorCode where Domain == CheckError {
     /// Not an endpoint URL acme check understands.

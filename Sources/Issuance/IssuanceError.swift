@@ -1,17 +1,8 @@
 import Base
 
 /// The one error type of the Issuance module: one line saying what was wrong and what to do.
-public struct IssuanceError: CodedError {
-    public typealias Code = ErrorCode<IssuanceError>
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var category: ErrorCategory { code.category }
-    public var codeName: String { code.name }
-}
+public typealias IssuanceError = ModuleError<IssuanceModule>
+public enum IssuanceModule {}
 
 extension ErrorCode where Domain == IssuanceError {
     /// A name that is not a DNS name a CA can validate.

@@ -102,17 +102,8 @@ public struct ProvisionSettings: Sendable {
 }
 
 /// A refusal: one line naming the file and what is wrong with it.
-public struct ProvisionError: CodedError {
-    public typealias Code = ErrorCode<ProvisionError>
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var category: ErrorCategory { code.category }
-    public var codeName: String { code.name }
-}
+public typealias ProvisionError = ModuleError<ProvisionModule>
+public enum ProvisionModule {}
 
 extension ErrorCode where Domain == ProvisionError {
     /// No candidate certificate at all (as opposed to a broken one): what --issue-if-missing reacts to.

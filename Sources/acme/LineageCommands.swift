@@ -59,8 +59,7 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         try await ExitStatus.run {
-            let waiting = Output().waiting(store.configDirectory)
-            let lineage = try LineageStore(configDirectory: store.configDirectory).delete(named: certName, waiting: waiting)
+            let lineage = try LineageStore(configDirectory: store.configDirectory).delete(named: certName, waiting: Output().waiting(store.configDirectory))
             print("deleted \(certName) (\(lineage.renewalConfigPath), \(lineage.livePath), \(lineage.archivePath))")
         }
     }

@@ -16,8 +16,11 @@ struct Output: Sendable {
         if verbose { Output.writeErr("  " + line) }
     }
 
+    /// A result line on stdout, flushed: under docker logs or systemd (`provision --watch`) it is a pipe.
     func result(_ line: String) {
-        if !quiet { print(line) }
+        guard !quiet else { return }
+        print(line)
+        fflush(nil)
     }
 
     /// The waiting line for a run that finds the config directory locked by another one.

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Testing
 @testable import ACMECrypto
@@ -115,16 +116,16 @@ struct KeyAndJWSTests {
         // PEM re-encoding is byte-identical to what openssl wrote.
         #expect(cert.pem == (try String(contentsOf: certFile, encoding: .utf8)))
         #expect(try Certificate.chain(pem: cert.pem + cert.pem).count == 2)
-        #expect(throws: CryptoError.self) { try Certificate(pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }
+        #expect((#expect(throws: CryptoError.self) { try Certificate(pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") })?.code == .invalidCertificate)
     }
 
     @Test("bad key input gives a clear error")
     func badKeys() {
-        #expect(throws: CryptoError.self) { try PrivateKey(pem: "not a key") }
-        #expect(throws: CryptoError.self) { try PrivateKey(jwk: ["kty": "oct", "k": "AAAA"]) }
+        #expect((#expect(throws: CryptoError.self) { try PrivateKey(pem: "not a key") })?.code == .invalidKey)
+        #expect((#expect(throws: CryptoError.self) { try PrivateKey(jwk: ["kty": "oct", "k": "AAAA"]) })?.code == .invalidKey)
         var broken = Vectors.a3Key
         broken["d"] = Vectors.a3Key["x"]
-        #expect(throws: CryptoError.self) { try PrivateKey(jwk: broken) }
+        #expect((#expect(throws: CryptoError.self) { try PrivateKey(jwk: broken) })?.code == .invalidKey)
     }
 }
 
@@ -137,6 +138,6 @@ struct JWKConsistencyTests {
         var jwk = try PrivateKey.generate(type).privateJWK()
         let other = try PrivateKey.generate(type).privateJWK()
         for member in ["n", "x", "y"] where jwk[member] != nil { jwk[member] = other[member] }
-        #expect(throws: CryptoError.self) { try PrivateKey(jwk: jwk) }
+        #expect((#expect(throws: CryptoError.self) { try PrivateKey(jwk: jwk) })?.code == .invalidKey)
     }
 }

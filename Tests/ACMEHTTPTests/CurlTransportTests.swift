@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Testing
 @testable import ACMEHTTP
@@ -133,7 +134,7 @@ struct CurlTransportTests {
     func sizeCap() async throws {
         let server = try TLSServer()
         let transport = try CurlTransport(configuration: HTTPConfiguration(caBundle: server.caPath, userAgent: "acme/test", maxResponseBytes: 1 << 20))
-        await #expect(throws: HTTPError.self) { try await transport.send(HTTPRequest(method: .get, url: server.base + "/big")) }
+        #expect((await #expect(throws: HTTPError.self) { try await transport.send(HTTPRequest(method: .get, url: server.base + "/big")) })?.code == .tooLarge)
         do {
             _ = try await transport.send(HTTPRequest(method: .get, url: server.base + "/big"))
         } catch let error as HTTPError {
@@ -164,6 +165,6 @@ struct CurlTransportTests {
 
     @Test("an unreadable CA bundle is a clear error")
     func badBundle() {
-        #expect(throws: HTTPError.self) { try CurlTransport(configuration: HTTPConfiguration(caBundle: "/nonexistent/ca.pem", userAgent: "x")) }
+        #expect((#expect(throws: HTTPError.self) { try CurlTransport(configuration: HTTPConfiguration(caBundle: "/nonexistent/ca.pem", userAgent: "x")) })?.code == .caBundle)
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Testing
 @testable import Challenges
@@ -230,7 +231,7 @@ struct ResponderTests {
 
     @Test("a bad --http-01-address is a clear error")
     func badAddress() {
-        #expect(throws: ChallengeError.self) { try HTTP01Responder(address: "mail.example.test", port: 0).start() }
+        #expect((#expect(throws: ChallengeError.self) { try HTTP01Responder(address: "mail.example.test", port: 0).start() })?.code == .invalidSetting)
     }
 
     @Test("token validation", arguments: [
@@ -285,7 +286,7 @@ struct WebrootTests {
         let root = try temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let solver = try WebrootSolver(root: root)
-        #expect(throws: ChallengeError.self) { try solver.add(token: "../../etc/passwd", keyAuthorization: "x") }
-        #expect(throws: ChallengeError.self) { try WebrootSolver(root: root + "/missing") }
+        #expect((#expect(throws: ChallengeError.self) { try solver.add(token: "../../etc/passwd", keyAuthorization: "x") })?.code == .invalidToken)
+        #expect((#expect(throws: ChallengeError.self) { try WebrootSolver(root: root + "/missing") })?.code == .webroot)
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import Testing
 @testable import Check
 
@@ -21,9 +22,9 @@ struct EndpointTests {
         #expect(try Endpoint(parsing: "SMTP://Mail.Example.com:2525").description == "smtp://mail.example.com:2525")
         #expect(try Endpoint(parsing: "imaps://[::1]:10993").host == "::1")
         #expect(try Endpoint(parsing: "https://mail.example.com/status").port == 443)
-        #expect(throws: CheckError.self) { try Endpoint(parsing: "mail.example.com") }
-        #expect(throws: CheckError.self) { try Endpoint(parsing: "ftp://mail.example.com") }
-        #expect(throws: CheckError.self) { try Endpoint(parsing: "smtp://mail.example.com:99999") }
-        #expect(throws: CheckError.self) { try Endpoint(parsing: "smtp://:25") }
+        #expect((#expect(throws: CheckError.self) { try Endpoint(parsing: "mail.example.com") })?.code == .invalidEndpoint)
+        #expect((#expect(throws: CheckError.self) { try Endpoint(parsing: "ftp://mail.example.com") })?.code == .invalidEndpoint)
+        #expect((#expect(throws: CheckError.self) { try Endpoint(parsing: "smtp://mail.example.com:99999") })?.code == .invalidEndpoint)
+        #expect((#expect(throws: CheckError.self) { try Endpoint(parsing: "smtp://:25") })?.code == .invalidEndpoint)
     }
 }
