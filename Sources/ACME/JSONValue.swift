@@ -1,3 +1,4 @@
+import Base
 /// A small JSON writer for request payloads: member order is kept as written,
 /// and `raw` embeds an already serialized JSON text (a JWS object for EAB).
 enum JSONValue: Sendable {
@@ -15,7 +16,7 @@ enum JSONValue: Sendable {
 
     private func write(into out: inout String) {
         switch self {
-        case .string(let s): JSONValue.writeString(s, into: &out)
+        case .string(let s): out += jsonString(s)
         case .bool(let b): out += b ? "true" : "false"
         case .raw(let text): out += text
         case .array(let items):
@@ -29,29 +30,11 @@ enum JSONValue: Sendable {
             out += "{"
             for (i, (key, value)) in members.enumerated() {
                 if i > 0 { out += "," }
-                JSONValue.writeString(key, into: &out)
+                out += jsonString(key)
                 out += ":"
                 value.write(into: &out)
             }
             out += "}"
         }
-    }
-
-    static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }

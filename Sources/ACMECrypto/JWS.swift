@@ -1,3 +1,5 @@
+import Base
+
 /// JSON Web Signatures in the flattened JSON serialization ACME requires
 /// (RFC 8555 §6.2, RFC 7515 §7.2.2).
 public enum JWS {

@@ -19,3 +19,22 @@ extension Date {
         formatted(.iso8601).replacing("T", with: " ").replacing("Z", with: " UTC")
     }
 }
+
+/// A JSON string literal with the escapes RFC 8259 requires (JWS headers, JWKs, ACME payloads).
+public func jsonString(_ value: String) -> String {
+    var out = "\""
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
