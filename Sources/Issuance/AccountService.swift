@@ -158,8 +158,10 @@ public struct AccountService: Sendable {
     /// `acme account key-rollover` (RFC 8555 §7.3.5). The new key is on disk
     /// (`private_key.next.json`) before the CA hears of it, so a run killed between the CA's
     /// answer and the final save loses nothing. The account keeps its id (renewal confs name
-    /// it); only its key file changes. The caller holds the config directory lock.
-    public func rollKey(to type: KeyType) async throws -> ResolvedAccount {
+    /// it); only its key file changes. Holds the config directory lock meanwhile.
+    public func rollKey(to type: KeyType, waiting: () -> Void = {}) async throws -> ResolvedAccount {
+        let lock = try ConfigLock.acquire(configDirectory: store.configDirectory, create: false, waiting: waiting)
+        defer { withExtendedLifetime(lock) {} }
         let account = try required()
         let id = account.stored.id
         let pending = store.pendingKeyPath(id: id, server: server)

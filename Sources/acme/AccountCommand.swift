@@ -1,7 +1,6 @@
 import ACMECrypto
 import ArgumentParser
 import Base
-import CertStore
 import Issuance
 
 struct AccountCommand: AsyncParsableCommand {
@@ -70,10 +69,7 @@ struct AccountCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await ExitStatus.run {
-                let lock = try ConfigLock.acquire(configDirectory: common.configDirectory, create: false,
-                                                  waiting: common.output.waiting(common.configDirectory))
-                defer { withExtendedLifetime(lock) {} }
-                let account = try await common.accounts().rollKey(to: accountKeyType)
+                let account = try await common.accounts().rollKey(to: accountKeyType, waiting: common.output.waiting(common.configDirectory))
                 common.output.result("account \(account.stored.id) now signs with a new \(accountKeyType) key (\(account.credentials.url))")
             }
         }
