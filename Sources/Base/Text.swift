@@ -38,3 +38,36 @@ public func jsonString(_ value: String) -> String {
     }
     return out + "\""
 }
+
+extension StringProtocol {
+    /// The text with control characters made visible (`\n`, `\r`, `\t`, `\x1b`, `\u{85}`…), so
+    /// that a certificate field, a server's greeting or a line of a file printed in a message,
+    /// a report or a mail cannot start a new line, move the cursor or forge output.
+    public var escapedForDisplay: String {
+        var out = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            case _ where (0x80...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+                || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value):
+                // C1 controls, line/paragraph separators and bidirectional overrides.
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// At most `limit` characters of the escaped text, with "…" when cut: how an error quotes
+    /// what it found in a file or from a peer, never a whole line.
+    public func excerpt(_ limit: Int = 40) -> String {
+        let escaped = escapedForDisplay
+        return escaped.count <= limit ? escaped : String(escaped.prefix(limit)) + "…"
+    }
+}
