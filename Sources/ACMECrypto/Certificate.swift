@@ -1,3 +1,4 @@
+import Base
 import COpenSSL
 import FoundationEssentials
 import Glibc
@@ -128,6 +129,20 @@ public struct Certificate: Sendable, Hashable {
     public func matches(_ key: PrivateKey) -> Bool {
         // A key whose public half cannot be encoded matches nothing.
         (try? key.publicKeyDER()) == publicKeyDER
+    }
+
+    /// `CN=…` or the first name, for messages; escaped and short, since it comes from the certificate.
+    public var label: String {
+        if let cn = subjectCommonName { return "CN=\(cn)".excerpt(64) }
+        return (dnsNames.first ?? "serial \(serialHex)").excerpt(64)
+    }
+
+    /// Whether this is a CA certificate (basicConstraints CA:TRUE, or a v1 self-signed root),
+    /// as OpenSSL's X509_check_ca judges it.
+    public var isCA: Bool {
+        guard let x509 = Certificate.x509(der) else { return false }
+        defer { X509_free(x509) }
+        return X509_check_ca(x509) != 0
     }
 
     /// Whether `issuer`'s key verifies this certificate's signature.

@@ -81,6 +81,8 @@ extension ErrorCode where Domain == CryptoError {
     public static var invalidCertificate: Self { Self("crypto.invalidCertificate", .localState) }
     /// A key type name that is not one of ours (a flag value).
     public static var invalidKeyType: Self { Self("crypto.invalidKeyType", .usage) }
+    /// A private key protected by a pass phrase, which acme never asks for.
+    public static var encryptedKey: Self { Self("crypto.encryptedKey", .localState) }
     /// Not a usable private key (PEM, JWK, algorithm, size).
     public static var invalidKey: Self { Self("crypto.invalidKey", .localState) }
     /// Input to a CSR or certificate that cannot be encoded.

@@ -66,9 +66,15 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
 
     /// Loads an unencrypted PEM key: PKCS#8 ("PRIVATE KEY") or the
     /// traditional "EC PRIVATE KEY" / "RSA PRIVATE KEY" forms.
+    /// An encrypted key is refused with its own error; OpenSSL's pass-phrase prompt is never
+    /// reached (a callback that supplies no pass phrase replaces the default one, which would
+    /// block on the terminal).
     public convenience init(pem: String) throws {
+        if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || pem.contains("Proc-Type: 4,ENCRYPTED") {
+            throw CryptoError(.encryptedKey, "the private key is encrypted with a pass phrase; acme needs it unencrypted (openssl pkey -in KEY -out KEY.plain)")
+        }
         let loaded = try MemoryBIO.reading(Array(pem.utf8)) { bio in
-            PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+            PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
         }
         guard let loaded else { throw CryptoError.openssl("not a PEM private key (or it is encrypted)", .invalidKey) }
         try self.init(pkey: loaded)

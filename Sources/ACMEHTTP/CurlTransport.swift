@@ -37,8 +37,18 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 
     public init(configuration: HTTPConfiguration) throws {
         _ = Self.globalInit
-        if let bundle = configuration.caBundle, access(bundle, R_OK) != 0 {
-            throw HTTPError(.caBundle, url: "", "CA bundle \(bundle) is not readable: \(String(cString: strerror(errno)))")
+        // Checked before any request: a regular, readable file holding at least one PEM
+        // certificate (a directory, a FIFO or an empty file would only fail later, less clearly).
+        if let bundle = configuration.caBundle {
+            let text: String
+            do {
+                text = try FS.read(bundle)
+            } catch let error as BaseError {
+                throw HTTPError(.caBundle, url: "", "CA bundle: \(error.message)")
+            }
+            guard text.contains("-----BEGIN CERTIFICATE-----") else {
+                throw HTTPError(.caBundle, url: "", "CA bundle \(bundle) holds no PEM certificate; give the CA's certificate chain in PEM (-----BEGIN CERTIFICATE-----)")
+            }
         }
         guard let handle = curl_easy_init() else {
             throw HTTPError(.curl, url: "", "libcurl could not create a handle")

@@ -70,6 +70,8 @@ extension ErrorCode where Domain == BaseError {
     public static var unwritable: Self { Self("base.unwritable", .localState) }
     /// A directory that must exist does not.
     public static var missing: Self { Self("base.missing", .localState) }
+    /// A path in a managed tree is a link or another kind of file where a directory must be.
+    public static var unsafePath: Self { Self("base.unsafePath", .localState) }
     /// A lock cannot be taken.
     public static var locked: Self { Self("base.locked", .localState) }
 }

@@ -50,10 +50,24 @@ public enum FS {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    public static func read(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The largest file acme reads: certificates, keys, confs and JSON are a few KiB.
+    public static let maxFileSize = 16 << 20
+
+    /// Reads a regular file of at most `limit` bytes. Opened non-blocking and checked with
+    /// fstat before any read, so a FIFO, device, socket or directory where a file is expected
+    /// is refused at once instead of blocking (while holding a lock) or reading forever.
+    public static func read(_ path: String, limit: Int = maxFileSize) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw BaseError(.unreadable, "\(path) is \(kind(info.st_mode)), not a regular file; replace it with the file acme expects")
+        }
+        guard Int(info.st_size) <= limit else {
+            throw BaseError(.unreadable, "\(path) is larger than \(limit >> 10) KiB; is it really the file acme expects?")
+        }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -61,9 +75,57 @@ public enum FS {
             if n < 0 { if errno == EINTR { continue }; throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
             if n == 0 { break }
             data += buffer.prefix(n)
-            if data.count > 16 << 20 { throw BaseError(.unreadable, "\(path) is larger than 16 MiB; is it really a certificate file?") }
+            // The file may grow while it is read.
+            if data.count > limit { throw BaseError(.unreadable, "\(path) is larger than \(limit >> 10) KiB; is it really the file acme expects?") }
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// "a FIFO", "a directory"… for messages about what stands where a file should.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFLNK: "a symbolic link"
+        default: "not a regular file"
+        }
+    }
+
+    /// Whether `path` itself (not what it points at) is a symbolic link.
+    public static func isSymlink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
+    }
+
+    /// Removes a directory of files and links that acme manages (a lineage's live/ or archive/
+    /// directory, a provision set) without following any link: the directory is opened with
+    /// O_NOFOLLOW and its entries are unlinked relative to it, so a directory replaced by a
+    /// link is refused and a link inside is removed, never its target. Subdirectories are refused.
+    public static func removeManagedDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return }
+            if errno == ELOOP || errno == ENOTDIR {
+                throw BaseError(.unsafePath, "\(path) is not a real directory (a link or a file); acme does not follow links out of the directories it manages: remove it by hand")
+            }
+            throw BaseError(.unwritable, "cannot open \(path): \(errorText())")
+        }
+        guard let directory = fdopendir(fd) else {
+            close(fd)
+            throw BaseError(.unwritable, "cannot list \(path): \(errorText())")
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for name in names where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
+            throw BaseError(errno == EISDIR ? .unsafePath : .unwritable, "cannot remove \(path)/\(name): \(errorText())")
+        }
+        guard rmdir(path) == 0 || errno == ENOENT else { throw BaseError(.unwritable, "cannot remove \(path): \(errorText())") }
     }
 
     /// Writes `text` to `path` atomically with `mode`; the file is either the

@@ -112,7 +112,12 @@ public struct LineageStore: Sendable {
     }
 
     public func renewalConfig(of lineage: Lineage) throws -> RenewalConfig {
-        try RenewalConfig.parse(try FS.read(lineage.renewalConfigPath))
+        let text = try FS.read(lineage.renewalConfigPath, limit: 64 << 10)
+        do {
+            return try RenewalConfig.parse(text)
+        } catch let error as StoreError {
+            throw StoreError(error.code, "\(lineage.renewalConfigPath): \(error.message)")
+        }
     }
 
     public func create(name: String, files: LineageFiles, renewalParams: [(key: String, value: String)],
@@ -138,6 +143,7 @@ public struct LineageStore: Sendable {
     /// Writes version N+1 under `archive/`, makes it live in one step, then updates the renewal conf.
     public func addVersion(to lineage: Lineage, files: LineageFiles, renewalParams: [(key: String, value: String)]?,
                            webrootMap: [(domain: String, path: String)]? = nil, version: String) throws {
+        try requireRealDirectories(lineage)
         var config = try renewalConfig(of: lineage)
         let next = (try allArchiveVersions(lineage).max() ?? 0) + 1
         try beginChange(lineage)
@@ -200,6 +206,7 @@ public struct LineageStore: Sendable {
     /// its key matches, removed otherwise); more old versions than `keep`.
     /// `pairMatches(privkeyPEM, certPEM)` decides matching. The caller holds the lock.
     public func repair(_ lineage: Lineage, keep: Int = 5, pairMatches: (String, String) -> Bool) throws -> [String] {
+        try requireRealDirectories(lineage)
         var actions: [String] = []
         let staging = stagingPath(lineage)
         if FS.exists(staging) {
@@ -273,12 +280,12 @@ public struct LineageStore: Sendable {
     /// Removes the lineage: its renewal conf first (so a crash leaves nothing renewable
     /// half-deleted), then `live/<name>/`, then `archive/<name>/`.
     public func delete(_ lineage: Lineage) throws {
+        try requireRealDirectories(lineage)
         guard unlink(lineage.renewalConfigPath) == 0 || errno == ENOENT else {
             throw StoreError(.unwritable, "cannot remove \(lineage.renewalConfigPath): \(FS.errorText())")
         }
         try removeLinkDirectory(lineage.livePath)
-        for file in try FS.listIfPresent(lineage.archivePath) { unlink(lineage.archivePath + "/" + file) }
-        rmdir(lineage.archivePath)
+        try FS.removeManagedDirectory(lineage.archivePath)
         guard !FS.exists(lineage.livePath), !FS.exists(lineage.archivePath) else {
             throw StoreError(.unwritable, "could not remove everything of lineage \(lineage.name) (\(lineage.livePath), \(lineage.archivePath)): \(FS.errorText())")
         }
@@ -286,9 +293,23 @@ public struct LineageStore: Sendable {
 
     // MARK: - Internals
 
+    /// `cert12.pem` → 12 for kind `cert`. Digits only (no sign, no spaces) and at most six of
+    /// them: `cert-1.pem`, `cert+5.pem` and 20-digit numbers are not versions, so adding one to
+    /// the newest version can never overflow.
     static func versionNumber(_ file: String, kind: String) -> Int? {
         guard file.hasPrefix(kind), file.hasSuffix(".pem") else { return nil }
-        return Int(file.dropFirst(kind.count).dropLast(4))
+        let digits = file.utf8.dropFirst(kind.utf8.count).dropLast(4)
+        guard (1...6).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(String(decoding: digits, as: UTF8.self))
+    }
+
+    /// `live/<name>` and `archive/<name>` must be real directories (or absent): a lineage whose
+    /// directory was replaced by a link is refused, so nothing is ever written, pruned or
+    /// deleted through it outside the config directory.
+    func requireRealDirectories(_ lineage: Lineage) throws {
+        for path in [lineage.livePath, lineage.archivePath] where FS.isSymlink(path) {
+            throw StoreError(.unsafeLineage, "\(path) is a symbolic link; acme does not follow links out of \(configDirectory): replace it with the real directory (or remove the link by hand)")
+        }
     }
 
     private func writeArchive(_ lineage: Lineage, files: LineageFiles, version: Int) throws {
@@ -343,8 +364,7 @@ public struct LineageStore: Sendable {
 
     /// Removes a directory of links and small files (never following links).
     private func removeLinkDirectory(_ path: String) throws {
-        for file in try FS.listIfPresent(path) { unlink(path + "/" + file) }
-        rmdir(path)
+        try FS.removeManagedDirectory(path)
     }
 
     /// Makes `live/<name>/` point at `version` in one step: the four links and the

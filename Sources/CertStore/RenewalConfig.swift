@@ -54,7 +54,7 @@ public struct RenewalConfig: Sendable {
                     .trimmed
                 if line.starts(with: [UInt8(ascii: "["), UInt8(ascii: "[")]) {
                     guard section == "renewalparams" || section.hasPrefix("renewalparams/") else {
-                        throw StoreError(.malformedConfig, "renewal config line \(number): subsection \(name) outside [renewalparams]")
+                        throw StoreError(.malformedConfig, "renewal config line \(number): a subsection outside [renewalparams]")
                     }
                     section = "renewalparams/" + String(name)
                 } else {
@@ -63,7 +63,8 @@ public struct RenewalConfig: Sendable {
                 continue
             }
             guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
-                throw StoreError(.malformedConfig, "renewal config line \(number) is not \"key = value\": \(String(decoding: line, as: UTF8.self))")
+                // Never the line itself: the file may be a link to something secret.
+                throw StoreError(.malformedConfig, "renewal config line \(number) (\(line.count) bytes) is not \"key = value\"; is this a certbot renewal conf?")
             }
             let key = String(decoding: Self.unquote(Self.trim(line[..<equals])), as: UTF8.self)
             let value = String(decoding: Self.unquote(Self.trim(line[(equals + 1)...])), as: UTF8.self)

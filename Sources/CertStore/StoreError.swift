@@ -9,6 +9,8 @@ extension ErrorCode where Domain == StoreError {
     public static var malformedConfig: Self { Self("store.malformedConfig", .localState) }
     /// A lineage's links or archive are broken beyond what repair can mend.
     public static var damaged: Self { Self("store.damaged", .localState) }
+    /// A lineage directory is a link out of the managed tree.
+    public static var unsafeLineage: Self { Self("store.unsafeLineage", .localState) }
     /// Something is already there that must not be overwritten.
     public static var exists: Self { Self("store.exists", .localState) }
     /// No lineage of the name given.

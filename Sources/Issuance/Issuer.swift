@@ -97,7 +97,7 @@ public struct Issuer: Sendable {
         guard let existing else { return try PrivateKey.generate(request.keyType) }
         if request.reuseKey {
             do {
-                return try PrivateKey(pem: try FS.read(existing.privkeyPath))
+                return try PrivateKey(file: existing.privkeyPath)
             } catch {
                 throw IssuanceError(.unreadableLineage, "--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
             }
@@ -142,7 +142,7 @@ public struct Issuer: Sendable {
             guard Set(cert.dnsNames.map { $0.lowercased() }) == wanted else { continue }
             let liveKey: PrivateKey
             do {
-                liveKey = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
+                liveKey = try PrivateKey(file: lineage.privkeyPath)
             } catch {
                 throw IssuanceError(.unreadableLineage, "cannot read the key of lineage \(lineage.name) (\(lineage.privkeyPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
             }
@@ -163,7 +163,7 @@ public struct Issuer: Sendable {
             if store.needsRepair(lineage) {
                 for action in try store.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress("\(lineage.name): \(action)") }
             }
-            return try Certificate(pem: try FS.read(lineage.certPath))
+            return try Certificate(file: lineage.certPath)
         } catch {
             throw IssuanceError(.unreadableLineage, "cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
         }

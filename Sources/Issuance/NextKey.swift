@@ -17,7 +17,7 @@ public enum NextKey {
     public static func read(_ lineage: Lineage, type: KeyType) -> State {
         guard FS.exists(lineage.nextKeyPath) else { return .absent }
         do {
-            let key = try PrivateKey(pem: try FS.read(lineage.nextKeyPath))
+            let key = try PrivateKey(file: lineage.nextKeyPath)
             guard key.type == type else { return .unusable("it is a \(key.type) key, not \(type)") }
             return .usable(key)
         } catch {

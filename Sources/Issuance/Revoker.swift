@@ -100,10 +100,10 @@ public struct Revoker: Sendable {
         case .file(let path):
             certificateFile = path
         }
-        let certificate = try Certificate(pem: try FS.read(certificateFile))
+        let certificate = try Certificate(file: certificateFile)
         let client = try makeClient(ca)
         if let keyPath = request.keyPath {
-            let key = try PrivateKey(pem: try FS.read(keyPath))
+            let key = try PrivateKey(file: keyPath)
             guard certificate.matches(key) else {
                 throw IssuanceError(.invalidRevocationInput, "\(keyPath) is not the private key of \(certificateFile)")
             }

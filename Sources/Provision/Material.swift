@@ -96,14 +96,6 @@ public struct KeyPair: Sendable {
     }
 }
 
-extension Certificate {
-    /// `CN=…` or the first name, for messages.
-    var label: String {
-        if let cn = subjectCommonName { return "CN=\(cn)" }
-        return dnsNames.first ?? "serial \(serialHex)"
-    }
-}
-
 /// What gets installed: the primary pair, an optional ALT pair of the other key
 /// type, and for self-signed setups the CA that Postfix should trust.
 public struct CertificateSet: Sendable {

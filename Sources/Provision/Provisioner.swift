@@ -183,6 +183,9 @@ public struct Provisioner: Sendable {
     /// Writes the set into `sets/<digest>/`, then points `current` at it in one rename.
     func installFiles(_ files: [(name: String, content: String, mode: mode_t)]) throws {
         let setsDir = settings.tlsDir + "/sets"
+        if FS.isSymlink(setsDir) {
+            throw ProvisionError(.installFailed, "\(setsDir) is a symbolic link; acme writes and prunes sets only in a real directory: replace the link with a directory")
+        }
         try FS.makeDirectories(setsDir, mode: 0o755)
         let previous = FS.readLink(paths.current)
         if files.isEmpty {
@@ -215,9 +218,9 @@ public struct Provisioner: Sendable {
         }
     }
 
+    /// A set directory under sets/, removed without following links (a set replaced by a link is refused).
     func removeTree(_ path: String) throws {
-        for name in try FS.listIfPresent(path) { unlink(path + "/" + name) }
-        rmdir(path)
+        try FS.removeManagedDirectory(path)
     }
 
     // MARK: Postfix

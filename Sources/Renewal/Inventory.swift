@@ -2,6 +2,7 @@ import ACMECrypto
 import Base
 import CertStore
 import FoundationEssentials
+import Issuance
 
 /// One lineage as `acme certificates` shows it.
 public struct LineageSummary: Sendable, Codable {
@@ -16,18 +17,21 @@ public struct LineageSummary: Sendable, Codable {
     public var privateKeyPath: String
     /// "valid", "expired", "key does not match", or what could not be read.
     public var status: String
+    /// Something `acme renew` would fail on: an unreadable conf, certificate or key, a key that
+    /// does not match, a conf value acme cannot use. (Expired alone is not broken: renew fixes it.)
+    public var isBroken: Bool { status != "valid" && status != "expired" }
 
     /// The readable block `acme certificates` prints.
     public var text: String {
         let expiry = notAfter.map { "\($0.utcText) (\(daysLeft ?? 0) days)" } ?? "unknown"
         return """
-        \(name)
-          domains:  \(domains.joined(separator: " "))
+        \(name.escapedForDisplay)
+          domains:  \(domains.joined(separator: " ").escapedForDisplay)
           expires:  \(expiry)
           key:      \(keyType ?? "unknown")
-          profile:  \(profile ?? "CA default")
-          status:   \(status)
-          path:     \(certificatePath)
+          profile:  \((profile ?? "CA default").escapedForDisplay)
+          status:   \(status.escapedForDisplay)
+          path:     \(certificatePath.escapedForDisplay)
         """
     }
 }
@@ -51,12 +55,16 @@ public struct Inventory: Sendable {
             let config = try store.renewalConfig(of: lineage)
             result.server = config[param: "server"]
             result.profile = config[param: "required_profile"] ?? config[param: "preferred_profile"]
-        } catch {
+            // What renew would decode: a value it cannot use breaks the lineage's renewal.
+            _ = try RenewalParams(decoding: config, path: lineage.renewalConfigPath, defaultServer: LetsEncrypt.production)
+        } catch let error as StoreError {
             result.status = "unreadable renewal conf: \(error)"
+        } catch {
+            result.status = "renew would fail: \(error)"
         }
         let certificate: Certificate
         do {
-            certificate = try Certificate(pem: try FS.read(lineage.certPath))
+            certificate = try Certificate(file: lineage.certPath)
         } catch {
             result.status = "unreadable certificate: \(error)"
             return result
@@ -66,7 +74,7 @@ public struct Inventory: Sendable {
         result.daysLeft = Int((certificate.notAfter.timeIntervalSince(now) / 86_400).rounded(.down))
         result.keyType = certificate.keyDescription()
         do {
-            let key = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
+            let key = try PrivateKey(file: lineage.privkeyPath)
             if !certificate.matches(key) { result.status = "key does not match the certificate" }
         } catch {
             result.status = "unreadable key: \(error)"

@@ -215,7 +215,7 @@ public struct Renewer: Sendable {
         do {
             var server = candidate.server
             if options.dryRun && server == LetsEncrypt.production { server = LetsEncrypt.staging }
-            let certificate = try Certificate(pem: try FS.read(candidate.lineage.certPath))
+            let certificate = try Certificate(file: candidate.lineage.certPath)
             let params = try RenewalParams(decoding: candidate.config, path: candidate.lineage.renewalConfigPath,
                                            defaultServer: LetsEncrypt.production)
             let request = try RenewalRequest(params: params, certificate: certificate, lineage: candidate.lineage,

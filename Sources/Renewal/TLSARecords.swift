@@ -32,11 +32,11 @@ public struct TLSARecords: Sendable {
     public static func records(chain: [Certificate]) -> [Record] {
         guard let leaf = chain.first else { return [] }
         var records = [Record.publicKey(usage: 3, spki: leaf.publicKeyDER,
-                              comment: "current key of \(leaf.subjectCommonName ?? leaf.dnsNames.first ?? "the certificate")")]
+                              comment: "current key of \((leaf.subjectCommonName ?? leaf.dnsNames.first ?? "the certificate").excerpt(64))")]
         if chain.count > 1 {
             let issuer = chain[1]
             records.append(Record.publicKey(usage: 2, spki: issuer.publicKeyDER,
-                                  comment: "issuing CA \(issuer.subjectCommonName ?? "")"))
+                                  comment: "issuing CA \((issuer.subjectCommonName ?? "").excerpt(64))"))
         }
         return records
     }
@@ -45,7 +45,7 @@ public struct TLSARecords: Sendable {
     /// when the lineage reuses its key, else the key prepared now (or earlier) by `NextKey`.
     public static func nextRecord(lineage: Lineage, store: LineageStore) throws -> (record: Record, created: Bool) {
         let config = try store.renewalConfig(of: lineage)
-        let current = try PrivateKey(pem: try FS.read(lineage.privkeyPath))
+        let current = try PrivateKey(file: lineage.privkeyPath)
         if try RenewalParams.reusesKey(config, path: lineage.renewalConfigPath) {
             return (Record.publicKey(usage: 3, spki: try current.publicKeyDER(),
                            comment: "next renewal reuses the current key"), false)
@@ -76,10 +76,22 @@ public struct TLSARecords: Sendable {
         } else {
             file = certPath ?? ""
         }
-        let chain = try Certificate.chain(pem: try FS.read(file))
+        let chain = try Certificate.chain(file: file)
         guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(file) holds no PEM certificate") }
-        let owner = owner(host: try host.map { try DomainName.normalize($0) } ?? leaf.dnsNames.first ?? leaf.subjectCommonName ?? "mail.example.com",
-                          port: port)
+        // As provision does: the first certificate must be the server's own, else the record
+        // printed as the current key would pin the CA.
+        if leaf.isCA || (chain.count > 1 && !leaf.isSigned(by: chain[1])) {
+            throw CryptoError(.invalidCertificate, "\(file): the first certificate (\(leaf.label)) is not the server's certificate followed by its issuer; put the leaf first, as in fullchain.pem")
+        }
+        // The owner name goes into a zone file: only a valid DNS name from the certificate.
+        let named = try host ?? leaf.dnsNames.first(where: { !$0.hasPrefix("*.") }) ?? leaf.subjectCommonName ?? ""
+        let ownerHost: String
+        do {
+            ownerHost = try DomainName.normalize(named)
+        } catch {
+            throw IssuanceError(.invalidDomain, "\(file): no DNS name to put in the record owner (found \"\(named.excerpt())\"); give --host mx.example.com")
+        }
+        let owner = owner(host: ownerHost, port: port)
         var listing = Listing(owner: owner, records: records(chain: chain), notes: [])
         if chain.count < 2 { listing.notes.append("note: \(file) holds no issuer certificate, so there is no 2 1 1 record") }
         if next, let lineage {

@@ -10,7 +10,8 @@ struct CheckCommand: AsyncParsableCommand {
         Schemes: smtp:// (25, STARTTLS), submission:// (587, STARTTLS), smtps:// (465), imap:// (143, STARTTLS),
         imaps:// (993), pop3:// (110, STLS), pop3s:// (995), https:// (443).
         Exit 0 when every endpoint verifies (and does not expire within --expires-within), 1 when a certificate
-        fails, 3 when an endpoint cannot be reached or the TLS handshake fails.
+        fails, 3 when an endpoint cannot be reached or the TLS handshake fails, or a server takes longer than
+        --timeout for the whole exchange or sends more than acme check reads before TLS.
         Examples:
           acme check smtp://mail.example.com imaps://mail.example.com
           acme check smtp://mx.example.com --expires-within 14d --alert-to postmaster@example.com
@@ -22,7 +23,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: .init("Trust these CA certificates instead of the system store.", valueName: "FILE")) var caFile: String?
     @Option(help: .init("Fail when the certificate expires within this time: 14d, 36h, 2w, or days.", valueName: "TIME")) var expiresWithin: String?
     @Option(help: .init("On failure, mail a short report to this address through the local sendmail.", valueName: "ADDRESS")) var alertTo: String?
-    @Option(help: .init("Seconds to wait for connecting and for each answer (default 10).", valueName: "SECONDS")) var timeout = 10
+    @Option(help: .init("Seconds for each endpoint's whole exchange: connecting, the dialog before TLS and the handshake (default 10).", valueName: "SECONDS")) var timeout = 10
     @Flag(help: "Print a JSON array instead of text.") var json = false
 
     func validate() throws {
@@ -30,7 +31,8 @@ struct CheckCommand: AsyncParsableCommand {
         if let expiresWithin, EndpointCheck.seconds(expiresWithin) == nil {
             throw ValidationError("--expires-within \(expiresWithin) is not a time such as 14d, 36h or 2w")
         }
-        if let alertTo, !alertTo.contains("@") || alertTo.contains(" ") || alertTo.hasPrefix("-") {
+        if let alertTo, !alertTo.contains("@") || alertTo.contains(where: { $0.isWhitespace || $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
+            || alertTo.hasPrefix("-") {
             throw ValidationError("--alert-to \(alertTo) is not a mail address")
         }
         if !(1...300).contains(timeout) { throw ValidationError("--timeout \(timeout) is not between 1 and 300 seconds") }
@@ -43,7 +45,7 @@ struct CheckCommand: AsyncParsableCommand {
             check.expiresWithin = expiresWithin.flatMap(EndpointCheck.seconds) ?? 0
             let result = try check.run(endpoints: endpoints)
             if !json { for error in result.errors { Output.writeErr("error: \(error)") } }
-            if json { try Output.printJSON(result.reports) } else { for report in result.reports { print(report.text) } }
+            if json { try Output.printJSON(result.reports) } else { for report in result.reports { Output.print(report.text) } }
             if let alertTo, !result.failures.isEmpty,
                let warning = CheckAlert.send(to: alertTo, failures: result.failures, command: "acme check \(endpoints.joined(separator: " "))") {
                 Output.writeErr("warning: \(warning)")

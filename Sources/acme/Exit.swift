@@ -22,13 +22,9 @@ enum ExitStatus {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            throw fail(error)
+            Output.writeErr("error: \(error)")
+            // Every module's error is a CodedError; anything else is a bug reported as a CA-side failure.
+            throw ExitCode((error as? any CodedError).map { code(for: $0.category) } ?? 1)
         }
-    }
-
-    static func fail(_ error: any Error) -> ExitCode {
-        Output.writeErr("error: \(error)")
-        // Every module's error is a CodedError; anything else is a bug reported as a CA-side failure.
-        return ExitCode((error as? any CodedError).map { code(for: $0.category) } ?? 1)
     }
 }

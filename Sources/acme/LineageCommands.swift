@@ -14,9 +14,13 @@ struct Certificates: AsyncParsableCommand {
     func run() async throws {
         try await ExitStatus.run {
             let lineages = try Inventory(configDirectory: store.configDirectory).lineages()
-            if json { return try Output.printJSON(lineages) }
-            if lineages.isEmpty { print("no certificates under \(store.configDirectory)/renewal") }
-            for item in lineages { print(item.text) }
+            if json {
+                try Output.printJSON(lineages)
+            } else {
+                Output.print(lineages.isEmpty ? "no certificates under \(store.configDirectory)/renewal" : lineages.map(\.text).joined(separator: "\n"))
+            }
+            // A lineage renew would fail on must reach cron and monitoring, not only the listing.
+            if lineages.contains(where: \.isBroken) { throw ExitCode(ExitStatus.code(for: .localState)) }
         }
     }
 }
@@ -60,7 +64,7 @@ struct Delete: AsyncParsableCommand {
     func run() async throws {
         try await ExitStatus.run {
             let lineage = try LineageStore(configDirectory: store.configDirectory).delete(named: certName, waiting: Output().waiting(store.configDirectory))
-            print("deleted \(certName) (\(lineage.renewalConfigPath), \(lineage.livePath), \(lineage.archivePath))")
+            Output.print("deleted \(certName) (\(lineage.renewalConfigPath), \(lineage.livePath), \(lineage.archivePath))")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import FoundationEssentials
 import Glibc
 
@@ -16,10 +17,12 @@ struct Output: Sendable {
         if verbose { Output.writeErr("  " + line) }
     }
 
-    /// A result line on stdout, flushed: under docker logs or systemd (`provision --watch`) it is a pipe.
-    func result(_ line: String) {
-        guard !quiet else { return }
-        print(line)
+    func result(_ text: String) { if !quiet { Output.print(text) } }
+
+    /// Results on stdout, every line with control characters escaped (text from certificates,
+    /// peers and files cannot forge output), flushed: under docker logs or systemd it is a pipe.
+    static func print(_ text: String) {
+        Swift.print(text.split(separator: "\n", omittingEmptySubsequences: false).map(\.escapedForDisplay).joined(separator: "\n"))
         fflush(nil)
     }
 
@@ -37,8 +40,9 @@ struct Output: Sendable {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
+    /// One line on stderr, control characters escaped.
     static func writeErr(_ line: String) {
-        var text = line + "\n"
+        var text = line.escapedForDisplay + "\n"
         text.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -8,8 +8,8 @@ struct SelfSigned: AsyncParsableCommand {
         commandName: "selfsigned",
         abstract: "Create a test CA and a certificate for the mail server in docker-mailserver's self-signed layout.",
         discussion: """
-        Writes <FQDN>-key.pem, <FQDN>-cert.pem, <FQDN>-combined.pem and demoCA/cacert.pem (plus the CA key in
-        demoCA/private/cakey.pem), the files SSL_TYPE=self-signed expects in docker-mailserver's ssl/ folder.
+        Writes <FQDN>-key.pem, -cert.pem, -combined.pem and demoCA/cacert.pem (+ its key in demoCA/private/cakey.pem):
+        the files SSL_TYPE=self-signed expects in docker-mailserver's ssl/ folder.
         Example: acme selfsigned --hostname mail.example.test --san imap.example.test --key-type rsa2048 --days 90 --output ./ssl
         """)
     @Option(help: .init("The mail server's FQDN (env OVERRIDE_HOSTNAME, then HOSTNAME).", valueName: "FQDN")) var hostname: String?
@@ -32,7 +32,7 @@ struct SelfSigned: AsyncParsableCommand {
             var set = try SelfSignedSet(hostname: hostname, extraNames: san, environment: LocalSystem.environment())
             (set.keyType, set.leafDays, set.caDays) = (key.keyType, days, caDays)
             let files = try set.write(to: LocalSystem.absolutePath(output ?? dmsConfig + "/ssl"), overwrite: force)
-            print("key:         \(files.key)\ncertificate: \(files.cert)\ncombined:    \(files.combined)\ntest CA:     \(files.caCert)  (its key: \(files.caKey))")
+            Output.print("key:         \(files.key)\ncertificate: \(files.cert)\ncombined:    \(files.combined)\ntest CA:     \(files.caCert)  (its key: \(files.caKey))")
         }
     }
 }
@@ -65,7 +65,7 @@ struct TLSA: AsyncParsableCommand {
             let listing = try TLSARecords.listing(configDirectory: store.configDirectory, certName: certName,
                                                   certPath: certPath.map(LocalSystem.absolutePath), host: host, port: port, next: next)
             for note in listing.notes { Output.writeErr(note) }
-            for record in listing.records { print("\(record.zoneLine(owner: listing.owner))  ; \(record.comment)") }
+            for record in listing.records { Output.print("\(record.zoneLine(owner: listing.owner))  ; \(record.comment)") }
         }
     }
 }

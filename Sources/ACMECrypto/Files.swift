@@ -1,0 +1,34 @@
+import Base
+
+/// Keys and certificates read from files: a regular file of bounded size (`FS.read`), and an
+/// error that names the file whatever went wrong (unreadable, not PEM, encrypted).
+extension PrivateKey {
+    public convenience init(file path: String) throws {
+        let text = try FS.read(path)
+        do {
+            try self.init(pem: text)
+        } catch let error as CryptoError {
+            throw CryptoError(error.code, "\(path): \(error.message)")
+        }
+    }
+}
+
+extension Certificate {
+    public init(file path: String) throws {
+        let text = try FS.read(path)
+        do {
+            try self.init(pem: text)
+        } catch let error as CryptoError {
+            throw CryptoError(error.code, "\(path): \(error.message)")
+        }
+    }
+
+    public static func chain(file path: String) throws -> [Certificate] {
+        let text = try FS.read(path)
+        do {
+            return try chain(pem: text)
+        } catch let error as CryptoError {
+            throw CryptoError(error.code, "\(path): \(error.message)")
+        }
+    }
+}
