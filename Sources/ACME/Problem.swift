@@ -1,3 +1,5 @@
+import Base
+
 /// An RFC 7807 problem document as ACME uses it (RFC 8555 §6.7), with subproblems (§6.7.1).
 public struct Problem: Sendable, Decodable, Equatable {
     public struct Subproblem: Sendable, Decodable, Equatable {
@@ -19,7 +21,7 @@ public struct Problem: Sendable, Decodable, Equatable {
         return type.hasPrefix(prefix) ? String(type.dropFirst(prefix.count)) : type
     }
 
-    /// One line: type, detail, identifier, then each subproblem in brackets.
+    /// One line: type, detail, identifier, then (up to ten) subproblems in brackets.
     public var summary: String {
         var line = shortType
         if let identifier { line += " for \(identifier.value)" }
@@ -32,8 +34,9 @@ public struct Problem: Sendable, Decodable, Equatable {
             if let d = sub.detail, !d.isEmpty { s += " (\(d))" }
             return s
         }
-        if !subs.isEmpty { line += " [" + subs.joined(separator: "; ") + "]" }
-        return line.replacing("\n", with: " ")
+        if !subs.isEmpty { line += " [" + subs.prefix(10).joined(separator: "; ") + (subs.count > 10 ? "; …" : "") + "]" }
+        // The CA's text, so escaped and at most 1,000 characters in a message.
+        return line.excerpt(1000)
     }
 
     static func parse(_ body: [UInt8]) -> Problem? {
