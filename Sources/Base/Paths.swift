@@ -50,6 +50,20 @@ public enum LocalSystem {
         return result
     }
 
+    /// A write to a socket or pipe whose reader has gone away fails with EPIPE instead of
+    /// killing the process with SIGPIPE (OpenSSL writes with write(2), which has no
+    /// MSG_NOSIGNAL): a peer that hangs up is an error like any other. Called once at the start
+    /// of every command. A handler that does nothing rather than SIG_IGN, because an ignored
+    /// signal stays ignored across exec: hooks, sendmail and reload commands start with the
+    /// default SIGPIPE that their shell pipelines rely on.
+    public static func ignoreBrokenPipes() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGPIPE, &action, nil)
+    }
+
     /// One variable; nil when unset or empty.
     public static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }

@@ -20,14 +20,24 @@ public struct CheckRun: Sendable {
 }
 
 extension EndpointCheck {
+    /// Seconds the whole run may take beyond `timeoutSeconds` for each endpoint (reading the
+    /// certificates, the gaps between endpoints).
+    public static let runSlackSeconds = 5
+
+    /// Every endpoint in turn, each within its own deadline (`timeoutSeconds`) and all within
+    /// the run's (`timeoutSeconds` × endpoints + `runSlackSeconds`): an endpoint whose turn
+    /// comes after the run's deadline is reported as not checked, and the others still count.
     public func run(endpoints texts: [String], now: Date = Date()) throws -> CheckRun {
         let endpoints = try texts.map(Endpoint.init(parsing:))
         // A CA file that cannot be read is this machine's problem, found before any connection.
         if let caFile { _ = try FS.read(caFile) }
+        let total = timeoutSeconds * endpoints.count + Self.runSlackSeconds
+        let runDeadline = Deadline(seconds: total, name: "the run's \(total) s deadline (--timeout × \(endpoints.count) endpoints + \(Self.runSlackSeconds) s)")
         var run = CheckRun()
         for endpoint in endpoints {
             do {
-                let report = try self.run(endpoint, now: now)
+                guard !runDeadline.passed else { throw CheckError(.timedOut, "\(endpoint): not checked: \(runDeadline.name) passed before its turn") }
+                let report = try self.run(endpoint, now: now, deadline: .earlier(endpointDeadline(), runDeadline))
                 run.reports.append(report)
                 if !report.verified { run.failures.append("\(report.endpoint): \(report.verifyMessage) (verify code \(report.verifyCode))") }
                 if report.expiresSoon { run.failures.append("\(report.endpoint): expires \(report.notAfter.utcText), in \(report.daysLeft) days") }

@@ -64,4 +64,9 @@ extension ErrorCode where Domain == CheckError {
     public static var protocolFailure: Self { Self("check.protocolFailure", .network) }
     /// The TLS handshake failed or presented no certificate.
     public static var handshake: Self { Self("check.handshake", .network) }
+    /// The endpoint's deadline (`--timeout`, for connecting, the dialog and the handshake
+    /// together) or the whole run's deadline passed.
+    public static var timedOut: Self { Self("check.timedOut", .network) }
+    /// The server sent more before TLS than acme check reads: a line, a reply or all bytes together.
+    public static var oversized: Self { Self("check.oversized", .network) }
 }

@@ -24,14 +24,16 @@ public struct CheckReport: Sendable, Codable {
     public var expiresSoon: Bool
     public var ok: Bool { verified && !expiresSoon }
 
-    /// The readable block `acme check` prints.
+    /// The readable block `acme check` prints. What comes from the certificate (subject,
+    /// names, issuer) is printed with control characters escaped: it cannot add lines or
+    /// move the cursor. JSON keeps the raw text, which the encoder escapes.
     public var text: String {
         let verdict = verified ? "ok" : "FAILED: \(verifyMessage) (code \(verifyCode))"
         return """
         \(endpoint) (\(protocolVersion), \(cipher))
-          subject:    \(subject ?? "-")
-          names:      \(names.joined(separator: " "))
-          issuer:     \(issuer ?? "-")
+          subject:    \(subject?.escapedForDisplay ?? "-")
+          names:      \(names.map(\.escapedForDisplay).joined(separator: " "))
+          issuer:     \(issuer?.escapedForDisplay ?? "-")
           key:        \(keyType)
           valid:      \(notBefore.utcText) to \(notAfter.utcText)
           days left:  \(daysLeft)\(expiresSoon ? "  EXPIRES SOON" : "")
@@ -45,6 +47,8 @@ public struct CheckReport: Sendable, Codable {
 public struct EndpointCheck: Sendable {
     public var serverName: String?
     public var caFile: String?
+    /// The deadline for each endpoint's whole exchange: resolving, connecting, the dialog
+    /// before TLS and the TLS handshake together (`--timeout`).
     public var timeoutSeconds = 10
     /// Fail when fewer seconds than this are left.
     public var expiresWithin: Double = 0
@@ -63,17 +67,28 @@ public struct EndpointCheck: Sendable {
     }
 
     public func run(_ endpoint: Endpoint, now: Date = Date()) throws -> CheckReport {
-        let connection = try Connection(endpoint, timeoutSeconds: timeoutSeconds)
+        try run(endpoint, now: now, deadline: endpointDeadline())
+    }
+
+    /// `timeoutSeconds` from now, for one endpoint.
+    func endpointDeadline() -> Deadline {
+        Deadline(seconds: timeoutSeconds, name: "the \(timeoutSeconds) s deadline for this endpoint (--timeout)")
+    }
+
+    func run(_ endpoint: Endpoint, now: Date, deadline: Deadline) throws -> CheckReport {
+        let connection = try Connection(endpoint, deadline: deadline)
         if let kind = endpoint.startTLS { try connection.startTLS(kind) }
         // SNI and the name to verify: --servername, else the host unless it is an address.
         let isAddress = endpoint.host.contains(":") || endpoint.host.allSatisfy { $0.isNumber || $0 == "." }
         let name = serverName ?? (isAddress ? nil : endpoint.host)
         let result: TLSClientHandshake.Result
         do {
-            result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile)
+            result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile,
+                                                deadline: deadline.instant)
         } catch let error as CryptoError where error.description.contains("cannot load") {
             throw error
         } catch {
+            if deadline.passed { throw connection.timedOut("during the TLS handshake") }
             throw CheckError(.handshake, "\(endpoint): TLS handshake failed (\(error))")
         }
         guard let leaf = result.chain.first else { throw CheckError(.handshake, "\(endpoint): the server sent no certificate") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Base
 
 @main
 struct ACMECommand: AsyncParsableCommand {
@@ -8,4 +9,11 @@ struct ACMECommand: AsyncParsableCommand {
         version: acmeVersion,
         subcommands: [Issue.self, Renew.self, Certificates.self, Revoke.self, Delete.self, AccountCommand.self, ProvisionCommand.self, CheckCommand.self, SelfSigned.self, TLSA.self]
     )
+
+    /// SIGPIPE turned into EPIPE before any command runs, then ArgumentParser's own
+    /// parse-and-run: help, version, errors and exit codes as before.
+    static func main() async {
+        LocalSystem.ignoreBrokenPipes()
+        await main(nil)
+    }
 }

@@ -1,4 +1,5 @@
 import COpenSSL
+import Glibc
 
 /// One TLS client handshake over a connected socket, as `acme check` needs it: SNI, the
 /// peer's chain, and OpenSSL's verification verdict against a trust store with the
@@ -15,8 +16,12 @@ public enum TLSClientHandshake {
         public var cipher: String
     }
 
-    /// `caFile` nil: the system trust store. The socket must be blocking with timeouts set.
-    public static func run(fd: Int32, serverName: String?, verifyName: String?, caFile: String?) throws -> Result {
+    /// `caFile` nil: the system trust store. The handshake ends by `deadline` however slowly
+    /// the server sends: the socket is non-blocking during the handshake (its flags are put back
+    /// afterwards) and every wait for the server is a poll(2) on the time left, so a server that
+    /// drips its handshake a byte at a time cannot stretch it. Past the deadline it throws.
+    public static func run(fd: Int32, serverName: String?, verifyName: String?, caFile: String?,
+                           deadline: ContinuousClock.Instant) throws -> Result {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError.openssl("cannot create a TLS client context") }
         defer { SSL_CTX_free(context) }
         if let caFile {
@@ -32,8 +37,20 @@ public enum TLSClientHandshake {
         SSL_set_fd(ssl, fd)
         if let serverName, acme_ssl_set_sni(ssl, serverName) != 1 { throw CryptoError.openssl("cannot set SNI \(serverName)") }
         if let verifyName, SSL_set1_host(ssl, verifyName) != 1 { throw CryptoError.openssl("cannot set the name to verify \(verifyName)") }
-        guard SSL_connect(ssl) == 1 else {
-            throw CryptoError.openssl("TLS handshake failed")
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        while true {
+            ERR_clear_error()
+            let rc = SSL_connect(ssl)
+            if rc == 1 { break }
+            let events: Int32
+            switch SSL_get_error(ssl, rc) {
+            case SSL_ERROR_WANT_READ: events = Int32(POLLIN)
+            case SSL_ERROR_WANT_WRITE: events = Int32(POLLOUT)
+            default: throw CryptoError.openssl("TLS handshake failed")
+            }
+            try wait(fd, events, until: deadline)
         }
         var chain: [Certificate] = []
         let stack = SSL_get_peer_cert_chain(ssl)
@@ -49,9 +66,23 @@ public enum TLSClientHandshake {
         let result = Result(chain: chain, verifyCode: code, verifyMessage: String(cString: X509_verify_cert_error_string(CLong(code))),
                             protocolVersion: String(cString: SSL_get_version(ssl)),
                             cipher: SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "")
-        SSL_shutdown(ssl)
+        SSL_shutdown(ssl)  // non-blocking: sends close_notify if it can, never waits for the answer
         ERR_clear_error()
         return result
+    }
+
+    /// Until `fd` is ready for `events`; throws once `deadline` has passed.
+    private static func wait(_ fd: Int32, _ events: Int32, until deadline: ContinuousClock.Instant) throws {
+        while true {
+            let left = deadline - .now
+            guard left > .zero else { throw CryptoError(.openssl, "the TLS handshake did not finish by the deadline") }
+            let (seconds, attoseconds) = left.components
+            let milliseconds = Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+            var entry = pollfd(fd: fd, events: Int16(events), revents: 0)
+            let ready = poll(&entry, 1, milliseconds)
+            if ready == 1 { return }
+            if ready < 0 && errno != EINTR { throw CryptoError(.openssl, "cannot wait for the TLS peer: \(String(cString: strerror(errno)))") }
+        }
     }
 }
 
