@@ -17,8 +17,10 @@ public struct Subprocess: Sendable {
 
     /// Runs `arguments[0]` (looked up with `locate`) and waits for it, with
     /// `environment` added to ours. A program that cannot be started gives
-    /// status 127, like a shell.
-    public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) -> Result {
+    /// status 127, like a shell. With a `timeout`, a program still running (or still
+    /// holding its output open) then is killed and the status is 124, as timeout(1) says.
+    public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+                    timeout: Duration? = nil) -> Result {
         guard let program = Self.locate(arguments[0]) else {
             return Result(status: 127, output: "\(arguments[0]) not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin")
         }
@@ -83,15 +85,29 @@ public struct Subprocess: Sendable {
         }
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        var timedOut = false
         while true {
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                var entry = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
+                let milliseconds = max(0, Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                let ready = poll(&entry, 1, milliseconds)
+                if ready < 0 && errno == EINTR { continue }
+                if ready <= 0 { timedOut = true; break }
+            }
             let n = read(pipeFDs[0], &buffer, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             if output.count < 1 << 20 { output += buffer.prefix(n) }
         }
         close(pipeFDs[0])
+        if timedOut { kill(pid, SIGKILL) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if timedOut {
+            return Result(status: 124, output: String(decoding: output, as: UTF8.self) + "\n\(arguments[0]) did not finish within \(timeout!) and was stopped")
+        }
         // WIFEXITED / WEXITSTATUS are macros.
         let exited = status & 0x7f == 0
         return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),

@@ -65,7 +65,8 @@ public enum CheckAlert {
         -- \(command)
 
         """
-        let result = runner.run(["sendmail", "-t", "-i"], input: mail)
+        // A sendmail that hangs must not hold the run (cron would pile up): 30 s at most.
+        let result = runner.run(["sendmail", "-t", "-i"], input: mail, timeout: .seconds(30))
         return result.succeeded ? nil : "could not send the alert through sendmail: \(result.lastLine)"
     }
 }
