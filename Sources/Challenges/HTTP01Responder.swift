@@ -4,12 +4,18 @@ import Glibc
 /// A minimal HTTP server for ACME HTTP-01 (RFC 8555 §8.3). It answers
 /// `GET|HEAD /.well-known/acme-challenge/<token>` for live tokens only and
 /// 404 for everything else. One thread multiplexes all connections with
-/// poll(); each request is bounded in size (8 KiB) and time (5 s), and at
-/// most 64 connections are open at once.
+/// poll(); each request (request line and headers) is bounded in size (8 KiB),
+/// each connection in time (5 s from accept to the response sent), at most 64
+/// connections are open at once and at most 8 from one client address (see
+/// `ClientAddress`), so that a client holding slow connections cannot take the
+/// slots the CA's validation needs. Connections over a limit are reset unread.
 public final class HTTP01Responder: @unchecked Sendable {
     public static let maxRequestBytes = 8 * 1024
     public static let connectionDeadlineMilliseconds = 5_000
     public static let maxConnections = 64
+    public static let maxConnectionsPerAddress = 8
+    static let limits = ConnectionLimits(maxConnections: maxConnections, maxConnectionsPerAddress: maxConnectionsPerAddress,
+                                         deadlineMilliseconds: connectionDeadlineMilliseconds)
     static let prefix = "/.well-known/acme-challenge/"
 
     private let address: String?
@@ -80,6 +86,7 @@ private final class SharedState: Sendable {
 private final class ServerLoop {
     struct Connection {
         var fd: Int32
+        var client: ClientAddress
         var request: [UInt8] = []
         var response: [UInt8]? = nil
         var sent = 0
@@ -90,17 +97,12 @@ private final class ServerLoop {
     let wake: Int32
     let shared: SharedState
     var connections: [Connection] = []
+    var gate = ConnectionGate(limits: HTTP01Responder.limits)
 
     init(listeners: [Int32], wake: Int32, shared: SharedState) {
         self.listeners = listeners
         self.wake = wake
         self.shared = shared
-    }
-
-    static func now() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
     }
 
     func run() {
@@ -109,7 +111,7 @@ private final class ServerLoop {
             var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             fds += connections.map { pollfd(fd: $0.fd, events: Int16($0.response == nil ? POLLIN : POLLOUT), revents: 0) }
-            let now = Self.now()
+            let now = ConnectionGate.now()
             let nearest = connections.map(\.deadline).min().map { max(0, $0 - now) } ?? 60_000
             let ready = poll(&fds, nfds_t(fds.count), Int32(min(nearest, 60_000)))
             if ready < 0 && errno != EINTR { return }
@@ -125,26 +127,21 @@ private final class ServerLoop {
                 guard revents != 0 else { continue }
                 if !service(&connections[index], revents: revents) { closed.insert(connections[index].fd) }
             }
-            let later = Self.now()
+            let later = ConnectionGate.now()
             for connection in connections where connection.deadline <= later { closed.insert(connection.fd) }
             if !closed.isEmpty {
-                closed.forEach { close($0) }
+                for connection in connections where closed.contains(connection.fd) {
+                    close(connection.fd)
+                    gate.release(connection.client)
+                }
                 connections.removeAll { closed.contains($0.fd) }
             }
         }
     }
 
     private func accept(on listener: Int32) {
-        while true {
-            let fd = Glibc.accept(listener, nil, nil)
-            if fd < 0 { return }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            if connections.count >= HTTP01Responder.maxConnections {
-                close(fd)
-                continue
-            }
-            connections.append(Connection(fd: fd, deadline: Self.now() + HTTP01Responder.connectionDeadlineMilliseconds))
+        while let (fd, client) = gate.accept(on: listener) {
+            connections.append(Connection(fd: fd, client: client, deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
         }
     }
 
@@ -156,8 +153,9 @@ private final class ServerLoop {
             let n = recv(connection.fd, &buffer, buffer.count, 0)
             if n == 0 { return false }
             if n < 0 { return errno == EAGAIN || errno == EINTR }
+            let searched = max(0, connection.request.count - 3)  // the blank line may straddle two reads
             connection.request += buffer.prefix(n)
-            if let end = headerEnd(connection.request), end + 4 <= HTTP01Responder.maxRequestBytes {
+            if let end = headerEnd(connection.request, from: searched), end + 4 <= HTTP01Responder.maxRequestBytes {
                 connection.response = respond(to: Array(connection.request[..<end]))
             } else if connection.request.count > HTTP01Responder.maxRequestBytes {
                 connection.response = Self.message(431, "Request Header Fields Too Large", head: false)
@@ -175,9 +173,11 @@ private final class ServerLoop {
         return connection.sent < response.count
     }
 
-    private func headerEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+    /// Where the blank line ending the headers starts, looking from `start` on (so that a
+    /// client sending one byte at a time does not make every read rescan the whole request).
+    private func headerEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        guard bytes.count >= start + 4 else { return nil }
+        for i in start...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
             return i
         }
         return nil

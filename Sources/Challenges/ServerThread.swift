@@ -19,25 +19,20 @@ final class ServerThread {
         }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let wake = pipeFDs[0]
-        let job = Job {
+        let started = Self.spawn {
             serve(wake)
             listeners.forEach { close($0) }
             close(wake)
         }
-        let box = Unmanaged.passRetained(job).toOpaque()
-        var handle = pthread_t()
-        let rc = pthread_create(&handle, nil, { raw in
-            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<Job>.fromOpaque(box).release()
+        switch started {
+        case .success(let handle):
+            wakeWrite = pipeFDs[1]
+            thread = handle
+        case .failure(let failure):
             listeners.forEach { close($0) }
             close(pipeFDs[0]); close(pipeFDs[1])
-            throw ChallengeError(.system, "cannot start \(purpose) thread: \(String(cString: strerror(rc)))")
+            throw ChallengeError(.system, "cannot start \(purpose) thread: \(String(cString: strerror(failure.code)))")
         }
-        wakeWrite = pipeFDs[1]
-        thread = handle
     }
 
     /// Wakes the thread, waits for it to finish.
@@ -50,6 +45,28 @@ final class ServerThread {
         wakeWrite = -1
         self.thread = nil
     }
+
+    /// Runs `body` on a new joinable thread, with a stack of `stackBytes` (nil: the default);
+    /// the pthread error code when it cannot be started.
+    static func spawn(stackBytes: Int? = nil, _ body: @escaping () -> Void) -> Result<pthread_t, ThreadFailure> {
+        let box = Unmanaged.passRetained(Job(body)).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if let stackBytes { pthread_attr_setstacksize(&attributes, stackBytes) }
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, &attributes, { raw in
+            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Job>.fromOpaque(box).release()
+            return .failure(ThreadFailure(code: rc))
+        }
+        return .success(handle)
+    }
+
+    struct ThreadFailure: Error { let code: Int32 }
 
     private final class Job {
         let body: () -> Void

@@ -64,6 +64,9 @@ struct TCPListener {
 
     private struct SocketFamilyUnavailable: Error {}
 
+    /// listen()'s backlog (the kernel caps it at net.core.somaxconn).
+    static let acceptQueueLength: Int32 = 512
+
     private func bind6(_ fd: Int32, _ address: in6_addr, v6only: Bool) throws -> Int32 {
         var flag: Int32 = v6only ? 1 : 0
         setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &flag, socklen_t(MemoryLayout<Int32>.size))
@@ -88,7 +91,9 @@ struct TCPListener {
             if family == AF_INET6 && address == nil && code == EADDRNOTAVAIL { throw SocketFamilyUnavailable() }
             throw bindError(code, shown)
         }
-        guard Glibc.listen(fd, 64) == 0 else {
+        // A long accept queue: when a flood of connections fills it, the kernel drops new SYNs
+        // (the CA's among them) until the responder thread has accepted and refused the flood.
+        guard Glibc.listen(fd, Self.acceptQueueLength) == 0 else {
             let code = errno
             close(fd)
             throw bindError(code, shown)
@@ -120,5 +125,99 @@ struct TCPListener {
                 ? pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
                 : pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
         }
+    }
+}
+
+/// Who a connection counts against: an IPv4 address (an IPv4-mapped IPv6 address counts as
+/// the IPv4 address it carries), or the /64 of an IPv6 address, because one IPv6 host
+/// usually holds a whole /64 and could otherwise multiply the per-address limit at will.
+struct ClientAddress: Hashable {
+    /// 4 bytes for IPv4, the first 8 bytes (the /64) for IPv6.
+    let bytes: [UInt8]
+
+    init?(_ storage: sockaddr_storage) {
+        var storage = storage
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            let address = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr } }
+            bytes = withUnsafeBytes(of: address) { Array($0) }
+        case AF_INET6:
+            let address = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr } }
+            let all = withUnsafeBytes(of: address) { Array($0) }
+            let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+            bytes = Array(all.prefix(12)) == mapped ? Array(all.suffix(4)) : Array(all.prefix(8))
+        default:
+            return nil
+        }
+    }
+}
+
+/// The connection limits both responders apply, so that one client cannot take the slots the
+/// CA's validation needs: at most `maxConnections` open at once, at most
+/// `maxConnectionsPerAddress` of them from one `ClientAddress`, and each one closed when it has
+/// not delivered its request (HTTP-01) or finished its handshake (TLS-ALPN-01) within
+/// `deadlineMilliseconds` of being accepted.
+struct ConnectionLimits {
+    var maxConnections: Int
+    var maxConnectionsPerAddress: Int
+    var deadlineMilliseconds: Int
+}
+
+/// Accepts connections and admits them against `ConnectionLimits`; the responder thread's own.
+struct ConnectionGate {
+    let limits: ConnectionLimits
+    private(set) var open = 0
+    private var perAddress: [ClientAddress: Int] = [:]
+
+    init(limits: ConnectionLimits) { self.limits = limits }
+
+    /// The next pending connection on a non-blocking listening socket, already admitted
+    /// (counted until `release`), non-blocking and close-on-exec; nil when none is pending.
+    /// Connections over a limit are closed at once, unread, with a reset.
+    mutating func accept(on listener: Int32) -> (fd: Int32, client: ClientAddress)? {
+        while true {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            // accept4 is not visible from Swift (it needs _GNU_SOURCE): the flags are set after.
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &length) }
+            }
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return nil
+            }
+            guard let client = ClientAddress(storage), open < limits.maxConnections,
+                  perAddress[client, default: 0] < limits.maxConnectionsPerAddress else {
+                Self.reset(fd)
+                continue
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            open += 1
+            perAddress[client, default: 0] += 1
+            return (fd, client)
+        }
+    }
+
+    /// The connection from `client` is closed.
+    mutating func release(_ client: ClientAddress) {
+        open -= 1
+        let left = perAddress[client, default: 1] - 1
+        perAddress[client] = left > 0 ? left : nil
+    }
+
+    /// Closes with a reset (SO_LINGER 0): no FIN exchange and no TIME_WAIT left behind for a
+    /// connection that was refused.
+    static func reset(_ fd: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
+    }
+
+    /// Milliseconds on a monotonic clock.
+    static func now() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
     }
 }

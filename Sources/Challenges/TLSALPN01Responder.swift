@@ -2,11 +2,25 @@ import ACMECrypto
 import Synchronization
 import Glibc
 
-/// TLS-ALPN-01 (RFC 8737) on its own port (443 by default): a thread accepts connections
-/// and completes one handshake each, bounded to 5 s, presenting the challenge certificate
-/// for the requested name over `acme-tls/1` and refusing everything else. Certificates
-/// exist only while their challenge is live.
+/// TLS-ALPN-01 (RFC 8737) on its own port (443 by default), presenting the challenge
+/// certificate for the requested name over `acme-tls/1` and refusing everything else.
+/// Certificates exist only while their challenge is live.
+///
+/// The responder's thread accepts connections and waits, with poll(), until each has
+/// delivered its first TLS record (the ClientHello, at most 16 KiB) complete; only then does
+/// the handshake run, on a short-lived thread of its own, so that a client that stalls cannot
+/// hold up anyone else. At most 64 connections are open at once, at most 8 from one client
+/// address (see `ClientAddress`; the others are reset unread), and each one is cut off 5 s
+/// after it was accepted, ClientHello and handshake included.
 public final class TLSALPN01Responder: @unchecked Sendable {
+    public static let maxConnections = 64
+    public static let maxConnectionsPerAddress = 8
+    public static let handshakeDeadlineMilliseconds = 5_000
+    /// The largest TLS record (RFC 8446 §5.1) and so the largest first ClientHello record waited for.
+    public static let maxClientHelloRecordBytes = 16_384
+    static let limits = ConnectionLimits(maxConnections: maxConnections, maxConnectionsPerAddress: maxConnectionsPerAddress,
+                                         deadlineMilliseconds: handshakeDeadlineMilliseconds)
+
     private let address: String?
     private let requestedPort: Int
     private let tls: ChallengeTLSServer
@@ -48,46 +62,197 @@ public final class TLSALPN01Responder: @unchecked Sendable {
                                    addressFlag: "--tls-alpn-01-address", alternative: "answer with HTTP-01 or DNS-01 instead")
         let sockets = try listener.open()
         boundPort = listener.boundPort(sockets[0])
+        var done: [Int32] = [-1, -1]
+        guard pipe(&done) == 0 else {
+            let reason = String(cString: strerror(errno))
+            sockets.forEach { close($0) }
+            throw ChallengeError(.system, "cannot create a pipe for the TLS-ALPN-01 responder: \(reason)")
+        }
+        for fd in done {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
         let tls = self.tls
-        try server.start(listeners: sockets, purpose: "the TLS-ALPN-01 responder") { [weak self] wake in
-            AcceptLoop(listeners: sockets, wake: wake, tls: tls) { name in
-                _ = self?.served.withLock { $0.insert(name.lowercased()) }
-            }.run()
+        let served: @Sendable (String) -> Void = { [weak self] name in
+            _ = self?.served.withLock { $0.insert(name.lowercased()) }
+        }
+        do {
+            try server.start(listeners: sockets, purpose: "the TLS-ALPN-01 responder") { wake in
+                AcceptLoop(listeners: sockets, wake: wake, done: (done[0], done[1]), tls: tls, onServed: served).run()
+            }
+        } catch {
+            close(done[0]); close(done[1])
+            throw error
         }
     }
 
     public func stop() { server.stop() }
 }
 
-/// The responder thread: poll() on the listeners and the wake pipe; one bounded handshake per connection.
+/// The responder thread's poll() loop over the listeners, the wake pipe, the connections still
+/// delivering their ClientHello and the pipe through which handshake threads say they are done.
 private final class AcceptLoop {
+    /// Set by a handshake thread when it has returned, before it writes to the done pipe.
+    final class Finished: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+
+    enum Phase {
+        /// Waiting (SO_RCVLOWAT) for the first TLS record to be complete in the socket's buffer.
+        case hello
+        /// The handshake runs on `thread`; the fd stays open (ours to close) until it is joined.
+        case handshake(thread: pthread_t, finished: Finished)
+    }
+
+    struct Connection {
+        let fd: Int32
+        let client: ClientAddress
+        let deadline: Int
+        var phase: Phase = .hello
+        /// The deadline passed during the handshake and the socket was shut down.
+        var cutOff = false
+    }
+
+    static let headerBytes = 5
+    /// POLLRDHUP (the peer shut down its sending side), which Glibc only defines with _GNU_SOURCE.
+    static let pollReadHangUp: Int16 = 0x2000
+    static let handshakeStackBytes = 512 * 1024
+
     let listeners: [Int32]
     let wake: Int32
+    let doneRead: Int32
+    let doneWrite: Int32
     let tls: ChallengeTLSServer
-    let onServed: (String) -> Void
+    let onServed: @Sendable (String) -> Void
+    var gate = ConnectionGate(limits: TLSALPN01Responder.limits)
+    var connections: [Connection] = []
+    var peek = [UInt8](repeating: 0, count: headerBytes + TLSALPN01Responder.maxClientHelloRecordBytes)
 
-    init(listeners: [Int32], wake: Int32, tls: ChallengeTLSServer, onServed: @escaping (String) -> Void) {
+    init(listeners: [Int32], wake: Int32, done: (read: Int32, write: Int32), tls: ChallengeTLSServer,
+         onServed: @escaping @Sendable (String) -> Void) {
         self.listeners = listeners
         self.wake = wake
+        self.doneRead = done.read
+        self.doneWrite = done.write
         self.tls = tls
         self.onServed = onServed
     }
 
     func run() {
+        defer { finish() }
         while true {
-            var fds = listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } + [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-            guard poll(&fds, nfds_t(fds.count), -1) >= 0 || errno == EINTR else { return }
-            if fds.last!.revents != 0 { return }
-            for entry in fds.dropLast() where entry.revents & Int16(POLLIN) != 0 {
-                let client = accept(entry.fd, nil, nil)  // blocking: Linux does not pass O_NONBLOCK on
-                guard client >= 0 else { continue }
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                var limit = timeval(tv_sec: 5, tv_usec: 0)
-                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-                if let name = tls.handshake(fd: client) { onServed(name) }
-                close(client)
+            var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0), pollfd(fd: doneRead, events: Int16(POLLIN), revents: 0)]
+            fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let waiting = connections.indices.filter { if case .hello = connections[$0].phase { true } else { false } }
+            fds += waiting.map { pollfd(fd: connections[$0].fd, events: Int16(POLLIN) | Self.pollReadHangUp, revents: 0) }
+            let now = ConnectionGate.now()
+            let nearest = connections.filter { !$0.cutOff }.map(\.deadline).min().map { max(0, $0 - now) } ?? 60_000
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(nearest, 60_000)))
+            if ready < 0 && errno != EINTR { return }
+            if fds[0].revents != 0 { return }
+            if fds[1].revents != 0 {
+                var sink = [UInt8](repeating: 0, count: 256)
+                while read(doneRead, &sink, sink.count) > 0 {}
+            }
+            for (index, fd) in listeners.enumerated() where fds[2 + index].revents & Int16(POLLIN) != 0 {
+                while let (client, address) = gate.accept(on: fd) {
+                    var lowWater = Int32(Self.headerBytes)
+                    setsockopt(client, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
+                    connections.append(Connection(fd: client, client: address,
+                                                  deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
+                }
+            }
+            var closed: Set<Int32> = []
+            let base = 2 + listeners.count
+            for (position, index) in waiting.enumerated() where fds[base + position].revents != 0 {
+                if !advance(&connections[index], revents: fds[base + position].revents) { closed.insert(connections[index].fd) }
+            }
+            let later = ConnectionGate.now()
+            for index in connections.indices {
+                switch connections[index].phase {
+                case .hello:
+                    if connections[index].deadline <= later { closed.insert(connections[index].fd) }
+                case .handshake(let thread, let finished):
+                    if finished.flag.load(ordering: .acquiring) {
+                        pthread_join(thread, nil)
+                        closed.insert(connections[index].fd)
+                    } else if connections[index].deadline <= later && !connections[index].cutOff {
+                        // Wakes the handshake thread's blocking read or write: it fails and returns.
+                        shutdown(connections[index].fd, Int32(SHUT_RDWR))
+                        connections[index].cutOff = true
+                    }
+                }
+            }
+            if !closed.isEmpty {
+                for connection in connections where closed.contains(connection.fd) {
+                    close(connection.fd)
+                    gate.release(connection.client)
+                }
+                connections.removeAll { closed.contains($0.fd) }
             }
         }
+    }
+
+    /// Looks at what a connection waiting for its ClientHello has delivered; starts the
+    /// handshake once the first record is complete. False when the connection is to be closed.
+    private func advance(_ connection: inout Connection, revents: Int16) -> Bool {
+        let n = recv(connection.fd, &peek, peek.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        if n == 0 { return false }
+        if n < 0 { return errno == EAGAIN || errno == EINTR }
+        let ended = revents & (Self.pollReadHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0
+        guard n >= Self.headerBytes else {
+            return !ended
+        }
+        // A handshake record (22) of TLS (major version 3), 1 to 2^14 bytes long.
+        let length = Int(peek[3]) << 8 | Int(peek[4])
+        guard peek[0] == 22, peek[1] == 3, (1...TLSALPN01Responder.maxClientHelloRecordBytes).contains(length) else { return false }
+        let needed = Self.headerBytes + length
+        if n < needed {
+            guard !ended else { return false }
+            var lowWater = Int32(needed)
+            setsockopt(connection.fd, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
+            return true
+        }
+        return startHandshake(&connection)
+    }
+
+    /// Hands the connection to a thread that runs the (blocking) handshake; this thread keeps
+    /// the deadline. False when no thread could be started.
+    private func startHandshake(_ connection: inout Connection) -> Bool {
+        let fd = connection.fd
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var lowWater: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
+        // A second bound beside the deadline's shutdown(): no single read or write outlives the deadline.
+        let left = max(1, connection.deadline - ConnectionGate.now())
+        var limit = timeval(tv_sec: left / 1000, tv_usec: (left % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let finished = Finished()
+        let tls = self.tls, onServed = self.onServed, doneWrite = self.doneWrite
+        let started = ServerThread.spawn(stackBytes: Self.handshakeStackBytes) {
+            if let name = tls.handshake(fd: fd) { onServed(name) }
+            finished.flag.store(true, ordering: .releasing)
+            var byte: UInt8 = 1
+            // The pipe full means the loop has wake-ups pending already.
+            _ = write(doneWrite, &byte, 1)
+        }
+        guard case .success(let thread) = started else { return false }
+        connection.phase = .handshake(thread: thread, finished: finished)
+        return true
+    }
+
+    /// On stop: cuts off the handshakes still running, waits for their threads, closes everything.
+    private func finish() {
+        for connection in connections {
+            if case .handshake(let thread, _) = connection.phase {
+                shutdown(connection.fd, Int32(SHUT_RDWR))
+                pthread_join(thread, nil)
+            }
+            close(connection.fd)
+        }
+        connections.removeAll()
+        close(doneRead)
+        close(doneWrite)
     }
 }
