@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 import Synchronization
 import Glibc
 
@@ -57,7 +58,8 @@ public final class TLSALPN01Responder: @unchecked Sendable {
     public func start() throws {
         guard !server.isRunning else { return }
         // A client that hangs up mid-handshake must not kill us with SIGPIPE (OpenSSL writes with write(2)).
-        signal(SIGPIPE, SIG_IGN)
+        // A handler, not SIG_IGN: hooks and reloads started later must get the default back.
+        LocalSystem.ignoreBrokenPipes()
         let listener = TCPListener(address: address, port: requestedPort, purpose: "the TLS-ALPN-01 responder",
                                    addressFlag: "--tls-alpn-01-address", alternative: "answer with HTTP-01 or DNS-01 instead")
         let sockets = try listener.open()
