@@ -66,5 +66,6 @@ let package = Package(
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base"]),
+        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "Issuance", "Renewal", "Provision", "Check", "Base"]),
     ]
 )
