@@ -30,6 +30,11 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
                 EVP_PKEY_free(pkey)
                 throw CryptoError(.invalidKey, "RSA key of \(bits) bits is too small: use at least 2048")
             }
+            // Keys come from files: an absurd size would make every signature take minutes.
+            guard bits <= Self.maxRSABits else {
+                EVP_PKEY_free(pkey)
+                throw CryptoError(.invalidKey, "RSA key of \(bits) bits is larger than \(Self.maxRSABits): use 2048 to 4096")
+            }
             type = .rsa(bits: bits)
         default:
             EVP_PKEY_free(pkey)
@@ -38,6 +43,9 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
     }
 
     deinit { EVP_PKEY_free(pkey) }
+
+    /// The largest RSA key acme reads (it makes 2048 to 4096).
+    public static let maxRSABits = 8192
 
     public var description: String { "PrivateKey(\(type))" }
 
@@ -86,6 +94,11 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         func member(_ name: String) throws -> [UInt8] {
             guard let text = jwk[name], let bytes = Base64URL.decode(text), !bytes.isEmpty else {
                 throw CryptoError(.invalidKey, "private JWK lacks a valid \"\(name)\" member")
+            }
+            // No member of a key acme accepts is longer than an RSA modulus of maxRSABits: checked
+            // before OpenSSL builds (and test-signs with) a key from numbers of any size.
+            guard bytes.count <= Self.maxRSABits / 8 else {
+                throw CryptoError(.invalidKey, "private JWK member \"\(name)\" is \(bytes.count) bytes, more than a \(Self.maxRSABits)-bit key has")
             }
             return bytes
         }
