@@ -239,7 +239,6 @@ enum CryptoTargets {
         },
         execute: { input in
             let jwk = try JSONDecoder().decode([String: String].self, from: Data(input))
-            guard !Known.slowRSAJWK(jwk) else { return }  // KnownFindings.hugeRSAModulus
             let key = try PrivateKey(jwk: jwk)
             _ = key.publicJWK.thumbprint
             try secondary("privateJWK", Allowed.crypto) {

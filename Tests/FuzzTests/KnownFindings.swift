@@ -5,10 +5,9 @@ import Testing
 @testable import ACMECrypto
 @testable import ACMEHTTP
 
-/// The smallest inputs found by fuzzing that crash or hang the project's code. Each test runs
-/// its input in a child process and expects it to return: it fails until the code is fixed, and
-/// then guards the fix. The fuzz targets step around these inputs (see `Known`) so that they keep
-/// testing everything else; FUZZ_INCLUDE_KNOWN=1 lets them reach the known findings too.
+/// The smallest inputs fuzzing found that crashed or hung the project's code, kept as
+/// regression tests now that the code is fixed. Each runs its input in a child process and
+/// expects it to return.
 /// (Found with FUZZ_SEED=0xac3e00f0225eed and 0x1; see Docs/FUZZING.md.)
 @Suite("Fuzzing: known findings")
 struct KnownFindings {
@@ -47,28 +46,3 @@ struct KnownFindings {
 
 /// The inputs of the known findings, recognised so that the fuzz targets can step around them
 /// (each finding already has its failing test above) and keep testing the rest.
-enum Known {
-    /// FUZZ_INCLUDE_KNOWN=1: feed them anyway (to check a fix with the fuzzers).
-    static let include = ProcessInfo.processInfo.environment["FUZZ_INCLUDE_KNOWN"] == "1"
-
-    /// `KnownFindings.retryAfterYearOverflow`: a Retry-After HTTP-date whose day, year - 1900 or
-    /// clock field is an Int outside Int32 (as HTTPDate.parse reads the first Retry-After).
-    static func trapsHTTPDate(_ headers: [(name: String, value: String)]) -> Bool {
-        guard !include, let value = headers.first(where: { $0.name.lowercased() == "retry-after" })?.value else { return false }
-        let parts = value.trimmed.split(separator: " ")
-        guard parts.count == 6 else { return false }
-        func outside(_ text: Substring, minus offset: Int = 0) -> Bool {
-            guard let number = Int(text) else { return false }
-            let (shifted, overflow) = number.subtractingReportingOverflow(offset)
-            return overflow || Int32(exactly: shifted) == nil
-        }
-        return outside(parts[1]) || outside(parts[3], minus: 1900) || parts[4].split(separator: ":").contains { outside($0) }
-    }
-
-    /// `KnownFindings.hugeRSAModulus`: an RSA JWK member longer than 1400 base64url characters
-    /// (about 1 KiB; larger ones take seconds to minutes).
-    static func slowRSAJWK(_ jwk: [String: String]) -> Bool {
-        guard !include else { return false }
-        return ["n", "e", "d", "p", "q", "dp", "dq", "qi"].contains { (jwk[$0]?.utf8.count ?? 0) > 1400 }
-    }
-}

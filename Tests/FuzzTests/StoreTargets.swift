@@ -163,7 +163,6 @@ enum StoreTargets {
             let accounts = try AccountStore(configDirectory: configDir).accounts(server: server)
             for account in accounts {
                 // As AccountService does with a stored account: its key.
-                guard !Known.slowRSAJWK(account.privateKeyJWK) else { continue }  // KnownFindings.hugeRSAModulus
                 try secondary("PrivateKey(jwk:)", { $0 is CryptoError }) { _ = try PrivateKey(jwk: account.privateKeyJWK) }
             }
         },
