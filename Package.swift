@@ -56,16 +56,18 @@ let package = Package(
             ]
         ),
 
+        // Test helpers more than one test target uses: certbot's renewal confs, loopback clients, a flooder.
+        .target(name: "TestFixtures", path: "Tests/TestFixtures"),
         .testTarget(name: "ACMECryptoTests", dependencies: ["ACMECrypto"]),
         .testTarget(name: "ACMEHTTPTests", dependencies: ["ACMEHTTP"]),
-        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "Base"]),
+        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "Base", "TestFixtures"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base"]),
-        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base"]),
+        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base"]),
-        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "Issuance", "Renewal", "Provision", "Check", "Base"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),
+        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),
     ]
 )

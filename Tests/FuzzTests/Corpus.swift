@@ -1,5 +1,6 @@
 import ACMECrypto
 import Foundation
+import TestFixtures
 
 /// Valid inputs to mutate, generated in the test: real keys and certificates from ACMECrypto,
 /// renewal confs as certbot 2.x writes them, JSON documents as CAs, certbot and Traefik write them.
@@ -135,52 +136,10 @@ enum Corpus {
 
     // MARK: Renewal confs
 
-    /// As certbot 2.1 writes them (see Tests/IssuanceTests/CertbotRenewalConfs.swift), and as acme writes them.
+    /// As certbot 2.1 writes them (Tests/TestFixtures/CertbotRenewalConfs.swift), and as acme writes them.
     static let renewalConfs: [String] = [
-        """
-        # renew_before_expiry = 30 days
-        version = 2.1.0
-        archive_dir = /etc/letsencrypt/archive/standalone.example.test
-        cert = /etc/letsencrypt/live/standalone.example.test/cert.pem
-        privkey = /etc/letsencrypt/live/standalone.example.test/privkey.pem
-        chain = /etc/letsencrypt/live/standalone.example.test/chain.pem
-        fullchain = /etc/letsencrypt/live/standalone.example.test/fullchain.pem
-
-        # Options used in the renewal process
-        [renewalparams]
-        account = 310de1cd76466abd031e0e09a379e650
-        http01_port = 45073
-        rsa_key_size = 3072
-        key_type = rsa
-        pre_hook = true
-        renew_hook = echo deployed
-        config_dir = /etc/letsencrypt
-        server = https://localhost:14000/dir
-        authenticator = standalone
-
-        """,
-        """
-        # renew_before_expiry = 30 days
-        version = 2.1.0
-        archive_dir = /etc/letsencrypt/archive/webroot.example.test
-        cert = /etc/letsencrypt/live/webroot.example.test/cert.pem
-        privkey = /etc/letsencrypt/live/webroot.example.test/privkey.pem
-        chain = /etc/letsencrypt/live/webroot.example.test/chain.pem
-        fullchain = /etc/letsencrypt/live/webroot.example.test/fullchain.pem
-
-        # Options used in the renewal process
-        [renewalparams]
-        account = 310de1cd76466abd031e0e09a379e650
-        preferred_chain = Pebble Root CA
-        server = https://localhost:14000/dir
-        authenticator = webroot
-        webroot_path = /var/www/root1, /var/www/root2
-        key_type = ecdsa
-        [[webroot_map]]
-        a.example.test = /var/www/root1
-        b.example.test = /var/www/root2
-
-        """,
+        CertbotRenewalConfs.standaloneRSA, CertbotRenewalConfs.webrootMap, CertbotRenewalConfs.manualDNSWildcard,
+        CertbotRenewalConfs.reuseKeyP384, CertbotRenewalConfs.quotedHooks,
         """
         version = 2.1.0
         archive_dir = /etc/letsencrypt/archive/wildcard.example.test

@@ -180,6 +180,18 @@ func runDaemonStart(_ executable: String, _ arguments: [String], log: String) th
     defer { argv.forEach { free($0) } }
     // The test runner blocks signals in its threads; a daemon must not inherit that
     // mask, or it would never see the SIGHUP of a reload.
+    var pid: pid_t = 0
+    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, environ) }
+    guard spawned == 0 else { throw TestFailure("cannot run \(executable): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (code, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+}
+
+/// Runs `body` with posix_spawn attributes that give the child an empty signal mask and default
+/// handlers: the test runner blocks signals in its threads, and a child must not inherit that.
+func withDefaultSignals<T>(_ body: (UnsafeMutablePointer<posix_spawnattr_t>) throws -> T) rethrows -> T {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -190,11 +202,5 @@ func runDaemonStart(_ executable: String, _ arguments: [String], log: String) th
     sigfillset(&all)
     posix_spawnattr_setsigdefault(&attributes, &all)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-    guard spawned == 0 else { throw TestFailure("cannot run \(executable): \(String(cString: strerror(spawned)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (code, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    return try body(&attributes)
 }

@@ -2,6 +2,7 @@ import ACMECrypto
 import Base
 import CertStore
 import Challenges
+import TestFixtures
 import Testing
 @testable import Issuance
 

@@ -13,12 +13,12 @@
 ///
 /// `<common>` is: `--server https://localhost:14000/dir --config-dir /etc/letsencrypt --work-dir /var/lib/letsencrypt --logs-dir /var/log/letsencrypt --agree-tos --register-unsafely-without-email --non-interactive`
 /// (run with `REQUESTS_CA_BUNDLE` set to Pebble's TLS certificate).
-enum CertbotRenewalConfs {
+public enum CertbotRenewalConfs {
     /// `certbot certonly <common> --cert-name standalone.example.test -d standalone.example.test`
     /// `--standalone --http-01-port 45073 --key-type rsa --rsa-key-size 3072 --deploy-hook 'echo deployed' --pre-hook 'true'`
     /// (first command of the run: it registered the account; 45073 was Pebble's httpPort and is left as written.)
     /// Note: `--deploy-hook` is stored as `renew_hook`.
-    static let standaloneRSA = #"""
+    public static let standaloneRSA = #"""
         # renew_before_expiry = 30 days
         version = 2.1.0
         archive_dir = /etc/letsencrypt/archive/standalone.example.test
@@ -47,7 +47,7 @@ enum CertbotRenewalConfs {
     /// `-w /var/www/root2 -d b.example.test --preferred-chain "Pebble Root CA"`
     /// (root1 and root2 were symlinks to one directory served on Pebble's httpPort; default key type, so ECDSA.)
     /// Note: `webroot_path` is a ConfigObj list (`a, b`), followed by the `[[webroot_map]]` subsection.
-    static let webrootMap = #"""
+    public static let webrootMap = #"""
         # renew_before_expiry = 30 days
         version = 2.1.0
         archive_dir = /etc/letsencrypt/archive/webroot.example.test
@@ -78,7 +78,7 @@ enum CertbotRenewalConfs {
     /// `-d '*.example.test' -d example.test`
     /// (the hooks POST to pebble-challtestsrv's /set-txt and /clear-txt.)
     /// Note: `pref_challs = dns-01,` is a one-element ConfigObj list (trailing comma).
-    static let manualDNSWildcard = #"""
+    public static let manualDNSWildcard = #"""
         # renew_before_expiry = 30 days
         version = 2.1.0
         archive_dir = /etc/letsencrypt/archive/wildcard.example.test
@@ -106,7 +106,7 @@ enum CertbotRenewalConfs {
     /// `--key-type ecdsa --elliptic-curve secp384r1 --reuse-key`
     /// Note: `webroot_path = /var/www/serve,` is a one-element list (trailing comma). A later
     /// `certbot renew --force-renewal --cert-name reuse.example.test` kept the key and left this file byte-for-byte unchanged.
-    static let reuseKeyP384 = #"""
+    public static let reuseKeyP384 = #"""
         # renew_before_expiry = 30 days
         version = 2.1.0
         archive_dir = /etc/letsencrypt/archive/reuse.example.test
@@ -136,7 +136,7 @@ enum CertbotRenewalConfs {
     /// `--pre-hook 'echo a, b' --post-hook 'echo "x" # y' --deploy-hook "echo \"it's\""`
     /// Shows ConfigObj quoting: `"..."` for a comma, `'...'` for `"` and `#`, `'''...'''` when both quote kinds occur.
     /// A later `certbot renew --force-renewal --cert-name hooks.example.test` left this file byte-for-byte unchanged.
-    static let quotedHooks = #"""
+    public static let quotedHooks = #"""
         # renew_before_expiry = 30 days
         version = 2.1.0
         archive_dir = /etc/letsencrypt/archive/hooks.example.test
