@@ -43,6 +43,3 @@ struct KnownFindings {
         }
     }
 }
-
-/// The inputs of the known findings, recognised so that the fuzz targets can step around them
-/// (each finding already has its failing test above) and keep testing the rest.
