@@ -76,6 +76,7 @@ public struct TXTLookup: Sendable {
 
     /// The TXT strings in the answer section of a DNS response.
     static func parseTXT(_ message: [UInt8], name: String) throws -> [String] {
+        guard message.count >= 12 else { throw ChallengeError(.dnsLookup, "truncated DNS answer for \(name)") }
         let rcode = message[3] & 0x0F
         if rcode == 3 { return [] }  // NXDOMAIN: not there (yet)
         guard rcode == 0 else { throw ChallengeError(.dnsLookup, "the DNS server answered rcode \(rcode) for \(name)") }

@@ -5,6 +5,10 @@ public enum DomainName {
     /// Lowercases, drops one trailing dot, and checks LDH syntax (RFC 1123 §2.1, RFC 8555 §7.1.4 for wildcards).
     /// Throws a one-line error naming the offending value.
     public static func normalize(_ raw: String) throws -> String {
+        // Length first: a name is never split into labels while it can be megabytes long.
+        guard raw.utf8.count <= 254 else {
+            throw IssuanceError(.invalidDomain, "invalid domain name \"\(raw.excerpt())\": it is longer than 253 characters")
+        }
         var name = raw.lowercased()
         if name.hasSuffix(".") { name.removeLast() }
         let problem: String?
@@ -26,7 +30,7 @@ public enum DomainName {
             problem = nil
         }
         if let problem {
-            throw IssuanceError(.invalidDomain, "invalid domain name \"\(raw)\": \(problem)")
+            throw IssuanceError(.invalidDomain, "invalid domain name \"\(raw.escapedForDisplay)\": \(problem)")
         }
         return name
     }

@@ -204,7 +204,8 @@ public struct RenewalParams: Sendable, Equatable {
             values["authenticator"] = "webroot"
             // As certbot: every root, the default first (it serves names not in the map); none without a default.
             if let root {
-                let paths = ([root] + map.values.sorted()).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+                var seen = Set<String>()
+                let paths = ([root] + map.values.sorted()).filter { seen.insert($0).inserted }
                 values["webroot_path"] = paths.joined(separator: ", ") + ","
             }
             webrootMap = map.sorted { $0.key < $1.key }.map { (domain: $0.key, path: $0.value) }
