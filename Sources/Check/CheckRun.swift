@@ -52,6 +52,13 @@ extension EndpointCheck {
 
 /// The mail `acme check --alert-to` sends through the local sendmail when something failed.
 public enum CheckAlert {
+    /// An address that can only be an address: an `@`, no whitespace or control characters
+    /// (which could add mail headers), not an option.
+    public static func isPlainAddress(_ text: String) -> Bool {
+        text.contains("@") && !text.hasPrefix("-")
+            && !text.contains(where: { $0.isWhitespace || $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
+    }
+
     /// Sends the failures of a run; returns a warning line when sendmail could not take it.
     public static func send(to address: String, failures: [String], command: String,
                             runner: Subprocess = Subprocess()) -> String? {

@@ -12,10 +12,8 @@ struct CheckCommand: AsyncParsableCommand {
         Exit 0 when every endpoint verifies (and does not expire within --expires-within), 1 when a certificate
         fails, 3 when an endpoint cannot be reached or the TLS handshake fails, or a server takes longer than
         --timeout for the whole exchange or sends more than acme check reads before TLS.
-        Examples:
-          acme check smtp://mail.example.com imaps://mail.example.com
-          acme check smtp://mx.example.com --expires-within 14d --alert-to postmaster@example.com
-          acme check smtps://127.0.0.1:465 --servername mail.example.com --ca-file private-ca.pem --json
+        Examples: acme check smtp://mx.example.com imaps://mx.example.com --expires-within 14d --alert-to postmaster@example.com
+                  acme check smtps://127.0.0.1:465 --servername mail.example.com --ca-file private-ca.pem --json
         """)
 
     @Argument(help: .init("Endpoints such as smtp://mail.example.com or imaps://mail.example.com:993.", valueName: "URL")) var endpoints: [String] = []
@@ -31,10 +29,7 @@ struct CheckCommand: AsyncParsableCommand {
         if let expiresWithin, EndpointCheck.seconds(expiresWithin) == nil {
             throw ValidationError("--expires-within \(expiresWithin) is not a time such as 14d, 36h or 2w")
         }
-        if let alertTo, !alertTo.contains("@") || alertTo.contains(where: { $0.isWhitespace || $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
-            || alertTo.hasPrefix("-") {
-            throw ValidationError("--alert-to \(alertTo) is not a mail address")
-        }
+        if let alertTo, !CheckAlert.isPlainAddress(alertTo) { throw ValidationError("--alert-to \(alertTo) is not a mail address") }
         if !(1...300).contains(timeout) { throw ValidationError("--timeout \(timeout) is not between 1 and 300 seconds") }
     }
 

@@ -10,8 +10,7 @@ struct ACMECommand: AsyncParsableCommand {
         subcommands: [Issue.self, Renew.self, Certificates.self, Revoke.self, Delete.self, AccountCommand.self, ProvisionCommand.self, CheckCommand.self, SelfSigned.self, TLSA.self]
     )
 
-    /// SIGPIPE turned into EPIPE before any command runs, then ArgumentParser's own
-    /// parse-and-run: help, version, errors and exit codes as before.
+    /// SIGPIPE turned into EPIPE before any command runs, then ArgumentParser's parse-and-run.
     static func main() async {
         LocalSystem.ignoreBrokenPipes()
         await main(nil)

@@ -13,15 +13,9 @@ struct ProvisionCommand: AsyncParsableCommand {
         SSL_ALT_KEY_PATH, TLS_LEVEL (modern, intermediate).
         With nothing changed it writes nothing and reloads nothing. Exit status 2: the certificate was
         refused and everything installed before is untouched.
-
-        Examples:
-          SSL_TYPE=letsencrypt acme provision
-          acme provision --ssl-type manual --cert-path /certs/ec.pem --key-path /certs/ec.key \\
-                         --alt-cert-path /certs/rsa.pem --alt-key-path /certs/rsa.key
-          acme provision --issue-if-missing --email admin@example.com --agree-tos
-          acme provision --watch --interval 60
-        """
-    )
+        Examples: SSL_TYPE=letsencrypt acme provision; acme provision --issue-if-missing --email admin@example.com --agree-tos
+                  acme provision --ssl-type manual --cert-path ec.pem --key-path ec.key --alt-cert-path rsa.pem --alt-key-path rsa.key
+        """)
 
     @Option(help: .init("letsencrypt, manual, self-signed, or plaintext (env SSL_TYPE; empty means plaintext).", valueName: "TYPE")) var sslType: String?
     @Option(help: .init("The mail server's name (env OVERRIDE_HOSTNAME; default: hostname -f).", valueName: "FQDN")) var hostname: String?
