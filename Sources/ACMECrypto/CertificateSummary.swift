@@ -10,6 +10,8 @@ public struct CertificateSummary: Sendable, Equatable {
     /// The serial's DER content octets (with a leading zero when the high bit is set).
     public let serialDERContent: [UInt8]
     public let authorityKeyIdentifier: [UInt8]?
+    /// The subjectAltName's dNSName entries, lowercased, in certificate order.
+    public let dnsNames: [String]
 
     /// Lowercase hex of the significant bytes (no leading zero bytes, two digits per byte),
     /// exactly as `Certificate.serialHex` (OpenSSL's BN_bn2hex) writes it.
@@ -54,6 +56,7 @@ public struct CertificateSummary: Sendable, Equatable {
         self.notAfter = notAfter
         guard tbs.next()?.tag == 0x30, tbs.next()?.tag == 0x30 else { throw Self.bad }  // subject, SPKI
         var aki: [UInt8]?
+        var names: [String] = []
         while let field = tbs.next() {
             guard field.tag == 0xA3 else { continue }                    // [3] extensions
             var wrapper = DER(der, field.content)
@@ -70,9 +73,18 @@ public struct CertificateSummary: Sendable, Equatable {
                         aki = Array(der[first.content])
                     }
                 }
+                // id-ce-subjectAltName 2.5.29.17: GeneralNames, dNSName is [2] IMPLICIT IA5String.
+                if der[oid.content].elementsEqual([0x55, 0x1D, 0x11]) {
+                    var content = DER(der, value.content)
+                    guard var sequence = content.enter(0x30) else { throw Self.bad }
+                    while let name = sequence.next() {
+                        if name.tag == 0x82 { names.append(String(decoding: der[name.content], as: UTF8.self).lowercased()) }
+                    }
+                }
             }
         }
         authorityKeyIdentifier = aki
+        dnsNames = names
     }
 
     static let bad = CryptoError(.invalidCertificate, "not a DER X.509 certificate")

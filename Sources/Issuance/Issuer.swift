@@ -193,6 +193,7 @@ extension RenewalParams {
     init(_ request: IssueRequest, accountID: String) {
         self.init(account: accountID, server: request.server, challenge: request.challenge, keyType: request.keyType,
                   preferredChain: request.preferredChain, caBundle: request.caBundle, profile: request.profile,
-                  reuseKey: request.reuseKey, hooks: request.hooks)
+                  reuseKey: request.reuseKey, hooks: request.hooks, names: request.names,
+                  issuedProfile: Self.profileLabel(request.profile))
     }
 }

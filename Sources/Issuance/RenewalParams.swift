@@ -17,10 +17,16 @@ public struct RenewalParams: Sendable, Equatable {
     public var profile: ProfileChoice?
     public var reuseKey: Bool
     public var hooks: SavedHooks
+    /// `acme_domains`: the names to request. nil (certbot's confs): the certificate's names.
+    /// A list that differs from the certificate's names forces a renewal.
+    public var names: [String]?
+    /// `acme_issued_profile`: the profile the conf asked for when the current certificate was
+    /// issued (`default` for none). When the conf asks for another one now, a renewal is forced.
+    public var issuedProfile: String?
 
     public init(account: String?, server: String, challenge: ChallengeMethod, keyType: KeyType,
                 preferredChain: String? = nil, caBundle: String? = nil, profile: ProfileChoice? = nil,
-                reuseKey: Bool = false, hooks: SavedHooks = SavedHooks()) {
+                reuseKey: Bool = false, hooks: SavedHooks = SavedHooks(), names: [String]? = nil, issuedProfile: String? = nil) {
         self.account = account
         self.server = server
         self.challenge = challenge
@@ -30,7 +36,12 @@ public struct RenewalParams: Sendable, Equatable {
         self.profile = profile
         self.reuseKey = reuseKey
         self.hooks = hooks
+        self.names = names
+        self.issuedProfile = issuedProfile
     }
+
+    /// What `acme_issued_profile` records for a profile choice.
+    public static func profileLabel(_ choice: ProfileChoice?) -> String { choice?.name ?? "default" }
 
     /// What a value must look like.
     enum Kind: Sendable {
@@ -55,6 +66,7 @@ public struct RenewalParams: Sendable, Equatable {
         ("preferred_profile", .string), ("required_profile", .string),
         ("reuse_key", .bool),
         ("pre_hook", .string), ("post_hook", .string), ("renew_hook", .string),
+        ("acme_domains", .list), ("acme_issued_profile", .string),
     ]
 
     static let managedKeys = Set(table.map(\.key))
@@ -77,6 +89,13 @@ public struct RenewalParams: Sendable, Equatable {
         }
         reuseKey = values.bool("reuse_key")
         hooks = SavedHooks(pre: values.string("pre_hook"), post: values.string("post_hook"), deploy: values.string("renew_hook"))
+        let listed = values.list("acme_domains")
+        do {
+            names = listed.isEmpty ? nil : try DomainName.normalize(all: listed)
+        } catch {
+            throw IssuanceError(.invalidRenewalConf, "renewal conf \(path): acme_domains: \(error); fix the list of names or remove the line")
+        }
+        issuedProfile = values.string("acme_issued_profile")
     }
 
     /// `reuse_key` alone, for readers that need nothing else of the conf (any authenticator).
@@ -243,6 +262,8 @@ public struct RenewalParams: Sendable, Equatable {
         values["pre_hook"] = hooks.pre
         values["post_hook"] = hooks.post
         values["renew_hook"] = hooks.deploy
+        values["acme_domains"] = names.map { $0.joined(separator: ", ") + "," }
+        values["acme_issued_profile"] = issuedProfile
         let params = Self.table.compactMap { item in values[item.key].map { (key: item.key, value: $0) } }
         return (params, webrootMap)
     }

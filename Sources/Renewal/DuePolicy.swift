@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Issuance
+import Base
 
 /// Why a certificate is (or is not yet) due.
 public enum DueBasis: Sendable, Equatable {
@@ -12,6 +13,10 @@ public enum DueBasis: Sendable, Equatable {
     case configured(String)
     /// A third of the lifetime left (half for lifetimes under 10 days).
     case lifetime
+    /// The conf's `acme_domains` lists other names than the certificate holds.
+    case namesChanged
+    /// The conf asks for another profile than the certificate was issued under.
+    case profileChanged(from: String, to: String)
 
     public var description: String {
         switch self {
@@ -20,6 +25,8 @@ public enum DueBasis: Sendable, Equatable {
         case .renewalInfo: "the CA's renewal window"
         case .configured(let text): "renew_before_expiry = \(text)"
         case .lifetime: "a third of the lifetime left"
+        case .namesChanged: "the requested names changed"
+        case .profileChanged(let from, let to): "profile changed from \(from) to \(to)"
         }
     }
 }
@@ -47,6 +54,22 @@ public struct DuePolicy: Sendable {
             return (window.dueDate(notBefore: notBefore, notAfter: notAfter), .configured(text))
         }
         return (RenewalWindow().dueDate(notBefore: notBefore, notAfter: notAfter), .lifetime)
+    }
+
+    /// A change in the renewal conf that makes the certificate due now: `acme_domains` that
+    /// differ from the certificate's names, or a profile other than `acme_issued_profile`
+    /// (both written by acme at issuance; certbot's confs have neither and force nothing).
+    public static func changeForcingRenewal(names listed: String?, issuedProfile: String?, requiredProfile: String?,
+                                            preferredProfile: String?, certificateNames: [String]) -> DueBasis? {
+        if let listed {
+            let wanted = Set(listed.split(separator: ",").map { $0.trimmed.lowercased() }.filter { !$0.isEmpty })
+            if !wanted.isEmpty, wanted != Set(certificateNames) { return .namesChanged }
+        }
+        if let issuedProfile {
+            let asked = requiredProfile ?? preferredProfile ?? "default"
+            if asked != issuedProfile { return .profileChanged(from: issuedProfile, to: asked) }
+        }
+        return nil
     }
 
     /// certbot's `renew_before_expiry` text: "30 days", "2 weeks", "12 hours", "1 day, 6 hours"

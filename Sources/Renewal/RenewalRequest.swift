@@ -16,6 +16,8 @@ struct RenewalRequest {
     var options: RenewOptions
 
     func make() throws -> IssueRequest {
+        // The conf's acme_domains when it lists them (a change there is why this renewal runs).
+        if let listed = params.names { return try request(names: listed) }
         var names = certificate.dnsNames
         if let cn = certificate.subjectCommonName?.lowercased(), let index = names.firstIndex(of: cn), index > 0 {
             names.insert(names.remove(at: index), at: 0)  // certbot puts the common name first
@@ -23,6 +25,10 @@ struct RenewalRequest {
         guard !names.isEmpty else {
             throw IssuanceError(.unreadableLineage, "\(lineage.certPath) names no DNS names; re-issue it with acme issue")
         }
+        return try request(names: names)
+    }
+
+    private func request(names: [String]) throws -> IssueRequest {
         var request = IssueRequest(names: names, server: server, configDirectory: lineage.configDirectory, certName: lineage.name,
                                    keyType: params.keyType, registration: RegistrationOptions(agreeTOS: options.dryRun),
                                    challenge: params.challenge, preferredChain: params.preferredChain,

@@ -19,6 +19,8 @@ public struct RenewOptions: Sendable {
     public var caBundle: String?
     /// Longest random pause before the first renewal contacts the CA (zero: none).
     public var randomDelay: Duration = .zero
+    /// Lineages not to look at in this run (the daemon's, while they back off after a failure).
+    public var skip: Set<String> = []
     public var toolVersion: String
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }
@@ -34,6 +36,23 @@ public struct LineageReport: Sendable {
     }
     public var name: String
     public var outcome: Outcome
+    /// Not due: when the CA's renewal information should be asked again (its Retry-After, or
+    /// an hour when the CA could not be reached); nil without ARI.
+    public var recheck: Date?
+    /// A failure's kind: whether the CA was reached (its limits count) or not.
+    public var category: ErrorCategory?
+    /// The certificate the decision was about (nil when the lineage could not be read).
+    public var certificate: CertificateSummary?
+
+    public init(name: String, outcome: Outcome, recheck: Date? = nil, category: ErrorCategory? = nil,
+                certificate: CertificateSummary? = nil) {
+        self.name = name
+        self.outcome = outcome
+        self.recheck = recheck
+        self.category = category
+        self.certificate = certificate
+    }
+
     public var isFailure: Bool { if case .failed = outcome { true } else { false } }
 
     /// The report line `acme renew` prints (failures on stderr).
@@ -114,7 +133,8 @@ public struct Renewer: Sendable {
                                       server: config[param: "server"] ?? LetsEncrypt.production,
                                       caBundle: options.caBundle ?? config[param: "ca_bundle"])
             } catch {
-                summary.reports.append(LineageReport(name: lineage.name, outcome: .failed("\(error)")))
+                summary.reports.append(LineageReport(name: lineage.name, outcome: .failed("\(error)"),
+                                                     category: (error as? any CodedError)?.category))
                 continue
             }
             var ariChoice: Date?
@@ -130,13 +150,23 @@ public struct Renewer: Sendable {
                     }
                 }
             }
-            let decision = policy.dueDate(notBefore: candidate.certificate.notBefore, notAfter: candidate.certificate.notAfter,
+            var decision = policy.dueDate(notBefore: candidate.certificate.notBefore, notAfter: candidate.certificate.notAfter,
                                           ariChoice: ariChoice, renewBeforeExpiry: candidate.config.topLevelValue("renew_before_expiry"),
                                           now: current)
+            let config = candidate.config
+            if !policy.force, let change = DuePolicy.changeForcingRenewal(
+                names: config[param: "acme_domains"], issuedProfile: config[param: "acme_issued_profile"],
+                requiredProfile: config[param: "required_profile"], preferredProfile: config[param: "preferred_profile"],
+                certificateNames: candidate.certificate.dnsNames) {
+                decision = (current, change)
+            }
             if decision.date <= current {
                 due.append((candidate, decision.basis))
             } else {
-                summary.reports.append(LineageReport(name: lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis)))
+                let recheck = askARI ? (offline[candidate.server] != nil ? current.addingTimeInterval(3600)
+                    : ari.entry(lineage: lineage.name, serial: candidate.certificate.serialHex)?.nextCheck) : nil
+                summary.reports.append(LineageReport(name: lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis),
+                                                     recheck: recheck, certificate: candidate.certificate))
             }
         }
         for (server, failure) in offline.sorted(by: { $0.key < $1.key }) {
@@ -172,7 +202,7 @@ public struct Renewer: Sendable {
     }
 
     private func selectedLineages(_ store: LineageStore, _ options: RenewOptions) throws -> [Lineage] {
-        guard let name = options.certName else { return try store.allLineages() }
+        guard let name = options.certName else { return try store.allLineages().filter { !options.skip.contains($0.name) } }
         return [try store.existingLineage(named: name)]
     }
 
@@ -236,7 +266,8 @@ public struct Renewer: Sendable {
                 return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
             }
         } catch {
-            return LineageReport(name: name, outcome: .failed("\(error)"))
+            return LineageReport(name: name, outcome: .failed("\(error)"), category: (error as? any CodedError)?.category,
+                                 certificate: candidate.certificate)
         }
     }
 
