@@ -112,6 +112,9 @@ public struct Certificate: Sendable, Hashable {
         CertificateSummary.renewalInfoID(authorityKeyIdentifier: authorityKeyIdentifier, serial: serialDERContent)
     }
 
+    /// SHA-256 over the DER, lowercase hex: what `openssl x509 -fingerprint -sha256` shows.
+    public var fingerprint: String { Digest.hex(Digest.sha256(der)) }
+
     /// PEM text with 64-character lines.
     public var pem: String {
         let body = Base64.encode(der, urlSafe: false)

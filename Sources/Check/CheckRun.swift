@@ -62,16 +62,15 @@ public enum CheckAlert {
     /// Sends the failures of a run; returns a warning line when sendmail could not take it.
     public static func send(to address: String, failures: [String], command: String,
                             runner: Subprocess = Subprocess()) -> String? {
-        let host = LocalSystem.hostName()
-        let mail = """
-        To: \(address)
-        Subject: acme check: \(failures.count) TLS problem\(failures.count == 1 ? "" : "s") seen from \(host)
+        mail(to: address, subject: "acme check: \(failures.count) TLS problem\(failures.count == 1 ? "" : "s") seen from \(LocalSystem.hostName())",
+             body: failures.joined(separator: "\n") + "\n\n-- \(command)", runner: runner)
+    }
 
-        \(failures.joined(separator: "\n"))
-
-        -- \(command)
-
-        """
+    /// One mail through the local `sendmail -t -i`; returns a warning line when sendmail could
+    /// not take it. The address must pass `isPlainAddress`; the subject is kept to one line.
+    public static func mail(to address: String, subject: String, body: String, runner: Subprocess = Subprocess()) -> String? {
+        let oneLine = subject.excerpt(200)
+        let mail = "To: \(address)\nSubject: \(oneLine)\n\n\(body)\n"
         // A sendmail that hangs must not hold the run (cron would pile up): 30 s at most.
         let result = runner.run(["sendmail", "-t", "-i"], input: mail, timeout: .seconds(30))
         return result.succeeded ? nil : "could not send the alert through sendmail: \(result.lastLine)"

@@ -11,6 +11,8 @@ public struct CheckReport: Sendable, Codable {
     public var issuer: String?
     public var keyType: String
     public var serial: String
+    /// SHA-256 of the certificate's DER, lowercase hex.
+    public var sha256: String
     public var notBefore: Date
     public var notAfter: Date
     public var daysLeft: Int
@@ -95,7 +97,7 @@ public struct EndpointCheck: Sendable {
         let left = leaf.notAfter.timeIntervalSince(now)
         var report = CheckReport(endpoint: endpoint.description, serverName: name ?? endpoint.host, subject: leaf.subjectCommonName,
                                  names: leaf.dnsNames, issuer: leaf.issuerCommonName, keyType: leaf.keyDescription(),
-                                 serial: leaf.serialHex, notBefore: leaf.notBefore, notAfter: leaf.notAfter,
+                                 serial: leaf.serialHex, sha256: leaf.fingerprint, notBefore: leaf.notBefore, notAfter: leaf.notAfter,
                                  daysLeft: Int((left / 86_400).rounded(.down)), verifyCode: result.verifyCode,
                                  verifyMessage: result.verifyMessage, verified: result.verifyCode == 0,
                                  protocolVersion: result.protocolVersion, cipher: result.cipher, expiresSoon: false)

@@ -6,6 +6,7 @@ import FoundationEssentials
 /// next to a certificate from another.
 public struct InstalledPaths: Sendable {
     public var tlsDir: String
+    public init(tlsDir: String) { self.tlsDir = tlsDir }
     public var current: String { tlsDir + "/current" }
     public var key: String { current + "/key.pem" }
     public var chain: String { current + "/fullchain.pem" }

@@ -10,6 +10,8 @@ public struct ProvisionWorkflow: Sendable {
     /// its names are replaced by the FQDN.
     public var issueIfMissing: (request: IssueRequest, workflow: IssueWorkflow)?
     public var progress: @Sendable (String) -> Void
+    /// A file set not to install again (see `Provisioner.heldBack`).
+    public var heldBack: String?
 
     public init(settings: ProvisionSettings, progress: @escaping @Sendable (String) -> Void) {
         self.settings = settings
@@ -17,7 +19,8 @@ public struct ProvisionWorkflow: Sendable {
     }
 
     public func run() async throws -> Provisioner.Report {
-        let provisioner = Provisioner(settings: settings)
+        var provisioner = Provisioner(settings: settings)
+        provisioner.heldBack = heldBack
         do {
             return try provisioner.run(dryRun: dryRun)
         } catch let error as ProvisionError where error.code == .noUsableCertificate && !dryRun {

@@ -11,6 +11,9 @@ import Glibc
 public struct Provisioner: Sendable {
     public var settings: ProvisionSettings
     public var runner = Subprocess()
+    /// A file set (by `setDigest`) not to install again: the daemon rolled it back because a
+    /// daemon did not serve it. Cleared when the sources hold anything else.
+    public var heldBack: String?
 
     public init(settings: ProvisionSettings) {
         self.settings = settings
@@ -25,6 +28,12 @@ public struct Provisioner: Sendable {
         public var notes: [String] = []
         public var reloaded: [String] = []
         public var changed: Bool { !changes.isEmpty }
+        /// The set directory under `<tlsDir>/sets/` that went live in this run, and the one it
+        /// replaced (kept, so that it can be restored); nil when the files did not change.
+        public var installedSet: String?
+        public var previousSet: String?
+        /// The digest of the file set the sources hold now (see `heldBack`).
+        public var setDigest: String?
 
         /// Notes, each change, and the reloads, as progress lines.
         public func progressLines(dryRun: Bool) -> [String] {
@@ -80,8 +89,13 @@ public struct Provisioner: Sendable {
         }
         let installedNames = Set(try FS.listIfPresent(paths.current))
         // An installed file that cannot be read differs from what should be there: it is replaced.
-        let filesDiffer = files.count != installedNames.count
+        var filesDiffer = files.count != installedNames.count
             || files.contains { (try? FS.read(paths.current + "/" + $0.name)) != $0.content }
+        report.setDigest = files.isEmpty ? nil : Self.setDigest(files)
+        if filesDiffer, let heldBack, heldBack == report.setDigest {
+            report.notes.append("the certificate rolled back earlier is held back until the sources change (or SIGHUP)")
+            filesDiffer = false
+        }
 
         // 2. Postfix.
         var postfixChanges: [(String, String)] = []
@@ -140,7 +154,8 @@ public struct Provisioner: Sendable {
         // files (the ALT pair) the configuration stops naming them first; when it
         // adds files they exist before any configuration names them.
         let dropsFiles = !installedNames.isSubset(of: Set(files.map(\.name)))
-        if filesDiffer && !dropsFiles { try installFiles(files) }
+        let previousSet = FS.readLink(paths.current).map(FS.lastComponent)
+        if filesDiffer && !dropsFiles { report.installedSet = try installFiles(files) }
         if !postfixChanges.isEmpty {
             try postconf(["-e"] + postfixChanges.map { "\($0.0)=\($0.1)" })
         }
@@ -151,7 +166,8 @@ public struct Provisioner: Sendable {
             try FS.makeDirectories(settings.dovecotDir + "/conf.d", mode: 0o755)
             try FS.writeAtomically(sslConf, dovecotContent, mode: 0o644)
         }
-        if filesDiffer && dropsFiles { try installFiles(files) }
+        if filesDiffer && dropsFiles { report.installedSet = try installFiles(files) }
+        if filesDiffer { report.previousSet = previousSet }
         try saveState(files: files, serial: set?.primary.leaf.serialHex, dovecot: settings.dovecotVersion == nil ? detected : nil)
 
         // Reload what runs; a daemon that is down reads the new settings when it starts.
@@ -180,26 +196,35 @@ public struct Provisioner: Sendable {
         return text
     }
 
+    /// The name a file set gets under `sets/`: the first 8 bytes of a SHA-256 over its files.
+    static func setDigest(_ files: [(name: String, content: String, mode: mode_t)]) -> String {
+        Digest.hex(Digest.sha256(Array(files.map { $0.name + "\0" + $0.content }.joined(separator: "\0").utf8)).prefix(8))
+    }
+
     /// Writes the set into `sets/<digest>/`, then points `current` at it in one rename.
-    func installFiles(_ files: [(name: String, content: String, mode: mode_t)]) throws {
+    /// Returns the set's directory name (nil when the set is empty: plaintext).
+    @discardableResult
+    func installFiles(_ files: [(name: String, content: String, mode: mode_t)]) throws -> String? {
         let setsDir = settings.tlsDir + "/sets"
         if FS.isSymlink(setsDir) {
             throw ProvisionError(.installFailed, "\(setsDir) is a symbolic link; acme writes and prunes sets only in a real directory: replace the link with a directory")
         }
         try FS.makeDirectories(setsDir, mode: 0o755)
         let previous = FS.readLink(paths.current)
+        var installed: String?
         if files.isEmpty {
             if previous != nil { unlink(paths.current) }
         } else {
-            let digest = Digest.sha256(Array(files.map { $0.name + "\0" + $0.content }.joined(separator: "\0").utf8))
+            let digest = Self.setDigest(files)
             // Named by content; a directory of that name that is live, or whose files were
             // edited by hand, is never overwritten in place: the new set gets a fresh name.
-            var id = Digest.hex(digest.prefix(8))
+            var id = digest
             for attempt in 1... {
                 let candidate = setsDir + "/" + id
                 if !FS.exists(candidate) || "sets/" + id != previous { break }
-                id = Digest.hex(digest.prefix(8)) + "-\(attempt)"
+                id = digest + "-\(attempt)"
             }
+            installed = id
             let target = setsDir + "/" + id
             let staging = setsDir + "/.staging-\(getpid())"
             try removeTree(staging)
@@ -216,6 +241,32 @@ public struct Provisioner: Sendable {
         for name in try FS.list(setsDir) where !keep.contains(name) && !name.hasPrefix(".staging") {
             try removeTree(setsDir + "/" + name)
         }
+        return installed
+    }
+
+    /// Puts a kept set (`Report.previousSet`) back live and reloads the daemons: the rollback
+    /// after a daemon did not serve a new set. The configuration files are left as they are.
+    public func restore(set name: String) throws -> Report {
+        try FS.makeDirectories(settings.tlsDir, mode: 0o755)
+        let lock = try FileLock(path: settings.tlsDir + "/.acme-provision.lock")
+        defer { withExtendedLifetime(lock) {} }
+        guard !name.contains("/"), name != "..", FS.isDirectory(settings.tlsDir + "/sets/" + name) else {
+            throw ProvisionError(.installFailed, "cannot restore \(settings.tlsDir)/sets/\(name): it is not there any more; run acme provision to install what the sources hold")
+        }
+        var report = Report()
+        let replaced = FS.readLink(paths.current).map(FS.lastComponent)
+        try FS.replaceSymlink(paths.current, target: "sets/" + name)
+        FS.syncDirectory(settings.tlsDir)
+        report.installedSet = name
+        report.previousSet = replaced
+        report.changes.append("restored the file set \(name)")
+        let mainCF = settings.postfixDir + "/main.cf"
+        if FS.exists(mainCF) {
+            let queue = PostfixConfig.parseMainCF(try FS.read(mainCF))["queue_directory"].flatMap { $0.isEmpty ? nil : $0 }
+            reloadPostfix(&report, queueDirectory: queue ?? "/var/spool/postfix")
+        }
+        if FS.isDirectory(settings.dovecotDir) { reloadDovecot(&report) }
+        return report
     }
 
     /// A set directory under sets/, removed without following links (a set replaced by a link is refused).
