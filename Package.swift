@@ -47,11 +47,14 @@ let package = Package(
         .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore", "Issuance", "Base"]),
         // acme check: STARTTLS dialogs and TLS verification of mail endpoints, alert mail.
         .target(name: "Check", dependencies: ["ACMECrypto", "Base"]),
+        // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
+        // verification that the daemons serve what was installed (and rollback).
+        .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),
         // The command line: flags in, one library call, output and the exit code out.
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,6 +69,7 @@ let package = Package(
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),

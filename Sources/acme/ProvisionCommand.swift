@@ -1,22 +1,12 @@
 import ArgumentParser
 import Base
+import Check
+import Daemon
 import Issuance
 import Provision
 
-struct ProvisionCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "provision",
-        abstract: "Find, check and install the mail server's certificate for Postfix and Dovecot, then reload them.",
-        discussion: """
-        Reads docker-mailserver's variables (flags win): SSL_TYPE (letsencrypt, manual, self-signed; empty
-        means no TLS), SSL_DOMAIN, OVERRIDE_HOSTNAME, SSL_CERT_PATH, SSL_KEY_PATH, SSL_ALT_CERT_PATH,
-        SSL_ALT_KEY_PATH, TLS_LEVEL (modern, intermediate).
-        With nothing changed it writes nothing and reloads nothing. Exit status 2: the certificate was
-        refused and everything installed before is untouched.
-        Examples: SSL_TYPE=letsencrypt acme provision; acme provision --issue-if-missing --email admin@example.com --agree-tos
-                  acme provision --ssl-type manual --cert-path ec.pem --key-path ec.key --alt-cert-path rsa.pem --alt-key-path rsa.key
-        """)
-
+/// Where the certificate comes from and where it goes: `provision` and `daemon` share them.
+struct ProvisionArguments: ParsableArguments {
     @Option(help: .init("letsencrypt, manual, self-signed, or plaintext (env SSL_TYPE; empty means plaintext).", valueName: "TYPE")) var sslType: String?
     @Option(help: .init("The mail server's name (env OVERRIDE_HOSTNAME; default: hostname -f).", valueName: "FQDN")) var hostname: String?
     @Option(help: .init("Lineage name tried first, e.g. *.example.com (env SSL_DOMAIN).", valueName: "NAME")) var sslDomain: String?
@@ -32,45 +22,108 @@ struct ProvisionCommand: AsyncParsableCommand {
     @Option(help: .init("Postfix configuration directory.", valueName: "DIR")) var postfixDir = "/etc/postfix"
     @Option(help: .init("Dovecot configuration directory.", valueName: "DIR")) var dovecotDir = "/etc/dovecot"
     @Option(help: .init("2.3 or 2.4 (default: from `dovecot --version`).", valueName: "VERSION")) var dovecotVersion: String?
-    @Flag(help: "Print what would change; write and reload nothing.") var dryRun = false
-    @Flag(help: "Keep running: check the sources every --interval seconds and install changes.") var watch = false
-    @Option(help: .init("Seconds between checks with --watch.", valueName: "SECONDS")) var interval = 30
-    @Flag(help: "letsencrypt: when no usable certificate exists, issue one for the FQDN first (HTTP-01 on port 80).") var issueIfMissing = false
-    @OptionGroup var common: CommonOptions
     @OptionGroup var registration: RegistrationArguments
     @OptionGroup var responder: ResponderArguments
     @OptionGroup var key: KeyTypeArguments
 
+    /// The workflow for these flags over `environment`; with `issueIfMissing`, issuing through `common`'s CA.
+    func workflow(environment: [String: String], common: CommonOptions, issueIfMissing: Bool) throws -> ProvisionWorkflow {
+        var inputs = ProvisionInputs()
+        (inputs.sslType, inputs.hostname, inputs.sslDomain, inputs.tlsLevel) = (sslType, hostname, sslDomain, tlsLevel)
+        (inputs.certPath, inputs.keyPath, inputs.altCertPath, inputs.altKeyPath) = (certPath, keyPath, altCertPath, altKeyPath)
+        (inputs.traefikFile, inputs.caddyData, inputs.dmsConfigDir) = (traefikAcme, caddyData, dmsConfig)
+        (inputs.tlsDir, inputs.postfixDir, inputs.dovecotDir, inputs.dovecotVersion) = (tlsDir, postfixDir, dovecotDir, dovecotVersion)
+        inputs.letsencryptDir = common.configDirectory
+        let output = common.output
+        var workflow = ProvisionWorkflow(settings: try ProvisionSettings(inputs, environment: environment), progress: { output.step($0) })
+        if issueIfMissing {
+            let request = IssueRequest(names: [], server: common.directoryURL, configDirectory: common.configDirectory,
+                                       keyType: key.keyType, registration: try registration.options(), challenge: try responder.method(),
+                                       caBundle: common.caBundlePath, toolVersion: acmeVersion)
+            workflow.issueIfMissing = (request, common.issueWorkflow())
+        }
+        return workflow
+    }
+}
+
+/// Which endpoints prove that the daemons serve an installed certificate.
+struct VerifyArguments: ParsableArguments {
+    @Option(name: .customLong("endpoint"), help: .init("Endpoint to verify after an install, e.g. smtp://127.0.0.1:25 (repeatable; default: the standard mail ports listening on 127.0.0.1).", valueName: "URL")) var endpoints: [String] = []
+    @Option(help: .init("Trust these CA certificates when verifying the served chain (default: the system store).", valueName: "FILE")) var verifyCaFile: String?
+    @Option(help: .init("Seconds the daemons may take to serve a new certificate after the reload (default 30).", valueName: "SECONDS")) var verifyTimeout = 30
+
+    func validate() throws {
+        if !(1...600).contains(verifyTimeout) { throw ValidationError("--verify-timeout \(verifyTimeout) is not between 1 and 600 seconds") }
+    }
+
+    func verifier() throws -> InstallVerifier {
+        var verifier = InstallVerifier(endpoints: endpoints.isEmpty ? nil : try endpoints.map(Endpoint.init(parsing:)),
+                                       caFile: verifyCaFile.map(LocalSystem.absolutePath))
+        verifier.timeout = .seconds(verifyTimeout)
+        return verifier
+    }
+}
+
+struct ProvisionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "provision",
+        abstract: "Find, check and install the mail server's certificate for Postfix and Dovecot, then reload them.",
+        discussion: """
+        Reads docker-mailserver's variables (flags win): SSL_TYPE (letsencrypt, manual, self-signed; empty
+        means no TLS), SSL_DOMAIN, OVERRIDE_HOSTNAME, SSL_CERT_PATH, SSL_KEY_PATH, SSL_ALT_CERT_PATH,
+        SSL_ALT_KEY_PATH, TLS_LEVEL (modern, intermediate).
+        With nothing changed it writes nothing and reloads nothing. Exit status 2: the certificate was
+        refused and everything installed before is untouched. With --verify, exit 1 when an endpoint does
+        not serve the installed certificate (a set installed by this run is rolled back first).
+        Examples: SSL_TYPE=letsencrypt acme provision --verify; acme provision --issue-if-missing --email admin@example.com --agree-tos
+                  acme provision --ssl-type manual --cert-path ec.pem --key-path ec.key --alt-cert-path rsa.pem --alt-key-path rsa.key
+        """)
+
+    @OptionGroup var sources: ProvisionArguments
+    @Flag(help: "Print what would change; write and reload nothing.") var dryRun = false
+    @Flag(help: "Keep running: check the sources every --interval seconds and install changes.") var watch = false
+    @Option(help: .init("Seconds between checks with --watch.", valueName: "SECONDS")) var interval = 30
+    @Flag(help: "letsencrypt: when no usable certificate exists, issue one for the FQDN first (HTTP-01 on port 80).") var issueIfMissing = false
+    @Flag(help: "After installing (or when nothing changed), check that every endpoint serves the installed certificate; roll back what this run installed if not.") var verify = false
+    @OptionGroup var endpoints: VerifyArguments
+    @OptionGroup var common: CommonOptions
+
     func validate() throws {
         if watch && dryRun { throw ValidationError("--watch and --dry-run exclude each other") }
+        if verify && (watch || dryRun) { throw ValidationError("--verify runs once after an install; it excludes --watch and --dry-run (acme daemon verifies on its own)") }
         if interval < 1 { throw ValidationError("--interval must be at least 1 second") }
     }
 
     func run() async throws {
         try await ExitStatus.run {
-            var inputs = ProvisionInputs()
-            (inputs.sslType, inputs.hostname, inputs.sslDomain, inputs.tlsLevel) = (sslType, hostname, sslDomain, tlsLevel)
-            (inputs.certPath, inputs.keyPath, inputs.altCertPath, inputs.altKeyPath) = (certPath, keyPath, altCertPath, altKeyPath)
-            (inputs.traefikFile, inputs.caddyData, inputs.dmsConfigDir) = (traefikAcme, caddyData, dmsConfig)
-            (inputs.tlsDir, inputs.postfixDir, inputs.dovecotDir, inputs.dovecotVersion) = (tlsDir, postfixDir, dovecotDir, dovecotVersion)
-            inputs.letsencryptDir = common.configDirectory
             let output = common.output
-            var workflow = ProvisionWorkflow(settings: try ProvisionSettings(inputs, environment: LocalSystem.environment()),
-                                             progress: { output.step($0) })
+            var workflow = try sources.workflow(environment: LocalSystem.environment(), common: common, issueIfMissing: issueIfMissing)
             workflow.dryRun = dryRun
-            if issueIfMissing {
-                let request = IssueRequest(names: [], server: common.directoryURL, configDirectory: common.configDirectory,
-                                           keyType: key.keyType, registration: try registration.options(), challenge: try responder.method(),
-                                           caBundle: common.caBundlePath, toolVersion: acmeVersion)
-                workflow.issueIfMissing = (request, common.issueWorkflow())
+            let verifier = try endpoints.verifier()
+            guard watch else {
+                let report = try await workflow.run()
+                show(report, output: output)
+                if verify { try await check(verifier, workflow.settings, report, output) }
+                return
             }
-            guard watch else { return show(try await workflow.run(), output: output) }
             output.step("watching the certificate sources every \(interval) s")
             // After the first round only changes, warnings and errors are worth a log line; a
             // refused round keeps what is installed and says why.
             try await workflow.watch(interval: .seconds(interval), report: { report, first in
                 if first || report.changed { show(report, output: output) }
             }, failed: { Output.writeErr("error: \($0)") })
+        }
+    }
+
+    func check(_ verifier: InstallVerifier, _ settings: ProvisionSettings, _ report: Provisioner.Report, _ output: Output) async throws {
+        switch await verifier.verify(settings: settings, after: report.changed ? report : nil) {
+        case .nothingToCheck(let why): output.step("not verified: \(why)")
+        case .served(let results): output.result("served by \(results.count) endpoint(s): \(results.map(\.endpoint).joined(separator: " "))")
+        case .rolledBack(let failed, let restored, _):
+            throw DaemonError(.notServed, "not served: \(failed.summary); the previous certificate was put back"
+                              + (restored.allSatisfy(\.ok) ? " and is served" : " but is not served either: \(restored.summary)"))
+        case .notServed(let failed, let reason):
+            throw DaemonError(.notServed, "not served: \(failed.summary) (\(reason))")
         }
     }
 

@@ -13,11 +13,24 @@ final class ACMEDouble: @unchecked Sendable {
     private let process: Process
 
     var directoryURL: String { "https://localhost:\(port)/dir" }
+    /// The root that signs the double's certificates (what a verifying client must trust).
+    var rootFile: String { workDir + "/root.pem" }
 
     /// The ARI window the double answers with, relative to now, and its Retry-After.
     func setWindow(startDays: Double, endDays: Double, retryAfter: Int = 3600) throws {
         let control = "{\"start_days\": \(startDays), \"end_days\": \(endDays), \"retry_after\": \(retryAfter)}"
         try control.write(toFile: workDir + "/control.json", atomically: true, encoding: .utf8)
+    }
+
+    /// The daemon tests' knobs, beside the window: certificates that live `lifetimeSeconds`, an
+    /// ARI window at fractions of each certificate's own lifetime, a CA that drops every
+    /// connection (`offline`), a finalize that takes `finalizeDelay` seconds.
+    func setControl(_ values: [String: Any]) throws {
+        var control: [String: Any] = ["start_days": 10, "end_days": 11, "retry_after": 3600]
+        for (key, value) in values { control[key] = value }
+        let data = try JSONSerialization.data(withJSONObject: control)
+        try data.write(to: URL(fileURLWithPath: workDir + "/control.json.tmp"))
+        rename(workDir + "/control.json.tmp", workDir + "/control.json")
     }
 
     /// Logged requests: ["path": ..., "payload": {...}] in order.
@@ -62,7 +75,7 @@ final class ACMEDouble: @unchecked Sendable {
     deinit { stopProcess(process) }
 
     static let script = #"""
-import base64, datetime, http.server, json, os, secrets, ssl, sys, threading
+import base64, datetime, http.server, json, os, secrets, ssl, sys, threading, time
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -74,6 +87,8 @@ base = "https://localhost:%d" % port
 lock = threading.Lock()
 nonces, accounts, orders, certs = set(), {}, {}, {}
 PROFILES = {"classic": 90, "shortlived": 6}
+
+def control(): return json.load(open(os.path.join(work, "control.json")))
 
 def b64d(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 def b64e(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
@@ -87,6 +102,7 @@ ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).
            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
            .sign(ca_key, hashes.SHA256()))
+open(os.path.join(work, "root.pem"), "wb").write(ca_cert.public_bytes(serialization.Encoding.PEM))
 ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
 
 def public_key(jwk):
@@ -135,10 +151,18 @@ class H(http.server.BaseHTTPRequestHandler):
         self.reply(p.status, {"type": "urn:ietf:params:acme:error:" + p.kind, "detail": p.detail, "status": p.status},
                    ctype="application/problem+json")
 
+    def offline(self):
+        if control().get("offline"):
+            self.close_connection = True
+            return True
+        return False
+
     def do_HEAD(self):
+        if self.offline(): return
         self.reply(200, b"")
 
     def do_GET(self):
+        if self.offline(): return
         if self.path == "/dir":
             self.reply(200, {"newNonce": base + "/nonce", "newAccount": base + "/acct", "newOrder": base + "/order",
                              "revokeCert": base + "/revoke", "keyChange": base + "/key-change", "renewalInfo": base + "/ari/",
@@ -158,14 +182,22 @@ class H(http.server.BaseHTTPRequestHandler):
         known = aki == ca_ski and serial in certs
         log({"path": "/ari/", "certID": cert_id, "known": known})
         if not known: raise Problem(404, "malformed", "no certificate with this id was issued here")
-        control = json.load(open(os.path.join(work, "control.json")))
-        start = now() + datetime.timedelta(days=control["start_days"])
-        end = now() + datetime.timedelta(days=control["end_days"])
+        c = control()
+        if "ari_fractions" in c:
+            leaf = certs[serial]
+            nb, na = leaf.not_valid_before, leaf.not_valid_after
+            start, end = nb + (na - nb) * c["ari_fractions"][0], nb + (na - nb) * c["ari_fractions"][1]
+        else:
+            start = now() + datetime.timedelta(days=c["start_days"])
+            end = now() + datetime.timedelta(days=c["end_days"])
         fmt = "%Y-%m-%dT%H:%M:%SZ"
         self.reply(200, {"suggestedWindow": {"start": start.strftime(fmt), "end": end.strftime(fmt)}},
-                   headers=[("Retry-After", str(control["retry_after"]))])
+                   headers=[("Retry-After", str(c["retry_after"]))])
 
     def do_POST(self):
+        if self.offline():
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            return
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             header = json.loads(b64d(body["protected"]))
@@ -201,13 +233,23 @@ class H(http.server.BaseHTTPRequestHandler):
             if profile is not None and profile not in PROFILES: raise Problem(400, "invalidProfile", "no profile " + profile)
             n = len(orders) + 1
             names = [i["value"] for i in payload["identifiers"]]
-            orders[n] = {"status": "ready", "identifiers": payload["identifiers"], "names": names, "profile": profile or "classic",
+            pending = control().get("pending_authz", False)
+            orders[n] = {"status": "pending" if pending else "ready", "identifiers": payload["identifiers"], "names": names,
+                         "profile": profile or "classic", "pending": pending, "tokens": [secrets.token_urlsafe(16) for _ in names],
                          "authorizations": [base + "/authz/%d-%d" % (n, i) for i in range(len(names))],
                          "finalize": base + "/finalize/%d" % n}
             self.reply(201, self.order_json(n), headers=[("Location", base + "/order/%d" % n)])
         elif p.startswith("/authz/"):
             n, i = map(int, p[len("/authz/"):].split("-"))
-            self.reply(200, {"status": "valid", "identifier": orders[n]["identifiers"][i], "challenges": []})
+            if orders[n]["pending"]:
+                # A CA that never gets round to validating: the client keeps its responder up and polls.
+                chall = {"type": "http-01", "url": base + "/chall/%d-%d" % (n, i), "token": orders[n]["tokens"][i], "status": "pending"}
+                self.reply(200, {"status": "pending", "identifier": orders[n]["identifiers"][i], "challenges": [chall]})
+            else:
+                self.reply(200, {"status": "valid", "identifier": orders[n]["identifiers"][i], "challenges": []})
+        elif p.startswith("/chall/"):
+            n, i = map(int, p[len("/chall/"):].split("-"))
+            self.reply(200, {"type": "http-01", "url": base + p, "token": orders[n]["tokens"][i], "status": "processing"})
         elif p.startswith("/order/"):
             self.reply(200, self.order_json(int(p[len("/order/"):])))
         elif p.startswith("/finalize/"):
@@ -216,11 +258,13 @@ class H(http.server.BaseHTTPRequestHandler):
             if not csr.is_signature_valid: raise Problem(400, "badCSR", "CSR signature does not verify")
             names = sorted(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName))
             if names != sorted(orders[n]["names"]): raise Problem(400, "badCSR", "CSR names differ from the order")
-            days = PROFILES[orders[n]["profile"]]
+            c = control()
+            time.sleep(c.get("finalize_delay", 0))
+            life = datetime.timedelta(seconds=c["lifetime_seconds"]) if "lifetime_seconds" in c else datetime.timedelta(days=PROFILES[orders[n]["profile"]])
             serial = x509.random_serial_number()
             leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, orders[n]["names"][0])]))
                     .issuer_name(ca_name).public_key(csr.public_key()).serial_number(serial)
-                    .not_valid_before(now() - datetime.timedelta(minutes=1)).not_valid_after(now() + datetime.timedelta(days=days))
+                    .not_valid_before(now() - datetime.timedelta(seconds=1)).not_valid_after(now() + life)
                     .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in orders[n]["names"]]), critical=False)
                     .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
                     .sign(ca_key, hashes.SHA256()))

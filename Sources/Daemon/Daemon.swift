@@ -1,0 +1,354 @@
+import ACME
+import ACMECrypto
+import Base
+import CertStore
+import FoundationEssentials
+import Glibc
+import Issuance
+import Provision
+import Renewal
+
+/// Everything `acme daemon` was told, resolved by the CLI.
+public struct DaemonSettings: Sendable {
+    public var configDirectory: String
+    public var makeClient: ACMEClientFactory
+    /// Hooks, CA bundle, directory hooks, version: what `acme renew` would be given.
+    public var renewOptions: RenewOptions
+    /// Builds the provision workflow from the environment (the process's, with `--env-file`'s
+    /// values over it); nil with `--no-provision` (renew only).
+    public var provision: (@Sendable ([String: String]) throws -> ProvisionWorkflow)?
+    public var envFile: String?
+    /// nil with `--no-verify`.
+    public var verifier: InstallVerifier?
+    public var alerter: Alerter
+    /// Failed renewals of a lineage in a row before the alert.
+    public var alertAfter = 3
+    public var statusPath: String
+    public var log: EventLog
+    /// How often the provision sources (lineages, Traefik, Caddy, manual files) are looked at.
+    public var interval: Duration = .seconds(60)
+    /// The longest sleep: the status file is rewritten at least this often.
+    public var heartbeat: Duration = .seconds(900)
+    public var backoff = BackoffPolicy()
+    /// Log every step of a renewal, not only its outcome.
+    public var verbose = false
+
+    public init(configDirectory: String, makeClient: @escaping ACMEClientFactory, renewOptions: RenewOptions,
+                alerter: Alerter, statusPath: String, log: EventLog) {
+        self.configDirectory = LocalSystem.absolutePath(configDirectory)
+        self.makeClient = makeClient
+        self.renewOptions = renewOptions
+        self.alerter = alerter
+        self.statusPath = statusPath
+        self.log = log
+    }
+}
+
+/// `acme daemon`: the container's certificate supervisor. It provisions at start (issuing when
+/// nothing usable exists), then sleeps until the earliest thing to do — a lineage's renewal
+/// time (ARI first), an ARI re-check the CA asked for, a retry after a failure, the next look
+/// at the provision sources — renews, installs, verifies that the daemons serve the new
+/// certificate (rolling back when they do not), alerts once per incident, and writes its
+/// status file. One lineage's failure never delays another's; nothing stops the loop but a
+/// signal.
+public final class Daemon: @unchecked Sendable {
+    let settings: DaemonSettings
+    var status: DaemonStatus
+    var environment: [String: String] = [:]
+    var nextProvisionCheck = Date.distantPast
+    /// When each lineage was last renewed here: never again within a quarter of its lifetime
+    /// (a CA whose renewal window stays in the past must not make the daemon loop).
+    var renewedAt: [String: Date] = [:]
+    let now: @Sendable () -> Date
+    /// Why the previous status file could not be used (logged at start).
+    var startNote: String?
+
+    public init(settings: DaemonSettings, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.settings = settings
+        self.now = now
+        let started = now()
+        var status = DaemonStatus(pid: getpid(), started: started, heartbeatSeconds: Int(settings.heartbeat.components.seconds))
+        // Incidents, backoff and a held-back set survive a restart (no second alert for one incident).
+        var note: String?
+        if FS.exists(settings.statusPath) {
+            do {
+                let previous = try DaemonStatus.load(settings.statusPath)
+                status.incidents = previous.incidents
+                status.retries = previous.retries
+                status.heldBack = previous.heldBack
+                status.lastInstall = previous.lastInstall
+                status.lastVerification = previous.lastVerification
+            } catch {
+                note = "starting without the previous status (\(error)): open incidents and backoff are forgotten"
+            }
+        }
+        self.status = status
+        startNote = note
+    }
+
+    var log: EventLog { settings.log }
+
+    /// Runs until SIGTERM/SIGINT (or `wakeUps` posts `.stop`).
+    public func run(wakeUps: WakeUps) async throws {
+        try loadEnvironment()
+        log.log("started", "acme daemon pid \(getpid()), config \(settings.configDirectory), status \(settings.statusPath)")
+        if let startNote { log.log("warning", startNote, level: "warning") }
+        if settings.provision != nil { await provisionRound() }
+        while true {
+            let renewed = await renewRound()
+            if settings.provision != nil && (renewed || now() >= nextProvisionCheck) { await provisionRound() }
+            checkExpiry()
+            let wake = nextWake()
+            status.nextWake = wake
+            saveStatus()
+            switch await wakeUps.next(until: wake) {
+            case .timer:
+                continue
+            case .reload:
+                log.log("reload", "SIGHUP: reading the settings again, forgetting backoff and held-back certificates")
+                do { try loadEnvironment() } catch { log.log("error", "\(error); keeping the previous settings", level: "error") }
+                status.retries = [:]
+                status.heldBack = nil
+                nextProvisionCheck = .distantPast
+            case .stop(let signal):
+                log.log("stopped", signal == 0 ? "the loop ended" : "after signal \(signal)")
+                status.nextWake = nil
+                saveStatus()
+                return
+            }
+        }
+    }
+
+    func loadEnvironment() throws {
+        var environment = LocalSystem.environment()
+        if let file = settings.envFile {
+            for (key, value) in try EnvFile.read(file) { environment[key] = value }
+        }
+        self.environment = environment
+    }
+
+    // MARK: Renewal
+
+    /// One pass over the lineages that are not backing off; true when one was renewed.
+    func renewRound() async -> Bool {
+        let current = now()
+        var options = settings.renewOptions
+        options.randomDelay = .zero
+        var waiting: [String: (Date, String)] = [:]
+        for (name, retry) in status.retries {
+            if let at = retry.retryAt, at > current { waiting[name] = (at, "retry") }
+        }
+        for lineage in status.lineages {
+            guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
+            let calm = renewed.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 4)
+            if calm > current, waiting[lineage.name] == nil { waiting[lineage.name] = (calm, "renew") }
+        }
+        options.skip = Set(waiting.keys)
+        let verbose = settings.verbose
+        let log = self.log
+        var renewer = Renewer(configDirectory: settings.configDirectory, makeClient: settings.makeClient,
+                              progress: { if verbose { log.log("step", $0) } })
+        renewer.now = now
+        let directory = settings.configDirectory
+        renewer.waiting = { log.log("waiting", "another acme or certbot holds the lock of \(directory); waiting") }
+        let summary: RenewalSummary
+        do {
+            summary = try await renewer.run(options)
+        } catch {
+            // Could not look at all (config directory, lock): say so and look again soon.
+            log.log("error", "cannot look at the certificates: \(error)", level: "error")
+            status.retries[""] = settings.backoff.failed(status.retries[""] ?? RetryState(), reachedCA: false,
+                                                        error: "\(error)", now: current)
+            return false
+        }
+        status.retries[""] = nil
+        for note in summary.notes { log.log("note", note) }
+        var renewedAny = false
+        var seen = Set<String>()
+        var lineages: [DaemonStatus.Lineage] = []
+        for report in summary.reports {
+            seen.insert(report.name)
+            var entry = status.lineages.first { $0.name == report.name }
+                ?? DaemonStatus.Lineage(name: report.name, names: [], nextAction: "renew", failures: 0)
+            if let certificate = report.certificate {
+                (entry.names, entry.notBefore, entry.notAfter) = (certificate.dnsNames, certificate.notBefore, certificate.notAfter)
+            }
+            switch report.outcome {
+            case .notDue(let until, _):
+                if let recheck = report.recheck, recheck < until {
+                    (entry.nextAction, entry.nextActionAt) = ("ask-ari", recheck)
+                } else {
+                    (entry.nextAction, entry.nextActionAt) = ("renew", until)
+                }
+                recovered(report.name, &entry)
+            case .renewed(let notAfter, let version, let basis):
+                log.log("renewed", "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
+                renewedAt[report.name] = current
+                renewedAny = true
+                entry.notAfter = notAfter
+                (entry.nextAction, entry.nextActionAt) = ("renew", nil)
+                recovered(report.name, &entry)
+            case .dryRun:
+                break
+            case .failed(let reason):
+                let reachedCA = report.category == .caRefused || report.category == .validationFailed
+                let retry = settings.backoff.failed(status.retries[report.name] ?? RetryState(), reachedCA: reachedCA,
+                                                    error: reason, now: current)
+                status.retries[report.name] = retry
+                (entry.failures, entry.lastError) = (retry.failures, reason)
+                (entry.nextAction, entry.nextActionAt) = ("retry", retry.retryAt)
+                log.log("renewal-failed", "\(reason); attempt \(retry.failures), next at \(retry.retryAt?.utcText ?? "-")",
+                        lineage: report.name, level: "error")
+                if retry.failures >= settings.alertAfter {
+                    raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
+                                   message: "\(report.name): \(retry.failures) renewals failed in a row; the last: \(reason)"))
+                }
+            }
+            lineages.append(entry)
+        }
+        // Lineages skipped this round keep their entry, with the reason they wait.
+        for (name, (at, action)) in waiting where !seen.contains(name) {
+            guard var entry = status.lineages.first(where: { $0.name == name }) else { continue }
+            (entry.nextAction, entry.nextActionAt) = (action, at)
+            lineages.append(entry)
+        }
+        status.lineages = lineages.sorted { $0.name < $1.name }
+        // Backoff of lineages that no longer exist is forgotten.
+        for name in status.retries.keys where !name.isEmpty && !seen.contains(name) && waiting[name] == nil {
+            status.retries[name] = nil
+        }
+        return renewedAny
+    }
+
+    private func recovered(_ name: String, _ entry: inout DaemonStatus.Lineage) {
+        if status.retries.removeValue(forKey: name) != nil {
+            (entry.failures, entry.lastError) = (0, nil)
+        }
+        clear(.renewalFailing, lineage: name)
+    }
+
+    /// Less than a sixth of the lifetime left: 15 days of 90, a day of 6, 20 s of 2 minutes.
+    func checkExpiry() {
+        let current = now()
+        for lineage in status.lineages {
+            guard let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
+            let lifetime = notAfter.timeIntervalSince(notBefore)
+            if notAfter.timeIntervalSince(current) < lifetime / 6 {
+                let left = notAfter.timeIntervalSince(current)
+                let words = left <= 0 ? "expired \(notAfter.utcText)" : "expires \(notAfter.utcText), in \(Self.duration(left))"
+                raise(Incident(kind: .expiring, lineage: lineage.name, since: current,
+                               message: "\(lineage.name): the certificate \(words)" + (lineage.lastError.map { "; renewal keeps failing: \($0)" } ?? "")))
+            } else {
+                clear(.expiring, lineage: lineage.name)
+            }
+        }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        if seconds >= 2 * 86_400 { return "\(Int(seconds / 86_400)) days" }
+        if seconds >= 2 * 3600 { return "\(Int(seconds / 3600)) hours" }
+        if seconds >= 120 { return "\(Int(seconds / 60)) minutes" }
+        return "\(Int(seconds)) seconds"
+    }
+
+    // MARK: Install and verify
+
+    func provisionRound() async {
+        guard let makeWorkflow = settings.provision else { return }
+        nextProvisionCheck = now().addingTimeInterval(Double(settings.interval.components.seconds))
+        var workflow: ProvisionWorkflow
+        do {
+            workflow = try makeWorkflow(environment)
+        } catch {
+            log.log("provision-failed", "\(error)", level: "error")
+            return
+        }
+        workflow.heldBack = status.heldBack
+        let report: Provisioner.Report
+        do {
+            report = try await workflow.run()
+        } catch {
+            // What is installed stays; the next look tries again.
+            log.log("provision-failed", "\(error); what is installed stays", level: "error")
+            return
+        }
+        for warning in report.warnings { log.log("warning", warning, level: "warning") }
+        if status.heldBack != nil && report.setDigest != status.heldBack {
+            status.heldBack = nil  // the sources hold something new: it gets its chance
+        }
+        guard report.changed else { return }
+        for line in report.progressLines(dryRun: false) { log.log("installed", line) }
+        var serial: String?
+        if report.setDigest != nil {
+            do { serial = try Certificate.chain(file: InstalledPaths(tlsDir: workflow.settings.tlsDir).chain).first?.serialHex } catch {
+                log.log("warning", "cannot read the certificate just installed: \(error)", level: "warning")
+            }
+        }
+        status.lastInstall = DaemonStatus.Install(at: now(), set: report.installedSet, origin: report.origin, serial: serial, rolledBack: false)
+        guard let verifier = settings.verifier, report.installedSet != nil else { return }
+        await verify(verifier, settings: workflow.settings, after: report)
+    }
+
+    func verify(_ verifier: InstallVerifier, settings provision: ProvisionSettings, after report: Provisioner.Report) async {
+        let outcome = await verifier.verify(settings: provision, after: report)
+        let at = now()
+        switch outcome {
+        case .nothingToCheck(let why):
+            log.log("verify-skipped", why, level: "warning")
+        case .served(let results):
+            status.lastVerification = .init(at: at, ok: true, endpoints: results)
+            log.log("verified", "\(results.count) endpoint(s) serve the new certificate: \(results.map(\.endpoint).joined(separator: " "))")
+            clear(.notServed, lineage: nil)
+            clear(.rolledBack, lineage: nil)
+        case .rolledBack(let failed, let restored, let heldBack):
+            status.lastVerification = .init(at: at, ok: false, endpoints: failed)
+            status.heldBack = heldBack
+            status.lastInstall?.rolledBack = true
+            let restoredOK = restored.allSatisfy(\.ok)
+            log.log("not-served", failed.summary, level: "error")
+            log.log("rolled-back", "the previous certificate is live again" + (restoredOK ? " and served" : "; it is NOT served either: \(restored.summary)"),
+                    level: "error")
+            raise(Incident(kind: .rolledBack, lineage: nil, since: at,
+                           message: "the new certificate was not served after the reload (\(failed.summary)); the previous one was put back"
+                               + (restoredOK ? " and is served" : " but is not served either (\(restored.summary))")
+                               + ". Fix the daemon's TLS settings, then send SIGHUP to acme daemon (or run acme provision)."))
+        case .notServed(let failed, let reason):
+            status.lastVerification = .init(at: at, ok: false, endpoints: failed)
+            log.log("not-served", "\(failed.summary) (no rollback: \(reason))", level: "error")
+            raise(Incident(kind: .notServed, lineage: nil, since: at,
+                           message: "the installed certificate is not served: \(failed.summary); no rollback: \(reason)"))
+        }
+    }
+
+    // MARK: Incidents, schedule, status
+
+    func raise(_ incident: Incident) {
+        guard status.incidents.raise(incident) else { return }
+        log.log("alert", incident.message, lineage: incident.lineage, level: "error")
+        for warning in settings.alerter.send(incident, resolved: false) { log.log("alert-failed", warning, level: "error") }
+    }
+
+    func clear(_ kind: Incident.Kind, lineage: String?) {
+        guard let incident = status.incidents.clear(kind, lineage: lineage) else { return }
+        log.log("resolved", "\(kind.rawValue) since \(incident.since.utcText) is over", lineage: lineage)
+        for warning in settings.alerter.send(incident, resolved: true) { log.log("alert-failed", warning, level: "error") }
+    }
+
+    /// The earliest of: each lineage's next action, a retry of the whole pass, the next look at
+    /// the provision sources, the heartbeat.
+    func nextWake() -> Date {
+        let current = now()
+        var wake = current.addingTimeInterval(Double(settings.heartbeat.components.seconds))
+        for lineage in status.lineages { if let at = lineage.nextActionAt { wake = min(wake, at) } else { wake = current } }
+        if let retry = status.retries[""]?.retryAt { wake = min(wake, retry) }
+        if settings.provision != nil { wake = min(wake, nextProvisionCheck) }
+        return max(wake, current)
+    }
+
+    func saveStatus() {
+        status.updated = now()
+        do { try status.save(settings.statusPath) } catch {
+            log.log("error", "cannot write the status file: \(error)", level: "error")
+        }
+    }
+}

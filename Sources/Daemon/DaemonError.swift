@@ -1,0 +1,15 @@
+import Base
+
+public typealias DaemonError = ModuleError<DaemonModule>
+public enum DaemonModule {}
+
+extension ErrorCode where Domain == DaemonError {
+    /// The status file is missing or unreadable: no daemon has written it (yet), or it is broken.
+    public static var noStatus: Self { Self("daemon.noStatus", .localState) }
+    /// `acme status`: the daemon reports a problem, or has not written its status for too long.
+    public static var unhealthy: Self { Self("daemon.unhealthy", .validationFailed) }
+    /// After an install an endpoint did not serve the new certificate (rolled back when possible).
+    public static var notServed: Self { Self("daemon.notServed", .validationFailed) }
+    /// An --env-file that cannot be read or holds a line that is not KEY=VALUE.
+    public static var invalidEnvFile: Self { Self("daemon.invalidEnvFile", .usage) }
+}

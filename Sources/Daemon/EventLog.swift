@@ -1,0 +1,43 @@
+import Base
+import FoundationEssentials
+import Glibc
+
+/// The daemon's log: one line per event on stdout, as text (`2026-11-28T01:02:03Z renewed
+/// mail.example.com: …`) or JSON objects (`--log-format json`). Text from certificates and
+/// peers is escaped, so one event stays one line.
+public struct EventLog: Sendable {
+    public enum Format: String, Sendable, CaseIterable { case text, json }
+
+    public var format: Format
+    public var write: @Sendable (String) -> Void
+
+    public init(format: Format, write: @escaping @Sendable (String) -> Void = EventLog.standardOutput) {
+        self.format = format
+        self.write = write
+    }
+
+    public static let standardOutput: @Sendable (String) -> Void = { line in
+        var bytes = Array((line + "\n").utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { break }
+            }
+        }
+    }
+
+    /// `event`: a short word (`renewed`, `renewal-failed`, `installed`, `verified`, …).
+    public func log(_ event: String, _ message: String, lineage: String? = nil, level: String = "info", now: Date = Date()) {
+        switch format {
+        case .text:
+            let subject = lineage.map { " \($0.escapedForDisplay):" } ?? ""
+            write("\(now.utcText) \(event)\(subject) \(message.escapedForDisplay)")
+        case .json:
+            var fields = ["\"time\":" + jsonString(now.utcText), "\"level\":" + jsonString(level), "\"event\":" + jsonString(event)]
+            if let lineage { fields.append("\"lineage\":" + jsonString(lineage)) }
+            fields.append("\"message\":" + jsonString(message))
+            write("{" + fields.joined(separator: ",") + "}")
+        }
+    }
+}

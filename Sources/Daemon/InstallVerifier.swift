@@ -1,0 +1,83 @@
+import ACMECrypto
+import Base
+import Check
+import FoundationEssentials
+import Provision
+
+/// After an install and reload: do the daemons serve the new certificate? If not, the set
+/// that was live before goes back, the daemons reload again, and that is verified too.
+/// `acme provision --verify` and `acme daemon` both end an install here.
+public struct InstallVerifier: Sendable {
+    /// nil: the standard mail endpoints found listening on 127.0.0.1.
+    public var endpoints: [Endpoint]?
+    /// Trust anchors for the chain; nil: the system's, or the installed cacert.pem (self-signed).
+    public var caFile: String?
+    public var timeout: Duration = .seconds(30)
+
+    public init(endpoints: [Endpoint]? = nil, caFile: String? = nil) {
+        self.endpoints = endpoints
+        self.caFile = caFile
+    }
+
+    public enum Outcome: Sendable {
+        /// Nothing to ask: no endpoint configured or listening, or nothing installed (plaintext).
+        case nothingToCheck(String)
+        case served([ServedCheck.Result])
+        /// Not served; the previous set is live again (`restored` says whether it is served).
+        case rolledBack(failed: [ServedCheck.Result], restored: [ServedCheck.Result], heldBack: String?)
+        /// Not served and nothing to go back to (the first install, or the old set is gone).
+        case notServed([ServedCheck.Result], reason: String)
+
+        public var ok: Bool {
+            switch self {
+            case .nothingToCheck, .served: true
+            case .rolledBack, .notServed: false
+            }
+        }
+    }
+
+    /// Verifies what is installed under the settings' TLS directory; `report` is the install
+    /// that just ran (nil: only verify, never roll back).
+    public func verify(settings: ProvisionSettings, after report: Provisioner.Report?) async -> Outcome {
+        let paths = InstalledPaths(tlsDir: settings.tlsDir)
+        guard FS.exists(paths.chain) else { return .nothingToCheck("nothing is installed in \(settings.tlsDir) (no TLS)") }
+        let found = endpoints ?? ServedCheck.listening()
+        guard !found.isEmpty else {
+            return .nothingToCheck("no mail endpoint listens on 127.0.0.1 (ports 25, 587, 465, 143, 993, 110, 995); name them with --endpoint")
+        }
+        let expected: String
+        do {
+            guard let leaf = try Certificate.chain(file: paths.chain).first else { throw CryptoError(.invalidCertificate, "empty") }
+            expected = leaf.fingerprint
+        } catch {
+            return .notServed([], reason: "cannot read the installed certificate \(paths.chain): \(error)")
+        }
+        var check = ServedCheck(endpoints: found, serverName: settings.fqdn,
+                                caFile: caFile ?? (FS.exists(paths.caCertificate) ? paths.caCertificate : nil))
+        check.timeout = timeout
+        let results = await check.waitUntilServed(fingerprint: expected)
+        if results.allSatisfy(\.ok) { return .served(results) }
+        let failed = results.filter { !$0.ok }
+        guard let report, report.installedSet != nil, let previous = report.previousSet else {
+            return .notServed(failed, reason: report?.installedSet == nil ? "the installed set was not changed now" : "there is no earlier set to go back to")
+        }
+        do {
+            _ = try Provisioner(settings: settings).restore(set: previous)
+        } catch {
+            return .notServed(failed, reason: "the rollback failed: \(error)")
+        }
+        var restored: [ServedCheck.Result]
+        do {
+            guard let leaf = try Certificate.chain(file: paths.chain).first else { throw CryptoError(.invalidCertificate, "empty") }
+            restored = await check.waitUntilServed(fingerprint: leaf.fingerprint)
+        } catch {
+            restored = [ServedCheck.Result(endpoint: paths.chain, ok: false, detail: "cannot read the restored certificate: \(error)", sha256: nil)]
+        }
+        return .rolledBack(failed: failed, restored: restored, heldBack: report.setDigest)
+    }
+}
+
+extension [ServedCheck.Result] {
+    /// "smtp://127.0.0.1:25: serves another certificate (…); imaps://…"
+    public var summary: String { map { "\($0.endpoint): \($0.detail)" }.joined(separator: "; ") }
+}
