@@ -1,5 +1,6 @@
 import ACME
 import Base
+import DNS
 
 /// How challenges are answered, as `acme issue` flags and renewal confs describe it.
 public enum ChallengeMethod: Sendable, Equatable {
