@@ -31,7 +31,13 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
             zone = try updater.zone(of: name)
             state.withLock { $0.zones[name] = zone }
         }
-        try updater.add(txt: value, name: name, zone: zone)
+        do {
+            try updater.add(txt: value, name: name, zone: zone)
+        } catch let error as DNSError where error.code == .badAnswer {
+            // An answer came but cannot be trusted: the server may have made the change, so cleanup deletes it.
+            state.withLock { $0.records.append((token: token, name: name, value: value, zone: zone)) }
+            throw error
+        }
         state.withLock { $0.records.append((token: token, name: name, value: value, zone: zone)) }
         progress("added the TXT record \(name) in zone \(zone) at \(updater.server)")
     }
@@ -50,6 +56,7 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
 
     public func awaitPublished() async throws {
         let records = state.withLock { $0.records }
+        guard !records.isEmpty else { return }
         var checks: [(server: TXTLookup, records: [(name: String, value: String)])] = []
         for zone in Set(records.map(\.zone)).sorted() {
             let inZone = records.filter { $0.zone == zone }.map { (name: $0.name, value: $0.value) }
