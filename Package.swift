@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "CertStore", dependencies: ["Base"]),
         // RFC 8555 protocol over an abstract transport.
         .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP", "Base"]),
-        // Every solver beside its challenge: HTTP-01 responder and webroot, TLS-ALPN-01, DNS-01 and
-        // manual hooks, DNS TXT lookups.
-        .target(name: "Challenges", dependencies: ["ACME", "ACMECrypto", "Base"]),
+        // DNS messages: queries, TXT lookups, RFC 2136 updates signed with TSIG (RFC 8945).
+        .target(name: "DNS", dependencies: ["ACMECrypto", "Base"]),
+        // Every solver beside its challenge: HTTP-01 responder and webroot, TLS-ALPN-01, DNS-01
+        // (hook and RFC 2136) and manual hooks.
+        .target(name: "Challenges", dependencies: ["ACME", "ACMECrypto", "DNS", "Base"]),
         // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks.
         .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore", "Base"]),
         // Which lineages are due (ARI, windows); renews through Issuance.
@@ -63,7 +65,8 @@ let package = Package(
         .target(name: "TestFixtures", path: "Tests/TestFixtures"),
         .testTarget(name: "ACMECryptoTests", dependencies: ["ACMECrypto"]),
         .testTarget(name: "ACMEHTTPTests", dependencies: ["ACMEHTTP"]),
-        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "Base", "TestFixtures"]),
+        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "DNS", "Base", "TestFixtures"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "ACMECrypto", "Base"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base"]),
         .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
@@ -72,6 +75,6 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),
-        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),
+        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "DNS", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),
     ]
 )

@@ -1,6 +1,7 @@
 #!/bin/sh
 # DNS-01 hook for acme issue --dns-hook: publishes the challenge with RFC 2136 dynamic updates
 # (BIND's nsupdate, Debian package bind9-dnsutils), authenticated with a TSIG key.
+# acme issue --dns-rfc2136 SERVER --tsig-key FILE does the same built in (named-rfc2136.conf).
 #
 #   acme issue -d '*.example.com' -d example.com \
 #        --dns-hook /usr/local/lib/acme/dns-hook-nsupdate.sh \

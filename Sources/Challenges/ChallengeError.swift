@@ -18,8 +18,6 @@ extension ErrorCode where Domain == ChallengeError {
     public static var hookFailed: Self { Self("challenge.hookFailed", .localState) }
     /// The TXT records never became visible at the resolver.
     public static var notPublished: Self { Self("challenge.notPublished", .localState) }
-    /// A DNS server did not answer usefully.
-    public static var dnsLookup: Self { Self("challenge.dnsLookup", .network) }
 }
 
 /// ACME tokens are base64url (RFC 8555 §8.1): nothing else may reach a file

@@ -1,5 +1,6 @@
 import ACME
 import Base
+import DNS
 
 /// How challenges are answered, as `acme issue` flags and renewal confs describe it.
 public enum ChallengeMethod: Sendable, Equatable {
@@ -13,25 +14,35 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
     /// `host:port` to check against, the longest wait).
     case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
+    /// DNS-01 through RFC 2136 updates at `server` (`host[:port]`) signed with the TSIG key in
+    /// `keyFile`; `propagationSeconds`: the longest wait for every authoritative server to serve them.
+    case dnsRFC2136(server: String, keyFile: String, propagationSeconds: Int)
     /// certbot's `manual` authenticator with its auth and cleanup hooks (`challenge`: dns-01 or http-01).
     case certbotManual(authHook: String, cleanupHook: String?, challenge: String)
     /// TLS-ALPN-01 (RFC 8737) through our own TLS responder on `address` (nil: all) and `port`.
     case tlsALPN(address: String?, port: Int)
 
-    /// The method `acme issue`'s flags choose: at most one of a DNS hook, a webroot or a
-    /// TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
+    /// The method `acme issue`'s flags choose: at most one of a DNS hook, RFC 2136 updates, a
+    /// webroot or a TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
     public init(http01Port: Int = 80, http01Address: String? = nil, webroot: String? = nil, tlsALPNPort: Int? = nil,
-                tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil) throws {
+                tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil,
+                dnsRFC2136: String? = nil, tsigKey: String? = nil) throws {
         func refuse(_ message: String) -> ChallengeError { ChallengeError(.invalidSetting, message) }
-        let chosen = [dnsHook.map { _ in "--dns-hook" }, webroot.map { _ in "--webroot" }, tlsALPNPort.map { _ in "--tls-alpn-01-port" }]
-            .compactMap { $0 }
+        let chosen = [dnsHook.map { _ in "--dns-hook" }, dnsRFC2136.map { _ in "--dns-rfc2136" }, webroot.map { _ in "--webroot" },
+                      tlsALPNPort.map { _ in "--tls-alpn-01-port" }].compactMap { $0 }
         if chosen.count > 1 { throw refuse("\(chosen.joined(separator: " and ")) are different ways to answer the CA; give one") }
+        if (dnsRFC2136 == nil) != (tsigKey == nil) {
+            throw refuse("--dns-rfc2136 SERVER and --tsig-key FILE go together: updates are signed with the key (see Docs/DNS-01.md)")
+        }
+        if dnsRFC2136 != nil, dnsResolver != nil {
+            throw refuse("--dns-resolver goes with --dns-hook; with --dns-rfc2136 every authoritative server of the zone is asked")
+        }
         if webroot != nil, http01Address != nil {
             throw refuse("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
         }
         if tlsALPNAddress != nil, tlsALPNPort == nil { throw refuse("--tls-alpn-01-address goes with --tls-alpn-01-port") }
-        if dnsHook == nil, dnsPropagationWait != nil || dnsResolver != nil {
-            throw refuse("--dns-propagation-wait and --dns-resolver go with --dns-hook")
+        if dnsHook == nil, dnsRFC2136 == nil, dnsPropagationWait != nil || dnsResolver != nil {
+            throw refuse("--dns-propagation-wait and --dns-resolver go with --dns-hook (--dns-propagation-wait also with --dns-rfc2136)")
         }
         for (flag, port) in [("--http-01-port", http01Port), ("--tls-alpn-01-port", tlsALPNPort ?? 443)] where !(1...65535).contains(port) {
             throw refuse("\(flag) \(port) is not a port number (1-65535)")
@@ -42,6 +53,8 @@ public enum ChallengeMethod: Sendable, Equatable {
         if let dnsHook {
             guard !dnsHook.trimmed.isEmpty else { throw refuse("--dns-hook needs a command") }
             self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver)
+        } else if let dnsRFC2136, let tsigKey {
+            self = .dnsRFC2136(server: dnsRFC2136, keyFile: LocalSystem.absolutePath(tsigKey), propagationSeconds: dnsPropagationWait ?? 120)
         } else if let tlsALPNPort {
             self = .tlsALPN(address: tlsALPNAddress, port: tlsALPNPort)
         } else if let webroot {
@@ -55,18 +68,19 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// Whether the CA validates over DNS, which wildcard names need (RFC 8555 §7.1.3).
     public var validatesDNS: Bool {
         switch self {
-        case .dnsHook: true
+        case .dnsHook, .dnsRFC2136: true
         case .certbotManual(_, _, let challenge): challenge == "dns-01"
         default: false
         }
     }
 
-    /// Checks what can be checked before the CA is contacted (addresses, the resolver).
+    /// Checks what can be checked before the CA is contacted (addresses, the resolver, the TSIG key file).
     public func validate() throws {
         switch self {
         case .standalone(let address?, _): try TCPListener.validate(address: address, flag: "--http-01-address")
         case .tlsALPN(let address?, _): try TCPListener.validate(address: address, flag: "--tls-alpn-01-address")
         case .dnsHook(_, _, let resolver?): _ = try TXTLookup(resolver: resolver)
+        case .dnsRFC2136(let server, let keyFile, _): _ = try Self.updater(server: server, keyFile: keyFile)
         default: break
         }
     }
@@ -88,6 +102,13 @@ public enum ChallengeMethod: Sendable, Equatable {
         case .dnsHook(let script, let seconds, let resolver):
             return DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
                                    resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
+        case .dnsRFC2136(let server, let keyFile, let seconds):
+            return DNS01UpdateSolver(updater: try Self.updater(server: server, keyFile: keyFile), propagationWait: .seconds(seconds), progress: progress)
         }
+    }
+
+    /// The RFC 2136 updater: the server parsed, the key file read (its errors name the file).
+    private static func updater(server: String, keyFile: String) throws -> DNSUpdater {
+        DNSUpdater(server: try DNSServer(parsing: server, flag: "--dns-rfc2136"), key: try TSIGKey(file: keyFile))
     }
 }

@@ -1,6 +1,7 @@
 import ACME
 import ACMECrypto
 import Base
+import DNS
 import Synchronization
 
 /// DNS-01 through a user's script (RFC 8555 §8.4): called with `ACME_ACTION=add` to publish
@@ -66,30 +67,9 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             }
             return
         }
-        let deadline = ContinuousClock.now + propagationWait
-        var missing = records
-        // The resolver's last failure, so that "not visible" says why when it was not an answer.
-        var lastFailure: String?
-        while true {
-            missing = missing.filter { record in
-                do {
-                    return try !resolver.txt(record.name).contains(record.value)
-                } catch {
-                    lastFailure = "\(error)"
-                    return true
-                }
-            }
-            if missing.isEmpty {
-                progress("TXT records visible at \(resolver.server):\(resolver.port)")
-                return
-            }
-            guard ContinuousClock.now < deadline else {
-                let names = missing.map(\.name).joined(separator: ", ")
-                let why = lastFailure.map { " (last lookup: \($0))" } ?? ""
-                throw ChallengeError(.notPublished, "the TXT record for \(names) is not visible at \(resolver.server):\(resolver.port) after \(propagationWait)\(why); check what the DNS hook published, or raise --dns-propagation-wait")
-            }
-            try await Task.sleep(for: .seconds(1))
-        }
+        try await TXTPropagation(checks: [(resolver, records)], wait: propagationWait,
+                                 advice: "check what the DNS hook published, or raise --dns-propagation-wait").run()
+        progress("TXT records visible at \(resolver.label)")
     }
 
     private func run(action: String, identifier: String, token: String, value: String, remaining: Int) -> Subprocess.Result {

@@ -61,6 +61,7 @@ public struct RenewalParams: Sendable, Equatable {
         ("manual_auth_hook", .string), ("manual_cleanup_hook", .string), ("pref_challs", .list),
         ("tls_alpn_01_port", .int(1...65535)), ("tls_alpn_01_address", .string),
         ("acme_dns_hook", .string), ("acme_dns_propagation_wait", .int(0...3600)), ("acme_dns_resolver", .string),
+        ("acme_dns_rfc2136_server", .string), ("acme_dns_tsig_key", .string),
         ("key_type", .string), ("rsa_key_size", .int(2048...4096)), ("elliptic_curve", .string),
         ("preferred_chain", .string), ("ca_bundle", .string),
         ("preferred_profile", .string), ("required_profile", .string),
@@ -198,8 +199,13 @@ public struct RenewalParams: Sendable, Equatable {
                 }
                 return .dnsHook(script: script, propagationSeconds: int("acme_dns_propagation_wait") ?? 0,
                                 resolver: string("acme_dns_resolver"))
+            case "acme-dns-rfc2136":
+                guard let server = string("acme_dns_rfc2136_server"), let keyFile = string("acme_dns_tsig_key") else {
+                    throw invalid("authenticator acme-dns-rfc2136 without acme_dns_rfc2136_server and acme_dns_tsig_key")
+                }
+                return .dnsRFC2136(server: server, keyFile: keyFile, propagationSeconds: int("acme_dns_propagation_wait") ?? 120)
             default:
-                throw invalid("authenticator \(authenticator) is not supported by acme (standalone, webroot, manual with hooks, acme-tls-alpn and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
+                throw invalid("authenticator \(authenticator) is not supported by acme (standalone, webroot, manual with hooks, acme-tls-alpn, acme-dns-hook and acme-dns-rfc2136 are); renew this one with certbot or re-issue it with acme issue --webroot")
             }
         }
     }
@@ -242,6 +248,12 @@ public struct RenewalParams: Sendable, Equatable {
             values["acme_dns_hook"] = script
             values["acme_dns_propagation_wait"] = String(seconds)
             values["acme_dns_resolver"] = resolver
+        case .dnsRFC2136(let server, let keyFile, let seconds):
+            // The key file's path only: the secret stays in the file.
+            values["authenticator"] = "acme-dns-rfc2136"
+            values["acme_dns_rfc2136_server"] = server
+            values["acme_dns_tsig_key"] = keyFile
+            values["acme_dns_propagation_wait"] = String(seconds)
         }
         switch keyType {
         case .ecdsa(let curve):

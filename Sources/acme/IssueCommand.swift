@@ -23,6 +23,8 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("Answer DNS-01 instead: a shell command called with ACME_ACTION=add|remove, ACME_DOMAIN, ACME_TXT_NAME, ACME_VALIDATION, ACME_TOKEN, ACME_REMAINING_CHALLENGES (saved for renewal). Needed for wildcards.", valueName: "SCRIPT")) var dnsHook: String?
     @Option(help: .init("Seconds to wait after adding the TXT records; with --dns-resolver, the longest wait for them to appear there (default 0, or 120 with a resolver).", valueName: "SECONDS")) var dnsPropagationWait: Int?
     @Option(help: .init("Check the TXT records at this DNS server before the CA looks.", valueName: "HOST:PORT")) var dnsResolver: String?
+    @Option(name: .customLong("dns-rfc2136"), help: .init("Answer DNS-01 instead by RFC 2136 dynamic updates at this primary DNS server, signed with --tsig-key (saved for renewal).", valueName: "SERVER[:PORT]")) var dnsRFC2136: String?
+    @Option(help: .init("BIND key file (as tsig-keygen writes it; hmac-sha256 or hmac-sha512) that signs the --dns-rfc2136 updates.", valueName: "FILE")) var tsigKey: String?
     @Option(help: .init("Use the chain whose top certificate is issued by this common name, if the CA offers it.", valueName: "ISSUER CN")) var preferredChain: String?
     @Flag(help: "Issue even if a valid certificate for these names exists and is not due.") var forceRenewal = false
     @Option(help: .init("ACME profile to ask for if the CA offers it (e.g. classic, tlsserver, shortlived).", valueName: "NAME")) var preferredProfile: String?
@@ -40,7 +42,8 @@ struct Issue: AsyncParsableCommand {
         try await ExitStatus.run {
             let challenge = try ChallengeMethod(http01Port: responder.http01Port, http01Address: responder.http01Address, webroot: webroot,
                                                 tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress, dnsHook: dnsHook,
-                                                dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver)
+                                                dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver,
+                                                dnsRFC2136: dnsRFC2136, tsigKey: tsigKey)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
                                        configDirectory: common.configDirectory, certName: certName, keyType: key.keyType,
                                        registration: try registration.options(), challenge: challenge, preferredChain: preferredChain,

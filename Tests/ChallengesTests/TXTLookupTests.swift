@@ -2,6 +2,7 @@ import Base
 import Glibc
 import Testing
 @testable import Challenges
+@testable import DNS
 
 @Suite("DNS TXT lookup")
 struct TXTLookupTests {
@@ -13,8 +14,8 @@ struct TXTLookupTests {
         #expect(bare.server == "ns1.example.net" && bare.port == 53)
         let v6 = try TXTLookup(resolver: "[::1]:5353")
         #expect(v6.server == "::1" && v6.port == 5353)
-        #expect((#expect(throws: ChallengeError.self) { try TXTLookup(resolver: "127.0.0.1:99999") })?.category == .usage)
-        #expect((#expect(throws: ChallengeError.self) { try TXTLookup(resolver: ":53") })?.category == .usage)
+        #expect((#expect(throws: DNSError.self) { try TXTLookup(resolver: "127.0.0.1:99999") })?.category == .usage)
+        #expect((#expect(throws: DNSError.self) { try TXTLookup(resolver: ":53") })?.category == .usage)
     }
 
     @Test("answers: compressed names, two TXT records, multi-string records joined; NXDOMAIN is empty")
@@ -36,7 +37,7 @@ struct TXTLookupTests {
         #expect(try TXTLookup.parseTXT(nxdomain, name: "x") == [])
         var truncated = message
         truncated.removeLast(3)
-        #expect((#expect(throws: ChallengeError.self) { try TXTLookup.parseTXT(truncated, name: "x") })?.code == .dnsLookup)
+        #expect((#expect(throws: DNSError.self) { try TXTLookup.parseTXT(truncated, name: "x") })?.code == .badAnswer)
     }
 
     @Test("a resolver that never answers: the DNS-01 error says why the record was not seen, not only that it was not")

@@ -4,6 +4,7 @@ import Foundation
 @testable import ACME
 @testable import Challenges
 @testable import Check
+@testable import DNS
 @testable import Issuance
 @testable import Provision
 @testable import Renewal
@@ -100,7 +101,7 @@ enum TextTargets {
             _ = RenewalInfo.parseDate(text)
             _ = Base64URL.decode(text)
             _ = isValidChallengeToken(text)
-            try secondary("TXTLookup(resolver:)", { $0 is ChallengeError }) { _ = try TXTLookup(resolver: text) }
+            try secondary("TXTLookup(resolver:)", { $0 is DNSError }) { _ = try TXTLookup(resolver: text) }
         },
         allowed: Allowed.project,
         large: [
@@ -150,7 +151,7 @@ enum TextTargets {
             return Array(message.prefix(4096))
         },
         execute: { input in _ = try TXTLookup.parseTXT(input, name: "_acme-challenge.mail.example.com") },
-        allowed: { $0 is ChallengeError },
+        allowed: { $0 is DNSError },
         large: [
             ("4 KiB of 65535 answers claimed", { [0x12, 0x34, 0x81, 0x80, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0] + Array(repeating: 0xC0, count: 4084) }),
             ("1 MiB message (more than txt() reads)", { [0x12, 0x34, 0x81, 0x80, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0] + repeated([0xC0, 0x0C, 0, 16, 0, 1, 0, 0, 0, 1, 0, 1, 0], 80_000) }),

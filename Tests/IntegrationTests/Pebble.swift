@@ -23,7 +23,8 @@ final class Pebble: @unchecked Sendable {
     var directoryURL: String { "https://localhost:\(acmePort)/dir" }
 
     /// Starts Pebble. `nonceReject` is the percentage of good nonces Pebble rejects as bad.
-    init(nonceReject: Int = 0, requireEAB: Bool = false, authzReuse: Int = 0, alternateRoots: Int = 0) throws {
+    /// `dnsServerPort`: a DNS server on 127.0.0.1 (BIND) that Pebble asks instead of pebble-challtestsrv.
+    init(nonceReject: Int = 0, requireEAB: Bool = false, authzReuse: Int = 0, alternateRoots: Int = 0, dnsServerPort: Int? = nil) throws {
         let pebble = try TestSupport.require("pebble")
         let challtest = try TestSupport.require("pebble-challtestsrv")
         workDir = try TestSupport.temporaryDirectory("pebble")
@@ -31,7 +32,7 @@ final class Pebble: @unchecked Sendable {
         managementPort = TestSupport.freePort()
         httpPort = TestSupport.freePort()
         tlsPort = TestSupport.freePort()
-        dnsPort = TestSupport.freePort()
+        dnsPort = dnsServerPort ?? TestSupport.freePort()
         challtestManagementPort = TestSupport.freePort()
         caBundle = workDir + "/pebble-tls.pem"
         directory = workDir
@@ -57,15 +58,17 @@ final class Pebble: @unchecked Sendable {
         let data = try JSONSerialization.data(withJSONObject: ["pebble": config])
         try data.write(to: URL(fileURLWithPath: workDir + "/pebble.json"))
 
-        let dns = Process()
-        dns.executableURL = URL(fileURLWithPath: challtest)
-        dns.arguments = ["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-                         "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
-                         "-management", "127.0.0.1:\(challtestManagementPort)"]
-        dns.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        dns.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try dns.run()
-        processes.append(dns)
+        if dnsServerPort == nil {
+            let dns = Process()
+            dns.executableURL = URL(fileURLWithPath: challtest)
+            dns.arguments = ["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+                             "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
+                             "-management", "127.0.0.1:\(challtestManagementPort)"]
+            dns.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            dns.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try dns.run()
+            processes.append(dns)
+        }
 
         let ca = Process()
         ca.executableURL = URL(fileURLWithPath: pebble)
@@ -85,7 +88,7 @@ final class Pebble: @unchecked Sendable {
 
         try waitForPort(acmePort, what: "pebble")
         try waitForPort(managementPort, what: "pebble management")
-        try waitForPort(challtestManagementPort, what: "pebble-challtestsrv")
+        if dnsServerPort == nil { try waitForPort(challtestManagementPort, what: "pebble-challtestsrv") }
     }
 
     deinit { stop() }

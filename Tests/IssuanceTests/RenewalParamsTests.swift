@@ -26,6 +26,8 @@ struct RenewalParamsTests {
         .webrootMap(["a.example.test": "/var/www/a", "b.example.test": "/var/www/b"], default: "/var/www/html"),
         .webrootMap(["a.example.test": "/var/www/a"], default: nil),
         .dnsHook(script: "/usr/local/bin/dns-hook add, \"quoted\" # not a comment", propagationSeconds: 30, resolver: "127.0.0.1:53"),
+        .dnsRFC2136(server: "[2001:db8::53]:5353", keyFile: "/etc/acme/tsig.key", propagationSeconds: 300),
+        .dnsRFC2136(server: "ns1.example.test", keyFile: "/etc/acme/tsig.key", propagationSeconds: 120),
         .certbotManual(authHook: "/hooks/auth.sh", cleanupHook: "/hooks/clean.sh", challenge: "dns-01"),
         .certbotManual(authHook: "/hooks/auth.sh", cleanupHook: nil, challenge: "http-01"),
         .tlsALPN(address: nil, port: 443), .tlsALPN(address: "192.0.2.1", port: 8443),
@@ -115,6 +117,7 @@ struct RenewalParamsTests {
         ("authenticator = nginx", "authenticator nginx"), ("key_type = dsa", "key_type dsa"),
         ("acme_dns_propagation_wait = soon", "acme_dns_propagation_wait soon"),
         ("authenticator = manual", "without manual_auth_hook"), ("authenticator = webroot", "without webroot_path"),
+        ("authenticator = acme-dns-rfc2136", "without acme_dns_rfc2136_server and acme_dns_tsig_key"),
     ])
     func invalid(line: String, named: String) throws {
         let text = "archive_dir = /a\ncert = /c\nprivkey = /p\nchain = /ch\nfullchain = /f\n[renewalparams]\n\(line)\n"
