@@ -52,11 +52,15 @@ extension EndpointCheck {
 
 /// The mail `acme check --alert-to` sends through the local sendmail when something failed.
 public enum CheckAlert {
-    /// An address that can only be an address: an `@`, no whitespace or control characters
-    /// (which could add mail headers), not an option.
+    /// An address that can only be an address: `user@domain`, or a local name such as `root`
+    /// that sendmail delivers on this host; no whitespace or control characters (which could add
+    /// mail headers), not an option.
     public static func isPlainAddress(_ text: String) -> Bool {
-        text.contains("@") && !text.hasPrefix("-")
-            && !text.contains(where: { $0.isWhitespace || $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
+        guard !text.isEmpty, !text.hasPrefix("-") else { return false }
+        if !text.contains("@") {
+            return text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._+-".unicodeScalars.contains($0)) }
+        }
+        return !text.contains(where: { $0.isWhitespace || $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
     }
 
     /// Sends the failures of a run; returns a warning line when sendmail could not take it.

@@ -10,6 +10,8 @@ extension ErrorCode where Domain == DaemonError {
     public static var unhealthy: Self { Self("daemon.unhealthy", .validationFailed) }
     /// After an install an endpoint did not serve the new certificate (rolled back when possible).
     public static var notServed: Self { Self("daemon.notServed", .validationFailed) }
-    /// An --env-file that cannot be read or holds a line that is not KEY=VALUE.
+    /// An --env-file line that is not KEY=VALUE.
     public static var invalidEnvFile: Self { Self("daemon.invalidEnvFile", .usage) }
+    /// An --env-file that is missing or cannot be read.
+    public static var unreadableEnvFile: Self { Self("daemon.unreadableEnvFile", .localState) }
 }

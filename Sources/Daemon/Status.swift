@@ -69,6 +69,9 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
             problems.append("the daemon (pid \(pid)) has not updated its status since \(updated.utcText); is it running?")
         }
         for incident in incidents.all { problems.append("\(incident.kind.rawValue): \(incident.message)") }
+        if lineages.isEmpty && lastInstall == nil {
+            problems.append("no certificate: no lineage to renew and nothing installed yet")
+        }
         for lineage in lineages {
             if let notAfter = lineage.notAfter, notAfter <= now {
                 problems.append("\(lineage.name): the certificate expired \(notAfter.utcText)")

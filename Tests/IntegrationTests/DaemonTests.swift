@@ -257,7 +257,7 @@ struct DaemonTests {
         func write(_ updated: String) throws {
             try """
             {"version": 1, "pid": 1, "started": "\(old)", "updated": "\(updated)", "heartbeatSeconds": 900,
-             "lineages": [], "incidents": {"open": {}}, "retries": {}}
+             "lineages": [{"name": "m", "names": ["m"], "nextAction": "renew", "failures": 0}], "incidents": {"open": {}}, "retries": {}}
             """.write(toFile: dir + "/.acme-daemon-status.json", atomically: true, encoding: .utf8)
         }
         try write(old)
