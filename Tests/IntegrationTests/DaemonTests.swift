@@ -204,6 +204,15 @@ struct DaemonTests {
         #expect(daemon.lines(containing: "rolled-back").count == 1)
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit(timeout: 2) != nil)
+
+        // acme provision --verify, as cron would run it: installs the renewed set, finds Dovecot
+        // not serving it, puts the previous one back and exits 1.
+        let verify = try run(TestSupport.acmeBinary, ["provision", "--verify"] + mailArguments(dir, double, postfix, dovecot)
+                             + ["--config-dir", le])
+        #expect(verify.status == 1, "\(verify.output)")
+        #expect(verify.stderr.contains("error: not served: ") && verify.stderr.contains("the previous certificate was put back and is served"),
+                "\(verify.output)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/tls/current") == firstSet)
     }
 
     @Test("kill -9 during a renewal loses nothing and the restarted daemon completes it; SIGTERM mid-order exits within a second and frees the challenge port")
