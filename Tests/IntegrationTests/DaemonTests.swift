@@ -256,6 +256,29 @@ struct DaemonTests {
         #expect(!TestSupport.acceptsConnections(port), "something still listens on the challenge port")
     }
 
+    @Test("a certificate renewed by someone else is installed at the next look (--interval); --log-format json gives one object per line")
+    func renewedElsewhere() throws {
+        let double = try ACMEDouble()
+        let dir = try TestSupport.temporaryDirectory("daemon-elsewhere")
+        let le = dir + "/le"
+        try issueFromDouble(double, configDir: le)
+        let daemon = try DaemonProcess(["--ssl-type", "letsencrypt", "--hostname", name, "--tls-dir", dir + "/tls", "--postfix-dir", dir + "/postfix",
+                                        "--dovecot-dir", dir + "/dovecot", "--dms-config", dir + "/dms", "--no-verify", "--interval", "1",
+                                        "--log-format", "json"] + caArguments(double, le), log: dir + "/daemon.log")
+        let installed = { (try? Certificate.chain(pem: String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8)).first?.serialHex) ?? nil }
+        try waitUntil("the first install", timeout: 20) { installed() == (try? liveLeaf(le).serialHex) }
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", le, "--ca-bundle", double.caBundle])
+        #expect(renewed.status == 0, "\(renewed.output)")
+        let newSerial = try liveLeaf(le).serialHex
+        try waitUntil("the daemon installs what acme renew obtained", timeout: 10) { installed() == newSerial }
+        for line in daemon.log.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["event"] is String && object?["time"] is String && object?["message"] is String, "\(line)")
+        }
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 2) != nil)
+    }
+
     @Test("acme status: 2 without a status file, 1 for a stale one, 0 for a healthy one")
     func statusCodes() throws {
         let dir = try TestSupport.temporaryDirectory("daemon-status")
