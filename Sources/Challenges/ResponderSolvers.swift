@@ -50,14 +50,8 @@ public final class StandaloneSolver: ChallengeSolver, Sendable {
         if live.remove() { responder.stop() }
     }
 
-    public func waitForFetch(tokens: [String], limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while !tokens.allSatisfy({ responder.hasServed(token: $0) }) {
-            guard ContinuousClock.now < deadline else { return false }
-            // Cancelled: the deadline check ends the loop the same way.
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        return true
+    public func waitForFetch(_ challenges: [PresentedChallenge], limit: Duration) async -> Bool {
+        await waitUntilServed(challenges, limit: limit) { responder.hasServed(token: $0.token) }
     }
 }
 
@@ -125,5 +119,11 @@ public final class TLSALPNSolver: ChallengeSolver, Sendable {
     public func cleanup(identifier: String, token: String) async {
         responder.remove(identifier: identifier)
         if live.remove() { responder.stop() }
+    }
+
+    /// The CA has looked once it completed a handshake for every name (RFC 8737 §3: one
+    /// connection per identifier, with the name in SNI).
+    public func waitForFetch(_ challenges: [PresentedChallenge], limit: Duration) async -> Bool {
+        await waitUntilServed(challenges, limit: limit) { responder.hasServed(identifier: $0.identifier) }
     }
 }
