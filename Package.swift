@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "TestFixtures", path: "Tests/TestFixtures"),
         .testTarget(name: "ACMECryptoTests", dependencies: ["ACMECrypto"]),
         .testTarget(name: "ACMEHTTPTests", dependencies: ["ACMEHTTP"]),
-        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "Base", "TestFixtures"]),
+        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "ACME", "Base", "TestFixtures"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base"]),
         .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),

@@ -111,6 +111,9 @@ public final class TLSALPNSolver: ChallengeSolver, Sendable {
         responder = try TLSALPN01Responder(address: address, port: port)
     }
 
+    /// The port the responder listens on while it runs (the one asked for, or the one the system chose for 0).
+    var port: Int { responder.port }
+
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
         try responder.add(identifier: identifier, keyAuthorization: keyAuthorization)
         try live.add { try responder.start() }
