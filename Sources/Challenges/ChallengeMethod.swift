@@ -11,8 +11,9 @@ public enum ChallengeMethod: Sendable, Equatable {
     case webrootMap([String: String], default: String?)
     /// DNS-01 through a script that adds and removes the TXT records; the only way to
     /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
-    /// `host:port` to check against, the longest wait).
-    case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
+    /// `host:port` to check against, the longest wait). `parallel`: the user declared that the
+    /// script may run for several names at once (`--dns-hook-parallel`); else one call at a time.
+    case dnsHook(script: String, propagationSeconds: Int, resolver: String?, parallel: Bool = false)
     /// certbot's `manual` authenticator with its auth and cleanup hooks (`challenge`: dns-01 or http-01).
     case certbotManual(authHook: String, cleanupHook: String?, challenge: String)
     /// TLS-ALPN-01 (RFC 8737) through our own TLS responder on `address` (nil: all) and `port`.
@@ -21,7 +22,8 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// The method `acme issue`'s flags choose: at most one of a DNS hook, a webroot or a
     /// TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
     public init(http01Port: Int = 80, http01Address: String? = nil, webroot: String? = nil, tlsALPNPort: Int? = nil,
-                tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil) throws {
+                tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil,
+                dnsHookParallel: Bool = false) throws {
         func refuse(_ message: String) -> ChallengeError { ChallengeError(.invalidSetting, message) }
         let chosen = [dnsHook.map { _ in "--dns-hook" }, webroot.map { _ in "--webroot" }, tlsALPNPort.map { _ in "--tls-alpn-01-port" }]
             .compactMap { $0 }
@@ -30,8 +32,8 @@ public enum ChallengeMethod: Sendable, Equatable {
             throw refuse("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
         }
         if tlsALPNAddress != nil, tlsALPNPort == nil { throw refuse("--tls-alpn-01-address goes with --tls-alpn-01-port") }
-        if dnsHook == nil, dnsPropagationWait != nil || dnsResolver != nil {
-            throw refuse("--dns-propagation-wait and --dns-resolver go with --dns-hook")
+        if dnsHook == nil, dnsPropagationWait != nil || dnsResolver != nil || dnsHookParallel {
+            throw refuse("--dns-propagation-wait, --dns-resolver and --dns-hook-parallel go with --dns-hook")
         }
         for (flag, port) in [("--http-01-port", http01Port), ("--tls-alpn-01-port", tlsALPNPort ?? 443)] where !(1...65535).contains(port) {
             throw refuse("\(flag) \(port) is not a port number (1-65535)")
@@ -41,7 +43,8 @@ public enum ChallengeMethod: Sendable, Equatable {
         }
         if let dnsHook {
             guard !dnsHook.trimmed.isEmpty else { throw refuse("--dns-hook needs a command") }
-            self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver)
+            self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver,
+                            parallel: dnsHookParallel)
         } else if let tlsALPNPort {
             self = .tlsALPN(address: tlsALPNAddress, port: tlsALPNPort)
         } else if let webroot {
@@ -66,7 +69,7 @@ public enum ChallengeMethod: Sendable, Equatable {
         switch self {
         case .standalone(let address?, _): try TCPListener.validate(address: address, flag: "--http-01-address")
         case .tlsALPN(let address?, _): try TCPListener.validate(address: address, flag: "--tls-alpn-01-address")
-        case .dnsHook(_, _, let resolver?): _ = try TXTLookup(resolver: resolver)
+        case .dnsHook(_, _, let resolver?, _): _ = try TXTLookup(resolver: resolver)
         default: break
         }
     }
@@ -85,9 +88,9 @@ public enum ChallengeMethod: Sendable, Equatable {
             return try TLSALPNSolver(address: address, port: port)
         case .certbotManual(let auth, let cleanup, let challenge):
             return ManualHookSolver(challengeType: challenge, authHook: auth, cleanupHook: cleanup, allDomains: names, progress: progress)
-        case .dnsHook(let script, let seconds, let resolver):
+        case .dnsHook(let script, let seconds, let resolver, let parallel):
             return DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
-                                   resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
+                                   resolver: try resolver.map { try TXTLookup(resolver: $0) }, parallel: parallel, progress: progress)
         }
     }
 }

@@ -232,7 +232,7 @@ private final class AcceptLoop {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let finished = Finished()
         let tls = self.tls, onServed = self.onServed, doneWrite = self.doneWrite
-        let started = ServerThread.spawn(stackBytes: Self.handshakeStackBytes) {
+        let started = NativeThread.spawn(stackBytes: Self.handshakeStackBytes) {
             if let name = tls.handshake(fd: fd) { onServed(name) }
             finished.flag.store(true, ordering: .releasing)
             var byte: UInt8 = 1

@@ -50,6 +50,7 @@ public struct RenewalParams: Sendable, Equatable {
         ("manual_auth_hook", .string), ("manual_cleanup_hook", .string), ("pref_challs", .list),
         ("tls_alpn_01_port", .int(1...65535)), ("tls_alpn_01_address", .string),
         ("acme_dns_hook", .string), ("acme_dns_propagation_wait", .int(0...3600)), ("acme_dns_resolver", .string),
+        ("acme_dns_hook_parallel", .bool),
         ("key_type", .string), ("rsa_key_size", .int(2048...4096)), ("elliptic_curve", .string),
         ("preferred_chain", .string), ("ca_bundle", .string),
         ("preferred_profile", .string), ("required_profile", .string),
@@ -178,7 +179,7 @@ public struct RenewalParams: Sendable, Equatable {
                     throw invalid("authenticator acme-dns-hook without acme_dns_hook")
                 }
                 return .dnsHook(script: script, propagationSeconds: int("acme_dns_propagation_wait") ?? 0,
-                                resolver: string("acme_dns_resolver"))
+                                resolver: string("acme_dns_resolver"), parallel: bool("acme_dns_hook_parallel"))
             default:
                 throw invalid("authenticator \(authenticator) is not supported by acme (standalone, webroot, manual with hooks, acme-tls-alpn and acme-dns-hook are); renew this one with certbot or re-issue it with acme issue --webroot")
             }
@@ -218,11 +219,12 @@ public struct RenewalParams: Sendable, Equatable {
             values["authenticator"] = "acme-tls-alpn"
             values["tls_alpn_01_port"] = String(port)
             values["tls_alpn_01_address"] = address
-        case .dnsHook(let script, let seconds, let resolver):
+        case .dnsHook(let script, let seconds, let resolver, let parallel):
             values["authenticator"] = "acme-dns-hook"
             values["acme_dns_hook"] = script
             values["acme_dns_propagation_wait"] = String(seconds)
             values["acme_dns_resolver"] = resolver
+            if parallel { values["acme_dns_hook_parallel"] = "True" }
         }
         switch keyType {
         case .ecdsa(let curve):

@@ -23,6 +23,7 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("Answer DNS-01 instead: a shell command called with ACME_ACTION=add|remove, ACME_DOMAIN, ACME_TXT_NAME, ACME_VALIDATION, ACME_TOKEN, ACME_REMAINING_CHALLENGES (saved for renewal). Needed for wildcards.", valueName: "SCRIPT")) var dnsHook: String?
     @Option(help: .init("Seconds to wait after adding the TXT records; with --dns-resolver, the longest wait for them to appear there (default 0, or 120 with a resolver).", valueName: "SECONDS")) var dnsPropagationWait: Int?
     @Option(help: .init("Check the TXT records at this DNS server before the CA looks.", valueName: "HOST:PORT")) var dnsResolver: String?
+    @Flag(help: "Run the DNS hook for all names at once (only if it can publish records side by side; saved for renewal).") var dnsHookParallel = false
     @Option(help: .init("Use the chain whose top certificate is issued by this common name, if the CA offers it.", valueName: "ISSUER CN")) var preferredChain: String?
     @Flag(help: "Issue even if a valid certificate for these names exists and is not due.") var forceRenewal = false
     @Option(help: .init("ACME profile to ask for if the CA offers it (e.g. classic, tlsserver, shortlived).", valueName: "NAME")) var preferredProfile: String?
@@ -40,7 +41,7 @@ struct Issue: AsyncParsableCommand {
         try await ExitStatus.run {
             let challenge = try ChallengeMethod(http01Port: responder.http01Port, http01Address: responder.http01Address, webroot: webroot,
                                                 tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress, dnsHook: dnsHook,
-                                                dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver)
+                                                dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver, dnsHookParallel: dnsHookParallel)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
                                        configDirectory: common.configDirectory, certName: certName, keyType: key.keyType,
                                        registration: try registration.options(), challenge: challenge, preferredChain: preferredChain,

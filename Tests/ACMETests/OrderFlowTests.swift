@@ -193,6 +193,7 @@ final class FetchWatchingSolver: ChallengeSolver, Sendable {
     func cleanup(identifier: String, token: String) async {}
     func waitForFetch(_ challenges: [PresentedChallenge], limit: Duration) async -> Bool {
         asked.withLock { $0 = challenges }
+        // Cancelled only if the flow is torn down, and then nobody reads fetchedAt.
         try? await Task.sleep(for: .milliseconds(100))
         fetchedAt.withLock { $0 = .now }
         return true

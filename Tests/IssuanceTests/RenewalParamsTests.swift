@@ -26,6 +26,7 @@ struct RenewalParamsTests {
         .webrootMap(["a.example.test": "/var/www/a", "b.example.test": "/var/www/b"], default: "/var/www/html"),
         .webrootMap(["a.example.test": "/var/www/a"], default: nil),
         .dnsHook(script: "/usr/local/bin/dns-hook add, \"quoted\" # not a comment", propagationSeconds: 30, resolver: "127.0.0.1:53"),
+        .dnsHook(script: "/usr/local/bin/dns-hook", propagationSeconds: 0, resolver: nil, parallel: true),
         .certbotManual(authHook: "/hooks/auth.sh", cleanupHook: "/hooks/clean.sh", challenge: "dns-01"),
         .certbotManual(authHook: "/hooks/auth.sh", cleanupHook: nil, challenge: "http-01"),
         .tlsALPN(address: nil, port: 443), .tlsALPN(address: "192.0.2.1", port: 8443),
