@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "TestFixtures", path: "Tests/TestFixtures"),
         .testTarget(name: "ACMECryptoTests", dependencies: ["ACMECrypto"]),
         .testTarget(name: "ACMEHTTPTests", dependencies: ["ACMEHTTP"]),
-        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "DNS", "Base", "TestFixtures"]),
+        .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "ACME", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "ACMECrypto", "Base"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base"]),
         .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),

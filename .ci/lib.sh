@@ -33,8 +33,9 @@ wait_port() {
     return 1
 }
 
-# start_pebble DIR: starts pebble-challtestsrv and pebble (PEBBLE_VA_NOSLEEP=1) on free loopback ports;
-# with PEBBLE_DNS_SERVER=HOST:PORT (a BIND, say), Pebble asks that server and challtestsrv is not started.
+# start_pebble DIR: starts pebble-challtestsrv and pebble (PEBBLE_VA_NOSLEEP=1, no authorization reuse unless
+# PEBBLE_AUTHZREUSE says otherwise) on free loopback ports; with PEBBLE_DNS_SERVER=HOST:PORT (a BIND, say),
+# Pebble asks that server and challtestsrv is not started.
 # Sets PEBBLE_DIR_URL, PEBBLE_CA (its TLS certificate), PEBBLE_HTTP_PORT, PEBBLE_MGMT_PORT, PEBBLE_PIDS.
 start_pebble() {
     local dir=$1
@@ -56,7 +57,7 @@ JSON
             -tlsalpn01 "" -management "127.0.0.1:$cts_port" >"$dir/challtestsrv.log" 2>&1 &
         PEBBLE_PIDS="$!"
     fi
-    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-0} \
         pebble -config "$dir/pebble.json" -dnsserver "${PEBBLE_DNS_SERVER:-127.0.0.1:$dns_port}" >"$dir/pebble.log" 2>&1 &
     PEBBLE_PIDS="$PEBBLE_PIDS $!"
     wait_port "$acme_port"

@@ -1,4 +1,5 @@
 import ACMECrypto
+import Base
 
 /// One certificate order from `newOrder` to the downloaded chain (RFC 8555 §7.4):
 /// authorizations, challenges answered together and polled together, finalize,
@@ -54,12 +55,16 @@ public struct OrderFlow: Sendable {
             (order, retryAfter) = try await client.finalize(credentials, order: order, csr: csr)
         } catch let error as ACMEError where error.problem?.shortType == "orderNotReady" {
             // Some CAs move the order to "ready" a moment after the last authorization.
-            order = try await poll(order, until: ["ready"], retryAfter: nil, deadline: deadline)
+            order = try await poll(order, while: ["pending", "processing"], retryAfter: nil, backoff: .imminent,
+                                   deadline: deadline, what: "order \(order.url)")
+            guard order.status == "ready" else { throw unexpected(order) }
             (order, retryAfter) = try await client.finalize(credentials, order: order, csr: csr)
         }
         // Issuance after a finalize usually takes milliseconds to a second: start polling early
         // (the CA's Retry-After, when it sends one, still decides).
-        order = try await poll(order, until: ["valid"], retryAfter: retryAfter, backoff: Backoff(initial: .milliseconds(10)), deadline: deadline)
+        order = try await poll(order, while: ["ready", "processing"], retryAfter: retryAfter, backoff: .imminent,
+                               deadline: deadline, what: "order \(order.url)")
+        guard order.status == "valid" else { throw unexpected(order) }
         guard let certificateURL = order.certificate else {
             throw ACMEError(.malformedResponse, "order \(order.url) is valid but names no certificate URL")
         }
@@ -80,11 +85,14 @@ public struct OrderFlow: Sendable {
             case "pending":
                 guard let challenge = authz.challenges.first(where: { $0.type == solver.challengeType }) else {
                     let offered = authz.challenges.map(\.type).joined(separator: ", ")
-                    throw ACMEError(.usage, "the CA offers no \(solver.challengeType) challenge for \(authz.displayName) (it offers: \(offered))")
+                    throw ACMEError(.usage, "the CA offers no \(solver.challengeType) challenge for \(authz.displayName.escapedForDisplay) (it offers: \(offered.excerpt(200)))")
+                }
+                guard challenge.token != nil else {
+                    throw ACMEError(.malformedResponse, "\(challenge.type.excerpt()) challenge for \(authz.displayName.escapedForDisplay) has no token")
                 }
                 pending.append((authz, challenge))
             default:
-                throw ACMEError(.validationFailed, "authorization for \(authz.displayName) is \(authz.status): \(failureReason(authz))")
+                throw ACMEError(.validationFailed, "authorization for \(authz.displayName.escapedForDisplay) is \(authz.status.excerpt()): \(failureReason(authz))")
             }
         }
         guard !pending.isEmpty else {
@@ -93,87 +101,140 @@ public struct OrderFlow: Sendable {
         }
 
         let thumbprint = credentials.key.publicJWK.thumbprint
-        var presented: [(String, String)] = []
+        await solver.willPresent(count: pending.count)
+        // RFC 8555 §8.1: keyAuthorization = token || '.' || base64url(Thumbprint(accountKey))
+        let (presented, failure) = await present(pending.map { item in
+            let token = item.challenge.token ?? ""
+            return (PresentedChallenge(identifier: item.authz.identifier.value, token: token), token + "." + thumbprint)
+        })
         do {
-            await solver.willPresent(count: pending.count)
-            for (authz, challenge) in pending {
-                guard let token = challenge.token else {
-                    throw ACMEError(.malformedResponse, "\(challenge.type) challenge for \(authz.displayName) has no token")
-                }
-                // RFC 8555 §8.1: keyAuthorization = token || '.' || base64url(Thumbprint(accountKey))
-                try await solver.present(identifier: authz.identifier.value, token: token, keyAuthorization: token + "." + thumbprint)
-                presented.append((authz.identifier.value, token))
-            }
+            if let failure { throw failure }
             try await solver.awaitPublished()
             progress("validating \(pending.count) name\(pending.count == 1 ? "" : "s") with \(solver.challengeType)")
             // Every challenge is triggered before any is polled: the CA validates them side by side.
             for (_, challenge) in pending where challenge.status == "pending" {
                 _ = try await client.respond(credentials, to: challenge)
             }
-            // When the solver sees the CA fetch every token, validation is nearly
-            // done: poll soon. Otherwise start with the usual backoff.
-            let fetched = await solver.waitForFetch(tokens: presented.map(\.1), limit: .seconds(5))
-            try await pollAuthorizations(pending.map(\.authz), alreadyValid: total - pending.count, total: total,
-                                         backoff: fetched ? Backoff(initial: .milliseconds(10)) : Backoff(), deadline: deadline)
+            // When the solver sees the CA fetch every challenge, validation is nearly
+            // done: poll soon. Otherwise start fine and slow down as time passes.
+            let fetched = await solver.waitForFetch(presented, limit: .seconds(5))
+            try await awaitValidation(order, of: pending.map(\.authz), backoff: fetched ? .imminent : .validation, deadline: deadline)
         } catch {
-            for (identifier, token) in presented { await solver.cleanup(identifier: identifier, token: token) }
+            await cleanup(presented)
             throw error
         }
-        for (identifier, token) in presented { await solver.cleanup(identifier: identifier, token: token) }
+        await cleanup(presented)
     }
 
-    private func pollAuthorizations(_ authorizations: [Authorization], alreadyValid: Int, total: Int,
-                                    backoff initial: Backoff, deadline: ContinuousClock.Instant) async throws {
-        var waiting = authorizations
-        var valid = alreadyValid
-        var backoff = initial
-        var serverDelay: Duration?
-        while !waiting.isEmpty {
-            try await sleepBeforePoll(&backoff, retryAfter: serverDelay, deadline: deadline,
-                                      what: "validation of " + waiting.map(\.displayName).joined(separator: ", "))
-            serverDelay = nil
-            var still: [Authorization] = []
-            for authz in waiting {
-                let (current, retryAfter) = try await client.authorization(credentials, url: authz.url)
-                switch current.status {
-                case "valid":
-                    valid += 1
-                    progress("validated \(current.displayName) (\(valid)/\(total))")
-                case "pending", "processing":
-                    still.append(current)
-                    if let retryAfter { serverDelay = max(serverDelay ?? .zero, retryAfter) }
-                default:
-                    throw ACMEError(.validationFailed, "validation of \(current.displayName) failed: \(failureReason(current))",
-                                    problem: current.challenges.compactMap(\.error).first)
+    /// Presents every challenge: one after the other, or side by side where the solver allows it.
+    /// Returns what was presented (in the order given) and the first failure, so that exactly
+    /// what was presented is cleaned up.
+    private func present(_ items: [(challenge: PresentedChallenge, keyAuthorization: String)]) async
+        -> (presented: [PresentedChallenge], failure: (any Error)?) {
+        guard solver.presentsConcurrently, items.count > 1 else {
+            var presented: [PresentedChallenge] = []
+            for (challenge, keyAuthorization) in items {
+                do {
+                    try await solver.present(identifier: challenge.identifier, token: challenge.token, keyAuthorization: keyAuthorization)
+                } catch {
+                    return (presented, error)
+                }
+                presented.append(challenge)
+            }
+            return (presented, nil)
+        }
+        let solver = self.solver
+        return await withTaskGroup(of: (PresentedChallenge, (any Error)?).self) { group in
+            for (challenge, keyAuthorization) in items {
+                group.addTask {
+                    do {
+                        try await solver.present(identifier: challenge.identifier, token: challenge.token, keyAuthorization: keyAuthorization)
+                        return (challenge, nil)
+                    } catch {
+                        return (challenge, error)
+                    }
                 }
             }
-            waiting = still
+            var done: Set<PresentedChallenge> = []
+            var failure: (any Error)?
+            for await (challenge, error) in group {
+                if let error { failure = failure ?? error } else { done.insert(challenge) }
+            }
+            return (items.map(\.challenge).filter(done.contains), failure)
         }
+    }
+
+    private func cleanup(_ presented: [PresentedChallenge]) async {
+        guard solver.presentsConcurrently else {
+            for challenge in presented { await solver.cleanup(identifier: challenge.identifier, token: challenge.token) }
+            return
+        }
+        let solver = self.solver
+        await withTaskGroup(of: Void.self) { group in
+            for challenge in presented {
+                group.addTask { await solver.cleanup(identifier: challenge.identifier, token: challenge.token) }
+            }
+        }
+    }
+
+    /// Polls the order, one request a round whatever the number of names, until it leaves
+    /// `pending` (RFC 8555 §7.1.6): `ready` once every authorization is valid, `invalid` as soon
+    /// as one fails. Only then are authorizations fetched, to say which one failed and why.
+    private func awaitValidation(_ order: Order, of authorizations: [Authorization], backoff: Backoff,
+                                 deadline: ContinuousClock.Instant) async throws {
+        let names = authorizations.map(\.displayName.escapedForDisplay).joined(separator: ", ")
+        let current = try await poll(order, while: ["pending"], retryAfter: nil, backoff: backoff, deadline: deadline,
+                                     what: "validation of " + names.excerpt(300))
+        switch current.status {
+        case "ready", "processing", "valid":
+            progress("validated \(authorizations.count) name\(authorizations.count == 1 ? "" : "s")")
+        case "invalid":
+            throw try await validationFailure(current, authorizations)
+        default:
+            throw unexpected(current)
+        }
+    }
+
+    /// The error for an order that became invalid: every authorization that failed with the
+    /// CA's reason from its challenge (RFC 8555 §7.1.4, §7.5.1), else the order's own error.
+    private func validationFailure(_ order: Order, _ authorizations: [Authorization]) async throws -> ACMEError {
+        var failed: [Authorization] = []
+        for authz in authorizations {
+            let (current, _) = try await client.authorization(credentials, url: authz.url)
+            if current.status != "valid" && current.status != "pending" { failed.append(current) }
+        }
+        guard let first = failed.first else {
+            return ACMEError(.validationFailed, "order \(order.url) became invalid: \(order.error?.summary ?? "no reason given")", problem: order.error)
+        }
+        var lines = failed.prefix(3).map { "validation of \($0.displayName.escapedForDisplay) failed: \(failureReason($0))" }
+        if failed.count > 3 { lines.append("\(failed.count - 3) more names failed") }
+        return ACMEError(.validationFailed, lines.joined(separator: "; "), problem: first.challenges.compactMap(\.error).first ?? order.error)
     }
 
     private func failureReason(_ authz: Authorization) -> String {
         if let problem = authz.challenges.compactMap(\.error).first { return problem.summary }
-        return "status \(authz.status), no error given by the CA"
+        return "status \(authz.status.excerpt()), no error given by the CA"
     }
 
     // MARK: Orders
 
-    private func poll(_ start: Order, until wanted: Set<String>, retryAfter: Duration?, backoff initial: Backoff = Backoff(),
-                      deadline: ContinuousClock.Instant) async throws -> Order {
+    /// Polls the order while its status is one of `waiting`, honouring the CA's Retry-After,
+    /// and returns it in the first other state.
+    private func poll(_ start: Order, while waiting: Set<String>, retryAfter: Duration?, backoff initial: Backoff,
+                      deadline: ContinuousClock.Instant, what: String) async throws -> Order {
         var order = start
         var backoff = initial
         var serverDelay = retryAfter
-        while !wanted.contains(order.status) {
-            switch order.status {
-            case "pending", "ready", "processing":
-                try await sleepBeforePoll(&backoff, retryAfter: serverDelay, deadline: deadline, what: "order \(order.url)")
-                (order, serverDelay) = try await client.order(credentials, url: order.url)
-            default:
-                throw ACMEError(.validationFailed, "order \(order.url) became \(order.status): \(order.error?.summary ?? "no reason given")",
-                                problem: order.error)
-            }
+        while waiting.contains(order.status) {
+            try await sleepBeforePoll(&backoff, retryAfter: serverDelay, deadline: deadline, what: what)
+            (order, serverDelay) = try await client.order(credentials, url: order.url)
         }
         return order
+    }
+
+    private func unexpected(_ order: Order) -> ACMEError {
+        ACMEError(.validationFailed, "order \(order.url) became \(order.status.excerpt()): \(order.error?.summary ?? "no reason given")",
+                  problem: order.error)
     }
 
     private func sleepBeforePoll(_ backoff: inout Backoff, retryAfter: Duration?, deadline: ContinuousClock.Instant, what: String) async throws {

@@ -12,8 +12,9 @@ public enum ChallengeMethod: Sendable, Equatable {
     case webrootMap([String: String], default: String?)
     /// DNS-01 through a script that adds and removes the TXT records; the only way to
     /// wildcard names. `propagationSeconds`: how long to wait (or, with a `resolver`
-    /// `host:port` to check against, the longest wait).
-    case dnsHook(script: String, propagationSeconds: Int, resolver: String?)
+    /// `host:port` to check against, the longest wait). `parallel`: the user declared that the
+    /// script may run for several names at once (`--dns-hook-parallel`); else one call at a time.
+    case dnsHook(script: String, propagationSeconds: Int, resolver: String?, parallel: Bool = false)
     /// DNS-01 through RFC 2136 updates at `server` (`host[:port]`) signed with the TSIG key in
     /// `keyFile`; `propagationSeconds`: the longest wait for every authoritative server to serve them.
     case dnsRFC2136(server: String, keyFile: String, propagationSeconds: Int)
@@ -26,7 +27,7 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// webroot or a TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
     public init(http01Port: Int = 80, http01Address: String? = nil, webroot: String? = nil, tlsALPNPort: Int? = nil,
                 tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil,
-                dnsRFC2136: String? = nil, tsigKey: String? = nil) throws {
+                dnsRFC2136: String? = nil, tsigKey: String? = nil, dnsHookParallel: Bool = false) throws {
         func refuse(_ message: String) -> ChallengeError { ChallengeError(.invalidSetting, message) }
         let chosen = [dnsHook.map { _ in "--dns-hook" }, dnsRFC2136.map { _ in "--dns-rfc2136" }, webroot.map { _ in "--webroot" },
                       tlsALPNPort.map { _ in "--tls-alpn-01-port" }].compactMap { $0 }
@@ -44,6 +45,9 @@ public enum ChallengeMethod: Sendable, Equatable {
         if dnsHook == nil, dnsRFC2136 == nil, dnsPropagationWait != nil || dnsResolver != nil {
             throw refuse("--dns-propagation-wait and --dns-resolver go with --dns-hook (--dns-propagation-wait also with --dns-rfc2136)")
         }
+        if dnsHook == nil, dnsHookParallel {
+            throw refuse("--dns-hook-parallel must go with --dns-hook")
+        }
         for (flag, port) in [("--http-01-port", http01Port), ("--tls-alpn-01-port", tlsALPNPort ?? 443)] where !(1...65535).contains(port) {
             throw refuse("\(flag) \(port) is not a port number (1-65535)")
         }
@@ -52,7 +56,8 @@ public enum ChallengeMethod: Sendable, Equatable {
         }
         if let dnsHook {
             guard !dnsHook.trimmed.isEmpty else { throw refuse("--dns-hook needs a command") }
-            self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver)
+            self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver,
+                            parallel: dnsHookParallel)
         } else if let dnsRFC2136, let tsigKey {
             self = .dnsRFC2136(server: dnsRFC2136, keyFile: LocalSystem.absolutePath(tsigKey), propagationSeconds: dnsPropagationWait ?? 120)
         } else if let tlsALPNPort {
@@ -79,7 +84,7 @@ public enum ChallengeMethod: Sendable, Equatable {
         switch self {
         case .standalone(let address?, _): try TCPListener.validate(address: address, flag: "--http-01-address")
         case .tlsALPN(let address?, _): try TCPListener.validate(address: address, flag: "--tls-alpn-01-address")
-        case .dnsHook(_, _, let resolver?): _ = try TXTLookup(resolver: resolver)
+        case .dnsHook(_, _, let resolver?, _): _ = try TXTLookup(resolver: resolver)
         case .dnsRFC2136(let server, let keyFile, _): _ = try Self.updater(server: server, keyFile: keyFile)
         default: break
         }
@@ -99,9 +104,9 @@ public enum ChallengeMethod: Sendable, Equatable {
             return try TLSALPNSolver(address: address, port: port)
         case .certbotManual(let auth, let cleanup, let challenge):
             return ManualHookSolver(challengeType: challenge, authHook: auth, cleanupHook: cleanup, allDomains: names, progress: progress)
-        case .dnsHook(let script, let seconds, let resolver):
+        case .dnsHook(let script, let seconds, let resolver, let parallel):
             return DNS01HookSolver(script: script, propagationWait: .seconds(seconds),
-                                   resolver: try resolver.map { try TXTLookup(resolver: $0) }, progress: progress)
+                                   resolver: try resolver.map { try TXTLookup(resolver: $0) }, parallel: parallel, progress: progress)
         case .dnsRFC2136(let server, let keyFile, let seconds):
             return DNS01UpdateSolver(updater: try Self.updater(server: server, keyFile: keyFile), propagationWait: .seconds(seconds), progress: progress)
         }

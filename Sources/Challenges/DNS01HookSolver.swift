@@ -8,20 +8,25 @@ import Synchronization
 /// `_acme-challenge.<domain>. TXT <ACME_VALIDATION>` and with `ACME_ACTION=remove` to withdraw it
 /// (also after a failure), with `ACME_DOMAIN`, `ACME_VALIDATION`, `ACME_TOKEN`,
 /// `ACME_TXT_NAME` and `ACME_REMAINING_CHALLENGES` in its environment, like certbot's manual
-/// hooks. Before the CA is told to look, it waits `propagationWait`, or with a `resolver`
-/// asks that server until every record is visible (for at most `propagationWait`).
+/// hooks. Before the CA is told to look, it waits `propagationWait` once for all names, or with
+/// a `resolver` asks that server for every record side by side until all are visible (for at
+/// most `propagationWait`). With `parallel`, the script runs for every name at once.
 public final class DNS01HookSolver: ChallengeSolver, Sendable {
     public let challengeType = "dns-01"
     public let script: String
     public let propagationWait: Duration
     public let resolver: TXTLookup?
+    /// Whether the script may run for several names at the same time (`--dns-hook-parallel`).
+    public let parallel: Bool
     private let progress: @Sendable (String) -> Void
     private let state = Mutex<(remaining: Int, records: [(name: String, value: String)])>((0, []))
 
-    public init(script: String, propagationWait: Duration, resolver: TXTLookup?, progress: @escaping @Sendable (String) -> Void) {
+    public init(script: String, propagationWait: Duration, resolver: TXTLookup?, parallel: Bool = false,
+                progress: @escaping @Sendable (String) -> Void) {
         self.script = script
         self.propagationWait = propagationWait
         self.resolver = resolver
+        self.parallel = parallel
         self.progress = progress
     }
 
@@ -29,6 +34,8 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
     public static func validation(_ keyAuthorization: String) -> String {
         Base64URL.encode(Digest.sha256(Array(keyAuthorization.utf8)))
     }
+
+    public var presentsConcurrently: Bool { parallel }
 
     public func willPresent(count: Int) async {
         state.withLock { $0.remaining = count }
@@ -40,7 +47,7 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             state.remaining = max(state.remaining - 1, 0)
             return state.remaining
         }
-        let result = run(action: "add", identifier: identifier, token: token, value: value, remaining: remaining)
+        let result = await run(action: "add", identifier: identifier, token: token, value: value, remaining: remaining)
         guard result.succeeded else {
             throw ChallengeError(.hookFailed, "DNS hook \(script) failed to add the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }
@@ -52,7 +59,7 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             guard let index = state.records.firstIndex(where: { $0.name == "_acme-challenge." + identifier }) else { return nil }
             return state.records.remove(at: index).value
         }
-        let result = run(action: "remove", identifier: identifier, token: token, value: value ?? "", remaining: 0)
+        let result = await run(action: "remove", identifier: identifier, token: token, value: value ?? "", remaining: 0)
         if !result.succeeded {
             progress("DNS hook \(script) failed to remove the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine); remove _acme-challenge.\(identifier) by hand")
         }
@@ -72,10 +79,11 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
         progress("TXT records visible at \(resolver.label)")
     }
 
-    private func run(action: String, identifier: String, token: String, value: String, remaining: Int) -> Subprocess.Result {
-        Subprocess().run(["/bin/sh", "-c", script], environment: [
+    private func run(action: String, identifier: String, token: String, value: String, remaining: Int) async -> Subprocess.Result {
+        let script = self.script
+        return await onOwnThread { Subprocess().run(["/bin/sh", "-c", script], environment: [
             "ACME_ACTION": action, "ACME_DOMAIN": identifier, "ACME_VALIDATION": value, "ACME_TOKEN": token,
             "ACME_TXT_NAME": "_acme-challenge." + identifier, "ACME_REMAINING_CHALLENGES": String(remaining),
-        ])
+        ]) }
     }
 }

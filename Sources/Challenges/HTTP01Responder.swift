@@ -8,7 +8,8 @@ import Glibc
 /// each connection in time (5 s from accept to the response sent), at most 64
 /// connections are open at once and at most 8 from one client address (see
 /// `ClientAddress`), so that a client holding slow connections cannot take the
-/// slots the CA's validation needs. Connections over a limit are reset unread.
+/// slots the CA's validation needs. Connections over the limit in all are reset unread; those
+/// over their address's limit wait unread for a slot (see `ConnectionGate`).
 public final class HTTP01Responder: @unchecked Sendable {
     public static let maxRequestBytes = 8 * 1024
     public static let connectionDeadlineMilliseconds = 5_000
@@ -106,7 +107,10 @@ private final class ServerLoop {
     }
 
     func run() {
-        defer { connections.forEach { close($0.fd) } }
+        defer {
+            connections.forEach { close($0.fd) }
+            gate.closeParked()
+        }
         while true {
             var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -136,13 +140,16 @@ private final class ServerLoop {
                 }
                 connections.removeAll { closed.contains($0.fd) }
             }
+            gate.admitParked().forEach(adopt)
         }
     }
 
     private func accept(on listener: Int32) {
-        while let (fd, client) = gate.accept(on: listener) {
-            connections.append(Connection(fd: fd, client: client, deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
-        }
+        while let (fd, client) = gate.accept(on: listener) { adopt(fd, client) }
+    }
+
+    private func adopt(_ fd: Int32, _ client: ClientAddress) {
+        connections.append(Connection(fd: fd, client: client, deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
     }
 
     /// Reads or writes what is ready; false when the connection is done.

@@ -50,14 +50,8 @@ public final class StandaloneSolver: ChallengeSolver, Sendable {
         if live.remove() { responder.stop() }
     }
 
-    public func waitForFetch(tokens: [String], limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while !tokens.allSatisfy({ responder.hasServed(token: $0) }) {
-            guard ContinuousClock.now < deadline else { return false }
-            // Cancelled: the deadline check ends the loop the same way.
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        return true
+    public func waitForFetch(_ challenges: [PresentedChallenge], limit: Duration) async -> Bool {
+        await waitUntilServed(challenges, limit: limit) { responder.hasServed(token: $0.token) }
     }
 }
 
@@ -117,6 +111,9 @@ public final class TLSALPNSolver: ChallengeSolver, Sendable {
         responder = try TLSALPN01Responder(address: address, port: port)
     }
 
+    /// The port the responder listens on while it runs (the one asked for, or the one the system chose for 0).
+    var port: Int { responder.port }
+
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
         try responder.add(identifier: identifier, keyAuthorization: keyAuthorization)
         try live.add { try responder.start() }
@@ -125,5 +122,11 @@ public final class TLSALPNSolver: ChallengeSolver, Sendable {
     public func cleanup(identifier: String, token: String) async {
         responder.remove(identifier: identifier)
         if live.remove() { responder.stop() }
+    }
+
+    /// The CA has looked once it completed a handshake for every name (RFC 8737 §3: one
+    /// connection per identifier, with the name in SNI).
+    public func waitForFetch(_ challenges: [PresentedChallenge], limit: Duration) async -> Bool {
+        await waitUntilServed(challenges, limit: limit) { responder.hasServed(identifier: $0.identifier) }
     }
 }

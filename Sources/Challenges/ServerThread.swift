@@ -1,3 +1,4 @@
+import Base
 import Glibc
 
 /// The thread a challenge responder serves on and the pipe that tells it to stop: `start`
@@ -19,7 +20,7 @@ final class ServerThread {
         }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let wake = pipeFDs[0]
-        let started = Self.spawn {
+        let started = NativeThread.spawn {
             serve(wake)
             listeners.forEach { close($0) }
             close(wake)
@@ -44,32 +45,5 @@ final class ServerThread {
         close(wakeWrite)
         wakeWrite = -1
         self.thread = nil
-    }
-
-    /// Runs `body` on a new joinable thread, with a stack of `stackBytes` (nil: the default);
-    /// the pthread error code when it cannot be started.
-    static func spawn(stackBytes: Int? = nil, _ body: @escaping () -> Void) -> Result<pthread_t, ThreadFailure> {
-        let box = Unmanaged.passRetained(Job(body)).toOpaque()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        if let stackBytes { pthread_attr_setstacksize(&attributes, stackBytes) }
-        var handle = pthread_t()
-        let rc = pthread_create(&handle, &attributes, { raw in
-            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<Job>.fromOpaque(box).release()
-            return .failure(ThreadFailure(code: rc))
-        }
-        return .success(handle)
-    }
-
-    struct ThreadFailure: Error { let code: Int32 }
-
-    private final class Job {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
     }
 }

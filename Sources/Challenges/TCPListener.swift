@@ -164,16 +164,24 @@ struct ConnectionLimits {
 }
 
 /// Accepts connections and admits them against `ConnectionLimits`; the responder thread's own.
+///
+/// A connection over the per-address limit while there is room in all is parked, not reset:
+/// accepted but not read, admitted in arrival order as its address's connections close, and
+/// reset if still parked after `deadlineMilliseconds`. A CA validating many names from one
+/// address opens more connections at once than the limit (Pebble: three per name); a flooder
+/// gains nothing, as parked connections take no slot and at most `maxConnections` are parked.
 struct ConnectionGate {
     let limits: ConnectionLimits
     private(set) var open = 0
     private var perAddress: [ClientAddress: Int] = [:]
+    private var parked: [(fd: Int32, client: ClientAddress, since: Int)] = []
 
     init(limits: ConnectionLimits) { self.limits = limits }
 
     /// The next pending connection on a non-blocking listening socket, already admitted
     /// (counted until `release`), non-blocking and close-on-exec; nil when none is pending.
-    /// Connections over a limit are closed at once, unread, with a reset.
+    /// Connections over the limit in all are closed at once, unread, with a reset; those over
+    /// their address's limit are parked (see above).
     mutating func accept(on listener: Int32) -> (fd: Int32, client: ClientAddress)? {
         while true {
             var storage = sockaddr_storage()
@@ -186,17 +194,48 @@ struct ConnectionGate {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return nil
             }
-            guard let client = ClientAddress(storage), open < limits.maxConnections,
-                  perAddress[client, default: 0] < limits.maxConnectionsPerAddress else {
+            guard let client = ClientAddress(storage), open < limits.maxConnections else {
                 Self.reset(fd)
                 continue
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            guard perAddress[client, default: 0] < limits.maxConnectionsPerAddress else {
+                if parked.count < limits.maxConnections { parked.append((fd, client, Self.now())) } else { Self.reset(fd) }
+                continue
+            }
             open += 1
             perAddress[client, default: 0] += 1
             return (fd, client)
         }
+    }
+
+    /// The parked connections whose address is under its limit again, now admitted (counted
+    /// until `release`); those parked longer than the deadline are reset.
+    mutating func admitParked() -> [(fd: Int32, client: ClientAddress)] {
+        guard !parked.isEmpty else { return [] }
+        let now = Self.now()
+        var admitted: [(fd: Int32, client: ClientAddress)] = []
+        var still: [(fd: Int32, client: ClientAddress, since: Int)] = []
+        for connection in parked {
+            if now - connection.since >= limits.deadlineMilliseconds {
+                Self.reset(connection.fd)
+            } else if open < limits.maxConnections, perAddress[connection.client, default: 0] < limits.maxConnectionsPerAddress {
+                open += 1
+                perAddress[connection.client, default: 0] += 1
+                admitted.append((connection.fd, connection.client))
+            } else {
+                still.append(connection)
+            }
+        }
+        parked = still
+        return admitted
+    }
+
+    /// Resets every parked connection (the responder stops).
+    mutating func closeParked() {
+        parked.forEach { Self.reset($0.fd) }
+        parked.removeAll()
     }
 
     /// The connection from `client` is closed.

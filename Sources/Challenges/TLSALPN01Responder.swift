@@ -11,7 +11,7 @@ import Glibc
 /// delivered its first TLS record (the ClientHello, at most 16 KiB) complete; only then does
 /// the handshake run, on a short-lived thread of its own, so that a client that stalls cannot
 /// hold up anyone else. At most 64 connections are open at once, at most 8 from one client
-/// address (see `ClientAddress`; the others are reset unread), and each one is cut off 5 s
+/// address (see `ClientAddress`; the others wait unread, see `ConnectionGate`), and each one is cut off 5 s
 /// after it was accepted, ClientHello and handshake included.
 public final class TLSALPN01Responder: @unchecked Sendable {
     public static let maxConnections = 64
@@ -157,12 +157,7 @@ private final class AcceptLoop {
                 while read(doneRead, &sink, sink.count) > 0 {}
             }
             for (index, fd) in listeners.enumerated() where fds[2 + index].revents & Int16(POLLIN) != 0 {
-                while let (client, address) = gate.accept(on: fd) {
-                    var lowWater = Int32(Self.headerBytes)
-                    setsockopt(client, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
-                    connections.append(Connection(fd: client, client: address,
-                                                  deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
-                }
+                while let (client, address) = gate.accept(on: fd) { adopt(client, address) }
             }
             var closed: Set<Int32> = []
             let base = 2 + listeners.count
@@ -192,7 +187,14 @@ private final class AcceptLoop {
                 }
                 connections.removeAll { closed.contains($0.fd) }
             }
+            gate.admitParked().forEach(adopt)
         }
+    }
+
+    private func adopt(_ fd: Int32, _ address: ClientAddress) {
+        var lowWater = Int32(Self.headerBytes)
+        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
+        connections.append(Connection(fd: fd, client: address, deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
     }
 
     /// Looks at what a connection waiting for its ClientHello has delivered; starts the
@@ -232,7 +234,7 @@ private final class AcceptLoop {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let finished = Finished()
         let tls = self.tls, onServed = self.onServed, doneWrite = self.doneWrite
-        let started = ServerThread.spawn(stackBytes: Self.handshakeStackBytes) {
+        let started = NativeThread.spawn(stackBytes: Self.handshakeStackBytes) {
             if let name = tls.handshake(fd: fd) { onServed(name) }
             finished.flag.store(true, ordering: .releasing)
             var byte: UInt8 = 1
@@ -254,6 +256,7 @@ private final class AcceptLoop {
             close(connection.fd)
         }
         connections.removeAll()
+        gate.closeParked()
         close(doneRead)
         close(doneWrite)
     }

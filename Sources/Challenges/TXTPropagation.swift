@@ -1,3 +1,4 @@
+import Base
 import DNS
 
 /// Waits until every DNS server asked serves every TXT record: asks at once, then every second,
@@ -17,16 +18,30 @@ struct TXTPropagation {
         // "not visible" says why when it was no answer at all).
         var missing = checks.map { (lookup: $0.server, records: $0.records, failure: String?.none) }
         while true {
-            for index in missing.indices {
-                let lookup = missing[index].lookup
-                missing[index].records = missing[index].records.filter { record in
-                    do {
-                        return try !lookup.txt(record.name).contains(record.value)
-                    } catch {
-                        missing[index].failure = "\(error)"
-                        return true
+            // Every (server, record) lookup at once, each on its own thread: one round costs one
+            // answer's time, not one per name and server.
+            let answers = await withTaskGroup(of: (Int, Int, Result<[String], any Error>).self) { group in
+                for (server, entry) in missing.enumerated() {
+                    let lookup = entry.lookup
+                    for (index, record) in entry.records.enumerated() {
+                        group.addTask { await (server, index, onOwnThread { Result { try lookup.txt(record.name) } }) }
                     }
                 }
+                var answers: [[Int: Result<[String], any Error>]] = Array(repeating: [:], count: missing.count)
+                for await (server, index, answer) in group { answers[server][index] = answer }
+                return answers
+            }
+            for server in missing.indices {
+                var still: [(name: String, value: String)] = []
+                for (index, record) in missing[server].records.enumerated() {
+                    switch answers[server][index] {
+                    case .success(let values) where values.contains(record.value): continue
+                    case .failure(let error): missing[server].failure = "\(error)"
+                    default: break
+                    }
+                    still.append(record)
+                }
+                missing[server].records = still
             }
             missing.removeAll { $0.records.isEmpty }
             if missing.isEmpty { return }

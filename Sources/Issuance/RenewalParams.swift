@@ -62,6 +62,7 @@ public struct RenewalParams: Sendable, Equatable {
         ("tls_alpn_01_port", .int(1...65535)), ("tls_alpn_01_address", .string),
         ("acme_dns_hook", .string), ("acme_dns_propagation_wait", .int(0...3600)), ("acme_dns_resolver", .string),
         ("acme_dns_rfc2136_server", .string), ("acme_dns_tsig_key", .string),
+        ("acme_dns_hook_parallel", .bool),
         ("key_type", .string), ("rsa_key_size", .int(2048...4096)), ("elliptic_curve", .string),
         ("preferred_chain", .string), ("ca_bundle", .string),
         ("preferred_profile", .string), ("required_profile", .string),
@@ -198,7 +199,7 @@ public struct RenewalParams: Sendable, Equatable {
                     throw invalid("authenticator acme-dns-hook without acme_dns_hook")
                 }
                 return .dnsHook(script: script, propagationSeconds: int("acme_dns_propagation_wait") ?? 0,
-                                resolver: string("acme_dns_resolver"))
+                                resolver: string("acme_dns_resolver"), parallel: bool("acme_dns_hook_parallel"))
             case "acme-dns-rfc2136":
                 guard let server = string("acme_dns_rfc2136_server"), let keyFile = string("acme_dns_tsig_key") else {
                     throw invalid("authenticator acme-dns-rfc2136 without acme_dns_rfc2136_server and acme_dns_tsig_key")
@@ -243,11 +244,12 @@ public struct RenewalParams: Sendable, Equatable {
             values["authenticator"] = "acme-tls-alpn"
             values["tls_alpn_01_port"] = String(port)
             values["tls_alpn_01_address"] = address
-        case .dnsHook(let script, let seconds, let resolver):
+        case .dnsHook(let script, let seconds, let resolver, let parallel):
             values["authenticator"] = "acme-dns-hook"
             values["acme_dns_hook"] = script
             values["acme_dns_propagation_wait"] = String(seconds)
             values["acme_dns_resolver"] = resolver
+            if parallel { values["acme_dns_hook_parallel"] = "True" }
         case .dnsRFC2136(let server, let keyFile, let seconds):
             // The key file's path only: the secret stays in the file.
             values["authenticator"] = "acme-dns-rfc2136"

@@ -25,6 +25,7 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("Check the TXT records at this DNS server before the CA looks.", valueName: "HOST:PORT")) var dnsResolver: String?
     @Option(name: .customLong("dns-rfc2136"), help: .init("Answer DNS-01 instead by RFC 2136 dynamic updates at this primary DNS server, signed with --tsig-key (saved for renewal).", valueName: "SERVER[:PORT]")) var dnsRFC2136: String?
     @Option(help: .init("BIND key file (as tsig-keygen writes it; hmac-sha256 or hmac-sha512) that signs the --dns-rfc2136 updates.", valueName: "FILE")) var tsigKey: String?
+    @Flag(help: "Run the DNS hook for all names at once (only if it can publish records side by side; saved for renewal).") var dnsHookParallel = false
     @Option(help: .init("Use the chain whose top certificate is issued by this common name, if the CA offers it.", valueName: "ISSUER CN")) var preferredChain: String?
     @Flag(help: "Issue even if a valid certificate for these names exists and is not due.") var forceRenewal = false
     @Option(help: .init("ACME profile to ask for if the CA offers it (e.g. classic, tlsserver, shortlived).", valueName: "NAME")) var preferredProfile: String?
@@ -43,7 +44,7 @@ struct Issue: AsyncParsableCommand {
             let challenge = try ChallengeMethod(http01Port: responder.http01Port, http01Address: responder.http01Address, webroot: webroot,
                                                 tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress, dnsHook: dnsHook,
                                                 dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver,
-                                                dnsRFC2136: dnsRFC2136, tsigKey: tsigKey)
+                                                dnsRFC2136: dnsRFC2136, tsigKey: tsigKey, dnsHookParallel: dnsHookParallel)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
                                        configDirectory: common.configDirectory, certName: certName, keyType: key.keyType,
                                        registration: try registration.options(), challenge: challenge, preferredChain: preferredChain,

@@ -131,4 +131,15 @@ struct ClientTests {
         #expect(backoff.delay(retryAfter: .seconds(3600)) == .seconds(60))
         #expect(backoff.delay(retryAfter: .milliseconds(300)) == .milliseconds(300))
     }
+
+    @Test("the validation backoff grows by 20 ms for its first two seconds, then doubles up to 10 s")
+    func validationBackoff() {
+        var backoff = Backoff.validation
+        let delays = (0..<20).map { _ in backoff.delay(retryAfter: nil) }
+        #expect(Array(delays.prefix(14)) == (1...14).map { .milliseconds(20 * $0) })
+        #expect(Array(delays.dropFirst(14)) == [.milliseconds(560), .milliseconds(1120), .milliseconds(2240), .milliseconds(4480),
+                                                .milliseconds(8960), .seconds(10)])
+        // Ten polls in the first 1.1 s: a CA that validates within a second is found quickly.
+        #expect(delays.prefix(10).reduce(Duration.zero, +) == .milliseconds(1100))
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ACME
 import Testing
 @testable import Challenges
 
@@ -62,6 +63,25 @@ struct TLSALPNResponderTests {
         responder.remove(identifier: "alpn.example.test")
         let removed = try sClient(port: responder.port, name: "alpn.example.test", alpn: "acme-tls/1")
         #expect(!removed.output.contains("BEGIN CERTIFICATE"), "served after remove: \(removed.output)")
+    }
+
+    @Test("the TLS-ALPN-01 solver tells the order flow when the CA has fetched: after an acme-tls/1 handshake for every name")
+    func solverSeesFetch() async throws {
+        let solver = try TLSALPNSolver(address: "127.0.0.1", port: 0)
+        try await solver.present(identifier: "a.alpn.test", token: "t1", keyAuthorization: "t1.thumb")
+        try await solver.present(identifier: "b.alpn.test", token: "t2", keyAuthorization: "t2.thumb")
+        let both = [PresentedChallenge(identifier: "a.alpn.test", token: "t1"), PresentedChallenge(identifier: "B.Alpn.Test", token: "t2")]
+        #expect(await solver.waitForFetch(both, limit: .milliseconds(50)) == false, "fetched before any handshake")
+        _ = try sClient(port: solver.port, name: "b.alpn.test", alpn: nil)
+        _ = try sClient(port: solver.port, name: "a.alpn.test", alpn: "acme-tls/1")
+        #expect(await solver.waitForFetch(both, limit: .milliseconds(50)) == false, "one of two names (and a plain TLS client) counted as all")
+        // Waiting starts before the CA's last handshake and ends with it, long before the limit.
+        let waiter = Task { await solver.waitForFetch(both, limit: .seconds(60)) }
+        let last = try sClient(port: solver.port, name: "b.alpn.test", alpn: "acme-tls/1")
+        #expect(last.output.contains("ALPN protocol: acme-tls/1"), "\(last.output)")
+        #expect(await waiter.value, "the fetch of both names was not seen")
+        await solver.cleanup(identifier: "a.alpn.test", token: "t1")
+        await solver.cleanup(identifier: "b.alpn.test", token: "t2")
     }
 }
 

@@ -81,15 +81,8 @@ extension CertbotInteropTests {
         let pebble = try Pebble()
         let base = try TestSupport.temporaryDirectory("certbot-webroot")
         let dir = base + "/le", root = base + "/www"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", root, String(pebble.httpPort)]
-        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try server.run()
-        defer { stopProcess(server) }
-        try TestSupport.waitForPort(pebble.httpPort, timeout: 5)
+        let server = try WebrootServer(root: root, port: pebble.httpPort)
+        defer { withExtendedLifetime(server) {} }
 
         let created = try certbot(["certonly", "--webroot", "-w", root, "-d", "wr.example.test", "--server", pebble.directoryURL,
                                    "--agree-tos", "--register-unsafely-without-email"], pebble: pebble, configDir: dir)

@@ -12,7 +12,7 @@ struct IssueTests {
                              + pebble.acmeArguments(configDir: dir + "/le"))
         #expect(result.status == 0, "acme issue failed: \(result.output)")
         #expect(result.stdout.contains(dir + "/le/live/mail.example.test/fullchain.pem"))
-        #expect(result.stderr.contains("validated mail.example.test (1/1)"))
+        #expect(result.stderr.contains("validated 1 name"), "\(result.output)")
         try LineageChecks(configDir: dir + "/le", name: "mail.example.test")
             .verify(names: ["mail.example.test"], root: try pebble.rootPEM(), keyAlgorithm: "id-ecPublicKey")
 
@@ -34,7 +34,7 @@ struct IssueTests {
                              + pebble.acmeArguments(configDir: dir + "/le"))
         #expect(result.status == 0, "acme issue failed: \(result.output)")
         #expect(result.stderr.contains("validating 20 names with http-01"))
-        #expect(result.stderr.contains("(20/20)"))
+        #expect(result.stderr.contains("validated 20 names"), "\(result.output)")
         try LineageChecks(configDir: dir + "/le", name: "host1.example.test")
             .verify(names: names, root: try pebble.rootPEM(), keyAlgorithm: "rsaEncryption")
     }
@@ -57,15 +57,8 @@ struct IssueTests {
         let pebble = try Pebble()
         let dir = try TestSupport.temporaryDirectory("webroot")
         let root = dir + "/www"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", root, String(pebble.httpPort)]
-        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try server.run()
-        defer { stopProcess(server) }
-        try TestSupport.waitForPort(pebble.httpPort, timeout: 10, process: server, what: "python3 -m http.server")
+        let server = try WebrootServer(root: root, port: pebble.httpPort)
+        defer { withExtendedLifetime(server) {} }
 
         let result = try run(TestSupport.acmeBinary, ["issue", "-d", "web.example.test", "--webroot", root,
                                                       "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle,
@@ -76,6 +69,43 @@ struct IssueTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/.well-known"), "webroot token directory left behind")
         let conf = try String(contentsOfFile: dir + "/le/renewal/web.example.test.conf", encoding: .utf8)
         #expect(conf.contains("authenticator = webroot"), "\(conf)")
+    }
+
+    /// The HTTP requests `acme issue --verbose` reports for `names` names through `method`, with
+    /// an existing account: every one of them, retries included (ACMEClient.requestCount).
+    func requests(_ pebble: Pebble, dir: String, names: [String], method: [String]) throws -> Int {
+        let result = try run(TestSupport.acmeBinary, ["issue", "--verbose"] + names.flatMap { ["-d", $0] } + method
+                             + ["--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle, "--config-dir", dir, "--agree-tos"])
+        #expect(result.status == 0, "\(result.output)")
+        guard let line = result.output.split(separator: "\n").first(where: { $0.hasSuffix(" HTTP requests to the CA") }),
+              let count = Int(line.split(separator: " ").first { Int($0) != nil } ?? "") else {
+            throw TestFailure("acme issue --verbose reported no request count: \(result.output)")
+        }
+        return count
+    }
+
+    @Test("at the protocol floor on every HTTP-01 path: 9 requests for one name, at most 1.2 x (7 + 2 per name) for 20")
+    func requestCounts() throws {
+        let pebble = try Pebble()
+        let dir = try TestSupport.temporaryDirectory("requests")
+        let server = try WebrootServer(root: dir + "/www", port: pebble.httpPort)
+        let register = try run(TestSupport.acmeBinary, ["account", "register", "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle,
+                                                        "--config-dir", dir + "/le", "--agree-tos"])
+        #expect(register.status == 0, "\(register.output)")
+        // directory, newNonce, newOrder, an authorization and a challenge per name, one order poll once
+        // validated, finalize, one order poll (Pebble finalizes asynchronously), download.
+        func minimum(_ n: Int) -> Int { 7 + 2 * n }
+        let webroot = ["--webroot", server.root]
+        #expect(try requests(pebble, dir: dir + "/le", names: ["one.example.test"], method: webroot) == minimum(1))
+        let twenty = (1...20).map { "w\($0).example.test" }
+        let many = try requests(pebble, dir: dir + "/le", names: twenty, method: webroot)
+        #expect(many >= minimum(20) && Double(many) <= 1.2 * Double(minimum(20)), "20 names through a webroot: \(many) requests")
+        server.stop()
+
+        let standalone = ["--http-01-port", String(pebble.httpPort), "--http-01-address", "127.0.0.1"]
+        #expect(try requests(pebble, dir: dir + "/le", names: ["solo.example.test"], method: standalone) == minimum(1))
+        let responded = try requests(pebble, dir: dir + "/le", names: (1...20).map { "s\($0).example.test" }, method: standalone)
+        #expect(responded >= minimum(20) && Double(responded) <= 1.2 * Double(minimum(20)), "20 names through the responder: \(responded) requests")
     }
 
     @Test("an existing account is reused; a second lineage for other names; -0001 on a name clash")

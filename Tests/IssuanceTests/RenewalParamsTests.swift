@@ -28,6 +28,7 @@ struct RenewalParamsTests {
         .dnsHook(script: "/usr/local/bin/dns-hook add, \"quoted\" # not a comment", propagationSeconds: 30, resolver: "127.0.0.1:53"),
         .dnsRFC2136(server: "[2001:db8::53]:5353", keyFile: "/etc/acme/tsig.key", propagationSeconds: 300),
         .dnsRFC2136(server: "ns1.example.test", keyFile: "/etc/acme/tsig.key", propagationSeconds: 120),
+        .dnsHook(script: "/usr/local/bin/dns-hook", propagationSeconds: 0, resolver: nil, parallel: true),
         .certbotManual(authHook: "/hooks/auth.sh", cleanupHook: "/hooks/clean.sh", challenge: "dns-01"),
         .certbotManual(authHook: "/hooks/auth.sh", cleanupHook: nil, challenge: "http-01"),
         .tlsALPN(address: nil, port: 443), .tlsALPN(address: "192.0.2.1", port: 8443),
