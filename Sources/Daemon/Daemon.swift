@@ -109,6 +109,7 @@ public final class Daemon: @unchecked Sendable {
                 do { try loadEnvironment() } catch { log.log("error", "\(error); keeping the previous settings", level: "error") }
                 status.retries = [:]
                 status.heldBack = nil
+                renewedAt = [:]  // an edited conf (names, profile) may renew again at once
                 nextProvisionCheck = .distantPast
             case .stop(let signal):
                 log.log("stopped", signal == 0 ? "the loop ended" : "after signal \(signal)")
@@ -277,7 +278,9 @@ public final class Daemon: @unchecked Sendable {
             status.heldBack = nil  // the sources hold something new: it gets its chance
         }
         guard report.changed else { return }
-        for line in report.progressLines(dryRun: false) { log.log("installed", line) }
+        for note in report.notes { log.log("note", note) }
+        for change in report.changes { log.log("installed", change) }
+        if !report.reloaded.isEmpty { log.log("reloaded", report.reloaded.joined(separator: " and ")) }
         var serial: String?
         if report.setDigest != nil {
             do { serial = try Certificate.chain(file: InstalledPaths(tlsDir: workflow.settings.tlsDir).chain).first?.serialHex } catch {

@@ -2,7 +2,7 @@ import Base
 import FoundationEssentials
 import Glibc
 
-/// The daemon's log: one line per event on stdout, as text (`2026-11-28T01:02:03Z renewed
+/// The daemon's log: one line per event on stdout, as text (`2026-11-28 01:02:03 UTC renewed
 /// mail.example.com: …`) or JSON objects (`--log-format json`). Text from certificates and
 /// peers is escaped, so one event stays one line.
 public struct EventLog: Sendable {

@@ -271,6 +271,19 @@ struct DaemonTests {
         #expect(renewed.status == 0, "\(renewed.output)")
         let newSerial = try liveLeaf(le).serialHex
         try waitUntil("the daemon installs what acme renew obtained", timeout: 10) { installed() == newSerial }
+        // Names added in the conf (twice), each followed by SIGHUP: each renews at once, with the new names.
+        for extra in ["smtp.example.test", "imap.example.test"] {
+            let confPath = le + "/renewal/\(name).conf"
+            let conf = try String(contentsOfFile: confPath, encoding: .utf8)
+            let lines = conf.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix("acme_domains") ? "acme_domains = \(name), \(extra)," : String($0) }
+            try lines.joined(separator: "\n").write(toFile: confPath, atomically: true, encoding: .utf8)
+            let before = daemon.lines(containing: "\"renewed\"").count
+            daemon.signal(SIGHUP)
+            try waitUntil("the renewal for the added name \(extra)", timeout: 20) { daemon.lines(containing: "\"renewed\"").count == before + 1 }
+            #expect(try liveLeaf(le).dnsNames.sorted() == [extra, name].sorted())
+        }
+        #expect(daemon.log.contains("the requested names changed"), "\(daemon.log)")
         for line in daemon.log.split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(object?["event"] is String && object?["time"] is String && object?["message"] is String, "\(line)")
