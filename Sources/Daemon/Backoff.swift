@@ -32,8 +32,8 @@ public struct BackoffPolicy: Sendable {
         state.lastError = error
         state.caFailures = state.caFailures.filter { now.timeIntervalSince($0) < 3600 }
         if reachedCA { state.caFailures.append(now) }
-        let exponent = Double(min(state.failures - 1, 30))
-        let delay = min(base * pow2(exponent), maximum) * (1 + jitter * (2 * random - 1))
+        let doublings = Double(1 << min(state.failures - 1, 30))
+        let delay = min(base * doublings, maximum) * (1 + jitter * (2 * random - 1))
         var retry = now.addingTimeInterval(delay)
         // The hour's budget of failed orders is spent: wait until the oldest leaves the hour.
         if state.caFailures.count >= caFailuresPerHour, let oldest = state.caFailures.first {
@@ -41,11 +41,5 @@ public struct BackoffPolicy: Sendable {
         }
         state.retryAt = retry
         return state
-    }
-
-    private func pow2(_ exponent: Double) -> Double {
-        var value = 1.0
-        for _ in 0..<Int(exponent) { value *= 2 }
-        return value
     }
 }

@@ -56,6 +56,8 @@ public final class Daemon: @unchecked Sendable {
     var status: DaemonStatus
     var environment: [String: String] = [:]
     var nextProvisionCheck = Date.distantPast
+    /// Backoff of the whole pass when the lineages could not be looked at (config directory, lock).
+    var passRetry: RetryState?
     /// When each lineage was last renewed here: never again within a quarter of its lifetime
     /// (a CA whose renewal window stays in the past must not make the daemon loop).
     var renewedAt: [String: Date] = [:]
@@ -158,11 +160,10 @@ public final class Daemon: @unchecked Sendable {
         } catch {
             // Could not look at all (config directory, lock): say so and look again soon.
             log.log("error", "cannot look at the certificates: \(error)", level: "error")
-            status.retries[""] = settings.backoff.failed(status.retries[""] ?? RetryState(), reachedCA: false,
-                                                        error: "\(error)", now: current)
+            passRetry = settings.backoff.failed(passRetry ?? RetryState(), reachedCA: false, error: "\(error)", now: current)
             return false
         }
-        status.retries[""] = nil
+        passRetry = nil
         for note in summary.notes { log.log("note", note) }
         var renewedAny = false
         var seen = Set<String>()
@@ -215,7 +216,7 @@ public final class Daemon: @unchecked Sendable {
         }
         status.lineages = lineages.sorted { $0.name < $1.name }
         // Backoff of lineages that no longer exist is forgotten.
-        for name in status.retries.keys where !name.isEmpty && !seen.contains(name) && waiting[name] == nil {
+        for name in status.retries.keys where !seen.contains(name) && waiting[name] == nil {
             status.retries[name] = nil
         }
         return renewedAny
@@ -281,13 +282,7 @@ public final class Daemon: @unchecked Sendable {
         for note in report.notes { log.log("note", note) }
         for change in report.changes { log.log("installed", change) }
         if !report.reloaded.isEmpty { log.log("reloaded", report.reloaded.joined(separator: " and ")) }
-        var serial: String?
-        if report.setDigest != nil {
-            do { serial = try Certificate.chain(file: InstalledPaths(tlsDir: workflow.settings.tlsDir).chain).first?.serialHex } catch {
-                log.log("warning", "cannot read the certificate just installed: \(error)", level: "warning")
-            }
-        }
-        status.lastInstall = DaemonStatus.Install(at: now(), set: report.installedSet, origin: report.origin, serial: serial, rolledBack: false)
+        status.lastInstall = DaemonStatus.Install(at: now(), set: report.installedSet, origin: report.origin, serial: report.serial, rolledBack: false)
         guard let verifier = settings.verifier, report.installedSet != nil else { return }
         await verify(verifier, settings: workflow.settings, after: report)
     }
@@ -307,19 +302,15 @@ public final class Daemon: @unchecked Sendable {
             status.lastVerification = .init(at: at, ok: false, endpoints: failed)
             status.heldBack = heldBack
             status.lastInstall?.rolledBack = true
-            let restoredOK = restored.allSatisfy(\.ok)
             log.log("not-served", failed.summary, level: "error")
-            log.log("rolled-back", "the previous certificate is live again" + (restoredOK ? " and served" : "; it is NOT served either: \(restored.summary)"),
-                    level: "error")
+            log.log("rolled-back", "the previous certificate is live again"
+                    + (restored.allSatisfy(\.ok) ? " and served" : "; it is NOT served either: \(restored.summary)"), level: "error")
             raise(Incident(kind: .rolledBack, lineage: nil, since: at,
-                           message: "the new certificate was not served after the reload (\(failed.summary)); the previous one was put back"
-                               + (restoredOK ? " and is served" : " but is not served either (\(restored.summary))")
-                               + ". Fix the daemon's TLS settings, then send SIGHUP to acme daemon (or run acme provision)."))
-        case .notServed(let failed, let reason):
+                           message: (outcome.problem ?? "") + ". Fix the daemon's TLS settings, then send SIGHUP to acme daemon (or run acme provision)."))
+        case .notServed(let failed, _):
             status.lastVerification = .init(at: at, ok: false, endpoints: failed)
-            log.log("not-served", "\(failed.summary) (no rollback: \(reason))", level: "error")
-            raise(Incident(kind: .notServed, lineage: nil, since: at,
-                           message: "the installed certificate is not served: \(failed.summary); no rollback: \(reason)"))
+            log.log("not-served", outcome.problem ?? "", level: "error")
+            raise(Incident(kind: .notServed, lineage: nil, since: at, message: outcome.problem ?? ""))
         }
     }
 
@@ -343,7 +334,7 @@ public final class Daemon: @unchecked Sendable {
         let current = now()
         var wake = current.addingTimeInterval(Double(settings.heartbeat.components.seconds))
         for lineage in status.lineages { if let at = lineage.nextActionAt { wake = min(wake, at) } else { wake = current } }
-        if let retry = status.retries[""]?.retryAt { wake = min(wake, retry) }
+        if let retry = passRetry?.retryAt { wake = min(wake, retry) }
         if settings.provision != nil { wake = min(wake, nextProvisionCheck) }
         return max(wake, current)
     }

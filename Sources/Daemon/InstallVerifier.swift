@@ -28,10 +28,18 @@ public struct InstallVerifier: Sendable {
         /// Not served and nothing to go back to (the first install, or the old set is gone).
         case notServed([ServedCheck.Result], reason: String)
 
-        public var ok: Bool {
+        public var ok: Bool { problem == nil }
+
+        /// What went wrong, in one line (nil when served or nothing to check).
+        public var problem: String? {
             switch self {
-            case .nothingToCheck, .served: true
-            case .rolledBack, .notServed: false
+            case .nothingToCheck, .served:
+                nil
+            case .rolledBack(let failed, let restored, _):
+                "not served: \(failed.summary); the previous certificate was put back"
+                    + (restored.allSatisfy(\.ok) ? " and is served" : " but is not served either: \(restored.summary)")
+            case .notServed(let failed, let reason):
+                "not served: \(failed.summary) (no rollback: \(reason))"
             }
         }
     }

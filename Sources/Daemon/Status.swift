@@ -125,6 +125,11 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         return String(decoding: try Self.encoder().encode(Report(healthy: problems.isEmpty, problems: problems, status: self)), as: UTF8.self)
     }
 
+    /// Where the daemon writes and `acme status` reads, unless `--status-file` says otherwise.
+    public static func defaultPath(configDirectory: String) -> String {
+        configDirectory + "/.acme-daemon-status.json"
+    }
+
     /// The status file's largest accepted size.
     static let maxBytes = 4 << 20
 

@@ -100,6 +100,11 @@ public struct RenewalParams: Sendable, Equatable {
         issuedProfile = values.string("acme_issued_profile")
     }
 
+    /// The items of a configobj list value as certbot writes it (`a, b,`), trimmed, empty ones dropped.
+    public static func listItems(_ value: String) -> [String] {
+        value.split(separator: ",").map { String($0.trimmed) }.filter { !$0.isEmpty }
+    }
+
     /// `reuse_key` alone, for readers that need nothing else of the conf (any authenticator).
     public static func reusesKey(_ config: RenewalConfig, path: String) throws -> Bool {
         try Values(config: config, path: path).bool("reuse_key")
@@ -147,9 +152,7 @@ public struct RenewalParams: Sendable, Equatable {
         /// Valid once `init` passed.
         func int(_ key: String) -> Int? { raw[key].flatMap { Int($0.trimmed) } }
         func bool(_ key: String) -> Bool { raw[key].flatMap(Self.boolean) ?? false }
-        func list(_ key: String) -> [String] {
-            (raw[key] ?? "").split(separator: ",").map { String($0.trimmed) }.filter { !$0.isEmpty }
-        }
+        func list(_ key: String) -> [String] { RenewalParams.listItems(raw[key] ?? "") }
 
         /// certbot: `key_type` rsa|ecdsa, `rsa_key_size`, `elliptic_curve`; confs older than
         /// certbot 2.0 have no key_type and mean RSA.

@@ -34,6 +34,8 @@ public struct Provisioner: Sendable {
         public var previousSet: String?
         /// The digest of the file set the sources hold now (see `heldBack`).
         public var setDigest: String?
+        /// The serial of the primary certificate the sources hold (nil in plaintext mode).
+        public var serial: String?
 
         /// Notes, each change, and the reloads, as progress lines.
         public func progressLines(dryRun: Bool) -> [String] {
@@ -55,12 +57,8 @@ public struct Provisioner: Sendable {
     /// Checks everything, then (unless `dryRun`) applies what differs.
     /// Throws before touching anything when a check fails.
     public func run(dryRun: Bool, now: Date = Date()) throws -> Report {
-        // One provision at a time per TLS directory (a --watch loop and a deploy hook may meet).
         var lock: FileLock?
-        if !dryRun {
-            try FS.makeDirectories(settings.tlsDir, mode: 0o755)
-            lock = try FileLock(path: settings.tlsDir + "/.acme-provision.lock")
-        }
+        if !dryRun { lock = try lockTLSDirectory() }
         defer { withExtendedLifetime(lock) {} }
         return try compareAndApply(dryRun: dryRun, now: now)
     }
@@ -69,6 +67,7 @@ public struct Provisioner: Sendable {
         var report = Report()
         let set = try CertificateFinder(settings: settings, now: now).find()
         report.origin = set?.origin
+        report.serial = set?.primary.leaf.serialHex
         report.warnings += set?.warnings ?? []
         report.notes += set?.notes ?? []
         if set == nil {
@@ -102,10 +101,10 @@ public struct Provisioner: Sendable {
         var masterChanges: [(String, String)] = []
         let mainCF = settings.postfixDir + "/main.cf"
         let havePostfix = FS.exists(mainCF)
-        var queueDirectory = "/var/spool/postfix"
+        var queueDirectory = Self.queueDirectory([:])
         if havePostfix {
             let current = PostfixConfig.parseMainCF(try FS.read(mainCF))
-            if let queue = current["queue_directory"], !queue.isEmpty { queueDirectory = queue }
+            queueDirectory = Self.queueDirectory(current)
             let wanted = PostfixConfig.render(set: set, level: settings.tlsLevel, paths: paths, current: current)
             postfixChanges = wanted.settings.filter { current[$0.0] ?? "" != PostfixConfig.normalize($0.1) }
             if set == nil {
@@ -168,7 +167,7 @@ public struct Provisioner: Sendable {
         }
         if filesDiffer && dropsFiles { report.installedSet = try installFiles(files) }
         if filesDiffer { report.previousSet = previousSet }
-        try saveState(files: files, serial: set?.primary.leaf.serialHex, dovecot: settings.dovecotVersion == nil ? detected : nil)
+        try saveState(files: files, serial: report.serial, dovecot: settings.dovecotVersion == nil ? detected : nil)
 
         // Reload what runs; a daemon that is down reads the new settings when it starts.
         if havePostfix && (filesDiffer || !postfixChanges.isEmpty || !masterChanges.isEmpty) {
@@ -194,6 +193,18 @@ public struct Provisioner: Sendable {
         }
         report.warnings.append("using custom DH parameters from \(custom) (\(bits) bits) instead of the RFC 7919 ffdhe4096 group")
         return text
+    }
+
+    /// One provision or restore at a time per TLS directory (a --watch loop, the daemon and a
+    /// deploy hook may meet).
+    func lockTLSDirectory() throws -> FileLock {
+        try FS.makeDirectories(settings.tlsDir, mode: 0o755)
+        return try FileLock(path: settings.tlsDir + "/.acme-provision.lock")
+    }
+
+    /// main.cf's queue_directory (where the master's pid file is), else Postfix's default.
+    static func queueDirectory(_ mainCF: [String: String]) -> String {
+        mainCF["queue_directory"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/spool/postfix"
     }
 
     /// The name a file set gets under `sets/`: the first 8 bytes of a SHA-256 over its files.
@@ -247,8 +258,7 @@ public struct Provisioner: Sendable {
     /// Puts a kept set (`Report.previousSet`) back live and reloads the daemons: the rollback
     /// after a daemon did not serve a new set. The configuration files are left as they are.
     public func restore(set name: String) throws -> Report {
-        try FS.makeDirectories(settings.tlsDir, mode: 0o755)
-        let lock = try FileLock(path: settings.tlsDir + "/.acme-provision.lock")
+        let lock = try lockTLSDirectory()
         defer { withExtendedLifetime(lock) {} }
         guard !name.contains("/"), name != "..", FS.isDirectory(settings.tlsDir + "/sets/" + name) else {
             throw ProvisionError(.installFailed, "cannot restore \(settings.tlsDir)/sets/\(name): it is not there any more; run acme provision to install what the sources hold")
@@ -262,8 +272,7 @@ public struct Provisioner: Sendable {
         report.changes.append("restored the file set \(name)")
         let mainCF = settings.postfixDir + "/main.cf"
         if FS.exists(mainCF) {
-            let queue = PostfixConfig.parseMainCF(try FS.read(mainCF))["queue_directory"].flatMap { $0.isEmpty ? nil : $0 }
-            reloadPostfix(&report, queueDirectory: queue ?? "/var/spool/postfix")
+            reloadPostfix(&report, queueDirectory: Self.queueDirectory(PostfixConfig.parseMainCF(try FS.read(mainCF))))
         }
         if FS.isDirectory(settings.dovecotDir) { reloadDovecot(&report) }
         return report

@@ -1,6 +1,5 @@
 import FoundationEssentials
 import Issuance
-import Base
 
 /// Why a certificate is (or is not yet) due.
 public enum DueBasis: Sendable, Equatable {
@@ -62,7 +61,7 @@ public struct DuePolicy: Sendable {
     public static func changeForcingRenewal(names listed: String?, issuedProfile: String?, requiredProfile: String?,
                                             preferredProfile: String?, certificateNames: [String]) -> DueBasis? {
         if let listed {
-            let wanted = Set(listed.split(separator: ",").map { $0.trimmed.lowercased() }.filter { !$0.isEmpty })
+            let wanted = Set(RenewalParams.listItems(listed).map { $0.lowercased() })
             if !wanted.isEmpty, wanted != Set(certificateNames) { return .namesChanged }
         }
         if let issuedProfile {

@@ -46,7 +46,7 @@ struct DaemonCommand: AsyncParsableCommand {
             let log = EventLog(format: EventLog.Format(rawValue: logFormat) ?? .text)
             var options = RenewOptions(toolVersion: acmeVersion)
             (options.caBundle, options.useDirectoryHooks) = (common.caBundlePath, !noDirectoryHooks)
-            let statusPath = LocalSystem.absolutePath(statusFile ?? common.configDirectory + "/.acme-daemon-status.json")
+            let statusPath = LocalSystem.absolutePath(statusFile ?? DaemonStatus.defaultPath(configDirectory: common.configDirectory))
             var settings = DaemonSettings(configDirectory: common.configDirectory, makeClient: common.printing.clientFactory,
                                           renewOptions: options, alerter: Alerter(mailTo: alertTo, command: alertCommand),
                                           statusPath: statusPath, log: log)
@@ -83,7 +83,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await ExitStatus.run {
-            let status = try DaemonStatus.load(LocalSystem.absolutePath(statusFile ?? store.configDirectory + "/.acme-daemon-status.json"))
+            let status = try DaemonStatus.load(LocalSystem.absolutePath(statusFile ?? DaemonStatus.defaultPath(configDirectory: store.configDirectory)))
             if json { Output.print(try status.json()) } else if !printing.quiet { Output.print(status.text()) }
             let problems = status.problems()
             if !problems.isEmpty { throw DaemonError(.unhealthy, "unhealthy: " + problems.joined(separator: "; ")) }

@@ -116,14 +116,11 @@ struct ProvisionCommand: AsyncParsableCommand {
     }
 
     func check(_ verifier: InstallVerifier, _ settings: ProvisionSettings, _ report: Provisioner.Report, _ output: Output) async throws {
-        switch await verifier.verify(settings: settings, after: report.changed ? report : nil) {
+        let outcome = await verifier.verify(settings: settings, after: report.changed ? report : nil)
+        switch outcome {
         case .nothingToCheck(let why): output.step("not verified: \(why)")
         case .served(let results): output.result("served by \(results.count) endpoint(s): \(results.map(\.endpoint).joined(separator: " "))")
-        case .rolledBack(let failed, let restored, _):
-            throw DaemonError(.notServed, "not served: \(failed.summary); the previous certificate was put back"
-                              + (restored.allSatisfy(\.ok) ? " and is served" : " but is not served either: \(restored.summary)"))
-        case .notServed(let failed, let reason):
-            throw DaemonError(.notServed, "not served: \(failed.summary) (\(reason))")
+        case .rolledBack, .notServed: throw DaemonError(.notServed, outcome.problem ?? "not served")
         }
     }
 

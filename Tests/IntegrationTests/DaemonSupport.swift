@@ -11,21 +11,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     init(_ arguments: [String], log: String, environment: [String: String] = [:]) throws {
         logPath = log
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([TestSupport.acmeBinary, "daemon"] + arguments).map { strdup($0) } + [nil]
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = withDefaultSignals { posix_spawn(&pid, TestSupport.acmeBinary, &actions, $0, argv, envp) }
-        guard spawned == 0 else { throw TestFailure("cannot start acme daemon: \(String(cString: strerror(spawned)))") }
-        self.pid = pid
+        pid = try spawnLogging(TestSupport.acmeBinary, ["daemon"] + arguments, log: log, append: true, environment: environment)
     }
 
     deinit { if isRunning { kill(pid, SIGKILL); _ = waitForExit(timeout: 5) } }

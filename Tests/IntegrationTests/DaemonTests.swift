@@ -22,6 +22,14 @@ struct DaemonTests {
          "--endpoint", "pop3://127.0.0.1:\(dovecot.pop3Port)", "--endpoint", "pop3s://127.0.0.1:\(dovecot.pop3sPort)"]
     }
 
+    /// What a container does before its mail daemons start: provision, issuing the first certificate.
+    func provisionBeforeStart(_ dir: String, _ le: String, _ double: ACMEDouble, _ postfix: PostfixServer, _ dovecot: DovecotServer) throws {
+        let provision = try run(TestSupport.acmeBinary, ["provision", "--issue-if-missing", "--ssl-type", "letsencrypt", "--hostname", name,
+                                                         "--tls-dir", dir + "/tls", "--postfix-dir", postfix.configDir, "--dovecot-dir",
+                                                         dovecot.configDir, "--dms-config", dir + "/dms"] + caArguments(double, le))
+        #expect(provision.status == 0, "\(provision.output)")
+    }
+
     func status(_ configDir: String, _ extra: [String] = []) throws -> RunResult {
         try run(TestSupport.acmeBinary, ["status", "--config-dir", configDir] + extra)
     }
@@ -36,10 +44,7 @@ struct DaemonTests {
         let dovecot = try DovecotServer(dir)
         defer { postfix.stop(); dovecot.stop() }
         // The daemons start with TLS settings: provision (issuing the first certificate) before they run.
-        let first = try run(TestSupport.acmeBinary, ["provision", "--issue-if-missing", "--ssl-type", "letsencrypt", "--hostname", name,
-                                                     "--tls-dir", dir + "/tls", "--postfix-dir", postfix.configDir, "--dovecot-dir",
-                                                     dovecot.configDir, "--dms-config", dir + "/dms"] + caArguments(double, le))
-        #expect(first.status == 0, "\(first.output)")
+        try provisionBeforeStart(dir, le, double, postfix, dovecot)
         try postfix.start()
         try dovecot.start()
         let daemon = try DaemonProcess(mailArguments(dir, double, postfix, dovecot) + caArguments(double, le), log: dir + "/daemon.log")
@@ -155,10 +160,7 @@ struct DaemonTests {
         let dovecot = try DovecotServer(dir)
         defer { postfix.stop(); dovecot.stop() }
         let alerts = dir + "/alerts.txt"
-        let provision = try run(TestSupport.acmeBinary, ["provision", "--issue-if-missing", "--ssl-type", "letsencrypt", "--hostname", name,
-                                                         "--tls-dir", dir + "/tls", "--postfix-dir", postfix.configDir, "--dovecot-dir",
-                                                         dovecot.configDir, "--dms-config", dir + "/dms"] + caArguments(double, le))
-        #expect(provision.status == 0, "\(provision.output)")
+        try provisionBeforeStart(dir, le, double, postfix, dovecot)
         try postfix.start()
         try dovecot.start()
         let first = try liveLeaf(le)

@@ -170,23 +170,34 @@ func stopProcess(_ process: Process) {
 /// that would never reach end-of-file; and the command is reaped with waitpid
 /// directly (Foundation's Process did not notice dovecot's launcher exit).
 func runDaemonStart(_ executable: String, _ arguments: [String], log: String) throws -> (status: Int32, output: String) {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    // The test runner blocks signals in its threads; a daemon must not inherit that
-    // mask, or it would never see the SIGHUP of a reload.
-    var pid: pid_t = 0
-    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, environ) }
-    guard spawned == 0 else { throw TestFailure("cannot run \(executable): \(String(cString: strerror(spawned)))") }
+    let pid = try spawnLogging(executable, arguments, log: log, append: false)
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return (code, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+}
+
+/// Starts `executable` with stdin from /dev/null, stdout and stderr into `log` (appended or
+/// truncated), default signal handling, and our environment with `environment` over it.
+func spawnLogging(_ executable: String, _ arguments: [String], log: String, append: Bool,
+                  environment: [String: String] = [:]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    // The test runner blocks signals in its threads; a daemon must not inherit that
+    // mask, or it would never see the SIGHUP of a reload.
+    var pid: pid_t = 0
+    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, envp) }
+    guard spawned == 0 else { throw TestFailure("cannot run \(executable): \(String(cString: strerror(spawned)))") }
+    return pid
 }
 
 /// Runs `body` with posix_spawn attributes that give the child an empty signal mask and default
