@@ -333,8 +333,13 @@ public final class Daemon: @unchecked Sendable {
     func nextWake() -> Date {
         let current = now()
         var wake = current.addingTimeInterval(Double(settings.heartbeat.components.seconds))
-        for lineage in status.lineages { if let at = lineage.nextActionAt { wake = min(wake, at) } else { wake = current } }
-        if let retry = passRetry?.retryAt { wake = min(wake, retry) }
+        if let retry = passRetry?.retryAt {
+            // The last pass could not look at the lineages: their due times wait for its retry
+            // (else a lineage due earlier would wake the loop again at once, over and over).
+            wake = min(wake, retry)
+        } else {
+            for lineage in status.lineages { if let at = lineage.nextActionAt { wake = min(wake, at) } else { wake = current } }
+        }
         if settings.provision != nil { wake = min(wake, nextProvisionCheck) }
         return max(wake, current)
     }
