@@ -12,17 +12,27 @@ struct DNSExchangeTests {
         let tcp: Int32
         let port: UInt16
 
+        /// The UDP port is a free one; the TCP port of the same number may be taken by another
+        /// test's connection, so a few ports are tried before giving up.
         init() throws {
-            (udp, port) = try UDPCatcher.open()
-            tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var reuse: Int32 = 1
-            setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = port.bigEndian
-            guard withUnsafePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0,
-                  listen(tcp, 4) == 0 else { throw DNSError(.unreachable, "cannot listen on TCP port \(port) for the test") }
+            for _ in 0..<20 {
+                let (udp, port) = try UDPCatcher.open()
+                let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var reuse: Int32 = 1
+                setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                address.sin_port = port.bigEndian
+                if withUnsafePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0,
+                   listen(tcp, 4) == 0 {
+                    (self.udp, self.tcp, self.port) = (udp, tcp, port)
+                    return
+                }
+                close(tcp)
+                close(udp)
+            }
+            throw DNSError(.unreachable, "cannot listen on TCP and UDP of one loopback port for the test (20 ports tried)")
         }
 
         deinit { close(udp); close(tcp) }
