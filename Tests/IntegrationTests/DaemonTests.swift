@@ -63,16 +63,23 @@ struct DaemonTests {
         while Date().timeIntervalSince(start) < 8 * 60 + 5 {
             let round = Date()
             rounds += 1
-            if let text = try? String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8),
-               let leaf = try? Certificate.chain(pem: text).first, leaf.serialHex != installed.last?.serial {
-                installed.append((leaf.serialHex, round))
+            // The installed set, read again whenever an endpoint serves something else: an install
+            // may land while a round's probes run (a round takes seconds on a loaded machine).
+            func noteInstall() {
+                if let text = try? String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8),
+                   let leaf = try? Certificate.chain(pem: text).first, leaf.serialHex != installed.last?.serial {
+                    installed.append((leaf.serialHex, Date()))
+                }
             }
+            noteInstall()
             for (label, port, starttls) in endpoints {
                 let probe = try TLSProbe.connect(port: port, starttls: starttls, caFile: double.rootFile)
-                guard let leaf = probe.leaf else { violations.append("\(round): \(label) served no certificate"); continue }
-                if leaf.notAfter <= Date() { violations.append("\(round): \(label) served an expired certificate (serial \(leaf.serialHex))") }
-                if let latest = installed.last, leaf.serialHex != latest.serial, round.timeIntervalSince(latest.at) > 20 {
-                    violations.append("\(round): \(label) serves \(leaf.serialHex), \(Int(round.timeIntervalSince(latest.at))) s after \(latest.serial) was installed")
+                let probed = Date()
+                guard let leaf = probe.leaf else { violations.append("\(probed): \(label) served no certificate"); continue }
+                if leaf.notAfter <= probed { violations.append("\(probed): \(label) served an expired certificate (serial \(leaf.serialHex))") }
+                if leaf.serialHex != installed.last?.serial { noteInstall() }
+                if let latest = installed.last, leaf.serialHex != latest.serial, probed.timeIntervalSince(latest.at) > 20 {
+                    violations.append("\(probed): \(label) serves \(leaf.serialHex), \(Int(probed.timeIntervalSince(latest.at))) s after \(latest.serial) was installed")
                 }
             }
             let spent = Date().timeIntervalSince(round)
