@@ -4,8 +4,8 @@ import Glibc
 
 /// `acme store export DIR`: writes the store back as a certbot layout — `archive/` with every
 /// version, `live/` links relative as certbot makes them, `renewal/*.conf`, `accounts/` — with
-/// certbot's modes (private keys 0600, account keys 0400, live/ archive/ renewal/ accounts/
-/// 0700). The tree is built beside DIR and renamed into place in one step, so a crash leaves
+/// certbot's modes (private keys 0600, account keys 0400, lineage directories 0755, account
+/// directories 0700; live/ archive/ renewal/ accounts/ as they were when imported). The tree is built beside DIR and renamed into place in one step, so a crash leaves
 /// either no DIR or the complete one. Database content is untrusted too: names are checked
 /// before they become paths, sizes are bounded, and an encrypted key that does not open with
 /// `--store-key` stops the export before anything is written.
@@ -59,12 +59,12 @@ public enum LayoutExport {
             throw FleetError(.unwritable, "\(parent) is not a directory; create it first")
         }
         // Everything is read and checked (and every key opened) before the first byte is written.
-        let (lineages, accounts, liveReadme) = try read(store, target: target)
+        let (lineages, accounts, liveReadme, modes) = try read(store, target: target)
 
         let staging = "\(parent)/.\(FS.lastComponent(target)).acme-export-\(getpid())"
         try removeTree(staging)
         do {
-            try write(lineages, accounts, liveReadme, into: staging)
+            try write(lineages, accounts, liveReadme, modes, into: staging)
             guard rename(staging, target) == 0 else {
                 throw FleetError(.unwritable, "cannot move \(staging) to \(target): \(FS.errorText())")
             }
@@ -82,7 +82,7 @@ public enum LayoutExport {
     static let maxFieldSize = LayoutFiles.maxFileSize
     static let maxAccountDepth = LayoutImport.maxAccountDepth
 
-    static func read(_ store: FleetStore, target: String) throws -> ([Lineage], [Account], [UInt8]?) {
+    static func read(_ store: FleetStore, target: String) throws -> ([Lineage], [Account], [UInt8]?, DirectoryModes) {
         let connection = store.connection
         return try connection.transaction {
             try StoreSchema.requireCurrent(connection)
@@ -137,7 +137,7 @@ public enum LayoutExport {
             }
             let liveReadme = try store.setting("live_readme")
             if let liveReadme { try checkSize(liveReadme, limit: maxFieldSize, what: "live/README", store) }
-            return (lineages, accounts, liveReadme)
+            return (lineages, accounts, liveReadme, DirectoryModes(stored: try store.setting("directory_modes")))
         }
     }
 
@@ -182,9 +182,9 @@ public enum LayoutExport {
 
     // MARK: - Writing the layout
 
-    static func write(_ lineages: [Lineage], _ accounts: [Account], _ liveReadme: [UInt8]?, into root: String) throws {
+    static func write(_ lineages: [Lineage], _ accounts: [Account], _ liveReadme: [UInt8]?, _ modes: DirectoryModes, into root: String) throws {
         try LayoutFiles.makeDirectory(root, mode: 0o755)
-        for top in ["live", "archive", "renewal"] { try LayoutFiles.makeDirectory("\(root)/\(top)", mode: 0o700) }
+        for top in ["live", "archive", "renewal"] { try LayoutFiles.makeDirectory("\(root)/\(top)", mode: modes.modes[top] ?? 0o700) }
         if let liveReadme { try LayoutFiles.write("\(root)/live/README", liveReadme, mode: 0o644) }
         for lineage in lineages {
             let archive = "\(root)/archive/\(lineage.name)", live = "\(root)/live/\(lineage.name)"
@@ -205,7 +205,7 @@ public enum LayoutExport {
             FS.syncDirectory(live)
             try LayoutFiles.write("\(root)/renewal/\(lineage.name).conf", lineage.conf, mode: 0o644)
         }
-        if !accounts.isEmpty { try LayoutFiles.makeDirectory("\(root)/accounts", mode: 0o700) }
+        if !accounts.isEmpty { try LayoutFiles.makeDirectory("\(root)/accounts", mode: modes.modes["accounts"] ?? 0o700) }
         for account in accounts {
             var path = "\(root)/accounts"
             for component in account.components + [account.id] {

@@ -1,5 +1,6 @@
 import Base
 import CertStore
+import Glibc
 
 /// `acme store import`: loads a certbot layout (certbot's or acme's) into the store, in one
 /// transaction, under the config directory's lock. Everything on disk is untrusted: regular
@@ -104,6 +105,7 @@ public enum LayoutImport {
                 report.accounts += 1
             }
             if let liveReadme { try store.setSetting("live_readme", liveReadme) }
+            try store.setSetting("directory_modes", Array(DirectoryModes(of: directory).serialized.utf8))
         }
         return report
     }
@@ -225,6 +227,38 @@ public enum LayoutImport {
             }
         }
     }
+}
+
+/// The modes of the four top-level directories, kept so that export gives them back: certbot
+/// makes renewal/ 0755, acme 0700; both make live/, archive/ and accounts/ 0700.
+struct DirectoryModes: Equatable {
+    static let names = ["live", "archive", "renewal", "accounts"]
+    static let certbot: [String: mode_t] = ["live": 0o700, "archive": 0o700, "renewal": 0o755, "accounts": 0o700]
+    var modes: [String: mode_t]
+
+    init(of directory: String) {
+        var modes = Self.certbot
+        for name in Self.names {
+            if LayoutFiles.kind(directory + "/" + name).isDirectory, let mode = LayoutFiles.mode(directory + "/" + name) { modes[name] = Self.bounded(mode) }
+        }
+        self.modes = modes
+    }
+
+    /// From the store (untrusted): unknown or malformed lines keep certbot's mode.
+    init(stored: [UInt8]?) {
+        var modes = Self.certbot
+        for line in String(decoding: stored ?? [], as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, Self.names.contains(String(parts[0])), parts[1].count <= 4, let mode = mode_t(parts[1], radix: 8) else { continue }
+            modes[String(parts[0])] = Self.bounded(mode)
+        }
+        self.modes = modes
+    }
+
+    var serialized: String { Self.names.map { "\($0) \(String(modes[$0] ?? 0o700, radix: 8))" }.joined(separator: "\n") }
+
+    /// The owner keeps rwx; nobody else ever gets write or special bits.
+    static func bounded(_ mode: mode_t) -> mode_t { (mode & 0o755) | 0o700 }
 }
 
 extension LayoutFiles.Kind {
