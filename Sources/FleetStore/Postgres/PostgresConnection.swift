@@ -94,6 +94,9 @@ public final class PostgresConnection {
             PQfinish(connection)
             throw FleetError(.unreachable, url.scrub("cannot connect to the store \(url.redacted): \(reason); check that PostgreSQL runs there and the URL's host, port, database, user and password"))
         }
+        // Notices ("relation already exists, skipping") are not errors and must not reach
+        // stderr unescaped through libpq's default processor: they are dropped.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.connection = connection
     }
 
