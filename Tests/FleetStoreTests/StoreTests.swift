@@ -98,3 +98,17 @@ struct StoreTests {
     }
 }
 
+
+extension StoreTests {
+    @Test("export creates no tables: a database without acme's tables is refused, naming acme store init")
+    func exportNeedsInitializedStore() throws {
+        let server = try PostgresServer()
+        let url = try server.createDatabase("empty")
+        let base = try Layouts.temporaryDirectory("export-empty")
+        let error = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
+        #expect(error?.code == .notInitialized)
+        #expect(error?.message.contains("acme store init") == true)
+        #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'acme_%'", database: "empty").hasPrefix("0"))
+        #expect(!FileManager.default.fileExists(atPath: base + "/out"))
+    }
+}

@@ -41,9 +41,10 @@ public enum LayoutExport {
         var regr: [UInt8], meta: [UInt8], privateKey: [UInt8]
     }
 
-    /// Opens the store and exports it to `target`.
+    /// Opens the store (which must exist at this acme's schema: export creates no tables) and
+    /// exports it to `target`.
     public static func run(storeURL: String, keyFile: String?, to target: String) throws -> Report {
-        try run(from: FleetStore.open(url: storeURL, keyFile: keyFile), to: target)
+        try run(from: FleetStore.open(url: storeURL, keyFile: keyFile, migrate: false), to: target)
     }
 
     public static func run(from store: FleetStore, to target: String) throws -> Report {

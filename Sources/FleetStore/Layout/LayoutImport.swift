@@ -24,6 +24,8 @@ public enum LayoutImport {
     }
 
     static let kinds = ["cert", "chain", "fullchain", "privkey"]
+    /// The transaction-scoped advisory lock around an import ("acme-imp" in ASCII).
+    static let importLockKey = 0x61636d652d696d70
     static let maxConfSize = 64 << 10
     static let maxAccountDepth = 8
     static let maxEntries = 100_000
@@ -66,6 +68,9 @@ public enum LayoutImport {
         var report = Report()
         let connection = store.connection
         try connection.transaction {
+            // One import at a time per store: two nodes importing at once would race for the
+            // same version rows and for the key check.
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int(Self.importLockKey)])
             try store.prepareForWritingKeys()
             for lineage in lineages {
                 try connection.execute("""

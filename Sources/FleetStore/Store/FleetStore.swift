@@ -14,13 +14,20 @@ public final class FleetStore {
         self.key = key
     }
 
-    /// Connects, creates or migrates the tables (refusing a newer schema), and reads the key file.
-    public static func open(url: String, keyFile: String?, limits: PostgresConnection.Limits = .init()) throws -> FleetStore {
+    /// Connects, reads the key file, and creates or migrates the tables (refusing a newer
+    /// schema); with `migrate` false, a store that is not at this acme's schema is refused instead.
+    public static func open(url: String, keyFile: String?, migrate: Bool = true, limits: PostgresConnection.Limits = .init()) throws -> FleetStore {
         let storeURL = try StoreURL(url)
         // The key file first: a bad one is the user's to fix before any connection is tried.
         let key = try keyFile.map(StoreKey.init(file:))
         let connection = try PostgresConnection(url: storeURL, limits: limits)
-        let found = try StoreSchema.migrate(connection)
+        let found: Int?
+        if migrate {
+            found = try StoreSchema.migrate(connection)
+        } else {
+            try StoreSchema.requireCurrent(connection)
+            found = StoreSchema.latest
+        }
         let store = FleetStore(connection: connection, key: key)
         store.foundSchemaVersion = found
         return store
