@@ -86,6 +86,9 @@ public enum LayoutExport {
     static func read(_ store: FleetStore, target: String) throws -> ([Lineage], [Account], [UInt8]?, DirectoryModes) {
         let connection = store.connection
         return try connection.transaction {
+            // One snapshot for every statement: a node importing meanwhile cannot make the
+            // export see a lineage row without its new version.
+            try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             try StoreSchema.requireCurrent(connection)
             try store.prepareForReadingKeys()
             var lineages: [Lineage] = []
