@@ -94,6 +94,7 @@ public struct Issuer: Sendable {
     /// A new key, the one made in advance for the next renewal (`acme tlsa --next`), or with
     /// `reuseKey` the lineage's current one.
     private func certificateKey(_ request: IssueRequest, existing: Lineage?) throws -> PrivateKey {
+        if let pinned = request.pinnedKey { return pinned }
         guard let existing else { return try PrivateKey.generate(request.keyType) }
         if request.reuseKey {
             do {
