@@ -143,6 +143,8 @@ public final class Daemon: @unchecked Sendable {
         }
         for lineage in status.lineages {
             guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
+            // A DANE rollover step (removing the old key's record) must not wait for the calm period.
+            if lineage.nextAction.hasPrefix("dane") { continue }
             let calm = renewed.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 4)
             if calm > current, waiting[lineage.name] == nil { waiting[lineage.name] = (calm, "renew") }
         }
@@ -182,13 +184,21 @@ public final class Daemon: @unchecked Sendable {
                 } else {
                     (entry.nextAction, entry.nextActionAt) = ("renew", until)
                 }
+                if let step = report.daneStep, step < (entry.nextActionAt ?? until) {
+                    (entry.nextAction, entry.nextActionAt) = ("dane", step)
+                }
                 recovered(report.name, &entry)
             case .renewed(let notAfter, let version, let basis):
                 log.log("renewed", "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
                 renewedAt[report.name] = current
                 renewedAny = true
                 entry.notAfter = notAfter
-                (entry.nextAction, entry.nextActionAt) = ("renew", nil)
+                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { ("dane", $0) } ?? ("renew", nil)
+                recovered(report.name, &entry)
+            case .held(let until, let reason):
+                // Not a failure: the DANE rollover waits for DNS; the daemon wakes when it may go on.
+                log.log("held", reason, lineage: report.name)
+                (entry.nextAction, entry.nextActionAt) = ("dane-wait", max(until, current.addingTimeInterval(1)))
                 recovered(report.name, &entry)
             case .dryRun:
                 break
