@@ -44,7 +44,7 @@ let package = Package(
         // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks.
         .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "DNS", "CertStore", "Base"]),
         // Which lineages are due (ARI, windows); renews through Issuance.
-        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Base"]),
+        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "DNS", "Check", "Base"]),
         // Find, check and install certificates for Postfix and Dovecot (issuing through Issuance when asked).
         .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore", "Issuance", "Base"]),
         // acme check: STARTTLS dialogs and TLS verification of mail endpoints, alert mail.
@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

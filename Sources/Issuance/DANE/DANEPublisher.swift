@@ -5,7 +5,7 @@ import DNS
 /// user's hook — and finds, for each owner name, its zone and every authoritative server, which
 /// are then asked directly (no recursion, no cache) whether they serve a record. With a hook,
 /// acme still checks visibility itself.
-struct DANEPublisher: Sendable {
+public struct DANEPublisher: Sendable {
     var settings: DANESettings
     var lineage: String
     var progress: @Sendable (String) -> Void
@@ -35,7 +35,7 @@ struct DANEPublisher: Sendable {
     }
 
     /// The first `nameserver` of /etc/resolv.conf (127.0.0.1 when there is none, as libc does).
-    static func systemResolver() throws -> DNSServer {
+    public static func systemResolver() throws -> DNSServer {
         let text = FS.exists("/etc/resolv.conf") ? try FS.read("/etc/resolv.conf", limit: 64 << 10) : ""
         for line in text.split(separator: "\n") {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

@@ -182,7 +182,8 @@ public struct DANERollover: Sendable {
         return Self.record(usage: 3, spki: try Certificate(file: lineage.certPath).publicKeyDER)
     }
 
-    static func record(usage: UInt8, spki: [UInt8]) -> TLSARecord {
+    /// `<usage> 1 1`: SHA-256 over a SubjectPublicKeyInfo.
+    public static func record(usage: UInt8, spki: [UInt8]) -> TLSARecord {
         TLSARecord(usage: usage, selector: 1, matching: 1, data: Digest.hex(Digest.sha256(spki)))
     }
 
