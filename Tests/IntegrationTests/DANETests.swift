@@ -101,6 +101,16 @@ struct DANETests {
         #expect(check.status == 0, "\(check.output)")
         #expect(check.stdout.contains("current key") && check.stdout.contains("next key"), "\(check.output)")
         #expect(check.stderr.contains("cannot fetch the key"), "\(check.output)")
+
+        // A damaged state file: the lineage fails with a line naming the file; nothing is deployed or changed in DNS.
+        let statePath = "\(dir)/le/archive/\(name)/.acme-dane.json"
+        try "{\"version\": 1, \"entries\": [{\"role\": \"next\"".write(toFile: statePath, atomically: true, encoding: .utf8)
+        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
+        let damaged = try renew(dir, force: true)
+        #expect(damaged.status == 1, "\(damaged.output)")
+        #expect(damaged.stderr.contains("\(name): failed: DANE: the DANE state \(statePath) is damaged"), "\(damaged.output)")
+        let after = try expectLiveCovered(bind, dir, name: name, step: "damaged state")
+        #expect(after.live == third.live && after.records == third.records, "something changed on account of a damaged state file")
     }
 
     @Test("a renewal held while one authoritative server does not serve the next record: renew names it and exits 0; nothing deployed")
