@@ -138,16 +138,23 @@ public final class Daemon: @unchecked Sendable {
         var options = settings.renewOptions
         options.randomDelay = .zero
         var waiting: [String: (Date, String)] = [:]
+        var calmDANE: [String: Date] = [:]
         for (name, retry) in status.retries {
             if let at = retry.retryAt, at > current { waiting[name] = (at, "retry") }
         }
         for lineage in status.lineages {
             guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
-            // A DANE rollover step (removing the old key's record) must not wait for the calm period.
-            if lineage.nextAction.hasPrefix("dane") { continue }
             let calm = renewed.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 4)
-            if calm > current, waiting[lineage.name] == nil { waiting[lineage.name] = (calm, "renew") }
+            guard calm > current, waiting[lineage.name] == nil else { continue }
+            if lineage.nextAction.hasPrefix("dane") {
+                // A DANE rollover step (removing the old key's record) does not wait for the calm
+                // period, but the lineage is not renewed again in it.
+                calmDANE[lineage.name] = calm
+            } else {
+                waiting[lineage.name] = (calm, "renew")
+            }
         }
+        options.daneStepsOnly = Set(calmDANE.keys)
         options.skip = Set(waiting.keys)
         let verbose = settings.verbose
         let log = self.log
@@ -215,6 +222,10 @@ public final class Daemon: @unchecked Sendable {
                     raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
                                    message: "\(report.name): \(retry.failures) renewals failed in a row; the last: \(reason)"))
                 }
+            }
+            if let calm = calmDANE[report.name], !report.isFailure {
+                // Only the DANE steps ran: the next is the rollover's, else the renewal after the calm period.
+                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { ("dane", $0) } ?? ("renew", calm)
             }
             lineages.append(entry)
         }

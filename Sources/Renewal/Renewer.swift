@@ -21,6 +21,9 @@ public struct RenewOptions: Sendable {
     public var randomDelay: Duration = .zero
     /// Lineages not to look at in this run (the daemon's, while they back off after a failure).
     public var skip: Set<String> = []
+    /// Lineages looked at only for their DANE rollover steps, never renewed in this run (the
+    /// daemon's, in the calm period after a renewal).
+    public var daneStepsOnly: Set<String> = []
     public var toolVersion: String
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }
@@ -167,6 +170,7 @@ public struct Renewer: Sendable {
                 certificateNames: candidate.certificate.dnsNames) {
                 decision = (current, change)
             }
+            if options.daneStepsOnly.contains(lineage.name) { decision.date = max(decision.date, current.addingTimeInterval(1)) }
             // DANE: the rollover's steps, and whether a due renewal may go ahead (Docs/DANE.md).
             let dane = options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, now: current)
             if case .failed(let report) = dane {

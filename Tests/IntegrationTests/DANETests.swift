@@ -196,6 +196,45 @@ struct DANETests {
         #expect(all.components(separatedBy: "tlsa-remove|").count - 1 == 2, "the interrupted removal was not repeated exactly once: \(all)")
     }
 
+    @Test("acme daemon drives a rollover: held (not failed) until the next record is old enough, renewed with that key, the old record removed; a bounded number of rounds")
+    func daemonRollover() throws {
+        let bind = try Bind()
+        let double = try ACMEDouble()
+        let dir = try TestSupport.temporaryDirectory("dane-daemon")
+        let le = dir + "/le"
+        let name = "mx.example.test"
+        try issueFromDouble(double, configDir: le, name: name,
+                            extra: ["--dane", "--dane-ttl", "2", "--dane-rfc2136", "127.0.0.1:\(bind.port)", "--tsig-key", bind.keyFile])
+        let first = try expectLiveCovered(bind, dir, name: name, step: "after issue")
+        let next1 = try Self.record(key: "\(le)/archive/\(name)/.acme-next-privkey.pem")
+        // The CA's window is in the past: due at the daemon's first look.
+        try double.setWindow(startDays: -2, endDays: -1)
+        let daemon = try DaemonProcess(["--no-provision"] + ["--server", double.directoryURL, "--ca-bundle", double.caBundle, "--config-dir", le],
+                                       log: dir + "/daemon.log")
+        var uncovered: [String] = []
+        try waitUntil("the daemon completes the rollover", timeout: 90, interval: 0.25) {
+            let records = try bind.tlsa("_25._tcp.\(name)")
+            let live = try Self.record(certificate: "\(le)/live/\(name)/cert.pem")
+            if !records.contains(live) { uncovered.append("\(live) not in \(records)") }
+            return live == next1 && !records.contains(first.live) && records.count == 2
+        }
+        #expect(uncovered.isEmpty, "the live key was not covered: \(uncovered)")
+        // The CA's window stays in the past, but the renewed lineage is calm now: no second rollover.
+        let done = try bind.tlsa("_25._tcp.\(name)")
+        Thread.sleep(forTimeInterval: 6)
+        #expect(try bind.tlsa("_25._tcp.\(name)") == done)
+        #expect(daemon.lines(containing: "renewed").count == 1, "\(daemon.log)")
+        let lines = daemon.log.split(separator: "\n")
+        let renewedAt = lines.firstIndex { $0.contains(" renewed ") } ?? 0
+        #expect(!lines[renewedAt...].contains { $0.contains(" held ") }, "held again after the renewal: \(daemon.log)")
+        #expect(daemon.lines(containing: "held").count >= 1, "the renewal was never held: \(daemon.log)")
+        #expect(daemon.lines(containing: "renewal-failed").isEmpty, "\(daemon.log)")
+        // Wake-ups at the rollover's times, not a spin: a handful of held rounds for a 4 s wait.
+        #expect(daemon.lines(containing: "held").count <= 8, "\(daemon.log)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 5) != nil)
+    }
+
     @Test("bad DANE flags: one error line, exit 64, nothing issued")
     func badFlags() throws {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
