@@ -26,12 +26,12 @@ enum DANEPlan {
 
 extension Renewer {
     /// Runs the lineage's DANE rollover steps that are due now; `due`: a renewal is wanted.
-    func daneStep(_ candidate: Candidate, due: Bool, now: Date) -> DANEStep {
+    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, now: Date) -> DANEStep {
         let lineage = candidate.lineage
         do {
             guard let settings = try DANESettings(params: candidate.config.renewalParams, path: lineage.renewalConfigPath) else { return .off }
             let params = try RenewalParams(decoding: candidate.config, path: lineage.renewalConfigPath, defaultServer: LetsEncrypt.production)
-            let rollover = DANERollover(lineage: lineage, settings: settings, reuseKey: params.reuseKey, keyType: params.keyType,
+            let rollover = DANERollover(lineage: lineage, settings: settings, reuseKey: reuseKey || params.reuseKey, keyType: params.keyType,
                                         progress: progress)
             let outcome = try rollover.advance(wantRenewal: due, notBefore: candidate.certificate.notBefore,
                                                notAfter: candidate.certificate.notAfter, now: now)

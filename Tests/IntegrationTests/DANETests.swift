@@ -63,6 +63,11 @@ struct DANETests {
         let conf = try String(contentsOfFile: "\(dir)/le/renewal/\(name).conf", encoding: .utf8)
         #expect(conf.contains("acme_dane = True") && conf.contains("acme_dane_owners = _25._tcp.mx.example.test.,")
                 && conf.contains("acme_dane_rfc2136_server = 127.0.0.1:\(bind.port)") && conf.contains("acme_dane_ttl = 1"), "\(conf)")
+        let secret = try String(contentsOfFile: bind.keyFile, encoding: .utf8).components(separatedBy: "\"")[3]
+        #expect(!conf.contains(secret) && !issued.output.contains(secret), "the TSIG secret was written or printed")
+        let state = "\(dir)/le/archive/\(name)/.acme-dane.json"
+        #expect(try String(contentsOfFile: state, encoding: .utf8).contains("\"role\" : \"next\""))
+        #expect((try FileManager.default.attributesOfItem(atPath: nextKey)[.posixPermissions] as? Int) == 0o600)
 
         // Due at once (forced), but the next record was seen only now: held, exit 0, nothing changed.
         let held = try renew(dir, force: true)
@@ -233,6 +238,29 @@ struct DANETests {
         #expect(daemon.lines(containing: "held").count <= 8, "\(daemon.log)")
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit(timeout: 5) != nil)
+    }
+
+    @Test("a certificate that would expire before the next key may be used is renewed with the current key, loudly; the rollover waits for the next renewal")
+    func expiryFirst() throws {
+        let bind = try Bind()
+        let double = try ACMEDouble()
+        // 2-minute certificates and a 1-hour TTL: waiting 2 h would outlive the certificate.
+        try double.setControl(["lifetime_seconds": 120])
+        let dir = try TestSupport.temporaryDirectory("dane-expiry")
+        let le = dir + "/le"
+        let name = "mx.example.test"
+        try issueFromDouble(double, configDir: le, name: name,
+                            extra: ["--dane", "--dane-ttl", "3600", "--dane-rfc2136", "127.0.0.1:\(bind.port)", "--tsig-key", bind.keyFile])
+        let first = try expectLiveCovered(bind, dir, name: name, step: "after issue")
+        let nextKey = "\(le)/archive/\(name)/.acme-next-privkey.pem"
+        let next = try Self.record(key: nextKey)
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--no-random-sleep", "--force-renewal", "--config-dir", le])
+        #expect(renewed.status == 0 && renewed.stdout.contains("\(name): renewed"), "\(renewed.output)")
+        #expect(renewed.stderr.contains("WARNING: \(name) expires") && renewed.stderr.contains("renewing with the current key"), "\(renewed.output)")
+        let after = try expectLiveCovered(bind, dir, name: name, step: "renewed near expiry")
+        #expect(after.live == first.live, "a key without a long-visible record was deployed")
+        #expect(after.records == [first.live, next], "\(after.records)")
+        #expect(try Self.record(key: nextKey) == next, "the prepared next key was thrown away")
     }
 
     @Test("bad DANE flags: one error line, exit 64, nothing issued")

@@ -77,7 +77,7 @@ public struct DANEState: Codable, Equatable, Sendable {
                   entry.record.data.count == 64, [2, 3].contains(entry.record.usage) else {
                 throw damaged("a record that is not a SHA-256 TLSA record of a public key")
             }
-            guard entry.publishedAt.count <= 64, entry.publishedAt.allSatisfy({ (try? DNSName.wire($0)) != nil }) else {
+            guard entry.publishedAt.count <= 64, entry.publishedAt.allSatisfy(isDNSName) else {
                 throw damaged("an owner name that is not a DNS name")
             }
             if entry.role == .retiring, entry.removeAfter == nil { throw damaged("a retiring record without its removal time") }
@@ -86,6 +86,15 @@ public struct DANEState: Codable, Equatable, Sendable {
             throw damaged("more than one \(role.rawValue) record")
         }
         return state
+    }
+
+    static func isDNSName(_ text: String) -> Bool {
+        do {
+            _ = try DNSName.wire(text)
+            return !text.isEmpty
+        } catch {
+            return false
+        }
     }
 
     public func save(_ lineage: Lineage) throws {
