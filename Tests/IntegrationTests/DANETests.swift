@@ -145,7 +145,7 @@ struct DANETests {
         #expect(check.status != 0 && check.stderr.contains("ns2.lagging.test"), "\(check.output)")
     }
 
-    @Test("the hook variant (ACME_ACTION=tlsa-add|tlsa-remove calling nsupdate), killed with SIGKILL in the middle of removing the old record; the next run completes the rollover")
+    @Test("the hook variant (ACME_ACTION=tlsa-add|tlsa-remove calling nsupdate), killed with SIGKILL right after the renewal and in the middle of removing the old record; the next runs complete the rollover")
     func hookAndKill() throws {
         let bind = try Bind()
         let pebble = try Pebble(dnsServerPort: bind.port)
@@ -179,10 +179,23 @@ struct DANETests {
 
         _ = try renew(dir, force: true)  // starts the clock
         Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let renewed = try renew(dir, force: true)
-        #expect(renewed.status == 0 && renewed.stdout.contains("\(name): renewed"), "\(renewed.output)")
-        let second = try expectLiveCovered(bind, dir, name: name, step: "renewed")
+        // Killed in the deploy hook: the new certificate is live, the rollover state not yet told.
+        let killer = dir + "/kill-in-deploy.sh"
+        try """
+        #!/bin/sh
+        if [ -f '\(killFile)' ] && [ "$(cat '\(killFile)')" = deploy ]; then rm -f '\(killFile)'; p=$PPID; [ "$(cat /proc/$p/comm)" = acme ] || p=$(cut -d' ' -f4 /proc/$p/stat); kill -9 $p; fi
+
+        """.write(toFile: killer, atomically: true, encoding: .utf8)
+        chmod(killer, 0o755)
+        try "deploy".write(toFile: killFile, atomically: true, encoding: .utf8)
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--no-random-sleep", "--force-renewal", "--config-dir", dir + "/le", "--deploy-hook", killer])
+        #expect(renewed.status != 0 && !FileManager.default.fileExists(atPath: killFile), "the run was not killed in the deploy hook: \(renewed.output)")
+        let second = try expectLiveCovered(bind, dir, name: name, step: "killed after the renewal")
         #expect(second.records == first.records.union([second.live]) && second.records.count == 2, "\(second.records)")
+        // The next run notices the new key: the old record starts retiring, nothing is removed yet.
+        let noticed = try renew(dir)
+        #expect(noticed.status == 0, "\(noticed.output)")
+        #expect(try expectLiveCovered(bind, dir, name: name, step: "noticed").records == second.records)
 
         // Killed right after the hook removed the old record, before acme wrote that down.
         try "tlsa-remove".write(toFile: killFile, atomically: true, encoding: .utf8)
