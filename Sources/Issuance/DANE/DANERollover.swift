@@ -70,40 +70,33 @@ public struct DANERollover: Sendable {
         if state.adopt(live: live, now: now, holdTime: settings.holdTime) { try state.save(lineage) }
 
         // 2. Retiring records whose time has come go (one owner at a time, saved after each).
-        for index in state.entries.indices.reversed() where state.entries[index].role == .retiring {
-            guard let due = state.entries[index].removeAfter, due <= now else { continue }
-            let record = state.entries[index].record
-            for owner in state.entries[index].publishedAt {
-                try publisher.change(.remove, record, owner: owner, zone: try zone(owner), role: .retiring)
-                state.entries[index].publishedAt.removeAll { $0 == owner }
+        func removeDueRecords() throws {
+            for index in state.entries.indices.reversed() where state.entries[index].role == .retiring {
+                guard let due = state.entries[index].removeAfter, due <= now else { continue }
+                let record = state.entries[index].record
+                for owner in state.entries[index].publishedAt {
+                    try publisher.change(.remove, record, owner: owner, zone: try zone(owner), role: .retiring)
+                    state.entries[index].publishedAt.removeAll { $0 == owner }
+                    try state.save(lineage)
+                }
+                state.entries.remove(at: index)
                 try state.save(lineage)
             }
-            state.entries.remove(at: index)
-            try state.save(lineage)
         }
+        try removeDueRecords()
 
         // 3. The next key's record, once no old record is still retiring.
         if rollsKeys, !state.entries.contains(where: { $0.role == .retiring }) {
             let (key, created) = try NextKey.prepare(lineage, type: keyType)
             if created { progress("\(lineage.name): made the key for the next renewal (\(lineage.nextKeyPath), 0600)") }
             let record = Self.record(usage: 3, spki: try key.publicKeyDER())
+            // A replaced next record (its key file was lost or replaced) retires at once: its key was never used.
             if state.setNext(record, now: now) { try state.save(lineage) }
-            // A replaced next record (its key file was lost or replaced) is removed at once:
-            // its key was never used.
         } else if !rollsKeys, state.setNext(nil, now: now) {
             try state.save(lineage)
         }
         // A stale next record just turned retiring with removeAfter now: remove it in this run.
-        for index in state.entries.indices.reversed() where state.entries[index].role == .retiring && (state.entries[index].removeAfter ?? now) <= now {
-            let record = state.entries[index].record
-            for owner in state.entries[index].publishedAt {
-                try publisher.change(.remove, record, owner: owner, zone: try zone(owner), role: .retiring)
-                state.entries[index].publishedAt.removeAll { $0 == owner }
-                try state.save(lineage)
-            }
-            state.entries.remove(at: index)
-            try state.save(lineage)
-        }
+        try removeDueRecords()
 
         // 4. Publish what is not published yet at every owner (an add of a present record is a no-op).
         for index in state.entries.indices where state.entries[index].role != .retiring {
