@@ -276,6 +276,50 @@ struct DANETests {
         #expect(try Self.record(key: nextKey) == next, "the prepared next key was thrown away")
     }
 
+    @Test("acme tlsa --check: the served key against the records at every authoritative server; exit 1 when it is not covered; a warning without DNSSEC")
+    func check() throws {
+        let bind = try Bind()
+        let pebble = try Pebble(dnsServerPort: bind.port)
+        let dir = try TestSupport.temporaryDirectory("dane-check")
+        let name = "mx.example.test"
+        let issued = try issue(pebble, bind, dir, name: name, dane: [])
+        #expect(issued.status == 0, "\(issued.output)")
+        let live = "\(dir)/le/live/\(name)"
+        // Another key, whose record is nowhere: what a server with a stray certificate would serve.
+        let stray = dir + "/stray"
+        let made = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", stray + ".key",
+                                                "-out", stray + ".pem", "-days", "2", "-subj", "/CN=\(name)"])
+        #expect(made.status == 0, "\(made.output)")
+        let openssl = try TestSupport.require("openssl")
+        func serving(_ cert: String, _ key: String, _ body: (Int) throws -> Void) throws {
+            let port = TestSupport.freePort()
+            let pid = try spawnLogging(openssl, ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www"], log: dir + "/s_server.log", append: true)
+            defer { kill(pid, SIGKILL); var status: Int32 = 0; waitpid(pid, &status, 0) }
+            try TestSupport.waitForPort(port, timeout: 15)
+            try body(port)
+        }
+        func tlsaCheck(_ port: Int) throws -> RunResult {
+            try run(TestSupport.acmeBinary, ["tlsa", "--check", "--cert-name", name, "--config-dir", dir + "/le",
+                                             "--endpoint", "smtps://127.0.0.1:\(port)", "--resolver", "127.0.0.1:\(bind.port)"])
+        }
+        let current = try Self.record(certificate: live + "/cert.pem")
+        try serving(live + "/cert.pem", live + "/privkey.pem") { port in
+            let result = try tlsaCheck(port)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.stdout.contains("smtps://127.0.0.1:\(port) serves the key \(current) (the current key)"), "\(result.output)")
+            #expect(result.stdout.contains("ns1.example.test (127.0.0.1:\(bind.port)): \(current)  ; current key, served"), "\(result.output)")
+            #expect(result.stdout.contains("; next key"), "\(result.output)")
+            // BIND here signs nothing: the answer carries no AD bit.
+            #expect(result.stderr.contains("warning: _25._tcp.\(name).: the answer of the resolver 127.0.0.1:\(bind.port) is not DNSSEC-authenticated"), "\(result.output)")
+        }
+        try serving(stray + ".pem", stray + ".key") { port in
+            let result = try tlsaCheck(port)
+            #expect(result.status == 1, "\(result.output)")
+            #expect(result.stdout.contains("not this lineage's current key"), "\(result.output)")
+            #expect(result.stderr.contains("problem: _25._tcp.\(name). at ns1.example.test (127.0.0.1:\(bind.port)): no record matches the served key"), "\(result.output)")
+        }
+    }
+
     @Test("bad DANE flags: one error line, exit 64, nothing issued")
     func badFlags() throws {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
