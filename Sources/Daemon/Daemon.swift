@@ -155,6 +155,8 @@ public final class Daemon: @unchecked Sendable {
             }
         }
         options.daneStepsOnly = Set(calmDANE.keys)
+        // While the endpoints serve an older certificate (rolled back, not served), its key's TLSA record stays.
+        options.keepRetiringDANERecords = status.incidents.open.values.contains { $0.kind == .rolledBack || $0.kind == .notServed }
         options.skip = Set(waiting.keys)
         let verbose = settings.verbose
         let log = self.log

@@ -26,7 +26,7 @@ enum DANEPlan {
 
 extension Renewer {
     /// Runs the lineage's DANE rollover steps that are due now; `due`: a renewal is wanted.
-    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, now: Date) -> DANEStep {
+    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, keepRetiring: Bool = false, now: Date) -> DANEStep {
         let lineage = candidate.lineage
         do {
             guard let settings = try DANESettings(params: candidate.config.renewalParams, path: lineage.renewalConfigPath) else { return .off }
@@ -34,7 +34,7 @@ extension Renewer {
             let rollover = DANERollover(lineage: lineage, settings: settings, reuseKey: reuseKey || params.reuseKey, keyType: params.keyType,
                                         progress: progress)
             let outcome = try rollover.advance(wantRenewal: due, notBefore: candidate.certificate.notBefore,
-                                               notAfter: candidate.certificate.notAfter, now: now)
+                                               notAfter: candidate.certificate.notAfter, now: now, keepRetiring: keepRetiring)
             switch outcome.decision {
             case nil: return .renew(nil, step: outcome.nextStep)
             case .renew(let key): return .renew(.key(key), step: outcome.nextStep)

@@ -24,6 +24,9 @@ public struct RenewOptions: Sendable {
     /// Lineages looked at only for their DANE rollover steps, never renewed in this run (the
     /// daemon's, in the calm period after a renewal).
     public var daneStepsOnly: Set<String> = []
+    /// The endpoints do not serve the newest certificate (the daemon's verification failed, the
+    /// previous set is back): old keys' TLSA records stay until they do.
+    public var keepRetiringDANERecords = false
     public var toolVersion: String
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }
@@ -172,7 +175,7 @@ public struct Renewer: Sendable {
             }
             if options.daneStepsOnly.contains(lineage.name) { decision.date = max(decision.date, current.addingTimeInterval(1)) }
             // DANE: the rollover's steps, and whether a due renewal may go ahead (Docs/DANE.md).
-            let dane = options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, now: current)
+            let dane = options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
             if case .failed(let report) = dane {
                 summary.reports.append(report)
                 continue
@@ -214,7 +217,7 @@ public struct Renewer: Sendable {
                                          clients: &clients, ari: &ari, plan: hooks, dane: danePlans[candidate.lineage.name])
                 if case .renewed = report.outcome, danePlans[candidate.lineage.name] != nil {
                     // The new key is live: its record becomes current, the old one starts retiring.
-                    switch daneStep(candidate, due: false, reuseKey: options.reuseKey, now: now()) {
+                    switch daneStep(candidate, due: false, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: now()) {
                     case .renew(_, let step): report.daneStep = step
                     case .failed(let failure): summary.notes.append(failure.line)
                     case .held, .off: break

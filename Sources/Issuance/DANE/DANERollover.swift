@@ -53,8 +53,10 @@ public struct DANERollover: Sendable {
     var rollsKeys: Bool { settings.usage == 3 && !reuseKey }
 
     /// Does what is due now; with `wantRenewal` also says whether the renewal may go ahead.
-    /// `notBefore`/`notAfter` are the live certificate's (expiry forcing).
-    public func advance(wantRenewal: Bool, notBefore: Date, notAfter: Date, now: Date) throws -> Outcome {
+    /// `notBefore`/`notAfter` are the live certificate's (expiry forcing). `keepRetiring`: the
+    /// endpoints are known not to serve the live certificate (the daemon rolled back), so old keys'
+    /// records stay.
+    public func advance(wantRenewal: Bool, notBefore: Date, notAfter: Date, now: Date, keepRetiring: Bool = false) throws -> Outcome {
         var state = try DANEState.read(lineage)
         let publisher = try DANEPublisher(settings: settings, lineage: lineage.name, progress: progress)
         var zones: [String: String] = [:]
@@ -72,7 +74,7 @@ public struct DANERollover: Sendable {
         // 2. Retiring records whose time has come go (one owner at a time, saved after each).
         func removeDueRecords() throws {
             for index in state.entries.indices.reversed() where state.entries[index].role == .retiring {
-                guard let due = state.entries[index].removeAfter, due <= now else { continue }
+                guard let due = state.entries[index].removeAfter, due <= now, !keepRetiring else { continue }
                 let record = state.entries[index].record
                 for owner in state.entries[index].publishedAt {
                     try publisher.change(.remove, record, owner: owner, zone: try zone(owner), role: .retiring)
@@ -119,7 +121,9 @@ public struct DANERollover: Sendable {
         }
 
         var outcome = Outcome(decision: nil, nextStep: nil)
-        let removals = state.entries.compactMap(\.removeAfter)
+        // Kept while the endpoints serve an older certificate: look again later, not at once.
+        let removals = keepRetiring ? state.entries.compactMap { $0.removeAfter.map { _ in now.addingTimeInterval(max(settings.holdTime, 600)) } }
+            : state.entries.compactMap(\.removeAfter)
         let readyAt = state.entry(.next)?.visibleSince.map { $0.addingTimeInterval(settings.holdTime) }
         if let earliest = removals.min() { outcome.nextStep = earliest }
         if state.entry(.next) != nil, readyAt == nil {
@@ -145,7 +149,7 @@ public struct DANERollover: Sendable {
             reason = "waiting for the DANE record of the next key: \(Self.duration(until.timeIntervalSince(now))) left (visible at every authoritative server since \(state.entry(.next)?.visibleSince?.utcText ?? "-"), waiting 2 × TTL \(settings.ttl) s)"
         } else if state.entries.contains(where: { $0.role == .retiring }) {
             until = removals.min() ?? now
-            reason = "waiting for the DANE record of the previous key to be retired before the next key's record is published: \(Self.duration(until.timeIntervalSince(now))) left"
+            reason = "waiting for the DANE record of the previous key to be retired before the next key's record is published: \(Self.duration(until.timeIntervalSince(now))) left" + (keepRetiring ? " (kept while the endpoints do not serve the newest certificate)" : "")
         } else {
             until = now.addingTimeInterval(Double(min(settings.ttl, 60)))
             let servers = missing.isEmpty ? "" : ": not visible at " + missing.joined(separator: ", ")
