@@ -69,6 +69,9 @@ public struct DANERollover: Sendable {
 
         // 1. The live key is `current`; a `current` it replaced starts retiring.
         let live = try liveRecord()
+        if !state.entries.isEmpty, !state.entries.contains(where: { $0.record == live }) {
+            progress("warning: \(lineage.name): the live key has no published TLSA record (renewed outside acme's DANE rollover, e.g. by certbot?); publishing \(live.presentation) now — DANE senders may fail until it is visible")
+        }
         if state.adopt(live: live, now: now, holdTime: settings.holdTime) { try state.save(lineage) }
 
         // 2. Retiring records whose time has come go (one owner at a time, saved after each).
