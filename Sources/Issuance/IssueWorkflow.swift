@@ -49,15 +49,16 @@ public struct IssueWorkflow: Sendable {
             request.pinnedKey = try PrivateKey(file: existing.privkeyPath)
         }
         var result = try await Issuer(client: client, progress: progress).issue(request)
+        // The key's TLSA record is published before the deploy hook installs the certificate.
+        if let dane = request.dane, result.outcome != .dryRun {
+            try enableDANE(dane, lineageName: result.lineageName, request: request)
+        }
         switch result.outcome {
         case .issued, .renewed:
             hooks?.deployed(request.hooks.deploy.map { [$0] } ?? [], livePath: result.livePath, names: result.names,
                             lineage: result.lineageName)
         case .notDue, .dryRun:
             break
-        }
-        if let dane = request.dane, result.outcome != .dryRun {
-            try enableDANE(dane, lineageName: result.lineageName, request: request)
         }
         result.requestCount = await client.requestCount
         return result

@@ -320,6 +320,27 @@ struct DANETests {
         }
     }
 
+    @Test("a key the zone does not let change TLSA records: one error line naming the grant, exit 2, the deploy hook not run")
+    func refused() throws {
+        let bind = try Bind()
+        let pebble = try Pebble(dnsServerPort: bind.port)
+        let dir = try TestSupport.temporaryDirectory("dane-refused")
+        let name = "refused.example.test"
+        let marker = dir + "/deployed"
+        let result = try run(TestSupport.acmeBinary, ["issue", "-d", name, "--http-01-port", String(pebble.httpPort), "--http-01-address", "127.0.0.1",
+                                                      "--dane", "--dane-rfc2136", "127.0.0.1:\(bind.port)", "--tsig-key", bind.otherKeyFile,
+                                                      "--deploy-hook", "touch \(marker)",
+                                                      "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle, "--config-dir", dir + "/le", "--agree-tos"])
+        #expect(result.status == 2, "\(result.output)")
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errors.count == 1 && errors[0].contains("refused to add the TLSA record _25._tcp.\(name).") && errors[0].contains("grant it in the zone's update-policy, e.g. grant other-key zonesub TXT TLSA;"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the deploy hook ran for a key without a published record")
+        #expect(try bind.tlsa("_25._tcp.\(name)").isEmpty)
+        // The settings are saved: once the grant is fixed, acme renew publishes.
+        let conf = try String(contentsOfFile: "\(dir)/le/renewal/\(name).conf", encoding: .utf8)
+        #expect(conf.contains("acme_dane = True"), "\(conf)")
+    }
+
     @Test("bad DANE flags: one error line, exit 64, nothing issued")
     func badFlags() throws {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
