@@ -45,8 +45,10 @@ struct TLSA: AsyncParsableCommand {
         discussion: """
         With --next, also the 3 1 1 record of the key the next renewal will use (made now and kept for
         that renewal), so it can be published before the key changes.
+        With --check, asks DNS what every authoritative server serves instead (Docs/DANE.md).
         Examples: acme tlsa --cert-name mail.example.com --next --host mx1.example.com
                   acme tlsa --cert-path /etc/dms/tls/current/fullchain.pem --port 465
+                  acme tlsa --check --cert-name mail.example.com --resolver 127.0.0.1
         """)
     @Option(help: .init("The lineage.", valueName: "NAME"), transform: lineageName) var certName: String?
     @Option(help: .init("A certificate file (leaf first; its issuer too for 2 1 1).", valueName: "FILE")) var certPath: String?
