@@ -31,6 +31,12 @@ extension ErrorCode where Domain == IssuanceError {
     public static var invalidRenewalConf: Self { Self("issuance.invalidRenewalConf", .localState) }
     /// A key rollover was interrupted and needs a decision.
     public static var interruptedKeyRollover: Self { Self("issuance.interruptedKeyRollover", .localState) }
+    /// DANE settings that are missing or contradict each other (`--dane` without a way to publish).
+    public static var invalidDANESettings: Self { Self("issuance.invalidDANESettings", .usage) }
+    /// The DANE rollover state file (`archive/<name>/.acme-dane.json`) cannot be read or trusted.
+    public static var daneState: Self { Self("issuance.daneState", .localState) }
+    /// The DANE hook failed to add or remove a TLSA record.
+    public static var daneHookFailed: Self { Self("issuance.daneHookFailed", .localState) }
     /// A certificate file or key given for revocation does not fit.
     public static var invalidRevocationInput: Self { Self("issuance.invalidRevocationInput", .usage) }
     /// The CA returned a certificate that does not match our key.

@@ -56,6 +56,11 @@ public struct IssueRequest: Sendable {
     public var profile: ProfileChoice?
     /// Keep the lineage's current private key (DANE TLSA records stay valid).
     public var reuseKey = false
+    /// The key to certify, chosen by the DANE rollover (its TLSA record is published and has been
+    /// visible long enough): used instead of a new key, the prepared next key or the current one.
+    public var pinnedKey: PrivateKey?
+    /// `acme issue --dane`: saved in the renewal conf; the lineage's TLSA records are published.
+    public var dane: DANESettings?
     /// The account id to sign with (a renewal conf's `account`); nil: the server's oldest.
     public var accountID: String?
     /// The ARI id of the certificate being replaced (RFC 9773 §5).

@@ -1,5 +1,6 @@
 import ACME
 import Base
+import ACMECrypto
 import CertStore
 
 /// `acme issue` as one call, also what `acme provision --issue-if-missing` and the daemon use:
@@ -40,7 +41,18 @@ public struct IssueWorkflow: Sendable {
         }
         // As certbot: the post hook runs after any attempt, also a failed one.
         defer { hooks?.finish(post: request.hooks.post.map { [$0] } ?? []) }
+        if request.dane != nil, request.pinnedKey == nil, !request.dryRun,
+           let existing = try LineageStore(configDirectory: request.configDirectory).lineage(named: request.certName ?? request.names[0]),
+           FS.exists(existing.privkeyPath) {
+            // DANE: a key whose record is not published is never deployed. A renewal here keeps the
+            // current key; acme renew changes keys through the rollover (Docs/DANE.md).
+            request.pinnedKey = try PrivateKey(file: existing.privkeyPath)
+        }
         var result = try await Issuer(client: client, progress: progress).issue(request)
+        // The key's TLSA record is published before the deploy hook installs the certificate.
+        if let dane = request.dane, result.outcome != .dryRun {
+            try enableDANE(dane, lineageName: result.lineageName, request: request)
+        }
         switch result.outcome {
         case .issued, .renewed:
             hooks?.deployed(request.hooks.deploy.map { [$0] } ?? [], livePath: result.livePath, names: result.names,
@@ -50,5 +62,24 @@ public struct IssueWorkflow: Sendable {
         }
         result.requestCount = await client.requestCount
         return result
+    }
+
+    /// Saves the DANE settings in the lineage's renewal conf and publishes its records: the live
+    /// key's and, when keys change on renewal, the next key's, so that its record has long been
+    /// visible when the renewal comes (Docs/DANE.md).
+    private func enableDANE(_ dane: DANESettings, lineageName: String, request: IssueRequest) throws {
+        let store = LineageStore(configDirectory: request.configDirectory)
+        let lineage = try store.existingLineage(named: lineageName)
+        var config = try store.renewalConfig(of: lineage)
+        config.renewalParams = dane.merged(into: config.renewalParams)
+        try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
+        if dane.usage == 2 {
+            progress("warning: DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem")
+        }
+        let certificate = try Certificate(file: lineage.certPath)
+        let reuses = try request.reuseKey || RenewalParams.reusesKey(config, path: lineage.renewalConfigPath)
+        let rollover = DANERollover(lineage: lineage, settings: dane, reuseKey: reuses,
+                                    keyType: request.keyType, progress: progress)
+        _ = try rollover.advance(wantRenewal: false, notBefore: certificate.notBefore, notAfter: certificate.notAfter, now: Date())
     }
 }

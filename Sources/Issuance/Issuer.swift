@@ -64,7 +64,7 @@ public struct Issuer: Sendable {
             let config = try lineages.renewalConfig(of: lineage)
             try lineages.addVersion(to: lineage, files: files, renewalParams: params.merged(into: config.renewalParams),
                                     webrootMap: encoded.webrootMap, version: request.toolVersion)
-            if !request.reuseKey { try NextKey.consumed(lineage) }
+            if !request.reuseKey, try Self.isPreparedNextKey(key, of: lineage, pinned: request.pinnedKey) { try NextKey.consumed(lineage) }
             let version = try lineages.currentVersion(of: lineage)
             progress("saved to \(lineage.livePath)/ (version \(version))")
             return IssueResult(outcome: .renewed(version: version), lineageName: lineage.name, livePath: lineage.livePath,
@@ -91,9 +91,19 @@ public struct Issuer: Sendable {
         return nil
     }
 
+    /// Whether `key` used for a renewal is the one prepared for it (then the next renewal needs
+    /// another): always when acme chose it, and for a key pinned by the DANE rollover only when it
+    /// is that file's key (near expiry the rollover pins the current key and keeps the next one).
+    static func isPreparedNextKey(_ key: PrivateKey, of lineage: Lineage, pinned: PrivateKey?) throws -> Bool {
+        guard pinned != nil else { return true }
+        guard case .usable(let next) = NextKey.read(lineage, type: key.type) else { return false }
+        return try next.publicKeyDER() == key.publicKeyDER()
+    }
+
     /// A new key, the one made in advance for the next renewal (`acme tlsa --next`), or with
     /// `reuseKey` the lineage's current one.
     private func certificateKey(_ request: IssueRequest, existing: Lineage?) throws -> PrivateKey {
+        if let pinned = request.pinnedKey { return pinned }
         guard let existing else { return try PrivateKey.generate(request.keyType) }
         if request.reuseKey {
             do {

@@ -31,12 +31,22 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("ACME profile to ask for if the CA offers it (e.g. classic, tlsserver, shortlived).", valueName: "NAME")) var preferredProfile: String?
     @Option(help: .init("ACME profile the CA must offer, else fail.", valueName: "NAME")) var requiredProfile: String?
     @Flag(help: "Keep the current private key when renewing (needed for DANE TLSA 3 1 1 records).") var reuseKey = false
+    @Flag(help: "Maintain DANE TLSA records for this lineage (kept for renewal): publish the key's record, and before a renewal that changes the key publish the next key's record and wait until it has been visible at every authoritative server for 2 × TTL (Docs/DANE.md).") var dane = false
+    @Option(help: .init("With --dane: also maintain _PORT._tcp.<name> (25 always); repeat for 465, 587, 993…", valueName: "PORT")) var danePort: [Int] = []
+    @Option(help: .init("With --dane: 3 (DANE-EE, default: the server key) or 2 (DANE-TA: the issuing CA's key; breaks when the CA changes its intermediate).", valueName: "USAGE")) var daneUsage: Int?
+    @Option(help: .init("With --dane: TTL of the TLSA records acme writes (default 300 s); a new key waits 2 × TTL after its record is visible.", valueName: "SECONDS")) var daneTtl: Int?
+    @Option(name: .customLong("dane-rfc2136"), help: .init("With --dane: publish the TLSA records by RFC 2136 at this primary server, signed with --tsig-key (default: the --dns-rfc2136 server).", valueName: "SERVER[:PORT]")) var daneRFC2136: String?
+    @Option(help: .init("With --dane: publish through this shell command, called with ACME_ACTION=tlsa-add|tlsa-remove, ACME_TLSA_OWNER, ACME_TLSA_RECORD, ACME_TLSA_TTL, ACME_TLSA_ZONE, ACME_TLSA_ROLE, ACME_LINEAGE (default: the --dns-hook).", valueName: "COMMAND")) var daneHook: String?
+    @Option(help: .init("With --dane-hook: the DNS server that finds each owner's zone and name servers (default: the system resolver).", valueName: "HOST:PORT")) var daneResolver: String?
     @Option(help: .init("Shell command run before contacting the CA (saved for renewal).", valueName: "COMMAND")) var preHook: String?
     @Option(help: .init("Shell command run after the certificate is saved, with RENEWED_LINEAGE and RENEWED_DOMAINS (saved for renewal).", valueName: "COMMAND")) var deployHook: String?
     @Option(help: .init("Shell command run at the end (saved for renewal).", valueName: "COMMAND")) var postHook: String?
 
     func validate() throws {
         if domain.isEmpty { throw ValidationError("give at least one name with -d, e.g. -d mail.example.com") }
+        if !dane, !danePort.isEmpty || daneUsage != nil || daneTtl != nil || daneRFC2136 != nil || daneHook != nil || daneResolver != nil {
+            throw ValidationError("--dane-port, --dane-usage, --dane-ttl, --dane-rfc2136, --dane-hook and --dane-resolver go with --dane")
+        }
     }
 
     func run() async throws {
@@ -44,7 +54,8 @@ struct Issue: AsyncParsableCommand {
             let challenge = try ChallengeMethod(http01Port: responder.http01Port, http01Address: responder.http01Address, webroot: webroot,
                                                 tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress, dnsHook: dnsHook,
                                                 dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver,
-                                                dnsRFC2136: dnsRFC2136, tsigKey: tsigKey, dnsHookParallel: dnsHookParallel)
+                                                dnsRFC2136: dnsRFC2136, tsigKey: dnsRFC2136 == nil && daneRFC2136 != nil ? nil : tsigKey,
+                                                dnsHookParallel: dnsHookParallel)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
                                        configDirectory: common.configDirectory, certName: certName, keyType: key.keyType,
                                        registration: try registration.options(), challenge: challenge, preferredChain: preferredChain,
@@ -52,6 +63,10 @@ struct Issue: AsyncParsableCommand {
             request.profile = try ProfileChoice(preferred: preferredProfile, required: requiredProfile)
             request.reuseKey = reuseKey
             request.hooks = SavedHooks(pre: preHook, post: postHook, deploy: deployHook)
+            if dane {
+                request.dane = try DANESettings(names: request.names, ports: danePort, usage: daneUsage, ttl: daneTtl, rfc2136: daneRFC2136,
+                                                tsigKey: tsigKey, hook: daneHook, resolver: daneResolver, challenge: challenge)
+            }
             let result = try await common.issueWorkflow().run(request)
             let output = common.output
             output.detail("\(result.requestCount) HTTP requests to the CA")
