@@ -120,6 +120,7 @@ public struct Renewer: Sendable {
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
         let policy = options.dryRun ? DuePolicy(force: true) : options.policy
         var offline: [String: (reason: String, count: Int)] = [:]
+        var notDue: [String: Candidate] = [:]
         for lineage in try selectedLineages(store, options) {
             let candidate: Candidate
             do {
@@ -167,8 +168,11 @@ public struct Renewer: Sendable {
                     : ari.entry(lineage: lineage.name, serial: candidate.certificate.serialHex)?.nextCheck) : nil
                 summary.reports.append(LineageReport(name: lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis),
                                                      recheck: recheck, certificate: candidate.certificate))
+                notDue[lineage.name] = candidate
             }
         }
+        // An ECDSA + RSA pair is renewed together, ECDSA first (PairedRenewal.swift).
+        summary.notes += Self.pairUp(&due, notDue: notDue, reports: &summary.reports, store: store)
         for (server, failure) in offline.sorted(by: { $0.key < $1.key }) {
             summary.notes.append("cannot reach \(server) (\(failure.reason)); deciding its \(failure.count) certificate\(failure.count == 1 ? "" : "s") by their expiry dates")
         }
@@ -203,7 +207,7 @@ public struct Renewer: Sendable {
 
     private func selectedLineages(_ store: LineageStore, _ options: RenewOptions) throws -> [Lineage] {
         guard let name = options.certName else { return try store.allLineages().filter { !options.skip.contains($0.name) } }
-        return [try store.existingLineage(named: name)]
+        return Self.withPartner(try store.existingLineage(named: name), store: store)
     }
 
     /// The moment to renew according to ARI, or nil when the server has no ARI or the
