@@ -80,4 +80,49 @@ struct KeyPairingTests {
             #expect(error.message.contains("/le/renewal/x.conf") && error.message.contains("acme_key_pair"), "\(error.message)")
         }
     }
+
+    /// Adds `params` to the lineage's renewal conf.
+    static func add(_ params: [(key: String, value: String)], to lineage: Lineage, _ fixture: ConfigFixture) throws {
+        var config = try fixture.store.renewalConfig(of: lineage)
+        config.renewalParams += params
+        try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: 0o644)
+    }
+
+    @Test("pairs(): lineages whose confs name each other, ECDSA member by key_type; a one-sided or dangling pairing is none")
+    func pairsListing() throws {
+        let fixture = try ConfigFixture("pairs")
+        defer { fixture.remove() }
+        let x = try fixture.lineage("mx", names: ["mx.example.test"])
+        let xr = try fixture.lineage("mx-rsa", names: ["mx.example.test"], type: .rsa(bits: 2048))
+        let y = try fixture.lineage("other", names: ["other.example.test"])
+        try Self.add([("key_type", "ecdsa"), ("acme_key_pair", "mx-rsa")], to: x, fixture)
+        try Self.add([("key_type", "rsa"), ("acme_key_pair", "mx")], to: xr, fixture)
+        try Self.add([("key_type", "ecdsa"), ("acme_key_pair", "other-rsa")], to: y, fixture)  // partner deleted
+        #expect(try KeyPairing.pairs(configDirectory: fixture.directory) == [KeyPairing.Pair(ecdsa: "mx", rsa: "mx-rsa")])
+        // Recording is idempotent and keeps the rest of the conf.
+        #expect(try KeyPairing.record(partner: "mx-rsa", in: x, store: fixture.store) == false)
+        #expect(try KeyPairing.record(partner: "new-rsa", in: x, store: fixture.store) == true)
+        let config = try fixture.store.renewalConfig(of: x)
+        #expect(config.renewalParams.filter { $0.key == "acme_key_pair" }.map(\.value) == ["new-rsa"])
+        #expect(config[param: "server"] == "https://ca.invalid/dir")
+    }
+
+    @Test("a lineage under the pair's ECDSA name that holds an RSA key is refused before the CA is contacted")
+    func familyConflict() async throws {
+        let fixture = try ConfigFixture("pair-conflict")
+        defer { fixture.remove() }
+        try fixture.lineage("mx", names: ["mx.example.test"], type: .rsa(bits: 2048))
+        let ca = UnreachableCA()
+        let workflow = IssueWorkflow(makeClient: { _ in ca.client }, progress: { _ in })
+        let request = IssueRequest(names: ["mx.example.test"], server: "https://ca.invalid/dir", configDirectory: fixture.directory,
+                                   certName: "mx", keyType: .ecdsa(.p256), toolVersion: "test")
+        do {
+            _ = try await workflow.runPair(request, rsaKeyType: .rsa(bits: 2048))
+            Issue.record("an RSA lineage was taken as the ECDSA half")
+        } catch let error as IssuanceError {
+            #expect(error.code == .keyTypeConflict)
+            #expect(error.message.contains("lineage mx holds an RSA key") && error.message.contains("--cert-name NEW"), "\(error.message)")
+        }
+        #expect(ca.requests.withLock { $0 } == 0)
+    }
 }
