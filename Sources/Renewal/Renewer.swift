@@ -265,7 +265,11 @@ public struct Renewer: Sendable {
             case .renewed(let version):
                 ari.forget(lineage: name)
                 plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
-                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis))
+                // The new certificate, so that the daemon knows its lifetime (it holds a renewed
+                // lineage back for a quarter of it); unreadable only if the disk just failed.
+                let renewed = try? CertificateSummary(pem: try FS.read(candidate.lineage.certPath))
+                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis),
+                                     certificate: renewed)
             case .issued, .notDue:
                 return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
             }

@@ -138,6 +138,37 @@ struct KeyPairTests {
         #expect(alone.output.contains("its pair \(Self.rsaName) has no renewal conf any more; renewing \(Self.name) alone"), "\(alone.output)")
     }
 
+    @Test("daemon: only the RSA lineage is due, and both are renewed in the same round, ECDSA first")
+    func daemonRenewsPair() throws {
+        let pebble = try Pebble(authzReuse: 100)
+        let dir = try TestSupport.temporaryDirectory("pair-daemon")
+        let le = dir + "/le"
+        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", Self.name, "--key-type", "ecdsa,rsa"] + pebble.acmeArguments(configDir: le))
+        #expect(issued.status == 0, "\(issued.output)")
+        let before = (try Self.leaf(le, Self.name), try Self.leaf(le, Self.rsaName))
+        let rsaConfPath = le + "/renewal/\(Self.rsaName).conf"
+        try ("renew_before_expiry = 2000 days\n" + String(contentsOfFile: rsaConfPath, encoding: .utf8))
+            .write(toFile: rsaConfPath, atomically: true, encoding: .utf8)
+
+        let daemon = try DaemonProcess(["--no-provision", "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle, "--config-dir", le],
+                                       log: dir + "/daemon.log")
+        try waitUntil("the daemon renews both lineages", timeout: 60) {
+            daemon.lines(containing: "renewed \(Self.name):").count == 1 && daemon.lines(containing: "renewed \(Self.rsaName):").count == 1
+        }
+        // The RSA lineage stays due (its conf says so), but a lineage the daemon renewed is held
+        // back for a quarter of its lifetime: no second round of renewals.
+        Thread.sleep(forTimeInterval: 3)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 5) != nil)
+        let log = daemon.log
+        #expect(daemon.lines(containing: "renewed ").count == 2, "renewed again: \(log)")
+        let ecdsaAt = log.range(of: "renewed \(Self.name):"), rsaAt = log.range(of: "renewed \(Self.rsaName):")
+        #expect(ecdsaAt != nil && rsaAt != nil && ecdsaAt!.lowerBound < rsaAt!.lowerBound, "ECDSA first: \(log)")
+        #expect(log.contains("together with its pair \(Self.rsaName)"), "\(log)")
+        let after = (try Self.leaf(le, Self.name), try Self.leaf(le, Self.rsaName))
+        #expect(after.0.serialHex != before.0.serialHex && after.1.serialHex != before.1.serialHex)
+    }
+
     @Test("provision installs the RSA lineage as ALT by itself; ECDSA and RSA-only clients each get theirs on SMTP STARTTLS and IMAPS")
     func provisionPair() throws {
         let pebble = try Pebble(authzReuse: 100)
