@@ -19,6 +19,8 @@ extension ErrorCode where Domain == IssuanceError {
     public static var invalidProfile: Self { Self("issuance.invalidProfile", .usage) }
     /// The required profile is not offered by the CA.
     public static var profileUnavailable: Self { Self("issuance.profileUnavailable", .usage) }
+    /// `--key-type` with a comma that is not one ECDSA and one RSA key type.
+    public static var invalidKeyTypePair: Self { Self("issuance.invalidKeyTypePair", .usage) }
     /// Only a lineage of the other key family holds these names.
     public static var keyTypeConflict: Self { Self("issuance.keyTypeConflict", .usage) }
     /// No account is stored for the CA where one is needed.

@@ -68,6 +68,8 @@ public struct IssueRequest: Sendable {
     /// Obtain the certificate but write nothing.
     public var dryRun = false
     public var hooks = SavedHooks()
+    /// The other lineage of an ECDSA + RSA pair (`acme_key_pair`, see `KeyPairing`), saved in the conf.
+    public var pairedLineage: String?
     /// Called once when the CA is about to be contacted (not when a valid certificate makes
     /// the run a no-op): `IssueWorkflow` prints the CT notice and runs the pre hook there.
     public var beforeContactingCA: (@Sendable () -> Void)?
@@ -110,6 +112,9 @@ public struct IssueResult: Sendable {
     public var names: [String]
     /// Requests sent to the CA (0 when it was not contacted).
     public var requestCount = 0
+    /// Names the CA validated for this certificate; 0 when it reused valid authorizations
+    /// (or was not asked).
+    public var validatedNames = 0
 
     public init(outcome: Outcome, lineageName: String, livePath: String, notAfter: Date, names: [String]) {
         self.outcome = outcome

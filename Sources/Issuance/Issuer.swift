@@ -48,12 +48,20 @@ public struct Issuer: Sendable {
 
         let files = try Self.lineageFiles(chainPEM: result.chainPEM, key: key)
         let leaf = try Certificate(pem: files.cert)
+        var issued = try save(request, files: files, key: key, leaf: leaf, existing: existing, lineages: lineages, accountID: account.stored.id)
+        issued.validatedNames = result.validatedNames
+        return issued
+    }
+
+    private func save(_ request: IssueRequest, files: LineageFiles, key: PrivateKey, leaf: Certificate, existing: (Lineage, Certificate)?,
+                      lineages: LineageStore, accountID: String) throws -> IssueResult {
+        let names = request.names
         if request.dryRun {
             progress("dry run: obtained a certificate for \(names.joined(separator: ", ")) and saved nothing")
             return IssueResult(outcome: .dryRun, lineageName: existing?.0.name ?? names[0], livePath: existing?.0.livePath ?? "",
                                notAfter: leaf.notAfter, names: names)
         }
-        let params = RenewalParams(request, accountID: account.stored.id)
+        let params = RenewalParams(request, accountID: accountID)
         let encoded = params.encoded()
         if let (lineage, _) = existing {
             // Finish or undo what an interrupted run left before adding a version on top of it.
@@ -204,6 +212,6 @@ extension RenewalParams {
         self.init(account: accountID, server: request.server, challenge: request.challenge, keyType: request.keyType,
                   preferredChain: request.preferredChain, caBundle: request.caBundle, profile: request.profile,
                   reuseKey: request.reuseKey, hooks: request.hooks, names: request.names,
-                  issuedProfile: Self.profileLabel(request.profile))
+                  issuedProfile: Self.profileLabel(request.profile), pairedLineage: request.pairedLineage)
     }
 }

@@ -133,6 +133,7 @@ public struct Renewer: Sendable {
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
         let policy = options.dryRun ? DuePolicy(force: true) : options.policy
         var offline: [String: (reason: String, count: Int)] = [:]
+        var notDue: [String: Candidate] = [:]
         for lineage in try selectedLineages(store, options) {
             let candidate: Candidate
             do {
@@ -193,6 +194,25 @@ public struct Renewer: Sendable {
                                            recheck: recheck, certificate: candidate.certificate)
                 if case .renew(_, let step) = dane { report.daneStep = step }
                 summary.reports.append(report)
+                notDue[lineage.name] = candidate
+            }
+        }
+        // An ECDSA + RSA pair is renewed together, ECDSA first (PairedRenewal.swift).
+        summary.notes += Self.pairUp(&due, notDue: notDue, reports: &summary.reports, store: store)
+        // A partner pulled in by its pair asks its own DANE rollover too: it changes keys only
+        // with a published record, else it is held (and renewed on its own later).
+        if !options.dryRun {
+            due = due.filter { candidate, basis in
+                guard case .pairedWith = basis else { return true }
+                switch daneStep(candidate, due: true, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current) {
+                case .off: return true
+                case .renew(let plan, _):
+                    danePlans[candidate.lineage.name] = plan
+                    return true
+                case .held(let report), .failed(let report):
+                    summary.reports.append(report)
+                    return false
+                }
             }
         }
         for (server, failure) in offline.sorted(by: { $0.key < $1.key }) {
@@ -237,7 +257,7 @@ public struct Renewer: Sendable {
 
     private func selectedLineages(_ store: LineageStore, _ options: RenewOptions) throws -> [Lineage] {
         guard let name = options.certName else { return try store.allLineages().filter { !options.skip.contains($0.name) } }
-        return [try store.existingLineage(named: name)]
+        return Self.withPartner(try store.existingLineage(named: name), store: store)
     }
 
     /// The moment to renew according to ARI, or nil when the server has no ARI or the
@@ -296,7 +316,11 @@ public struct Renewer: Sendable {
             case .renewed(let version):
                 ari.forget(lineage: name)
                 plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
-                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis))
+                // The new certificate, so that the daemon knows its lifetime (it holds a renewed
+                // lineage back for a quarter of it); unreadable only if the disk just failed.
+                let renewed = try? CertificateSummary(pem: try FS.read(candidate.lineage.certPath))
+                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis),
+                                     certificate: renewed)
             case .issued, .notDue:
                 return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
             }

@@ -15,7 +15,8 @@ struct Issue: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var registration: RegistrationArguments
     @Option(help: .init("Lineage name under live/ (default: the first name).", valueName: "NAME"), transform: lineageName) var certName: String?
-    @OptionGroup var key: KeyTypeArguments
+    @Option(help: .init("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096; or an ECDSA and an RSA one, e.g. ecdsa,rsa, for two lineages NAME and NAME-rsa obtained and renewed together.", valueName: "TYPE[,TYPE]"),
+            transform: { try KeyTypeChoice(parsing: $0, flag: "--key-type") }) var keyType: KeyTypeChoice = .single(.ecdsa(.p256))
     @OptionGroup var responder: ResponderArguments
     @Option(help: .init("Answer HTTP-01 by writing files under DIR/.well-known/acme-challenge/ instead.", valueName: "DIR")) var webroot: String?
     @Option(name: .customLong("tls-alpn-01-port"), help: .init("Answer TLS-ALPN-01 instead, with the built-in TLS responder on this port (usually 443; saved for renewal).", valueName: "PORT")) var tlsALPNPort: Int?
@@ -57,7 +58,7 @@ struct Issue: AsyncParsableCommand {
                                                 dnsRFC2136: dnsRFC2136, tsigKey: dnsRFC2136 == nil && daneRFC2136 != nil ? nil : tsigKey,
                                                 dnsHookParallel: dnsHookParallel)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
-                                       configDirectory: common.configDirectory, certName: certName, keyType: key.keyType,
+                                       configDirectory: common.configDirectory, certName: certName, keyType: keyType.first,
                                        registration: try registration.options(), challenge: challenge, preferredChain: preferredChain,
                                        caBundle: common.caBundlePath, forceRenewal: forceRenewal, toolVersion: acmeVersion)
             request.profile = try ProfileChoice(preferred: preferredProfile, required: requiredProfile)
@@ -67,18 +68,29 @@ struct Issue: AsyncParsableCommand {
                 request.dane = try DANESettings(names: request.names, ports: danePort, usage: daneUsage, ttl: daneTtl, rfc2136: daneRFC2136,
                                                 tsigKey: tsigKey, hook: daneHook, resolver: daneResolver, challenge: challenge)
             }
-            let result = try await common.issueWorkflow().run(request)
             let output = common.output
-            output.detail("\(result.requestCount) HTTP requests to the CA")
-            let names = result.names.joined(separator: ", ")
-            switch result.outcome {
-            case .notDue(let until):
-                output.step("certificate \(result.lineageName) covers \(names) and is not due for renewal until \(until.utcText); nothing to do (use --force-renewal to issue anyway)")
-            case .dryRun:
-                output.result("dry run: the CA issued a certificate for \(names); nothing was saved")
-            case .issued, .renewed:
-                output.result("certificate: \(result.livePath)/fullchain.pem\nkey:         \(result.livePath)/privkey.pem\nexpires:     \(result.notAfter.utcText)")
+            if case .pair(_, let rsa) = keyType {
+                let pair = try await common.issueWorkflow().runPair(request, rsaKeyType: rsa)
+                output.detail("\(pair.requestCount) HTTP requests to the CA (ECDSA \(pair.ecdsa.requestCount), RSA \(pair.rsa.requestCount)); names validated: ECDSA \(pair.ecdsa.validatedNames), RSA \(pair.rsa.validatedNames)")
+                report(pair.ecdsa, output: output)
+                report(pair.rsa, output: output)
+                return
             }
+            let result = try await common.issueWorkflow().run(request)
+            output.detail("\(result.requestCount) HTTP requests to the CA")
+            report(result, output: output)
+        }
+    }
+
+    private func report(_ result: IssueResult, output: Output) {
+        let names = result.names.joined(separator: ", ")
+        switch result.outcome {
+        case .notDue(let until):
+            output.step("certificate \(result.lineageName) covers \(names) and is not due for renewal until \(until.utcText); nothing to do (use --force-renewal to issue anyway)")
+        case .dryRun:
+            output.result("dry run: the CA issued a certificate for \(names); nothing was saved")
+        case .issued, .renewed:
+            output.result("certificate: \(result.livePath)/fullchain.pem\nkey:         \(result.livePath)/privkey.pem\nexpires:     \(result.notAfter.utcText)")
         }
     }
 }
