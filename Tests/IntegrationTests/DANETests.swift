@@ -341,6 +341,74 @@ struct DANETests {
         #expect(conf.contains("acme_dane = True"), "\(conf)")
     }
 
+    @Test("an ECDSA + RSA pair with DANE: records for both keys and both next keys; the pair rolls over together, each half only to its published key; a partner pulled in by its pair also changes only to its published key")
+    func pairRollover() throws {
+        let bind = try Bind()
+        let pebble = try Pebble(authzReuse: 100, dnsServerPort: bind.port)
+        let dir = try TestSupport.temporaryDirectory("dane-pair")
+        let name = "mx.example.test", rsaName = "mx.example.test-rsa"
+        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", name, "--key-type", "ecdsa,rsa", "--dns-rfc2136", "127.0.0.1:\(bind.port)",
+                                                      "--tsig-key", bind.keyFile, "--dane", "--dane-ttl", String(Self.ttl),
+                                                      "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle, "--config-dir", dir + "/le", "--agree-tos"])
+        #expect(issued.status == 0, "\(issued.output)\n\(bind.log())")
+        func live(_ lineage: String) throws -> String { try Self.record(certificate: "\(dir)/le/live/\(lineage)/cert.pem") }
+        func next(_ lineage: String) throws -> String { try Self.record(key: "\(dir)/le/archive/\(lineage)/.acme-next-privkey.pem") }
+        /// Both live keys have their record in the zone; returns the zone's records.
+        func covered(_ step: String) throws -> Set<String> {
+            let records = try bind.tlsa("_25._tcp.\(name)")
+            for lineage in [name, rsaName] {
+                #expect(records.contains(try live(lineage)), "\(step): the live key of \(lineage) is not covered by \(records)")
+            }
+            return records
+        }
+        let (ecdsa1, rsa1, ecdsaNext1, rsaNext1) = (try live(name), try live(rsaName), try next(name), try next(rsaName))
+        #expect(try covered("after issue") == [ecdsa1, rsa1, ecdsaNext1, rsaNext1], "after issue: want both keys' and both next keys' records")
+        for lineage in [name, rsaName] {
+            let conf = try String(contentsOfFile: "\(dir)/le/renewal/\(lineage).conf", encoding: .utf8)
+            #expect(conf.contains("acme_dane = True") && conf.contains("acme_key_pair = "), "\(lineage): \(conf)")
+        }
+
+        // Forced at once: both held (the next records were only just seen).
+        let held = try renew(dir, force: true)
+        #expect(held.status == 0, "\(held.output)")
+        #expect(held.stdout.contains("\(name): due, waiting for the DANE record") && held.stdout.contains("\(rsaName): due, waiting for the DANE record"), "\(held.output)")
+        #expect(try live(name) == ecdsa1 && live(rsaName) == rsa1)
+        _ = try covered("held")
+
+        // Two TTLs later both renew, each with its own published next key.
+        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
+        let renewed = try renew(dir, force: true)
+        #expect(renewed.status == 0 && renewed.stdout.contains("\(name): renewed") && renewed.stdout.contains("\(rsaName): renewed"), "\(renewed.output)")
+        #expect(try live(name) == ecdsaNext1 && live(rsaName) == rsaNext1, "a half of the pair did not use its published key")
+        _ = try covered("renewed")
+
+        // Two TTLs after the renewal the old records go. Then only the RSA half is due by its conf
+        // (renew_before_expiry): the ECDSA half is pulled in by its pair and asks its own rollover;
+        // over the next runs each half renews only with a key whose record is published.
+        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
+        let cleaned = try renew(dir)
+        #expect(cleaned.status == 0, "\(cleaned.output)")
+        let afterCleaning = try covered("old records removed")
+        #expect(!afterCleaning.contains(ecdsa1) && !afterCleaning.contains(rsa1), "the old keys' records stayed: \(afterCleaning)")
+        let rsaConf = "\(dir)/le/renewal/\(rsaName).conf"
+        let conf = try String(contentsOfFile: rsaConf, encoding: .utf8)
+        try (conf.replacingOccurrences(of: "[renewalparams]", with: "renew_before_expiry = 3650 days\n[renewalparams]"))
+            .write(toFile: rsaConf, atomically: true, encoding: .utf8)
+        var pulledIn = false
+        for round in 0..<4 {
+            let result = try renew(dir)
+            pulledIn = pulledIn || result.stdout.contains("\(name): renewed (together with its pair \(rsaName))")
+            #expect(result.status == 0, "round \(round): \(result.output)")
+            let records = try covered("round \(round)")
+            for lineage in [name, rsaName] where result.stdout.contains("\(lineage): renewed") {
+                #expect(records.contains(try live(lineage)), "round \(round): \(lineage) renewed with a key whose record is not published")
+            }
+            Thread.sleep(forTimeInterval: Double(Self.ttl))
+        }
+        #expect(try live(rsaName) != rsaNext1, "the due RSA half was never renewed")
+        #expect(pulledIn, "the ECDSA half was not renewed together with its due RSA pair")
+    }
+
     @Test("bad DANE flags: one error line, exit 64, nothing issued")
     func badFlags() throws {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
