@@ -102,7 +102,7 @@ public struct OrderFlow: Sendable {
             }
         }
         guard !pending.isEmpty else {
-            progress("all \(total) names already authorized")
+            progress(total == 1 ? "the name is already authorized" : "all \(total) names already authorized")
             return 0
         }
 
