@@ -47,9 +47,9 @@ let package = Package(
         // (hook and RFC 2136) and manual hooks.
         .target(name: "Challenges", dependencies: ["ACME", "ACMECrypto", "DNS", "Base"]),
         // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks.
-        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "CertStore", "Base"]),
+        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "DNS", "CertStore", "Base"]),
         // Which lineages are due (ARI, windows); renews through Issuance.
-        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Base"]),
+        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "DNS", "Check", "Base"]),
         // Find, check and install certificates for Postfix and Dovecot (issuing through Issuance when asked).
         .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore", "Issuance", "Base"]),
         // acme check: STARTTLS dialogs and TLS verification of mail endpoints, alert mail.
@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "FleetStore", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "ACME", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "ACMECrypto", "Base"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base"]),
-        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
+        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),

@@ -25,6 +25,8 @@ public struct OrderFlow: Sendable {
         /// The chosen chain: leaf first.
         public var chainPEM: String
         public var orderURL: String
+        /// Names the CA validated for this order; 0 when it reused valid authorizations.
+        public var validatedNames = 0
     }
 
     /// Runs the order for `names` and returns the certificate chain for `csr`.
@@ -46,8 +48,11 @@ public struct OrderFlow: Sendable {
         if order.status == "invalid" {
             throw ACMEError(.validationFailed, "the CA created the order invalid: \(order.error?.summary ?? "no reason given")", problem: order.error)
         }
+        var validated = 0
         if order.status == "pending" {
-            try await authorize(order, deadline: deadline)
+            validated = try await authorize(order, deadline: deadline)
+        } else if order.status == "ready" {
+            progress("every name already authorized (the order is ready)")
         }
         progress("finalizing")
         var retryAfter: Duration?
@@ -69,12 +74,13 @@ public struct OrderFlow: Sendable {
             throw ACMEError(.malformedResponse, "order \(order.url) is valid but names no certificate URL")
         }
         let chain = try await chooseChain(certificateURL, preferredIssuer: preferredChain)
-        return Result(chainPEM: chain, orderURL: order.url)
+        return Result(chainPEM: chain, orderURL: order.url, validatedNames: validated)
     }
 
     // MARK: Authorizations
 
-    private func authorize(_ order: Order, deadline: ContinuousClock.Instant) async throws {
+    /// Returns how many names needed validation (0: every authorization was already valid).
+    private func authorize(_ order: Order, deadline: ContinuousClock.Instant) async throws -> Int {
         var pending: [(authz: Authorization, challenge: Challenge)] = []
         var total = 0
         for url in order.authorizations {
@@ -96,8 +102,8 @@ public struct OrderFlow: Sendable {
             }
         }
         guard !pending.isEmpty else {
-            progress("all \(total) names already authorized")
-            return
+            progress(total == 1 ? "the name is already authorized" : "all \(total) names already authorized")
+            return 0
         }
 
         let thumbprint = credentials.key.publicJWK.thumbprint
@@ -124,6 +130,7 @@ public struct OrderFlow: Sendable {
             throw error
         }
         await cleanup(presented)
+        return pending.count
     }
 
     /// Presents every challenge: one after the other, or side by side where the solver allows it.

@@ -77,6 +77,26 @@ public struct EndpointCheck: Sendable {
         Deadline(seconds: timeoutSeconds, name: "the \(timeoutSeconds) s deadline for this endpoint (--timeout)")
     }
 
+    /// The certificate the endpoint presents (for DANE: its key), without judging it; bounded by
+    /// the same deadline as `run`.
+    public func servedLeaf(_ endpoint: Endpoint) throws -> Certificate {
+        let deadline = endpointDeadline()
+        let connection = try Connection(endpoint, deadline: deadline)
+        if let kind = endpoint.startTLS { try connection.startTLS(kind) }
+        let isAddress = endpoint.host.contains(":") || endpoint.host.allSatisfy { $0.isNumber || $0 == "." }
+        let name = serverName ?? (isAddress ? nil : endpoint.host)
+        let result: TLSClientHandshake.Result
+        do {
+            result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile,
+                                                deadline: deadline.instant)
+        } catch {
+            if deadline.passed { throw connection.timedOut("during the TLS handshake") }
+            throw CheckError(.handshake, "\(endpoint): TLS handshake failed (\(error))")
+        }
+        guard let leaf = result.chain.first else { throw CheckError(.handshake, "\(endpoint): the server sent no certificate") }
+        return leaf
+    }
+
     func run(_ endpoint: Endpoint, now: Date, deadline: Deadline) throws -> CheckReport {
         let connection = try Connection(endpoint, deadline: deadline)
         if let kind = endpoint.startTLS { try connection.startTLS(kind) }

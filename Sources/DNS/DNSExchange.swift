@@ -103,6 +103,9 @@ public struct DNSQuery: Sendable {
     public var timeout: Duration
     /// RD: ask a resolver to recurse; off when asking an authoritative server about its own zone.
     public var recursionDesired: Bool
+    /// AD in the query: asks a validating resolver to say whether it authenticated the answer
+    /// with DNSSEC (RFC 6840 §5.7), without asking for the signatures themselves.
+    public var authenticatedData = false
 
     public init(server: DNSServer, timeout: Duration = .seconds(3), recursionDesired: Bool) {
         self.server = server
@@ -112,7 +115,8 @@ public struct DNSQuery: Sendable {
 
     public func ask(_ name: String, type: UInt16) throws -> DNSMessage {
         let id = UInt16.random(in: 0...UInt16.max)
-        var writer = DNSWriter.header(id: id, flags: recursionDesired ? 0x0100 : 0, counts: [1, 0, 0, 0])
+        let flags: UInt16 = (recursionDesired ? 0x0100 : 0) | (authenticatedData ? 0x0020 : 0)
+        var writer = DNSWriter.header(id: id, flags: flags, counts: [1, 0, 0, 0])
         try writer.name(name)
         writer.u16(type)
         writer.u16(RRClass.internet)

@@ -5,6 +5,8 @@ public enum RRType {
     public static let soa: UInt16 = 6
     public static let txt: UInt16 = 16
     public static let aaaa: UInt16 = 28
+    /// DANE (RFC 6698 §7.1).
+    public static let tlsa: UInt16 = 52
     public static let tsig: UInt16 = 250
 }
 

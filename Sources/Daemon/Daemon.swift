@@ -138,14 +138,25 @@ public final class Daemon: @unchecked Sendable {
         var options = settings.renewOptions
         options.randomDelay = .zero
         var waiting: [String: (Date, String)] = [:]
+        var calmDANE: [String: Date] = [:]
         for (name, retry) in status.retries {
             if let at = retry.retryAt, at > current { waiting[name] = (at, "retry") }
         }
         for lineage in status.lineages {
             guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
             let calm = renewed.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 4)
-            if calm > current, waiting[lineage.name] == nil { waiting[lineage.name] = (calm, "renew") }
+            guard calm > current, waiting[lineage.name] == nil else { continue }
+            if lineage.nextAction.hasPrefix("dane") {
+                // A DANE rollover step (removing the old key's record) does not wait for the calm
+                // period, but the lineage is not renewed again in it.
+                calmDANE[lineage.name] = calm
+            } else {
+                waiting[lineage.name] = (calm, "renew")
+            }
         }
+        options.daneStepsOnly = Set(calmDANE.keys)
+        // While the endpoints serve an older certificate (rolled back, not served), its key's TLSA record stays.
+        options.keepRetiringDANERecords = status.incidents.open.values.contains { $0.kind == .rolledBack || $0.kind == .notServed }
         options.skip = Set(waiting.keys)
         let verbose = settings.verbose
         let log = self.log
@@ -182,13 +193,21 @@ public final class Daemon: @unchecked Sendable {
                 } else {
                     (entry.nextAction, entry.nextActionAt) = ("renew", until)
                 }
+                if let step = report.daneStep, step < (entry.nextActionAt ?? until) {
+                    (entry.nextAction, entry.nextActionAt) = ("dane", step)
+                }
                 recovered(report.name, &entry)
             case .renewed(let notAfter, let version, let basis):
                 log.log("renewed", "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
                 renewedAt[report.name] = current
                 renewedAny = true
                 entry.notAfter = notAfter
-                (entry.nextAction, entry.nextActionAt) = ("renew", nil)
+                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { ("dane", $0) } ?? ("renew", nil)
+                recovered(report.name, &entry)
+            case .held(let until, let reason):
+                // Not a failure: the DANE rollover waits for DNS; the daemon wakes when it may go on.
+                log.log("held", reason, lineage: report.name)
+                (entry.nextAction, entry.nextActionAt) = ("dane-wait", max(until, current.addingTimeInterval(1)))
                 recovered(report.name, &entry)
             case .dryRun:
                 break
@@ -205,6 +224,10 @@ public final class Daemon: @unchecked Sendable {
                     raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
                                    message: "\(report.name): \(retry.failures) renewals failed in a row; the last: \(reason)"))
                 }
+            }
+            if let calm = calmDANE[report.name], !report.isFailure {
+                // Only the DANE steps ran: the next is the rollover's, else the renewal after the calm period.
+                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { ("dane", $0) } ?? ("renew", calm)
             }
             lineages.append(entry)
         }

@@ -10,7 +10,8 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         public var names: [String]
         public var notBefore: Date?
         public var notAfter: Date?
-        /// `renew`, `ask-ari` (the CA's renewal information), `retry` (after a failure).
+        /// `renew`, `ask-ari` (the CA's renewal information), `retry` (after a failure), `dane` (a DANE
+        /// rollover step: an old record to remove, a new one to see), `dane-wait` (a renewal held by DANE).
         public var nextAction: String
         public var nextActionAt: Date?
         public var failures: Int

@@ -19,6 +19,8 @@ extension ErrorCode where Domain == IssuanceError {
     public static var invalidProfile: Self { Self("issuance.invalidProfile", .usage) }
     /// The required profile is not offered by the CA.
     public static var profileUnavailable: Self { Self("issuance.profileUnavailable", .usage) }
+    /// `--key-type` with a comma that is not one ECDSA and one RSA key type.
+    public static var invalidKeyTypePair: Self { Self("issuance.invalidKeyTypePair", .usage) }
     /// Only a lineage of the other key family holds these names.
     public static var keyTypeConflict: Self { Self("issuance.keyTypeConflict", .usage) }
     /// No account is stored for the CA where one is needed.
@@ -31,6 +33,12 @@ extension ErrorCode where Domain == IssuanceError {
     public static var invalidRenewalConf: Self { Self("issuance.invalidRenewalConf", .localState) }
     /// A key rollover was interrupted and needs a decision.
     public static var interruptedKeyRollover: Self { Self("issuance.interruptedKeyRollover", .localState) }
+    /// DANE settings that are missing or contradict each other (`--dane` without a way to publish).
+    public static var invalidDANESettings: Self { Self("issuance.invalidDANESettings", .usage) }
+    /// The DANE rollover state file (`archive/<name>/.acme-dane.json`) cannot be read or trusted.
+    public static var daneState: Self { Self("issuance.daneState", .localState) }
+    /// The DANE hook failed to add or remove a TLSA record.
+    public static var daneHookFailed: Self { Self("issuance.daneHookFailed", .localState) }
     /// A certificate file or key given for revocation does not fit.
     public static var invalidRevocationInput: Self { Self("issuance.invalidRevocationInput", .usage) }
     /// The CA returned a certificate that does not match our key.

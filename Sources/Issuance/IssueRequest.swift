@@ -56,6 +56,11 @@ public struct IssueRequest: Sendable {
     public var profile: ProfileChoice?
     /// Keep the lineage's current private key (DANE TLSA records stay valid).
     public var reuseKey = false
+    /// The key to certify, chosen by the DANE rollover (its TLSA record is published and has been
+    /// visible long enough): used instead of a new key, the prepared next key or the current one.
+    public var pinnedKey: PrivateKey?
+    /// `acme issue --dane`: saved in the renewal conf; the lineage's TLSA records are published.
+    public var dane: DANESettings?
     /// The account id to sign with (a renewal conf's `account`); nil: the server's oldest.
     public var accountID: String?
     /// The ARI id of the certificate being replaced (RFC 9773 §5).
@@ -63,6 +68,8 @@ public struct IssueRequest: Sendable {
     /// Obtain the certificate but write nothing.
     public var dryRun = false
     public var hooks = SavedHooks()
+    /// The other lineage of an ECDSA + RSA pair (`acme_key_pair`, see `KeyPairing`), saved in the conf.
+    public var pairedLineage: String?
     /// Called once when the CA is about to be contacted (not when a valid certificate makes
     /// the run a no-op): `IssueWorkflow` prints the CT notice and runs the pre hook there.
     public var beforeContactingCA: (@Sendable () -> Void)?
@@ -105,6 +112,9 @@ public struct IssueResult: Sendable {
     public var names: [String]
     /// Requests sent to the CA (0 when it was not contacted).
     public var requestCount = 0
+    /// Names the CA validated for this certificate; 0 when it reused valid authorizations
+    /// (or was not asked).
+    public var validatedNames = 0
 
     public init(outcome: Outcome, lineageName: String, livePath: String, notAfter: Date, names: [String]) {
         self.outcome = outcome

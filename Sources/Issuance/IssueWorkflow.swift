@@ -1,6 +1,8 @@
 import ACME
+import ACMECrypto
 import Base
 import CertStore
+import Synchronization
 
 /// `acme issue` as one call, also what `acme provision --issue-if-missing` and the daemon use:
 /// takes the config directory's lock, connects to the CA, prints the Certificate Transparency
@@ -23,6 +25,110 @@ public struct IssueWorkflow: Sendable {
     }
 
     public func run(_ request: IssueRequest) async throws -> IssueResult {
+        try await session(request) { issuer, client, request, deployed in
+            var result = try await issueOne(request, issuer: issuer)
+            deployed(result, request)
+            result.requestCount = await client.requestCount
+            return result
+        }
+    }
+
+    /// `acme issue --key-type ecdsa,rsa`: the ECDSA certificate (`request`, lineage `<name>`),
+    /// then the RSA one for the same names (lineage `<name>-rsa`), in one run with one client,
+    /// so that the second order finds the authorizations the first validated (if the CA reuses
+    /// them; otherwise it validates again). Both confs record the pair (`KeyPairing`). When the
+    /// RSA order fails, the ECDSA lineage stays and `PairIncompleteError` says what is missing.
+    public func runPair(_ request: IssueRequest, rsaKeyType: KeyType) async throws -> IssuePairResult {
+        guard request.keyType.isECDSA, !rsaKeyType.isECDSA else {
+            throw IssuanceError(.invalidKeyTypePair, "a pair is one ECDSA and one RSA key type, not \(request.keyType) and \(rsaKeyType)")
+        }
+        let ecdsaName = request.certName ?? KeyPairing.defaultName(firstDomain: request.names[0])
+        let rsaName = KeyPairing.rsaLineageName(for: ecdsaName)
+        try validatePathComponent(rsaName, what: "certificate name")
+        let progress = progress
+        return try await session(request) { issuer, client, prepared, deployed in
+            var ecdsa = prepared
+            ecdsa.certName = ecdsaName
+            ecdsa.pairedLineage = rsaName
+            var rsa = prepared
+            rsa.keyType = rsaKeyType
+            rsa.certName = rsaName
+            rsa.pairedLineage = ecdsaName
+            let store = LineageStore(configDirectory: request.configDirectory)
+            try KeyPairing.checkFamilies(ecdsaName: ecdsaName, rsaName: rsaName, store: store)
+            progress("ECDSA certificate (\(request.keyType)), lineage \(ecdsaName)")
+            var first = try await issueOne(ecdsa, issuer: issuer)
+            first.requestCount = await client.requestCount
+            deployed(first, ecdsa)
+            if case .notDue = first.outcome, let lineage = try store.lineage(named: ecdsaName),
+               try KeyPairing.record(partner: rsaName, in: lineage, store: store) {
+                progress("recorded in \(lineage.renewalConfigPath) that \(rsaName) is its RSA pair")
+            }
+            progress("RSA certificate (\(rsaKeyType)), lineage \(rsaName): a second order for the same names")
+            var second: IssueResult
+            do {
+                second = try await issueOne(rsa, issuer: issuer)
+            } catch {
+                throw PairIncompleteError(underlying: error, ecdsaLineage: ecdsaName, rsaLineage: rsaName)
+            }
+            second.requestCount = await client.requestCount - first.requestCount
+            deployed(second, rsa)
+            if case .notDue = second.outcome, let lineage = try store.lineage(named: rsaName),
+               try KeyPairing.record(partner: ecdsaName, in: lineage, store: store) {
+                progress("recorded in \(lineage.renewalConfigPath) that \(ecdsaName) is its ECDSA pair")
+            }
+            if second.validatedNames > 0, first.validatedNames > 0 {
+                progress("the CA did not reuse the authorizations of the ECDSA order, so the names were validated again for the RSA certificate (correct, only slower)")
+            } else if second.validatedNames == 0, first.validatedNames > 0 {
+                progress("the RSA order reused the authorizations validated for the ECDSA one")
+            }
+            return IssuePairResult(ecdsa: first, rsa: second)
+        }
+    }
+
+    /// One certificate: with DANE, a renewal here keeps the current key (a key whose record is
+    /// not published is never deployed; acme renew changes keys through the rollover,
+    /// Docs/DANE.md), and the key's TLSA record is published before the deploy hook installs it.
+    private func issueOne(_ request: IssueRequest, issuer: Issuer) async throws -> IssueResult {
+        var request = request
+        if request.dane != nil, request.pinnedKey == nil, !request.dryRun,
+           let existing = try LineageStore(configDirectory: request.configDirectory).lineage(named: request.certName ?? request.names[0]),
+           FS.exists(existing.privkeyPath) {
+            request.pinnedKey = try PrivateKey(file: existing.privkeyPath)
+        }
+        let result = try await issuer.issue(request)
+        if let dane = request.dane, result.outcome != .dryRun {
+            try enableDANE(dane, lineageName: result.lineageName, request: request)
+        }
+        return result
+    }
+
+    /// Saves the DANE settings in the lineage's renewal conf and publishes its records: the live
+    /// key's and, when keys change on renewal, the next key's, so that its record has long been
+    /// visible when the renewal comes (Docs/DANE.md).
+    private func enableDANE(_ dane: DANESettings, lineageName: String, request: IssueRequest) throws {
+        let store = LineageStore(configDirectory: request.configDirectory)
+        let lineage = try store.existingLineage(named: lineageName)
+        var config = try store.renewalConfig(of: lineage)
+        config.renewalParams = dane.merged(into: config.renewalParams)
+        try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
+        if dane.usage == 2 {
+            progress("warning: DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem")
+        }
+        let certificate = try Certificate(file: lineage.certPath)
+        let reuses = try request.reuseKey || RenewalParams.reusesKey(config, path: lineage.renewalConfigPath)
+        let rollover = DANERollover(lineage: lineage, settings: dane, reuseKey: reuses,
+                                    keyType: request.keyType, progress: progress)
+        _ = try rollover.advance(wantRenewal: false, notBefore: certificate.notBefore, notAfter: certificate.notAfter, now: Date())
+    }
+
+    /// One run: the lock, one client, the CT notice and the pre hook once before the CA is first
+    /// contacted, the post hook after any attempt; `body` issues and calls `deployed` for each
+    /// result (the deploy hook after a new certificate).
+    private func session<T: Sendable>(
+        _ request: IssueRequest,
+        _ body: (Issuer, ACMEClient, IssueRequest, _ deployed: (IssueResult, IssueRequest) -> Void) async throws -> T
+    ) async throws -> T {
         let client = try makeClient(request.caServer)
         let lock = try ConfigLock.acquire(configDirectory: request.configDirectory, create: true, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
@@ -34,21 +140,33 @@ public struct IssueWorkflow: Sendable {
         var request = request
         let pre = request.hooks.pre.map { [$0] } ?? []
         let progress = progress
+        let contacted = Mutex(false)
         request.beforeContactingCA = {
+            // Once per run, also when a pair makes two orders.
+            guard contacted.withLock({ done in defer { done = true }; return !done }) else { return }
             if let notice { progress(notice) }
             hooks?.beforeContactingCA(pre: pre)
         }
         // As certbot: the post hook runs after any attempt, also a failed one.
         defer { hooks?.finish(post: request.hooks.post.map { [$0] } ?? []) }
-        var result = try await Issuer(client: client, progress: progress).issue(request)
-        switch result.outcome {
-        case .issued, .renewed:
-            hooks?.deployed(request.hooks.deploy.map { [$0] } ?? [], livePath: result.livePath, names: result.names,
-                            lineage: result.lineageName)
-        case .notDue, .dryRun:
-            break
+        let issuer = Issuer(client: client, progress: progress)
+        return try await body(issuer, client, request) { result, request in
+            switch result.outcome {
+            case .issued, .renewed:
+                hooks?.deployed(request.hooks.deploy.map { [$0] } ?? [], livePath: result.livePath, names: result.names,
+                                lineage: result.lineageName)
+            case .notDue, .dryRun:
+                break
+            }
         }
-        result.requestCount = await client.requestCount
-        return result
     }
+}
+
+/// What `acme issue --key-type ecdsa,rsa` did: the ECDSA lineage's result, then the RSA one's
+/// (each with the requests of its own order and the names the CA validated for it).
+public struct IssuePairResult: Sendable {
+    public var ecdsa: IssueResult
+    public var rsa: IssueResult
+    /// Requests sent to the CA for both.
+    public var requestCount: Int { ecdsa.requestCount + rsa.requestCount }
 }

@@ -48,12 +48,20 @@ public struct Issuer: Sendable {
 
         let files = try Self.lineageFiles(chainPEM: result.chainPEM, key: key)
         let leaf = try Certificate(pem: files.cert)
+        var issued = try save(request, files: files, key: key, leaf: leaf, existing: existing, lineages: lineages, accountID: account.stored.id)
+        issued.validatedNames = result.validatedNames
+        return issued
+    }
+
+    private func save(_ request: IssueRequest, files: LineageFiles, key: PrivateKey, leaf: Certificate, existing: (Lineage, Certificate)?,
+                      lineages: LineageStore, accountID: String) throws -> IssueResult {
+        let names = request.names
         if request.dryRun {
             progress("dry run: obtained a certificate for \(names.joined(separator: ", ")) and saved nothing")
             return IssueResult(outcome: .dryRun, lineageName: existing?.0.name ?? names[0], livePath: existing?.0.livePath ?? "",
                                notAfter: leaf.notAfter, names: names)
         }
-        let params = RenewalParams(request, accountID: account.stored.id)
+        let params = RenewalParams(request, accountID: accountID)
         let encoded = params.encoded()
         if let (lineage, _) = existing {
             // Finish or undo what an interrupted run left before adding a version on top of it.
@@ -64,7 +72,7 @@ public struct Issuer: Sendable {
             let config = try lineages.renewalConfig(of: lineage)
             try lineages.addVersion(to: lineage, files: files, renewalParams: params.merged(into: config.renewalParams),
                                     webrootMap: encoded.webrootMap, version: request.toolVersion)
-            if !request.reuseKey { try NextKey.consumed(lineage) }
+            if !request.reuseKey, try Self.isPreparedNextKey(key, of: lineage, pinned: request.pinnedKey) { try NextKey.consumed(lineage) }
             let version = try lineages.currentVersion(of: lineage)
             progress("saved to \(lineage.livePath)/ (version \(version))")
             return IssueResult(outcome: .renewed(version: version), lineageName: lineage.name, livePath: lineage.livePath,
@@ -91,9 +99,19 @@ public struct Issuer: Sendable {
         return nil
     }
 
+    /// Whether `key` used for a renewal is the one prepared for it (then the next renewal needs
+    /// another): always when acme chose it, and for a key pinned by the DANE rollover only when it
+    /// is that file's key (near expiry the rollover pins the current key and keeps the next one).
+    static func isPreparedNextKey(_ key: PrivateKey, of lineage: Lineage, pinned: PrivateKey?) throws -> Bool {
+        guard pinned != nil else { return true }
+        guard case .usable(let next) = NextKey.read(lineage, type: key.type) else { return false }
+        return try next.publicKeyDER() == key.publicKeyDER()
+    }
+
     /// A new key, the one made in advance for the next renewal (`acme tlsa --next`), or with
     /// `reuseKey` the lineage's current one.
     private func certificateKey(_ request: IssueRequest, existing: Lineage?) throws -> PrivateKey {
+        if let pinned = request.pinnedKey { return pinned }
         guard let existing else { return try PrivateKey.generate(request.keyType) }
         if request.reuseKey {
             do {
@@ -194,6 +212,6 @@ extension RenewalParams {
         self.init(account: accountID, server: request.server, challenge: request.challenge, keyType: request.keyType,
                   preferredChain: request.preferredChain, caBundle: request.caBundle, profile: request.profile,
                   reuseKey: request.reuseKey, hooks: request.hooks, names: request.names,
-                  issuedProfile: Self.profileLabel(request.profile))
+                  issuedProfile: Self.profileLabel(request.profile), pairedLineage: request.pairedLineage)
     }
 }

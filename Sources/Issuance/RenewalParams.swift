@@ -23,10 +23,14 @@ public struct RenewalParams: Sendable, Equatable {
     /// `acme_issued_profile`: the profile the conf asked for when the current certificate was
     /// issued (`default` for none). When the conf asks for another one now, a renewal is forced.
     public var issuedProfile: String?
+    /// `acme_key_pair`: the other lineage of an ECDSA + RSA pair (`KeyPairing`): both are
+    /// renewed together. nil: a lineage on its own.
+    public var pairedLineage: String?
 
     public init(account: String?, server: String, challenge: ChallengeMethod, keyType: KeyType,
                 preferredChain: String? = nil, caBundle: String? = nil, profile: ProfileChoice? = nil,
-                reuseKey: Bool = false, hooks: SavedHooks = SavedHooks(), names: [String]? = nil, issuedProfile: String? = nil) {
+                reuseKey: Bool = false, hooks: SavedHooks = SavedHooks(), names: [String]? = nil, issuedProfile: String? = nil,
+                pairedLineage: String? = nil) {
         self.account = account
         self.server = server
         self.challenge = challenge
@@ -38,6 +42,7 @@ public struct RenewalParams: Sendable, Equatable {
         self.hooks = hooks
         self.names = names
         self.issuedProfile = issuedProfile
+        self.pairedLineage = pairedLineage
     }
 
     /// What `acme_issued_profile` records for a profile choice.
@@ -69,6 +74,7 @@ public struct RenewalParams: Sendable, Equatable {
         ("reuse_key", .bool),
         ("pre_hook", .string), ("post_hook", .string), ("renew_hook", .string),
         ("acme_domains", .list), ("acme_issued_profile", .string),
+        (KeyPairing.paramKey, .string),
     ]
 
     static let managedKeys = Set(table.map(\.key))
@@ -98,6 +104,7 @@ public struct RenewalParams: Sendable, Equatable {
             throw IssuanceError(.invalidRenewalConf, "renewal conf \(path): acme_domains: \(error); fix the list of names or remove the line")
         }
         issuedProfile = values.string("acme_issued_profile")
+        pairedLineage = try values.pairedLineage()
     }
 
     /// The items of a configobj list value as certbot writes it (`a, b,`), trimmed, empty ones dropped.
@@ -153,6 +160,15 @@ public struct RenewalParams: Sendable, Equatable {
         func int(_ key: String) -> Int? { raw[key].flatMap { Int($0.trimmed) } }
         func bool(_ key: String) -> Bool { raw[key].flatMap(Self.boolean) ?? false }
         func list(_ key: String) -> [String] { RenewalParams.listItems(raw[key] ?? "") }
+
+        /// `acme_key_pair`: a lineage name (it becomes a path under renewal/ and live/).
+        func pairedLineage() throws -> String? {
+            guard let name = string(KeyPairing.paramKey)?.trimmed, !name.isEmpty else { return nil }
+            do { try validatePathComponent(String(name), what: "paired lineage name") } catch {
+                throw invalid("\(KeyPairing.paramKey): \(error); fix the name or remove the line (the lineage is then renewed on its own)")
+            }
+            return String(name)
+        }
 
         /// certbot: `key_type` rsa|ecdsa, `rsa_key_size`, `elliptic_curve`; confs older than
         /// certbot 2.0 have no key_type and mean RSA.
@@ -281,6 +297,7 @@ public struct RenewalParams: Sendable, Equatable {
         values["renew_hook"] = hooks.deploy
         values["acme_domains"] = names.map { $0.joined(separator: ", ") + "," }
         values["acme_issued_profile"] = issuedProfile
+        values[KeyPairing.paramKey] = pairedLineage
         let params = Self.table.compactMap { item in values[item.key].map { (key: item.key, value: $0) } }
         return (params, webrootMap)
     }

@@ -1,5 +1,6 @@
 import Base
 import FoundationEssentials
+import Issuance
 
 /// Where the certificate comes from: docker-mailserver's `SSL_TYPE`.
 public enum SSLType: String, Sendable, CaseIterable {
@@ -86,7 +87,8 @@ public struct ProvisionSettings: Sendable {
     }
 
     /// Names whose `live/<name>/` lineage may serve the FQDN, in docker-mailserver's order:
-    /// SSL_DOMAIN without `*.`, the FQDN, then its parent domain (for a wildcard lineage).
+    /// SSL_DOMAIN without `*.`, the FQDN, then its parent domain (for a wildcard lineage),
+    /// each followed by its `-rsa` pair lineage.
     public var lineageNames: [String] {
         var names: [String] = []
         if let domain = sslDomain?.lowercased(), !domain.isEmpty {
@@ -97,7 +99,9 @@ public struct ProvisionSettings: Sendable {
             names.append(String(fqdn[fqdn.index(after: dot)...]))
         }
         var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }
+        // Each name's `<name>-rsa` too: the RSA lineage of an ECDSA + RSA pair (acme issue
+        // --key-type ecdsa,rsa), which becomes the ALT pair with no setting of its own.
+        return names.flatMap { [$0, KeyPairing.rsaLineageName(for: $0)] }.filter { seen.insert($0).inserted }
     }
 }
 

@@ -16,6 +16,8 @@ public enum DueBasis: Sendable, Equatable {
     case namesChanged
     /// The conf asks for another profile than the certificate was issued under.
     case profileChanged(from: String, to: String)
+    /// The other lineage of its ECDSA + RSA pair is due (`KeyPairing`).
+    case pairedWith(String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum DueBasis: Sendable, Equatable {
         case .lifetime: "a third of the lifetime left"
         case .namesChanged: "the requested names changed"
         case .profileChanged(let from, let to): "profile changed from \(from) to \(to)"
+        case .pairedWith(let name): "together with its pair \(name)"
         }
     }
 }

@@ -38,6 +38,7 @@ struct RenewalRequest {
         request.dryRun = options.dryRun
         request.hooks = hooks
         request.profile = params.profile
+        request.pairedLineage = params.pairedLineage
         return request
     }
 }

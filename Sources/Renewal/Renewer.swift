@@ -21,6 +21,12 @@ public struct RenewOptions: Sendable {
     public var randomDelay: Duration = .zero
     /// Lineages not to look at in this run (the daemon's, while they back off after a failure).
     public var skip: Set<String> = []
+    /// Lineages looked at only for their DANE rollover steps, never renewed in this run (the
+    /// daemon's, in the calm period after a renewal).
+    public var daneStepsOnly: Set<String> = []
+    /// The endpoints do not serve the newest certificate (the daemon's verification failed, the
+    /// previous set is back): old keys' TLSA records stay until they do.
+    public var keepRetiringDANERecords = false
     public var toolVersion: String
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }
@@ -32,6 +38,8 @@ public struct LineageReport: Sendable {
         case notDue(until: Date, basis: DueBasis)
         case renewed(notAfter: Date, version: Int, basis: DueBasis)
         case dryRun(notAfter: Date)
+        /// Due, but the DANE rollover holds it until `until` (not a failure; Docs/DANE.md).
+        case held(until: Date, reason: String)
         case failed(String)
     }
     public var name: String
@@ -43,6 +51,9 @@ public struct LineageReport: Sendable {
     public var category: ErrorCategory?
     /// The certificate the decision was about (nil when the lineage could not be read).
     public var certificate: CertificateSummary?
+    /// When the lineage's DANE rollover next has something to do by itself (remove an old
+    /// record, see the next one become visible); nil without DANE or nothing pending.
+    public var daneStep: Date?
 
     public init(name: String, outcome: Outcome, recheck: Date? = nil, category: ErrorCategory? = nil,
                 certificate: CertificateSummary? = nil) {
@@ -62,6 +73,7 @@ public struct LineageReport: Sendable {
         case .renewed(let notAfter, let version, let basis):
             "\(name): renewed (\(basis.description)); version \(version), expires \(notAfter.utcText)"
         case .dryRun(let notAfter): "\(name): dry run succeeded (the test certificate expires \(notAfter.utcText); nothing saved)"
+        case .held(_, let reason): "\(name): due, \(reason)"
         case .failed(let reason): "\(name): failed: \(reason)"
         }
     }
@@ -117,9 +129,11 @@ public struct Renewer: Sendable {
         let current = now()
         var directories = DirectoryCache(configDirectory: configDirectory)
         var due: [(Candidate, DueBasis)] = []
+        var danePlans: [String: DANEPlan] = [:]
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
         let policy = options.dryRun ? DuePolicy(force: true) : options.policy
         var offline: [String: (reason: String, count: Int)] = [:]
+        var notDue: [String: Candidate] = [:]
         for lineage in try selectedLineages(store, options) {
             let candidate: Candidate
             do {
@@ -160,13 +174,45 @@ public struct Renewer: Sendable {
                 certificateNames: candidate.certificate.dnsNames) {
                 decision = (current, change)
             }
-            if decision.date <= current {
+            if options.daneStepsOnly.contains(lineage.name) { decision.date = max(decision.date, current.addingTimeInterval(1)) }
+            // DANE: the rollover's steps, and whether a due renewal may go ahead (Docs/DANE.md).
+            let dane = options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
+            if case .failed(let report) = dane {
+                summary.reports.append(report)
+                continue
+            }
+            if case .held(let report) = dane {
+                summary.reports.append(report)
+            } else if decision.date <= current {
+                if case .renew(let plan, _) = dane { danePlans[lineage.name] = plan }
+                if case .renew(.reuseCurrent(let warning)?, _) = dane { summary.notes.append(warning) }
                 due.append((candidate, decision.basis))
             } else {
                 let recheck = askARI ? (offline[candidate.server] != nil ? current.addingTimeInterval(3600)
                     : ari.entry(lineage: lineage.name, serial: candidate.certificate.serialHex)?.nextCheck) : nil
-                summary.reports.append(LineageReport(name: lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis),
-                                                     recheck: recheck, certificate: candidate.certificate))
+                var report = LineageReport(name: lineage.name, outcome: .notDue(until: decision.date, basis: decision.basis),
+                                           recheck: recheck, certificate: candidate.certificate)
+                if case .renew(_, let step) = dane { report.daneStep = step }
+                summary.reports.append(report)
+                notDue[lineage.name] = candidate
+            }
+        }
+        // An ECDSA + RSA pair is renewed together, ECDSA first (PairedRenewal.swift).
+        summary.notes += Self.pairUp(&due, notDue: notDue, reports: &summary.reports, store: store)
+        // A partner pulled in by its pair asks its own DANE rollover too: it changes keys only
+        // with a published record, else it is held (and renewed on its own later).
+        if !options.dryRun {
+            due = due.filter { candidate, basis in
+                guard case .pairedWith = basis else { return true }
+                switch daneStep(candidate, due: true, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current) {
+                case .off: return true
+                case .renew(let plan, _):
+                    danePlans[candidate.lineage.name] = plan
+                    return true
+                case .held(let report), .failed(let report):
+                    summary.reports.append(report)
+                    return false
+                }
             }
         }
         for (server, failure) in offline.sorted(by: { $0.key < $1.key }) {
@@ -187,8 +233,16 @@ public struct Renewer: Sendable {
             // certbot's order: every due lineage's pre hook once, before the first renewal.
             hooks.beforeContactingCA(pre: effective.compactMap(\.pre))
             for ((candidate, basis), saved) in zip(due, effective) {
-                let report = await renew(candidate, basis: basis, hooks: saved, options: options,
-                                         clients: &clients, ari: &ari, plan: hooks)
+                var report = await renew(candidate, basis: basis, hooks: saved, options: options,
+                                         clients: &clients, ari: &ari, plan: hooks, dane: danePlans[candidate.lineage.name])
+                if case .renewed = report.outcome, danePlans[candidate.lineage.name] != nil {
+                    // The new key is live: its record becomes current, the old one starts retiring.
+                    switch daneStep(candidate, due: false, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: now()) {
+                    case .renew(_, let step): report.daneStep = step
+                    case .failed(let failure): summary.notes.append(failure.line)
+                    case .held, .off: break
+                    }
+                }
                 summary.reports.append(report)
             }
             hooks.finish(post: effective.compactMap(\.post))
@@ -203,7 +257,7 @@ public struct Renewer: Sendable {
 
     private func selectedLineages(_ store: LineageStore, _ options: RenewOptions) throws -> [Lineage] {
         guard let name = options.certName else { return try store.allLineages().filter { !options.skip.contains($0.name) } }
-        return [try store.existingLineage(named: name)]
+        return Self.withPartner(try store.existingLineage(named: name), store: store)
     }
 
     /// The moment to renew according to ARI, or nil when the server has no ARI or the
@@ -240,7 +294,7 @@ public struct Renewer: Sendable {
     }
 
     private func renew(_ candidate: Candidate, basis: DueBasis, hooks saved: SavedHooks, options: RenewOptions,
-                       clients: inout ClientCache, ari: inout RenewalInfoState, plan: HookPlan) async -> LineageReport {
+                       clients: inout ClientCache, ari: inout RenewalInfoState, plan: HookPlan, dane: DANEPlan? = nil) async -> LineageReport {
         let name = candidate.lineage.name
         do {
             var server = candidate.server
@@ -248,8 +302,9 @@ public struct Renewer: Sendable {
             let certificate = try Certificate(file: candidate.lineage.certPath)
             let params = try RenewalParams(decoding: candidate.config, path: candidate.lineage.renewalConfigPath,
                                            defaultServer: LetsEncrypt.production)
-            let request = try RenewalRequest(params: params, certificate: certificate, lineage: candidate.lineage,
+            var request = try RenewalRequest(params: params, certificate: certificate, lineage: candidate.lineage,
                                              server: server, caBundle: candidate.caBundle, hooks: saved, options: options).make()
+            if let dane { try apply(dane, to: &request, lineage: candidate.lineage) }
             let client = try clients.client(server, candidate.caBundle)
             var withARI = request
             if try await client.directory().renewalInfo != nil { withARI.replaces = candidate.certificate.renewalInfoID }
@@ -261,7 +316,11 @@ public struct Renewer: Sendable {
             case .renewed(let version):
                 ari.forget(lineage: name)
                 plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
-                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis))
+                // The new certificate, so that the daemon knows its lifetime (it holds a renewed
+                // lineage back for a quarter of it); unreadable only if the disk just failed.
+                let renewed = try? CertificateSummary(pem: try FS.read(candidate.lineage.certPath))
+                return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis),
+                                     certificate: renewed)
             case .issued, .notDue:
                 return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
             }

@@ -15,7 +15,8 @@ struct Issue: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var registration: RegistrationArguments
     @Option(help: .init("Lineage name under live/ (default: the first name).", valueName: "NAME"), transform: lineageName) var certName: String?
-    @OptionGroup var key: KeyTypeArguments
+    @Option(help: .init("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096; or an ECDSA and an RSA one, e.g. ecdsa,rsa, for two lineages NAME and NAME-rsa obtained and renewed together.", valueName: "TYPE[,TYPE]"),
+            transform: { try KeyTypeChoice(parsing: $0, flag: "--key-type") }) var keyType: KeyTypeChoice = .single(.ecdsa(.p256))
     @OptionGroup var responder: ResponderArguments
     @Option(help: .init("Answer HTTP-01 by writing files under DIR/.well-known/acme-challenge/ instead.", valueName: "DIR")) var webroot: String?
     @Option(name: .customLong("tls-alpn-01-port"), help: .init("Answer TLS-ALPN-01 instead, with the built-in TLS responder on this port (usually 443; saved for renewal).", valueName: "PORT")) var tlsALPNPort: Int?
@@ -31,12 +32,22 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("ACME profile to ask for if the CA offers it (e.g. classic, tlsserver, shortlived).", valueName: "NAME")) var preferredProfile: String?
     @Option(help: .init("ACME profile the CA must offer, else fail.", valueName: "NAME")) var requiredProfile: String?
     @Flag(help: "Keep the current private key when renewing (needed for DANE TLSA 3 1 1 records).") var reuseKey = false
+    @Flag(help: "Maintain DANE TLSA records for this lineage (kept for renewal): publish the key's record, and before a renewal that changes the key publish the next key's record and wait until it has been visible at every authoritative server for 2 × TTL (Docs/DANE.md).") var dane = false
+    @Option(help: .init("With --dane: also maintain _PORT._tcp.<name> (25 always); repeat for 465, 587, 993…", valueName: "PORT")) var danePort: [Int] = []
+    @Option(help: .init("With --dane: 3 (DANE-EE, default: the server key) or 2 (DANE-TA: the issuing CA's key; breaks when the CA changes its intermediate).", valueName: "USAGE")) var daneUsage: Int?
+    @Option(help: .init("With --dane: TTL of the TLSA records acme writes (default 300 s); a new key waits 2 × TTL after its record is visible.", valueName: "SECONDS")) var daneTtl: Int?
+    @Option(name: .customLong("dane-rfc2136"), help: .init("With --dane: publish the TLSA records by RFC 2136 at this primary server, signed with --tsig-key (default: the --dns-rfc2136 server).", valueName: "SERVER[:PORT]")) var daneRFC2136: String?
+    @Option(help: .init("With --dane: publish through this shell command, called with ACME_ACTION=tlsa-add|tlsa-remove, ACME_TLSA_OWNER, ACME_TLSA_RECORD, ACME_TLSA_TTL, ACME_TLSA_ZONE, ACME_TLSA_ROLE, ACME_LINEAGE (default: the --dns-hook).", valueName: "COMMAND")) var daneHook: String?
+    @Option(help: .init("With --dane-hook: the DNS server that finds each owner's zone and name servers (default: the system resolver).", valueName: "HOST:PORT")) var daneResolver: String?
     @Option(help: .init("Shell command run before contacting the CA (saved for renewal).", valueName: "COMMAND")) var preHook: String?
     @Option(help: .init("Shell command run after the certificate is saved, with RENEWED_LINEAGE and RENEWED_DOMAINS (saved for renewal).", valueName: "COMMAND")) var deployHook: String?
     @Option(help: .init("Shell command run at the end (saved for renewal).", valueName: "COMMAND")) var postHook: String?
 
     func validate() throws {
         if domain.isEmpty { throw ValidationError("give at least one name with -d, e.g. -d mail.example.com") }
+        if !dane, !danePort.isEmpty || daneUsage != nil || daneTtl != nil || daneRFC2136 != nil || daneHook != nil || daneResolver != nil {
+            throw ValidationError("--dane-port, --dane-usage, --dane-ttl, --dane-rfc2136, --dane-hook and --dane-resolver go with --dane")
+        }
     }
 
     func run() async throws {
@@ -44,26 +55,42 @@ struct Issue: AsyncParsableCommand {
             let challenge = try ChallengeMethod(http01Port: responder.http01Port, http01Address: responder.http01Address, webroot: webroot,
                                                 tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress, dnsHook: dnsHook,
                                                 dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver,
-                                                dnsRFC2136: dnsRFC2136, tsigKey: tsigKey, dnsHookParallel: dnsHookParallel)
+                                                dnsRFC2136: dnsRFC2136, tsigKey: dnsRFC2136 == nil && daneRFC2136 != nil ? nil : tsigKey,
+                                                dnsHookParallel: dnsHookParallel)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
-                                       configDirectory: common.configDirectory, certName: certName, keyType: key.keyType,
+                                       configDirectory: common.configDirectory, certName: certName, keyType: keyType.first,
                                        registration: try registration.options(), challenge: challenge, preferredChain: preferredChain,
                                        caBundle: common.caBundlePath, forceRenewal: forceRenewal, toolVersion: acmeVersion)
             request.profile = try ProfileChoice(preferred: preferredProfile, required: requiredProfile)
             request.reuseKey = reuseKey
             request.hooks = SavedHooks(pre: preHook, post: postHook, deploy: deployHook)
-            let result = try await common.issueWorkflow().run(request)
-            let output = common.output
-            output.detail("\(result.requestCount) HTTP requests to the CA")
-            let names = result.names.joined(separator: ", ")
-            switch result.outcome {
-            case .notDue(let until):
-                output.step("certificate \(result.lineageName) covers \(names) and is not due for renewal until \(until.utcText); nothing to do (use --force-renewal to issue anyway)")
-            case .dryRun:
-                output.result("dry run: the CA issued a certificate for \(names); nothing was saved")
-            case .issued, .renewed:
-                output.result("certificate: \(result.livePath)/fullchain.pem\nkey:         \(result.livePath)/privkey.pem\nexpires:     \(result.notAfter.utcText)")
+            if dane {
+                request.dane = try DANESettings(names: request.names, ports: danePort, usage: daneUsage, ttl: daneTtl, rfc2136: daneRFC2136,
+                                                tsigKey: tsigKey, hook: daneHook, resolver: daneResolver, challenge: challenge)
             }
+            let output = common.output
+            if case .pair(_, let rsa) = keyType {
+                let pair = try await common.issueWorkflow().runPair(request, rsaKeyType: rsa)
+                output.detail("\(pair.requestCount) HTTP requests to the CA (ECDSA \(pair.ecdsa.requestCount), RSA \(pair.rsa.requestCount)); names validated: ECDSA \(pair.ecdsa.validatedNames), RSA \(pair.rsa.validatedNames)")
+                report(pair.ecdsa, output: output)
+                report(pair.rsa, output: output)
+                return
+            }
+            let result = try await common.issueWorkflow().run(request)
+            output.detail("\(result.requestCount) HTTP requests to the CA")
+            report(result, output: output)
+        }
+    }
+
+    private func report(_ result: IssueResult, output: Output) {
+        let names = result.names.joined(separator: ", ")
+        switch result.outcome {
+        case .notDue(let until):
+            output.step("certificate \(result.lineageName) covers \(names) and is not due for renewal until \(until.utcText); nothing to do (use --force-renewal to issue anyway)")
+        case .dryRun:
+            output.result("dry run: the CA issued a certificate for \(names); nothing was saved")
+        case .issued, .renewed:
+            output.result("certificate: \(result.livePath)/fullchain.pem\nkey:         \(result.livePath)/privkey.pem\nexpires:     \(result.notAfter.utcText)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Base
+import DNS
 import Provision
 import Renewal
 
@@ -44,17 +45,24 @@ struct TLSA: AsyncParsableCommand {
         discussion: """
         With --next, also the 3 1 1 record of the key the next renewal will use (made now and kept for
         that renewal), so it can be published before the key changes.
+        With --check, asks DNS what every authoritative server serves instead (Docs/DANE.md).
         Examples: acme tlsa --cert-name mail.example.com --next --host mx1.example.com
                   acme tlsa --cert-path /etc/dms/tls/current/fullchain.pem --port 465
+                  acme tlsa --check --cert-name mail.example.com --resolver 127.0.0.1
         """)
     @Option(help: .init("The lineage.", valueName: "NAME"), transform: lineageName) var certName: String?
     @Option(help: .init("A certificate file (leaf first; its issuer too for 2 1 1).", valueName: "FILE")) var certPath: String?
     @Option(help: .init("The MX host name in the record owner (default: the certificate's first name).", valueName: "HOST")) var host: String?
     @Option(help: .init("Port in the record owner (default 25).", valueName: "PORT")) var port = 25
     @Flag(help: "Also print the record of the key the next renewal will use (needs --cert-name).") var next = false
+    @Flag(help: "Ask DNS instead: per owner name, the records at every authoritative server and which match the current key, the next key and what the endpoints serve; exit 1 when a served key is not covered (needs --cert-name).") var check = false
+    @Option(help: .init("With --check: a validating resolver; warn when its answer is not DNSSEC-authenticated.", valueName: "IP[:PORT]")) var resolver: String?
+    @Option(help: .init("With --check: ask this endpoint for its key (repeatable; default: smtp://HOST:25 etc. from each owner name).", valueName: "URL")) var endpoint: [String] = []
     @OptionGroup var store: ConfigDirectoryArguments
 
     func validate() throws {
+        if check, certName == nil { throw ValidationError("--check needs --cert-name: it checks a lineage's records") }
+        if !check, resolver != nil || !endpoint.isEmpty { throw ValidationError("--resolver and --endpoint go with --check") }
         if (certName == nil) == (certPath == nil) { throw ValidationError("give exactly one of --cert-name NAME and --cert-path FILE") }
         if next, certName == nil { throw ValidationError("--next needs --cert-name: the next key belongs to a lineage") }
         if !(1...65535).contains(port) { throw ValidationError("--port \(port) is not a port number") }
@@ -62,6 +70,17 @@ struct TLSA: AsyncParsableCommand {
 
     func run() async throws {
         try await ExitStatus.run {
+            if check, let certName {
+                var run = TLSACheck(configDirectory: store.configDirectory, certName: certName)
+                run.resolver = try resolver.map { try DNSServer(parsing: $0, flag: "--resolver") }
+                run.endpoints = endpoint.isEmpty ? nil : endpoint
+                let report = try run.run()
+                for line in report.lines { Output.print(line) }
+                for warning in report.warnings { Output.writeErr("warning: \(warning)") }
+                for problem in report.problems { Output.writeErr("problem: \(problem)") }
+                if !report.problems.isEmpty { throw ExitCode(ExitStatus.code(for: .validationFailed)) }
+                return
+            }
             let listing = try TLSARecords.listing(configDirectory: store.configDirectory, certName: certName,
                                                   certPath: certPath.map(LocalSystem.absolutePath), host: host, port: port, next: next)
             for note in listing.notes { Output.writeErr(note) }

@@ -20,6 +20,7 @@ struct FuzzTests {
         ProvisionTargets.traefik, ProvisionTargets.caddy,
         ACMETargets.problem, ACMETargets.resources, ACMETargets.linkHeaders, ACMETargets.retryAfter,
         TextTargets.domainName, TextTargets.endpoint, TextTargets.misc, TextTargets.dnsTXT,
+        DANETargets.state, DANETargets.settings,
         ResponderTarget.target, MailDialogTarget.target,
     ].map { ($0.name, $0) })
 
@@ -70,6 +71,8 @@ struct FuzzTests {
     @Test("Endpoint(parsing:)") func endpoint() async { await Self.fuzz("endpoint") }
     @Test("small parsers: intervals, versions, main.cf, dates, resolvers") func smallParsers() async { await Self.fuzz("smallParsers") }
     @Test("TXTLookup.parseTXT") func dnsTXT() async { await Self.fuzz("dnsTXT") }
+    @Test("DANEState.decode (the rollover state file)") func daneState() async { await Self.fuzz("daneState") }
+    @Test("DANESettings from a renewal conf") func daneSettings() async { await Self.fuzz("daneSettings") }
 
     // Peers on the network (Challenges, Check)
     @Test("HTTP-01 responder request parsing (loopback)") func http01() async { await Self.fuzz("http01") }

@@ -5,6 +5,7 @@ import Glibc
 @testable import CertStore
 @testable import Issuance
 @testable import Renewal
+import DNS
 
 enum StoreTargets {
     // MARK: renewal/<name>.conf
@@ -184,4 +185,55 @@ enum RoundTrip {
             Log.line("note \(target): \(what) for input: \(Log.escaped(Array(input.prefix(600))))")
         }
     }
+}
+
+/// `archive/<name>/.acme-dane.json` and the `acme_dane_*` keys of a renewal conf: files on disk
+/// anyone with write access may have edited. Decoding either is an `IssuanceError` or a value that
+/// survives its own round trip, never a crash.
+enum DANETargets {
+    static let stateSeeds: [[UInt8]] = [
+        #"{"version": 1, "entries": []}"#,
+        #"{"entries":[{"publishedAt":["_25._tcp.mx.example.com."],"record":{"data":"\#(String(repeating: "ab", count: 32))","matching":1,"selector":1,"usage":3},"role":"current","visibleSince":1800000000}],"version":1}"#,
+        #"{"entries":[{"publishedAt":[],"record":{"data":"\#(String(repeating: "0", count: 64))","matching":1,"selector":1,"usage":3},"removeAfter":1800000600,"role":"retiring"},{"publishedAt":["_465._tcp.mx.example.com."],"record":{"data":"\#(String(repeating: "f", count: 64))","matching":1,"selector":1,"usage":3},"role":"next"}],"version":1}"#,
+    ].map(\.bytes)
+    static let stateMutator = Mutator(seeds: stateSeeds, tokens: Corpus.jsonTokens + ["\"current\"", "\"next\"", "\"retiring\"", "\"usage\"", "\"data\"", "\"publishedAt\"", "\"removeAfter\""], maxLength: 64 * 1024, json: true)
+
+    static let state = FuzzTarget(
+        name: "daneState", iterations: 5000,
+        generate: { stateMutator.input(&$0) },
+        execute: { input in
+            let state = try DANEState.decode(input.text, path: "/etc/letsencrypt/archive/x/.acme-dane.json")
+            // What was accepted is what acme would write again.
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .secondsSince1970
+            let again = try DANEState.decode(String(decoding: try encoder.encode(state), as: UTF8.self), path: "again")
+            if again != state { RoundTrip.note("daneState", "re-decoded state differs", input) }
+        },
+        allowed: { $0 is IssuanceError },
+        large: [])
+
+    static let settings = FuzzTarget(
+        name: "daneSettings", iterations: 5000,
+        generate: { rng in
+            var lines = ["acme_dane = \(rng.pick(["True", "True", "True", "true", "False", "", "1", "maybe"]))"]
+            if rng.chance(70) { lines += ["acme_dane_owners = _25._tcp.mx.example.com.,", "acme_dane_hook = /bin/true"] }
+            for _ in 0..<rng.skewed(8) {
+                let key = rng.pick(["acme_dane_usage", "acme_dane_owners", "acme_dane_ttl", "acme_dane_rfc2136_server", "acme_dane_tsig_key", "acme_dane_hook", "acme_dane_resolver"])
+                let value = rng.pick(["3", "2", "0", "-1", "86401", "_25._tcp.mx.example.com.,", "_25._tcp.mx.example.com., _465._tcp.a.b.,", "mx.example.com", ",,,", "",
+                                      "127.0.0.1:53", "[::1]:5353", "/etc/acme/k.key", "/bin/true", "_25._tcp." + String(repeating: "a", count: 70) + ".com.", "é._tcp.x."])
+                lines.append("\(key) = \(value)")
+            }
+            if rng.chance(20) { lines.shuffle(using: &rng) }
+            let top = ["archive_dir = /etc/letsencrypt/archive/x", "cert = /etc/letsencrypt/live/x/cert.pem", "privkey = /etc/letsencrypt/live/x/privkey.pem",
+                       "chain = /etc/letsencrypt/live/x/chain.pem", "fullchain = /etc/letsencrypt/live/x/fullchain.pem"]
+            return (top + ["[renewalparams]"] + lines).joined(separator: "\n").bytes
+        },
+        execute: { input in
+            let config = try RenewalConfig.parse(input.text)
+            guard let settings = try DANESettings(params: config.renewalParams, path: "fuzz.conf") else { return }
+            let again = try DANESettings(params: settings.encoded(), path: "again")
+            if again != settings { RoundTrip.note("daneSettings", "re-decoded settings differ", input) }
+        },
+        allowed: { $0 is IssuanceError || $0 is StoreError || $0 is DNSError },
+        large: [])
 }

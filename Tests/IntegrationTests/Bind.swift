@@ -2,7 +2,7 @@ import Foundation
 
 /// A real authoritative DNS server for RFC 2136 tests: BIND 9 (`named -g`) on a free loopback
 /// port, primary for `example.test` (NS ns1.example.test → 127.0.0.1, `*` → 127.0.0.1 so that
-/// HTTP-01 names resolve too), with TSIG key `acme-key` granted TXT updates (`zonesub TXT`) and
+/// HTTP-01 names resolve too), with TSIG key `acme-key` granted TXT and TLSA updates (`zonesub TXT TLSA`) and
 /// key `other-key` known but granted nothing. If named does not start, the test fails.
 final class Bind: @unchecked Sendable {
     let port: Int
@@ -54,8 +54,8 @@ final class Bind: @unchecked Sendable {
             recursion no;
             notify no;
         };
-        zone "\(Self.zone)" { type primary; file "\(directory)/example.test.zone"; update-policy { grant acme-key zonesub TXT; }; };
-        zone "\(Self.laggingZone)" { type primary; file "\(directory)/lagging.test.zone"; update-policy { grant acme-key zonesub TXT; }; };
+        zone "\(Self.zone)" { type primary; file "\(directory)/example.test.zone"; update-policy { grant acme-key zonesub TXT TLSA; }; };
+        zone "\(Self.laggingZone)" { type primary; file "\(directory)/lagging.test.zone"; update-policy { grant acme-key zonesub TXT TLSA; }; };
 
         """.write(toFile: directory + "/named.conf", atomically: true, encoding: .utf8)
 
@@ -94,6 +94,17 @@ final class Bind: @unchecked Sendable {
 
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// The TLSA records at `name` as named serves them now (`3 1 1 <lower-case hex>`), asked with dig.
+    func tlsa(_ name: String) throws -> Set<String> {
+        let dig = try TestSupport.require("dig")
+        let result = try run(dig, ["@127.0.0.1", "-p", String(port), "+short", "+norecurse", "TLSA", name])
+        guard result.status == 0 else { throw TestFailure("dig failed: \(result.output)") }
+        return Set(result.stdout.split(separator: "\n").map { line in
+            let fields = line.split(separator: " ")
+            return (fields.prefix(3).map(String.init) + [fields.dropFirst(3).joined().lowercased()]).joined(separator: " ")
+        })
     }
 
     /// The TXT values at `name` as named serves them now, asked with dig (not with acme's code).

@@ -13,7 +13,7 @@ struct SettingsTests {
         #expect(settings.sslType == .manual)
         #expect(settings.fqdn == "mail.example.test")
         #expect(settings.sslDomain == "*.example.test")
-        #expect(settings.lineageNames == ["example.test", "mail.example.test"])
+        #expect(settings.lineageNames == ["example.test", "example.test-rsa", "mail.example.test", "mail.example.test-rsa"])
         #expect([settings.certPath, settings.keyPath, settings.altCertPath, settings.altKeyPath]
                 == ["/certs/ec.pem", "/certs/ec.key", "/certs/rsa.pem", "/certs/rsa.key"])
         #expect(settings.tlsLevel == .intermediate)

@@ -26,6 +26,19 @@ struct SourceTests {
         #expect(set.origin.contains("live/example.test"))
     }
 
+    @Test("letsencrypt: the RSA lineage of a pair (<name>-rsa) becomes the ALT pair with no setting")
+    func rsaPairLineage() throws {
+        let f = try Fixtures("pair")
+        let ecdsa = try f.pair([f.fqdn], days: 60)
+        let rsa = try f.pair([f.fqdn], type: .rsa(bits: 2048), days: 60)
+        try f.lineage(f.fqdn, ecdsa)
+        try f.lineage(f.fqdn + "-rsa", rsa)
+        let set = try #require(try CertificateFinder(settings: f.settings(.letsencrypt)).find())
+        #expect(set.primary.leaf == ecdsa.leaf)
+        #expect(set.alt?.leaf == rsa.leaf)
+        #expect(set.origin.hasSuffix("; RSA fallback from lineage \(f.settings(.letsencrypt).letsencryptDir)/live/\(f.fqdn)-rsa"), "\(set.origin)")
+    }
+
     @Test("letsencrypt: SSL_DOMAIN with *. is tried first; a lineage not covering the FQDN is skipped with a note; latest expiry wins")
     func candidates() throws {
         let f = try Fixtures("cands")
@@ -34,7 +47,7 @@ struct SourceTests {
         try f.lineage("example.test", short)
         var settings = f.settings(.letsencrypt)
         settings.sslDomain = "*.example.test"
-        #expect(settings.lineageNames == ["example.test", "mail.example.test"])
+        #expect(settings.lineageNames == ["example.test", "example.test-rsa", "mail.example.test", "mail.example.test-rsa"])
         var set = try #require(try CertificateFinder(settings: settings).find())
         #expect(set.primary.leaf == short.leaf)
         #expect(set.notes.contains { $0.contains("other.example.test") && $0.contains("not mail.example.test") })

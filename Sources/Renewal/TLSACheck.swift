@@ -1,0 +1,143 @@
+import ACMECrypto
+import Base
+import CertStore
+import Check
+import DNS
+import FoundationEssentials
+import Issuance
+
+/// `acme tlsa --check`: for each TLSA owner name of a lineage, the records every authoritative
+/// server of its zone serves, which of them match the current key, the next key (prepared for the
+/// next renewal) and the key each endpoint serves; with a validating resolver, whether its answer
+/// is DNSSEC-authenticated (the AD bit) — without DNSSEC, DANE protects nothing. DNS answers and
+/// certificates are untrusted: bounded, escaped before printing.
+public struct TLSACheck: Sendable {
+    public var configDirectory: String
+    public var certName: String
+    /// A validating resolver to ask for the AD bit (`--resolver`).
+    public var resolver: DNSServer?
+    /// Endpoints to ask for their key instead of `smtp://<host>:25` etc. derived from the owners.
+    public var endpoints: [String]?
+    /// The port the authoritative servers are asked on (53; tests run BIND elsewhere).
+    public var serverPort: UInt16?
+    public var timeoutSeconds = 10
+
+    public init(configDirectory: String, certName: String) {
+        self.configDirectory = configDirectory
+        self.certName = certName
+    }
+
+    public struct Report: Sendable {
+        public var lines: [String] = []
+        public var warnings: [String] = []
+        /// What makes DANE fail now: a served (or, unknown that, current) key that a server does not cover.
+        public var problems: [String] = []
+    }
+
+    static let schemes: [Int: String] = [25: "smtp", 465: "smtps", 587: "submission", 993: "imaps", 995: "pop3s", 143: "imap", 110: "pop3", 443: "https"]
+
+    public func run() throws -> Report {
+        let store = LineageStore(configDirectory: configDirectory)
+        let lineage = try store.existingLineage(named: certName)
+        let config = try store.renewalConfig(of: lineage)
+        let settings = try DANESettings(params: config.renewalParams, path: lineage.renewalConfigPath)
+        var report = Report()
+        let chain = try Certificate.chain(file: lineage.fullchainPath)
+        guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(lineage.fullchainPath) holds no certificate") }
+        let current = DANERollover.record(usage: 3, spki: leaf.publicKeyDER)
+        let issuer = chain.count > 1 ? DANERollover.record(usage: 2, spki: chain[1].publicKeyDER) : nil
+        var next: TLSARecord?
+        let liveKey = try PrivateKey(file: lineage.privkeyPath)
+        if case .usable(let key) = NextKey.read(lineage, type: liveKey.type) {
+            next = DANERollover.record(usage: 3, spki: try key.publicKeyDER())
+        }
+        let owners = settings?.owners ?? DANESettings.owners(names: leaf.dnsNames, ports: [])
+        if settings == nil { report.warnings.append("DANE is not on for \(lineage.name) (acme issue --dane); checking \(owners.joined(separator: ", "))") }
+
+        // Who to ask for zones and name servers: the lineage's update server, else the resolver, else the system's.
+        let finder: ZoneFinder
+        var port = serverPort ?? 53
+        switch settings?.publisher {
+        case .rfc2136(let server, _)?:
+            let address = try DNSServer(parsing: server, flag: "acme_dane_rfc2136_server")
+            finder = ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: false))
+            port = serverPort ?? address.port
+        case .hook(_, let saved?)?:
+            let address = try DNSServer(parsing: saved, flag: "acme_dane_resolver")
+            finder = ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true))
+            port = serverPort ?? address.port
+        default:
+            finder = ZoneFinder(query: DNSQuery(server: try resolver ?? DANEPublisher.systemResolver(), timeout: .seconds(5), recursionDesired: true))
+        }
+
+        func label(_ record: TLSARecord, served: [TLSARecord]) -> String {
+            var what: [String] = []
+            if record == current { what.append("current key") }
+            if record == next { what.append("next key") }
+            if record == issuer { what.append("issuing CA") }
+            if served.contains(record) { what.append("served") }
+            return what.isEmpty ? "matches nothing of this lineage" : what.joined(separator: ", ")
+        }
+
+        for owner in owners {
+            report.lines.append(owner)
+            // The endpoint of this owner: `_25._tcp.mx.example.com.` → smtp://mx.example.com:25.
+            let parts = owner.split(separator: ".", maxSplits: 2)
+            var served: [TLSARecord] = []
+            if parts.count == 3, let port = Int(parts[0].dropFirst()) {
+                let host = String(parts[2]).hasSuffix(".") ? String(parts[2].dropLast()) : String(parts[2])
+                let targets = endpoints ?? ["\(Self.schemes[port] ?? "smtps")://\(host):\(port)"]
+                for text in targets {
+                    do {
+                        var check = EndpointCheck(serverName: host)
+                        check.timeoutSeconds = timeoutSeconds
+                        let key = try check.servedLeaf(try Endpoint(parsing: text))
+                        let record = DANERollover.record(usage: 3, spki: key.publicKeyDER)
+                        served.append(record)
+                        report.lines.append("  \(text.escapedForDisplay) serves the key \(record.presentation) (\(record == current ? "the current key" : record == next ? "the next key" : "not this lineage's current key"))")
+                    } catch {
+                        report.warnings.append("\(owner): cannot fetch the key \(text.escapedForDisplay) serves: \(error)")
+                    }
+                }
+            }
+            // What must be covered: what is served, else (unknown) the current key.
+            let mustCover: [TLSARecord] = served.isEmpty ? [settings?.usage == 2 ? issuer ?? current : current] : served
+            let zone = try finder.zone(of: owner)
+            for (name, addresses) in try finder.nameservers(of: zone) {
+                for address in addresses {
+                    let server = DNSServer(host: address, port: port)
+                    let place = "\(name.escapedForDisplay) (\(server))"
+                    do {
+                        let answer = try TLSALookup(server: server, recursionDesired: false, label: place).records(owner)
+                        if answer.records.isEmpty { report.lines.append("  \(place): no TLSA records") }
+                        for record in answer.records {
+                            report.lines.append("  \(place): \(record.presentation.prefix(140))  ; \(label(record, served: served))")
+                        }
+                        for needed in mustCover where !answer.records.contains(needed) && !(settings?.usage == 2 && answer.records.contains(where: { $0 == issuer })) {
+                            report.problems.append("\(owner) at \(place): no record matches the \(served.isEmpty ? "current" : "served") key (\(needed.presentation)); DANE-validating senders cannot deliver to it")
+                        }
+                    } catch {
+                        report.problems.append("\(owner): cannot ask \(place): \(error)")
+                    }
+                }
+            }
+            if let resolver {
+                var lookup = TLSALookup(server: resolver, timeout: .seconds(5), recursionDesired: true, label: resolver.description)
+                lookup.query.authenticatedData = true
+                do {
+                    let answer = try lookup.records(owner)
+                    if answer.authenticated {
+                        report.lines.append("  resolver \(resolver): \(answer.records.count) record(s), DNSSEC-authenticated (AD)")
+                    } else {
+                        report.warnings.append("\(owner): the answer of the resolver \(resolver) is not DNSSEC-authenticated (no AD bit): sign the zone (and check that \(resolver) validates), else DANE protects nothing (Docs/DANE.md)")
+                    }
+                } catch {
+                    report.warnings.append("\(owner): cannot ask the resolver \(resolver): \(error)")
+                }
+            } else {
+                report.lines.append("  (give --resolver IP of a validating resolver to check that the answer is DNSSEC-authenticated)")
+            }
+        }
+        return report
+    }
+}
