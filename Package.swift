@@ -23,6 +23,11 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
 
         // renameat2(RENAME_EXCHANGE) and fcntl locks, which Swift cannot call directly.
         .target(name: "CSystem"),
@@ -49,6 +54,9 @@ let package = Package(
         .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore", "Issuance", "Base"]),
         // acme check: STARTTLS dialogs and TLS verification of mail endpoints, alert mail.
         .target(name: "Check", dependencies: ["ACMECrypto", "Base"]),
+        // Fleet mode: the PostgreSQL store (every libpq call), its schema, advisory locks,
+        // LISTEN/NOTIFY, key encryption at rest, import from and export to the certbot layout.
+        .target(name: "FleetStore", dependencies: ["CPostgres", "ACMECrypto", "CertStore", "Base"]),
         // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
         // verification that the daemons serve what was installed (and rollback).
         .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),
@@ -56,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -73,6 +81,7 @@ let package = Package(
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base"]),
+        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "DNS", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),

@@ -296,7 +296,7 @@ public struct LineageStore: Sendable {
     /// `cert12.pem` → 12 for kind `cert`. Digits only (no sign, no spaces) and at most six of
     /// them: `cert-1.pem`, `cert+5.pem` and 20-digit numbers are not versions, so adding one to
     /// the newest version can never overflow.
-    static func versionNumber(_ file: String, kind: String) -> Int? {
+    public static func versionNumber(_ file: String, kind: String) -> Int? {
         guard file.hasPrefix(kind), file.hasSuffix(".pem") else { return nil }
         let digits = file.utf8.dropFirst(kind.utf8.count).dropLast(4)
         guard (1...6).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }

@@ -1,0 +1,160 @@
+import Foundation
+import Glibc
+
+/// A real PostgreSQL 15 server from Debian's postgresql-15 package for one test: initdb and
+/// pg_ctl in a temporary directory, listening on a free 127.0.0.1 port (and a Unix socket in
+/// that directory). initdb and postgres refuse to run as root, so as root they run as the
+/// `postgres` system user (`runuser -u postgres --`) in a directory it owns. Failing to start
+/// is an error, never a skipped test. `stop()` (or deinit) stops it and removes the directory.
+public final class PostgresServer: @unchecked Sendable {
+    public static let binaries = "/usr/lib/postgresql/15/bin"
+    public let directory: String
+    public let port: Int
+    /// The superuser tests connect as, with a password (scram-sha-256 over TCP).
+    public let user = "acme"
+    public let password: String
+    private var running = false
+
+    public var dataDirectory: String { directory + "/data" }
+
+    public init() throws {
+        for tool in ["initdb", "pg_ctl", "postgres", "psql"] where !FileManager.default.isExecutableFile(atPath: "\(Self.binaries)/\(tool)") {
+            throw FixtureFailure("\(Self.binaries)/\(tool) is missing; install PostgreSQL 15 (apt-get install postgresql-15)")
+        }
+        var template = Array("/tmp/acme-pg-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw FixtureFailure("mkdtemp: \(String(cString: strerror(errno)))") }
+        directory = String(cString: made)
+        password = "pw-" + UUID().uuidString.prefix(12).lowercased() + "%:@x"
+        port = PostgresServer.freePort()
+        if getuid() == 0 {
+            guard let account = getpwnam("postgres") else {
+                throw FixtureFailure("tests run as root and there is no postgres user to run PostgreSQL as; install postgresql-15 (it creates the user)")
+            }
+            chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
+        }
+        chmod(directory, 0o700)
+        try writeOwned(directory + "/pwfile", password + "\n")
+        let initdb = try runAsOwner("\(Self.binaries)/initdb", ["-D", dataDirectory, "-U", user, "--pwfile=\(directory)/pwfile",
+                                                             "--auth-local=trust", "--auth-host=scram-sha-256", "-N", "-E", "UTF8", "--locale=C"])
+        guard initdb.status == 0 else { throw FixtureFailure("initdb failed (\(initdb.status)): \(initdb.output.suffix(800))") }
+        let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+        let started = try runAsOwner("\(Self.binaries)/pg_ctl", ["start", "-D", dataDirectory, "-l", directory + "/server.log", "-w", "-t", "30", "-o", options])
+        guard started.status == 0 else {
+            let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+            throw FixtureFailure("PostgreSQL did not start on 127.0.0.1:\(port) (pg_ctl \(started.status)): \(started.output.suffix(400)) \(log.suffix(800))")
+        }
+        running = true
+    }
+
+    deinit { stop() }
+
+    /// Stops the server at once (immediate mode) and removes its directory.
+    public func stop() {
+        guard running else { return }
+        running = false
+        // Nothing more to do when it is already gone; the directory is removed either way.
+        _ = try? runAsOwner("\(Self.binaries)/pg_ctl", ["stop", "-D", dataDirectory, "-m", "immediate", "-w", "-t", "30"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A URL for database `database` with the password in it.
+    public func url(database: String = "postgres") -> String {
+        let escaped = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+        return "postgresql://\(user):\(escaped)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// Creates a database and returns its URL.
+    public func createDatabase(_ name: String) throws -> String {
+        _ = try psql("CREATE DATABASE \(name)", database: "postgres")
+        return url(database: name)
+    }
+
+    /// Runs SQL through psql over the Unix socket; returns its unaligned, tuples-only output.
+    @discardableResult
+    public func psql(_ sql: String, database: String) throws -> String {
+        let result = try Self.runProcess("\(Self.binaries)/psql", ["-h", directory, "-p", String(port), "-U", user, "-d", database,
+                                                                  "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        guard result.status == 0 else { throw FixtureFailure("psql \(sql.prefix(80)): \(result.output.suffix(400))") }
+        return result.stdout
+    }
+
+    /// The arguments and environment that make `psql` talk to `database` (for tests that run it as a child).
+    public func psqlArguments(database: String) -> [String] {
+        ["-h", directory, "-p", String(port), "-U", user, "-d", database, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+    }
+
+    private func writeOwned(_ path: String, _ text: String) throws {
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o600)
+        if getuid() == 0, let account = getpwnam("postgres") { chown(path, account.pointee.pw_uid, account.pointee.pw_gid) }
+    }
+
+    private func runAsOwner(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, output: String) {
+        if getuid() == 0 { return try Self.runProcess("/usr/sbin/runuser", ["-u", "postgres", "--", tool] + arguments) }
+        return try Self.runProcess(tool, arguments)
+    }
+
+    /// Runs a tool to completion with its output in a file, through posix_spawn and waitpid:
+    /// `pg_ctl start` leaves a server running that holds inherited descriptors (a pipe would
+    /// never reach end-of-file), and Foundation's Process did not notice runuser's exit under
+    /// the test runner. The child gets default signal handling and an empty signal mask.
+    static func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, output: String) {
+        var template = Array("/tmp/acme-pg-out-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw FixtureFailure("mkstemp failed (errno \(errno))") }
+        close(fd)
+        let path = template.withUnsafeBufferPointer { String(validatingCString: $0.baseAddress!) ?? "" }
+        defer { unlink(path) }
+        let pid = try spawn(executable, arguments, output: path)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        // Output that is not UTF-8 is shown as empty; the status still tells success from failure.
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return (code, text, text)
+    }
+
+    /// psql running `commands` against `database` in a child process (stdin /dev/null, output
+    /// discarded) — a client that another test can kill; the caller reaps it with waitpid.
+    public func spawnPSQL(_ commands: [String], database: String) throws -> pid_t {
+        try Self.spawn(Self.binaries + "/psql", psqlArguments(database: database) + commands.flatMap { ["-c", $0] }, output: "/dev/null")
+    }
+
+    static func spawn(_ executable: String, _ arguments: [String], output path: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_TRUNC, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw FixtureFailure("cannot run \(executable): error \(spawned)") }
+        return pid
+    }
+
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
