@@ -409,6 +409,40 @@ struct DANETests {
         #expect(pulledIn, "the ECDSA half was not renewed together with its due RSA pair")
     }
 
+    @Test("nothing to roll over: with --reuse-key the key keeps its one record and renewals are not held; with --dane-usage 2 the issuing CA's record is published (with a warning) and renewals with new keys are not held")
+    func reuseKeyAndUsage2() throws {
+        let bind = try Bind()
+        let pebble = try Pebble(dnsServerPort: bind.port)
+        let dir = try TestSupport.temporaryDirectory("dane-reuse")
+        let reuse = "reuse.example.test", ta = "ta.example.test"
+
+        let issuedReuse = try issue(pebble, bind, dir, name: reuse, dane: ["--reuse-key"])
+        #expect(issuedReuse.status == 0, "\(issuedReuse.output)\n\(bind.log())")
+        let reuseFirst = try expectLiveCovered(bind, dir, name: reuse, step: "reuse: after issue")
+        #expect(reuseFirst.records == [reuseFirst.live], "a reused key needs only its own record: \(reuseFirst.records)")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/le/archive/\(reuse)/.acme-next-privkey.pem"), "a next key was made for a lineage that reuses its key")
+
+        let issuedTA = try issue(pebble, bind, dir, name: ta, dane: ["--dane-usage", "2"])
+        #expect(issuedTA.status == 0, "\(issuedTA.output)")
+        #expect(issuedTA.stderr.contains("DANE-TA (2 1 1)") && issuedTA.stderr.contains("intermediate"), "no warning for 2 1 1: \(issuedTA.output)")
+        func issuerRecord() throws -> String {
+            let chain = "\(dir)/le/live/\(ta)/chain.pem"
+            return try Self.spkiRecord("openssl x509 -in '\(chain)' -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum")
+                .replacingOccurrences(of: "3 1 1 ", with: "2 1 1 ")
+        }
+        let taKey1 = try Self.record(certificate: "\(dir)/le/live/\(ta)/cert.pem")
+        #expect(try bind.tlsa("_25._tcp.\(ta)") == [try issuerRecord()], "want only the issuing CA's 2 1 1 record")
+
+        // Forced at once: neither is held; the reused key stays, the 2 1 1 lineage gets a new key.
+        let renewed = try renew(dir, force: true)
+        #expect(renewed.status == 0 && renewed.stdout.contains("\(reuse): renewed") && renewed.stdout.contains("\(ta): renewed"), "\(renewed.output)")
+        #expect(!renewed.stdout.contains("waiting for the DANE record"), "\(renewed.output)")
+        let reuseAfter = try expectLiveCovered(bind, dir, name: reuse, step: "reuse: renewed")
+        #expect(reuseAfter.live == reuseFirst.live && reuseAfter.records == reuseFirst.records)
+        #expect(try Self.record(certificate: "\(dir)/le/live/\(ta)/cert.pem") != taKey1, "the 2 1 1 lineage kept its key")
+        #expect(try bind.tlsa("_25._tcp.\(ta)") == [try issuerRecord()], "the issuing CA's record no longer covers the chain")
+    }
+
     @Test("bad DANE flags: one error line, exit 64, nothing issued")
     func badFlags() throws {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
