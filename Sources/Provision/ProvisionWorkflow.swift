@@ -1,3 +1,4 @@
+import ACMECrypto
 import Base
 import Issuance
 
@@ -9,6 +10,9 @@ public struct ProvisionWorkflow: Sendable {
     /// The issuance to run when no usable certificate exists (`--issue-if-missing`, letsencrypt only):
     /// its names are replaced by the FQDN.
     public var issueIfMissing: (request: IssueRequest, workflow: IssueWorkflow)?
+    /// With `issueIfMissing`: also an RSA certificate of this type beside the request's ECDSA one
+    /// (`--key-type ecdsa,rsa`: lineages `<fqdn>` and `<fqdn>-rsa`, installed as primary and ALT pair).
+    public var issuePairRSAKeyType: KeyType?
     public var progress: @Sendable (String) -> Void
     /// A file set not to install again (see `Provisioner.heldBack`).
     public var heldBack: String?
@@ -28,7 +32,11 @@ public struct ProvisionWorkflow: Sendable {
             progress("no usable certificate for \(settings.fqdn); issuing one")
             var request = template
             request.names = try DomainName.normalize(all: [settings.fqdn])
-            _ = try await workflow.run(request)
+            if let rsa = issuePairRSAKeyType {
+                _ = try await workflow.runPair(request, rsaKeyType: rsa)
+            } else {
+                _ = try await workflow.run(request)
+            }
             return try provisioner.run(dryRun: false)
         }
     }

@@ -24,7 +24,8 @@ struct ProvisionArguments: ParsableArguments {
     @Option(help: .init("2.3 or 2.4 (default: from `dovecot --version`).", valueName: "VERSION")) var dovecotVersion: String?
     @OptionGroup var registration: RegistrationArguments
     @OptionGroup var responder: ResponderArguments
-    @OptionGroup var key: KeyTypeArguments
+    @Option(help: .init("With --issue-if-missing: the key of the certificate to issue: ec256 (default), ec384, rsa2048…; or ecdsa,rsa for an ECDSA and an RSA certificate (lineages FQDN and FQDN-rsa, installed as primary and ALT pair).", valueName: "TYPE[,TYPE]"),
+            transform: { try KeyTypeChoice(parsing: $0, flag: "--key-type") }) var keyType: KeyTypeChoice = .single(.ecdsa(.p256))
 
     /// The workflow for these flags over `environment`; with `issueIfMissing`, issuing through `common`'s CA.
     func workflow(environment: [String: String], common: CommonOptions, issueIfMissing: Bool) throws -> ProvisionWorkflow {
@@ -38,9 +39,10 @@ struct ProvisionArguments: ParsableArguments {
         var workflow = ProvisionWorkflow(settings: try ProvisionSettings(inputs, environment: environment), progress: { output.step($0) })
         if issueIfMissing {
             let request = IssueRequest(names: [], server: common.directoryURL, configDirectory: common.configDirectory,
-                                       keyType: key.keyType, registration: try registration.options(), challenge: try responder.method(),
+                                       keyType: keyType.first, registration: try registration.options(), challenge: try responder.method(),
                                        caBundle: common.caBundlePath, toolVersion: acmeVersion)
             workflow.issueIfMissing = (request, common.issueWorkflow())
+            if case .pair(_, let rsa) = keyType { workflow.issuePairRSAKeyType = rsa }
         }
         return workflow
     }

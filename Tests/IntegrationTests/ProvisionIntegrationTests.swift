@@ -141,6 +141,23 @@ struct ProvisionIntegrationTests {
         #expect(installed.count >= 2, "the chain, not only the leaf")
     }
 
+    @Test("--issue-if-missing --key-type ecdsa,rsa: issues the pair for the FQDN and installs the RSA one as the ALT pair")
+    func issueIfMissingPair() throws {
+        let pebble = try Pebble(authzReuse: 100)
+        let dir = try TestSupport.temporaryDirectory("provision-issue-pair")
+        let le = dir + "/le"
+        let result = try run(TestSupport.acmeBinary, ["provision", "--hostname", "mail.example.test", "--tls-dir", dir + "/tls", "--postfix-dir", dir + "/postfix",
+                                                      "--dovecot-dir", dir + "/dovecot", "--dms-config", dir + "/dms", "--issue-if-missing", "--key-type", "ecdsa,rsa"]
+                             + pebble.acmeArguments(configDir: le), environment: ["SSL_TYPE": "letsencrypt"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdout.contains("installed from lineage \(le)/live/mail.example.test; RSA fallback from lineage \(le)/live/mail.example.test-rsa"), "\(result.output)")
+        let primary = try Certificate.chain(pem: try String(contentsOfFile: dir + "/tls/current/fullchain.pem", encoding: .utf8))
+        let alt = try Certificate.chain(pem: try String(contentsOfFile: dir + "/tls/current/alt_fullchain.pem", encoding: .utf8))
+        #expect(primary.first?.covers(name: "mail.example.test") == true && alt.first?.covers(name: "mail.example.test") == true)
+        #expect(try PrivateKey(file: dir + "/tls/current/key.pem").type.isECDSA)
+        #expect(try !PrivateKey(file: dir + "/tls/current/alt_key.pem").type.isECDSA)
+    }
+
     @Test("docker-mailserver variables drive it; a bad SSL_TYPE is one clear line and exit 64")
     func environmentVariables() throws {
         let dir = try TestSupport.temporaryDirectory("provision-env")
