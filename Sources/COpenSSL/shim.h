@@ -163,6 +163,14 @@ static inline int acme_x509_stack_count(STACK_OF(X509) *stack) { return stack ==
 static inline X509 *acme_x509_stack_value(STACK_OF(X509) *stack, int i) { return sk_X509_value(stack, i); }
 
 static inline int acme_ssl_ctx_set_min_tls12(SSL_CTX *ctx) { return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION); }
+// A client that cannot use ECDSA (as old MTAs): TLS 1.2 at most, RSA-authenticated cipher suites
+// and RSA signature algorithms only, so that a server with an ECDSA and an RSA certificate
+// must present the RSA one (s_client -tls1_2 -cipher aRSA -sigalgs RSA-PSS+SHA256:RSA+SHA256).
+static inline int acme_ssl_ctx_rsa_only(SSL_CTX *ctx) {
+    return SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) == 1
+        && SSL_CTX_set_cipher_list(ctx, "aRSA:!aNULL:!eNULL") == 1
+        && SSL_CTX_set1_sigalgs_list(ctx, "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512") == 1;
+}
 static const int acme_SSL_TLSEXT_ERR_ALERT_FATAL = SSL_TLSEXT_ERR_ALERT_FATAL;
 static const int acme_SSL_TLSEXT_ERR_OK = SSL_TLSEXT_ERR_OK;
 static const int acme_SSL_TLSEXT_ERR_NOACK = SSL_TLSEXT_ERR_NOACK;

@@ -63,6 +63,9 @@ public struct EndpointCheck: Sendable {
         return amount * unit
     }
 
+    /// Connect as a client without ECDSA would (TLS 1.2, RSA only): what such a client is served.
+    public var rsaOnly = false
+
     public init(serverName: String? = nil, caFile: String? = nil) {
         self.serverName = serverName
         self.caFile = caFile
@@ -88,7 +91,7 @@ public struct EndpointCheck: Sendable {
         let result: TLSClientHandshake.Result
         do {
             result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile,
-                                                deadline: deadline.instant)
+                                                deadline: deadline.instant, rsaOnly: rsaOnly)
         } catch {
             if deadline.passed { throw connection.timedOut("during the TLS handshake") }
             throw CheckError(.handshake, "\(endpoint): TLS handshake failed (\(error))")
@@ -106,7 +109,7 @@ public struct EndpointCheck: Sendable {
         let result: TLSClientHandshake.Result
         do {
             result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile,
-                                                deadline: deadline.instant)
+                                                deadline: deadline.instant, rsaOnly: rsaOnly)
         } catch let error as CryptoError where error.description.contains("cannot load") {
             throw error
         } catch {

@@ -48,16 +48,21 @@ public struct ServedCheck: Sendable {
         }
     }
 
-    /// Asks every endpoint until all serve `fingerprint` (verified for `serverName`) or the
-    /// timeout passes; returns each endpoint's last answer. Cancelling the task ends it early.
-    public func waitUntilServed(fingerprint: String) async -> [Result] {
+    /// Asks every endpoint until all serve `fingerprint` (verified for `serverName`) — and, with
+    /// `rsaFallback`, that certificate to a client without ECDSA — or the timeout passes; returns
+    /// each endpoint's last answer. Cancelling the task ends it early.
+    public func waitUntilServed(fingerprint: String, rsaFallback: String? = nil) async -> [Result] {
         let end = ContinuousClock.now + timeout
         var results: [String: Result] = [:]
         var pending = endpoints
         while true {
             var still: [Endpoint] = []
             for endpoint in pending {
-                let result = check(endpoint, fingerprint: fingerprint)
+                var result = check(endpoint, fingerprint: fingerprint)
+                if result.ok, let rsaFallback {
+                    let fallback = check(endpoint, fingerprint: rsaFallback, rsaOnly: true)
+                    if !fallback.ok { result = Result(endpoint: result.endpoint, ok: false, detail: "to clients without ECDSA: \(fallback.detail)", sha256: result.sha256) }
+                }
                 results[endpoint.description] = result
                 if !result.ok { still.append(endpoint) }
             }
@@ -68,8 +73,9 @@ public struct ServedCheck: Sendable {
         return endpoints.compactMap { results[$0.description] }
     }
 
-    func check(_ endpoint: Endpoint, fingerprint: String) -> Result {
+    func check(_ endpoint: Endpoint, fingerprint: String, rsaOnly: Bool = false) -> Result {
         var probe = EndpointCheck(serverName: serverName, caFile: caFile)
+        probe.rsaOnly = rsaOnly
         probe.timeoutSeconds = 5
         do {
             let report = try probe.run(endpoint)

@@ -53,17 +53,16 @@ public struct InstallVerifier: Sendable {
         guard !found.isEmpty else {
             return .nothingToCheck("no mail endpoint listens on 127.0.0.1 (ports 25, 587, 465, 143, 993, 110, 995); name them with --endpoint")
         }
-        let expected: String
+        let expected: (primary: String, rsa: String?)
         do {
-            guard let leaf = try Certificate.chain(file: paths.chain).first else { throw CryptoError(.invalidCertificate, "empty") }
-            expected = leaf.fingerprint
+            expected = try Self.installedFingerprints(paths)
         } catch {
             return .notServed([], reason: "cannot read the installed certificate \(paths.chain): \(error)")
         }
         var check = ServedCheck(endpoints: found, serverName: settings.fqdn,
                                 caFile: caFile ?? (FS.exists(paths.caCertificate) ? paths.caCertificate : nil))
         check.timeout = timeout
-        let results = await check.waitUntilServed(fingerprint: expected)
+        let results = await check.waitUntilServed(fingerprint: expected.primary, rsaFallback: expected.rsa)
         if results.allSatisfy(\.ok) { return .served(results) }
         let failed = results.filter { !$0.ok }
         guard let report, report.installedSet != nil, let previous = report.previousSet else {
@@ -76,12 +75,29 @@ public struct InstallVerifier: Sendable {
         }
         var restored: [ServedCheck.Result]
         do {
-            guard let leaf = try Certificate.chain(file: paths.chain).first else { throw CryptoError(.invalidCertificate, "empty") }
-            restored = await check.waitUntilServed(fingerprint: leaf.fingerprint)
+            let restoredSet = try Self.installedFingerprints(paths)
+            restored = await check.waitUntilServed(fingerprint: restoredSet.primary, rsaFallback: restoredSet.rsa)
         } catch {
             restored = [ServedCheck.Result(endpoint: paths.chain, ok: false, detail: "cannot read the restored certificate: \(error)", sha256: nil)]
         }
         return .rolledBack(failed: failed, restored: restored, heldBack: report.setDigest)
+    }
+}
+
+extension InstallVerifier {
+    /// The SHA-256 of the leaf every client is served and, when an ALT pair of the other key type
+    /// is installed, of the RSA leaf that clients without ECDSA must be served instead (the
+    /// daemons give ECDSA to those who can use it, whichever of the two is the primary).
+    static func installedFingerprints(_ paths: InstalledPaths) throws -> (primary: String, rsa: String?) {
+        guard let leaf = try Certificate.chain(file: paths.chain).first else { throw CryptoError(.invalidCertificate, "\(paths.chain) holds no certificate") }
+        guard FS.exists(paths.altChain) else { return (leaf.fingerprint, nil) }
+        guard let alt = try Certificate.chain(file: paths.altChain).first else { throw CryptoError(.invalidCertificate, "\(paths.altChain) holds no certificate") }
+        let (leafIsRSA, altIsRSA) = (leaf.keyDescription().hasPrefix("RSA"), alt.keyDescription().hasPrefix("RSA"))
+        switch (leafIsRSA, altIsRSA) {
+        case (false, true): return (leaf.fingerprint, alt.fingerprint)
+        case (true, false): return (alt.fingerprint, leaf.fingerprint)
+        default: return (leaf.fingerprint, nil)  // not an ECDSA + RSA pair: only the primary is checked
+        }
     }
 }
 

@@ -211,4 +211,47 @@ struct KeyPairTests {
             }
         }
     }
+
+    @Test("provision --verify checks the RSA fallback too: a Dovecot still serving the old RSA certificate to clients without ECDSA is found and the previous set put back")
+    func verifyRSAFallback() throws {
+        let pebble = try Pebble(authzReuse: 100)
+        let dir = try TestSupport.temporaryDirectory("pair-verify")
+        let le = dir + "/le"
+        let root = dir + "/pebble-root.pem"
+        try pebble.rootPEM().write(toFile: root, atomically: true, encoding: .utf8)
+        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", Self.name, "--key-type", "ecdsa,rsa"] + pebble.acmeArguments(configDir: le))
+        #expect(issued.status == 0, "\(issued.output)")
+        let postfix = try PostfixServer(dir)
+        let dovecot = try DovecotServer(dir)
+        defer { postfix.stop(); dovecot.stop() }
+        let provision = ["provision", "--ssl-type", "letsencrypt", "--hostname", Self.name, "--config-dir", le, "--tls-dir", dir + "/tls",
+                         "--postfix-dir", postfix.configDir, "--dovecot-dir", dovecot.configDir, "--dms-config", dir + "/dms"]
+        let first = try run(TestSupport.acmeBinary, provision)
+        #expect(first.status == 0, "\(first.output)")
+        try postfix.start()
+        try dovecot.start()
+        let verify = provision + ["--verify", "--verify-ca-file", root, "--verify-timeout", "15",
+                                  "--endpoint", "smtp://127.0.0.1:\(postfix.smtpPort)", "--endpoint", "imaps://127.0.0.1:\(dovecot.imapsPort)"]
+        let served = try run(TestSupport.acmeBinary, verify)
+        #expect(served.status == 0, "both certificates are served: \(served.output)")
+        let firstSet = try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/tls/current")
+
+        // Dovecot's RSA fallback is pinned to copies of today's files, after the managed settings.
+        try FileManager.default.createDirectory(atPath: dir + "/pinned", withIntermediateDirectories: true)
+        for file in ["alt_fullchain.pem", "alt_key.pem"] {
+            try FileManager.default.copyItem(atPath: dir + "/tls/current/" + file, toPath: dir + "/pinned/" + file)
+        }
+        let conf = dovecot.configDir + "/dovecot.conf"
+        try (try String(contentsOfFile: conf, encoding: .utf8) + "ssl_alt_cert = <\(dir)/pinned/alt_fullchain.pem\nssl_alt_key = <\(dir)/pinned/alt_key.pem\n")
+            .write(toFile: conf, atomically: true, encoding: .utf8)
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--cert-name", Self.name, "--config-dir", le])
+        #expect(renewed.status == 0 && renewed.stdout.contains("\(Self.rsaName): renewed"), "\(renewed.output)")
+
+        let rolledBack = try run(TestSupport.acmeBinary, verify)
+        #expect(rolledBack.status == 1, "\(rolledBack.output)")
+        #expect(rolledBack.stderr.contains("imaps://127.0.0.1:\(dovecot.imapsPort): to clients without ECDSA: serves another certificate"), "\(rolledBack.output)")
+        #expect(!rolledBack.stderr.contains("smtp://127.0.0.1:\(postfix.smtpPort): "), "Postfix serves both new certificates: \(rolledBack.output)")
+        #expect(rolledBack.stderr.contains("the previous certificate was put back and is served"), "\(rolledBack.output)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/tls/current") == firstSet)
+    }
 }

@@ -20,10 +20,13 @@ public enum TLSClientHandshake {
     /// the server sends: the socket is non-blocking during the handshake (its flags are put back
     /// afterwards) and every wait for the server is a poll(2) on the time left, so a server that
     /// drips its handshake a byte at a time cannot stretch it. Past the deadline it throws.
+    /// `rsaOnly`: offer only what a client without ECDSA offers (TLS 1.2, RSA cipher suites and
+    /// signature algorithms), so that a server holding an RSA fallback certificate presents it.
     public static func run(fd: Int32, serverName: String?, verifyName: String?, caFile: String?,
-                           deadline: ContinuousClock.Instant) throws -> Result {
+                           deadline: ContinuousClock.Instant, rsaOnly: Bool = false) throws -> Result {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError.openssl("cannot create a TLS client context") }
         defer { SSL_CTX_free(context) }
+        if rsaOnly, acme_ssl_ctx_rsa_only(context) != 1 { throw CryptoError.openssl("cannot restrict the TLS client to RSA") }
         if let caFile {
             guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
                 throw CryptoError.openssl("cannot load CA certificates from \(caFile)")
