@@ -1,0 +1,101 @@
+import ACME
+import Base
+import Challenges
+import FleetStore
+
+/// HTTP-01 or TLS-ALPN-01 answered by the whole fleet: `present` writes the challenge to the
+/// store's `acme_challenges` (for `lifetime` seconds) and notifies the channel
+/// `acme_challenges`, so every node's `FleetResponder` serves it and a load balancer may send
+/// the CA's request to any node; `cleanup` deletes it and notifies again. The node that
+/// placed the order needs no port of its own.
+///
+/// The notification's payload is `<kind> <token>` (for TLS-ALPN-01 the name), never the key
+/// authorization: listeners reload the live rows, and a payload is visible to every session
+/// that listens on the channel.
+///
+/// Each call opens its own connection and closes it before returning: a `PostgresConnection`
+/// is confined to one thread, and an async call may resume on any. A few connections per
+/// order cost milliseconds; the CA's validation takes longer.
+public final class StoreChallengeSolver: ChallengeSolver, Sendable {
+    public static let channel = "acme_challenges"
+    /// How long a presented challenge stays in the store if cleanup never runs (a node killed
+    /// mid-order): long enough for any CA, short enough that the table keeps itself small.
+    public static let defaultLifetime = 600
+
+    public let kind: StoredChallenges.Kind
+    public var challengeType: String { kind.rawValue }
+    private let lifetime: Int
+    private let open: @Sendable () throws -> FleetStore
+    private let local: FleetResponder?
+    private let progress: @Sendable (String) -> Void
+
+    /// `open`: a fresh store connection (`FleetStore.open(url:keyFile:)`); `local`: this node's
+    /// own responder, which then serves the challenge at once rather than after the notification.
+    public init(kind: StoredChallenges.Kind, lifetime: Int = defaultLifetime, local: FleetResponder? = nil,
+                progress: @escaping @Sendable (String) -> Void = { _ in }, open: @escaping @Sendable () throws -> FleetStore) {
+        self.kind = kind
+        self.lifetime = min(max(lifetime, 1), StoredChallenges.maxLifetime)
+        self.local = local
+        self.progress = progress
+        self.open = open
+    }
+
+    /// The store solver for `url`: what `--store` makes of it.
+    public convenience init(kind: StoredChallenges.Kind, storeURL: String, keyFile: String? = nil, local: FleetResponder? = nil,
+                            progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.init(kind: kind, local: local, progress: progress) { try FleetStore.open(url: storeURL, keyFile: keyFile) }
+    }
+
+    /// The hook for `IssueRequest.solverOverride` when a fleet store is configured: the
+    /// built-in responders' methods (`.standalone` → HTTP-01, `.tlsALPN` → TLS-ALPN-01) are
+    /// answered through the store by every node; webroot, DNS-01 and manual hooks keep their
+    /// own solver (nil), since DNS-01 needs nothing extra and a webroot is the user's web server.
+    public static func override(storeURL: String, keyFile: String?, local: FleetResponder? = nil,
+                                progress: @escaping @Sendable (String) -> Void) -> @Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)? {
+        { method, _ in
+            switch method {
+            case .standalone: StoreChallengeSolver(kind: .http01, storeURL: storeURL, keyFile: keyFile, local: local, progress: progress)
+            case .tlsALPN: StoreChallengeSolver(kind: .tlsALPN01, storeURL: storeURL, keyFile: keyFile, local: local, progress: progress)
+            default: nil
+            }
+        }
+    }
+
+    /// The row's token: the CA's token for HTTP-01, the name for TLS-ALPN-01 (RFC 8737 §3: the
+    /// CA connects with the name in SNI and never sends the token).
+    private func storedToken(identifier: String, token: String) -> String {
+        kind == .http01 ? token : identifier.lowercased()
+    }
+
+    public func present(identifier: String, token: String, keyAuthorization: String) async throws {
+        let stored = storedToken(identifier: identifier, token: token)
+        // The CA's response is untrusted: nothing that is not acme's shape reaches a query.
+        guard ChallengeShape.isServable(kind, token: stored, keyAuthorization: keyAuthorization) else {
+            throw ChallengeError(.invalidToken, "the CA's \(kind.rawValue) challenge for \(identifier) has a token or key authorization that is not base64url of at most \(ChallengeShape.maxTokenBytes) bytes; not written to the store")
+        }
+        let store = try open()
+        try StoredChallenges(store).put(kind, token: stored, keyAuthorization: keyAuthorization, lifetime: lifetime)
+        try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
+        local?.serve(kind, token: stored, keyAuthorization: keyAuthorization, lifetimeMilliseconds: lifetime * 1000)
+    }
+
+    public func cleanup(identifier: String, token: String) async {
+        let stored = storedToken(identifier: identifier, token: token)
+        local?.withdraw(kind, token: stored)
+        guard kind == .http01 ? ChallengeShape.isToken(stored) : ChallengeShape.isIdentifier(stored) else {
+            return  // present refused it: nothing was written, and nothing reaches a query
+        }
+        do {
+            let store = try open()
+            try StoredChallenges(store).remove(kind, token: stored)
+            try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
+        } catch {
+            // Cleanup must not fail the order; the row expires by itself.
+            progress("warning: could not remove the \(kind.rawValue) challenge for \(identifier) from the store (\(error)); it expires within \(lifetime / 60) minutes")
+        }
+    }
+
+    /// The CA may fetch from any node, and the store does not record fetches: the order flow
+    /// polls the CA instead (no worse than a webroot). See Docs/FLEET.md, "Challenges".
+    public func waitForFetch(_ challenges: [PresentedChallenge], limit: Duration) async -> Bool { false }
+}
