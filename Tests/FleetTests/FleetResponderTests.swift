@@ -167,6 +167,43 @@ struct FleetResponderTests {
         #expect(fixture.responder.connects == 2)
     }
 
+    @Test("when awaitPublished returns, every responder serves the challenges: the CA may look at once")
+    func publishedMeansServed() async throws {
+        let fixture = try MirrorFixture()
+        let second = try FleetResponder(storeURL: fixture.url, http01: HTTP01Responder(address: "127.0.0.1", port: 0), log: { _ in })
+        try second.start()
+        defer { second.stop() }
+        _ = try millisecondsUntil("the second responder's first load") { second.loads >= 1 }
+        let warnings = LogLines()
+        for _ in 0..<20 {
+            let solver = StoreChallengeSolver(kind: .http01, storeURL: fixture.url, progress: { warnings.append($0) })
+            let challenges = [randomChallenge(), randomChallenge()]
+            for (token, keyAuthorization) in challenges {
+                try await solver.present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
+            }
+            try await solver.awaitPublished()
+            for (token, keyAuthorization) in challenges {
+                #expect(try fetch(port: fixture.port, token: token).body == keyAuthorization)
+                #expect(try fetch(port: second.http01!.port, token: token).body == keyAuthorization)
+            }
+        }
+        #expect(warnings.lines.isEmpty, "\(warnings.lines)")
+    }
+
+    @Test("with no responder connected, awaitPublished says so at once and lets the order go on")
+    func noResponder() async throws {
+        let server = try PostgresServer()
+        let url = try server.createDatabase("fleet")
+        let warnings = LogLines()
+        let solver = StoreChallengeSolver(kind: .http01, storeURL: url, progress: { warnings.append($0) })
+        let (token, keyAuthorization) = randomChallenge()
+        try await solver.present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
+        let start = Date()
+        try await solver.awaitPublished()
+        #expect(Date().timeIntervalSince(start) < 1)
+        #expect(warnings.lines.contains { $0.contains("no node is answering challenges from the store") }, "\(warnings.lines)")
+    }
+
     @Test("a flood of random tokens costs the database nothing: misses never query the store")
     func flood() throws {
         var settings = FleetResponder.Settings()
@@ -218,17 +255,23 @@ struct FleetChallengeFigures {
     func figures() async throws {
         let fixture = try MirrorFixture()
         var latencies: [Double] = []
+        var published: [Double] = []
         for _ in 0..<50 {
             let (token, keyAuthorization) = randomChallenge()
             let start = Date()
-            try await fixture.solver().present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
+            let solver = fixture.solver()
+            try await solver.present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
             _ = try millisecondsUntil("the token is served") { try fetch(port: fixture.port, token: token).status == 200 }
             latencies.append(Date().timeIntervalSince(start) * 1000)
+            try await solver.awaitPublished()
+            published.append(Date().timeIntervalSince(start) * 1000)
             await fixture.solver().cleanup(identifier: "mail.example.test", token: token)
         }
         latencies.sort()
         let median = latencies[latencies.count / 2]
         print("FIGURE present→served over 50 challenges: median \(String(format: "%.1f", median)) ms, p90 \(String(format: "%.1f", latencies[44])) ms, max \(String(format: "%.1f", latencies[49])) ms")
+        published.sort()
+        print("FIGURE present→awaitPublished returned (every responder marked) over 50 challenges: median \(String(format: "%.1f", published[25])) ms, max \(String(format: "%.1f", published[49])) ms")
         #expect(median < 500)
 
         try await Task.sleep(for: .seconds(1))

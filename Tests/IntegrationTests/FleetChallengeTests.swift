@@ -66,6 +66,26 @@ struct FleetChallengeTests {
         #expect(nodeB.waitForExit(timeout: 5) == 0, "acme respond did not stop cleanly on SIGTERM: \(nodeB.log)")
     }
 
+    @Test("acme respond on a port another process holds: exit 2 naming the port; a key file readable by others: exit 2 naming the file")
+    func respondPortTaken() throws {
+        let server = try PostgresServer()
+        let url = try server.createDatabase("fleet")
+        let base = try TestSupport.temporaryDirectory("fleet-port")
+        let port = TestSupport.freePort()
+        let first = try startResponder(["--http-01-port", String(port), "--http-01-address", "127.0.0.1"], url: url, base: base)
+        let second = try run(TestSupport.acmeBinary, ["respond", "--store", url, "--http-01-port", String(port), "--http-01-address", "127.0.0.1"])
+        #expect(second.status == 2, "\(second.output)")
+        #expect(second.output.contains("error:") && second.output.contains(String(port)), "\(second.output)")
+        first.signal(SIGTERM)
+        #expect(first.waitForExit(timeout: 5) == 0, "\(first.log)")
+
+        let key = base + "/store.key"
+        let made = try run("/bin/sh", ["-c", "openssl rand -base64 32 > \(key); chmod 644 \(key)"])
+        #expect(made.status == 0, "\(made.output)")
+        let loose = try run(TestSupport.acmeBinary, ["respond", "--store", url, "--store-key", key, "--http-01-port", String(port)])
+        #expect(loose.status == 2 && loose.output.contains(key), "\(loose.output)")
+    }
+
     @Test("acme respond refuses a bad store URL with a usage error and never prints the password")
     func respondBadURL() throws {
         let result = try run(TestSupport.acmeBinary, ["respond", "--store", "mysql://acme:s3cret@db/acme", "--http-01-port", "8080"])

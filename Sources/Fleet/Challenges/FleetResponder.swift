@@ -77,6 +77,8 @@ public final class FleetResponder: @unchecked Sendable {
     public convenience init(storeURL: String, keyFile: String? = nil, http01: HTTP01Responder?, tlsALPN01: TLSALPN01Responder? = nil,
                             settings: Settings = Settings(), log: @escaping @Sendable (String) -> Void) throws {
         let name = try StoreURL(storeURL).redacted
+        // A bad key file is the user's to fix now, not a reason to retry forever in the background.
+        if let keyFile { _ = try StoreKey(file: keyFile) }
         self.init(http01: http01, tlsALPN01: tlsALPN01, settings: settings, storeName: name, log: log) {
             try FleetStore.open(url: storeURL, keyFile: keyFile)
         }
@@ -147,12 +149,14 @@ public final class FleetResponder: @unchecked Sendable {
         var failures = 0
         var lostSince: Int?
         var nextLoad = 0
+        var markDue = true  // a load after a connect or a notification tells the presenting node (MirrorMark)
         while !stopping.load(ordering: .relaxed) {
             expire()
             guard let current = store else {
                 do {
                     let opened = try open()
                     try opened.connection.listen(StoreChallengeSolver.channel)
+                    try MirrorMark.set(opened, mark: 0)
                     connectCount.add(1, ordering: .relaxed)
                     connected.store(true, ordering: .relaxed)
                     store = opened
@@ -160,6 +164,7 @@ public final class FleetResponder: @unchecked Sendable {
                     lostSince = nil
                     failures = 0
                     nextLoad = 0
+                    markDue = true
                 } catch {
                     if lostSince == nil {
                         log("fleet responder: cannot reach the store \(storeName) (\(error)); still serving the \(mirrored) challenges it has, retrying with backoff")
@@ -172,9 +177,14 @@ public final class FleetResponder: @unchecked Sendable {
             }
             do {
                 if Self.now() >= nextLoad {
+                    let mark = markDue ? try MirrorMark.clock(current) : nil
                     let rows = try StoredChallenges(current).live(limit: settings.maxChallenges)
                     loadCount.add(1, ordering: .relaxed)
                     let soonest = apply(rows)
+                    if let mark {
+                        try MirrorMark.set(current, mark: mark)
+                        markDue = false
+                    }
                     nextLoad = Self.now() + min(settings.refreshMilliseconds, soonest.map { $0 + 1 } ?? Int.max)
                 }
                 let wait = max(0, min(nextLoad - Self.now(), 250, (nearestExpiry() ?? Int.max) - Self.now()))
@@ -182,6 +192,7 @@ public final class FleetResponder: @unchecked Sendable {
                     // Several challenges presented at once: one load for all of them.
                     while try current.connection.nextNotification(timeout: 0) != nil {}
                     nextLoad = 0
+                    markDue = true
                 }
             } catch {
                 store = nil

@@ -2,6 +2,8 @@ import ACME
 import Base
 import Challenges
 import FleetStore
+import Glibc
+import Synchronization
 
 /// HTTP-01 or TLS-ALPN-01 answered by the whole fleet: `present` writes the challenge to the
 /// store's `acme_challenges` (for `lifetime` seconds) and notifies the channel
@@ -13,8 +15,9 @@ import FleetStore
 /// authorization: listeners reload the live rows, and a payload is visible to every session
 /// that listens on the channel.
 ///
-/// Each call opens its own connection and closes it before returning: a `PostgresConnection`
-/// is confined to one thread, and an async call may resume on any. A few connections per
+/// Each call opens its own connection on a thread of its own (`onOwnThread`) and closes it
+/// before returning: a `PostgresConnection` is confined to one thread, an async call may resume
+/// on any, and libpq's blocking calls must not hold the threads async code shares. A few connections per
 /// order cost milliseconds; the CA's validation takes longer.
 public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     public static let channel = "acme_challenges"
@@ -28,6 +31,10 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     private let open: @Sendable () throws -> FleetStore
     private let local: FleetResponder?
     private let progress: @Sendable (String) -> Void
+    /// The server's clock after the last challenge was committed: what `awaitPublished` waits for every responder to pass.
+    private let presentedAt = Mutex<Int?>(nil)
+    /// The longest `awaitPublished` waits for the responders to mirror the challenges; then the CA is asked anyway.
+    public static let mirrorWait: Duration = .seconds(5)
 
     /// `open`: a fresh store connection (`FleetStore.open(url:keyFile:)`); `local`: this node's
     /// own responder, which then serves the challenge at once rather than after the notification.
@@ -73,9 +80,19 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
         guard ChallengeShape.isServable(kind, token: stored, keyAuthorization: keyAuthorization) else {
             throw ChallengeError(.invalidToken, "the CA's \(kind.rawValue) challenge for \(identifier) has a token or key authorization that is not base64url of at most \(ChallengeShape.maxTokenBytes) bytes; not written to the store")
         }
-        let store = try open()
-        try StoredChallenges(store).put(kind, token: stored, keyAuthorization: keyAuthorization, lifetime: lifetime)
-        try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
+        let (open, kind, lifetime) = (self.open, self.kind, self.lifetime)
+        let committed = try await onOwnThread { () -> Result<Int, Error> in
+            Result {
+                let store = try open()
+                try StoredChallenges(store).put(kind, token: stored, keyAuthorization: keyAuthorization, lifetime: lifetime)
+                // The clock between the commit and the notification: a responder woken by this
+                // notification reads its mark later, so its mark ≥ this means it has the row.
+                let committed = try MirrorMark.clock(store)
+                try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
+                return committed
+            }
+        }.get()
+        presentedAt.withLock { $0 = max($0 ?? committed, committed) }
         local?.serve(kind, token: stored, keyAuthorization: keyAuthorization, lifetimeMilliseconds: lifetime * 1000)
     }
 
@@ -85,13 +102,43 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
         guard kind == .http01 ? ChallengeShape.isToken(stored) : ChallengeShape.isIdentifier(stored) else {
             return  // present refused it: nothing was written, and nothing reaches a query
         }
-        do {
-            let store = try open()
-            try StoredChallenges(store).remove(kind, token: stored)
-            try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
-        } catch {
+        let (open, kind) = (self.open, self.kind)
+        let removed = await onOwnThread { () -> Result<Void, Error> in
+            Result {
+                let store = try open()
+                try StoredChallenges(store).remove(kind, token: stored)
+                try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
+            }
+        }
+        if case .failure(let error) = removed {
             // Cleanup must not fail the order; the row expires by itself.
             progress("warning: could not remove the \(kind.rawValue) challenge for \(identifier) from the store (\(error)); it expires within \(lifetime / 60) minutes")
+        }
+    }
+
+    /// Before the CA is told to validate: waits until every node's responder (every
+    /// `acme respond` session of the store) has mirrored the challenges, at most `mirrorWait`,
+    /// polling every 20 ms. A CA that validates at once would otherwise reach a node a few
+    /// milliseconds behind. Never fails the order: past the bound, or with no responder
+    /// connected, it says so and lets the CA try.
+    public func awaitPublished() async throws {
+        guard let since = presentedAt.withLock({ $0 }) else { return }
+        let (open, wait) = (self.open, Self.mirrorWait)
+        let state = try await onOwnThread { () -> Result<(all: Int, behind: Int), Error> in
+            Result {
+                let store = try open()  // one connection for the whole wait, on this thread only
+                let deadline = ContinuousClock.now + wait
+                while true {
+                    let state = try MirrorMark.responders(store, since: since)
+                    if state.behind == 0 || ContinuousClock.now >= deadline { return state }
+                    usleep(20_000)
+                }
+            }
+        }.get()
+        if state.all == 0 {
+            progress("warning: no node is answering challenges from the store (run acme respond --store on every node); asking the CA anyway")
+        } else if state.behind > 0 {
+            progress("warning: \(state.behind) of \(state.all) nodes did not take the challenges from the store within \(wait); asking the CA anyway")
         }
     }
 
