@@ -77,6 +77,9 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
         let stored = storedToken(identifier: identifier, token: token)
         // The CA's response is untrusted: nothing that is not acme's shape reaches a query.
+        if kind == .tlsALPN01, !ChallengeShape.isIdentifier(stored) {
+            throw ChallengeError(.invalidSetting, "\(identifier) is not a DNS name the fleet's TLS-ALPN-01 responders can answer for (IP addresses are not supported in fleet mode); use HTTP-01 or DNS-01 for it")
+        }
         guard ChallengeShape.isServable(kind, token: stored, keyAuthorization: keyAuthorization) else {
             throw ChallengeError(.invalidToken, "the CA's \(kind.rawValue) challenge for \(identifier) has a token or key authorization that is not base64url of at most \(ChallengeShape.maxTokenBytes) bytes; not written to the store")
         }
