@@ -190,6 +190,23 @@ struct FleetResponderTests {
         #expect(warnings.lines.isEmpty, "\(warnings.lines)")
     }
 
+    @Test("on the node that presents, its own responder serves the challenge as present returns and stops as cleanup starts")
+    func localResponder() async throws {
+        var settings = FleetResponder.Settings()
+        settings.refreshMilliseconds = 60_000
+        let fixture = try MirrorFixture(settings: settings)
+        // The mirror also reloads on every notification: a load that read the row just before
+        // cleanup deleted it must not bring it back (it did, 1 time in 10, before withdrawals were remembered).
+        let solver = StoreChallengeSolver(kind: .http01, storeURL: fixture.url, local: fixture.responder)
+        for _ in 0..<30 {
+            let (token, keyAuthorization) = randomChallenge()
+            try await solver.present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
+            #expect(try fetch(port: fixture.port, token: token).body == keyAuthorization, "not served as present returned")
+            await solver.cleanup(identifier: "mail.example.test", token: token)
+            #expect(try fetch(port: fixture.port, token: token).status == 404, "still served after cleanup")
+        }
+    }
+
     @Test("with no responder connected, awaitPublished says so at once and lets the order go on")
     func noResponder() async throws {
         let server = try PostgresServer()

@@ -53,6 +53,10 @@ public final class FleetResponder: @unchecked Sendable {
     }
 
     private let mirror = Mutex<[Key: Entry]>([:])
+    /// Challenges this node's solver withdrew (cleanup) → when to forget them: a load that read
+    /// the row just before its deletion must not serve it again. Forgotten when a load no longer
+    /// has the row, or after the longest lifetime. Always locked inside `mirror`.
+    private let withdrawn = Mutex<[Key: Int]>([:])
     private let stopping = Atomic<Bool>(false)
     private let loadCount = Atomic<Int>(0)
     private let connectCount = Atomic<Int>(0)
@@ -131,6 +135,7 @@ public final class FleetResponder: @unchecked Sendable {
         let key = Key(kind: kind, token: token)
         let entry = Entry(keyAuthorization: keyAuthorization, expires: Self.now() + lifetimeMilliseconds, local: true)
         mirror.withLock { mirror in
+            _ = withdrawn.withLock { $0.removeValue(forKey: key) }
             if install(key, entry.keyAuthorization) { mirror[key] = entry }
         }
     }
@@ -138,6 +143,7 @@ public final class FleetResponder: @unchecked Sendable {
     func withdraw(_ kind: StoredChallenges.Kind, token: String) {
         let key = Key(kind: kind, token: token)
         mirror.withLock { mirror in
+            withdrawn.withLock { $0[key] = Self.now() + StoredChallenges.maxLifetime * 1000 }
             if mirror.removeValue(forKey: key) != nil { uninstall(key) }
         }
     }
@@ -221,6 +227,11 @@ public final class FleetResponder: @unchecked Sendable {
         if refused != lastRefused, refused > 0 { log("fleet responder: ignored \(refused) challenge rows in the store \(storeName) that acme did not write (token or key authorization not base64url)") }
         lastRefused = refused
         mirror.withLock { mirror in
+            withdrawn.withLock { withdrawn in
+                for key in Array(withdrawn.keys) {
+                    if wanted.removeValue(forKey: key) == nil { withdrawn.removeValue(forKey: key) }  // the store dropped it too
+                }
+            }
             for (key, entry) in mirror where wanted[key] == nil && !entry.local {
                 mirror.removeValue(forKey: key)
                 uninstall(key)
@@ -238,6 +249,9 @@ public final class FleetResponder: @unchecked Sendable {
     private func expire() {
         let now = Self.now()
         mirror.withLock { mirror in
+            withdrawn.withLock { withdrawn in
+                for (key, until) in withdrawn where until <= now { withdrawn.removeValue(forKey: key) }
+            }
             for (key, entry) in mirror where entry.expires <= now {
                 mirror.removeValue(forKey: key)
                 uninstall(key)
