@@ -57,6 +57,8 @@ let package = Package(
         // Fleet mode: the PostgreSQL store (every libpq call), its schema, advisory locks,
         // LISTEN/NOTIFY, key encryption at rest, import from and export to the certbot layout.
         .target(name: "FleetStore", dependencies: ["CPostgres", "ACMECrypto", "CertStore", "Base"]),
+        // Fleet mode on top of the store: any node answers the challenges (Challenges/), nodes and renewal (Node/).
+        .target(name: "Fleet", dependencies: ["FleetStore", "Challenges", "ACME", "Base"]),
         // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
         // verification that the daemons serve what was installed (and rollback).
         .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),
@@ -64,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +83,7 @@ let package = Package(
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetStore", "Challenges", "ACME", "Base", "TestFixtures"]),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),

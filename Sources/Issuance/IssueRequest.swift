@@ -74,6 +74,11 @@ public struct IssueRequest: Sendable {
     /// the run a no-op): `IssueWorkflow` prints the CT notice and runs the pre hook there.
     public var beforeContactingCA: (@Sendable () -> Void)?
 
+    /// Fleet mode: consulted before `challenge.makeSolver`; a solver it returns answers instead
+    /// (the store-backed one, so that any node of the fleet answers the CA), nil leaves the
+    /// method's own. Set by the command when a fleet store is configured; not saved for renewal.
+    public var solverOverride: (@Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)?)?
+
     /// The CA to ask.
     public var caServer: CAServer { CAServer(directoryURL: server, caBundle: caBundle) }
 

@@ -38,7 +38,7 @@ public struct Issuer: Sendable {
                                       server: request.server, progress: progress)
         let account = try await accounts.resolve(request.registration, id: request.accountID)
         let profile = try await chooseProfile(request.profile)
-        let solver = try request.challenge.makeSolver(names: names, progress: progress)
+        let solver = try request.solverOverride?(request.challenge, names) ?? request.challenge.makeSolver(names: names, progress: progress)
 
         let key = try certificateKey(request, existing: existing?.0)
         let csr = try CSR.der(names: names, key: key)

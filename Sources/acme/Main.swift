@@ -7,7 +7,7 @@ struct ACMECommand: AsyncParsableCommand {
         commandName: "acme",
         abstract: "An ACME (RFC 8555) client for mail servers, compatible with certbot's /etc/letsencrypt.",
         version: acmeVersion,
-        subcommands: [Issue.self, Renew.self, Certificates.self, Revoke.self, Delete.self, AccountCommand.self, ProvisionCommand.self, DaemonCommand.self, StatusCommand.self, StoreCommand.self, CheckCommand.self, SelfSigned.self, TLSA.self]
+        subcommands: [Issue.self, Renew.self, Certificates.self, Revoke.self, Delete.self, AccountCommand.self, ProvisionCommand.self, DaemonCommand.self, StatusCommand.self, StoreCommand.self, RespondCommand.self, CheckCommand.self, SelfSigned.self, TLSA.self]
     )
 
     /// SIGPIPE turned into EPIPE before any command runs, then ArgumentParser's parse-and-run.

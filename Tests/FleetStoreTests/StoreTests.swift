@@ -69,6 +69,9 @@ struct StoreTests {
         let error = #expect(throws: FleetError.self) { try StoreURL("host=db password=hunter2") }
         #expect(error?.code == .invalidURL)
         #expect(error?.message.contains("hunter2") == false)
+        // Another scheme's URL given by mistake holds a password too.
+        let other = #expect(throws: FleetError.self) { try StoreURL("mysql://acme:s3cret@db/acme") }
+        #expect(other?.message.contains("s3cret") == false && other?.message.contains("mysql://acme:***@db/acme") == true, "\(other?.message ?? "")")
     }
 
     @Test("results are bounded: a result over the limit is refused, not read into memory")

@@ -9,9 +9,10 @@ final class DaemonProcess: @unchecked Sendable {
     let logPath: String
     private var exitStatus: Int32?
 
-    init(_ arguments: [String], log: String, environment: [String: String] = [:]) throws {
+    /// `command`: the acme subcommand that runs until a signal (`daemon`, `respond`).
+    init(_ arguments: [String], log: String, environment: [String: String] = [:], command: String = "daemon") throws {
         logPath = log
-        pid = try spawnLogging(TestSupport.acmeBinary, ["daemon"] + arguments, log: log, append: true, environment: environment)
+        pid = try spawnLogging(TestSupport.acmeBinary, [command] + arguments, log: log, append: true, environment: environment)
     }
 
     deinit { if isRunning { kill(pid, SIGKILL); _ = waitForExit(timeout: 5) } }

@@ -60,6 +60,16 @@ public struct StoreURL: Sendable, CustomStringConvertible {
 
     /// What a non-URL may be shown as: key=value conninfo strings may hold `password=…`.
     static func scrubbed(_ text: String) -> String {
+        var text = text
+        // Any scheme's `user:password@` (a mysql:// URL given by mistake holds a password too).
+        if let slashes = text.firstIndex(of: "/"), slashes > text.startIndex, text[text.index(before: slashes)] == ":",
+           text[slashes...].hasPrefix("//") {
+            let start = text.index(slashes, offsetBy: 2)
+            let authorityEnd = text[start...].firstIndex(where: { "/?#".contains($0) }) ?? text.endIndex
+            if let at = text[start..<authorityEnd].lastIndex(of: "@"), let colon = text[start..<at].firstIndex(of: ":") {
+                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
+            }
+        }
         let words = text.split(separator: " ", omittingEmptySubsequences: false).map { word in
             word.lowercased().hasPrefix("password=") ? "password=***" : String(word)
         }

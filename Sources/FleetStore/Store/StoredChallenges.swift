@@ -33,6 +33,27 @@ public struct StoredChallenges {
             """, [.text(kind.rawValue), .text(token)]).first?.string(0)
     }
 
+    /// One live challenge as `live(limit:)` reads it; `millisecondsLeft` until it expires.
+    public struct Live: Sendable, Equatable {
+        public var kind: Kind
+        public var token: String
+        public var keyAuthorization: String
+        public var millisecondsLeft: Int
+    }
+
+    /// The live (not expired) challenges, at most `limit` of them, those expiring last first
+    /// (the newest presented); rows of a kind this acme does not know are left out.
+    public func live(limit: Int) throws -> [Live] {
+        try connection.execute("""
+            SELECT kind, token, key_authorization, (extract(epoch FROM expires_at - now()) * 1000)::bigint FROM acme_challenges
+            WHERE expires_at > now() ORDER BY expires_at DESC LIMIT $1
+            """, [.int(max(0, limit))]).compactMap { row in
+            guard let kind = row.string(0).flatMap(Kind.init(rawValue:)), let token = row.string(1),
+                  let keyAuthorization = row.string(2), let milliseconds = row.int(3) else { return nil }
+            return Live(kind: kind, token: token, keyAuthorization: keyAuthorization, millisecondsLeft: milliseconds)
+        }
+    }
+
     public func remove(_ kind: Kind, token: String) throws {
         try connection.execute("DELETE FROM acme_challenges WHERE kind = $1 AND token = $2", [.text(kind.rawValue), .text(token)])
     }
