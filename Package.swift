@@ -57,6 +57,9 @@ let package = Package(
         // Fleet mode: the PostgreSQL store (every libpq call), its schema, advisory locks,
         // LISTEN/NOTIFY, key encryption at rest, import from and export to the certbot layout.
         .target(name: "FleetStore", dependencies: ["CPostgres", "ACMECrypto", "CertStore", "Base"]),
+        // Fleet mode's workflows: every node materializes the store into its certbot layout, renews
+        // under the store's per-lineage lock, publishes what it renewed (Node/).
+        .target(name: "Fleet", dependencies: ["FleetStore", "CertStore", "Issuance", "Renewal", "ACMECrypto", "Base"]),
         // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
         // verification that the daemons serve what was installed (and rollback).
         .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),
@@ -64,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
