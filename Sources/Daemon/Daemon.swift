@@ -175,6 +175,9 @@ public final class Daemon: @unchecked Sendable {
     /// One pass over the lineages that are not backing off; true when one was renewed.
     func renewRound() async -> Bool {
         let current = now()
+        // Fleet mode with the store down: wait for the backoff (or a notification from the
+        // listener, whose connection came back) before looking again.
+        if settings.store != nil, storeRetry != nil, current < nextStoreLook { return false }
         var options = settings.renewOptions
         options.randomDelay = .zero
         var waiting: [String: (Date, String)] = [:]
@@ -427,7 +430,7 @@ public final class Daemon: @unchecked Sendable {
     func nextWake() -> Date {
         let current = now()
         var wake = current.addingTimeInterval(Double(settings.heartbeat.components.seconds))
-        if let retry = passRetry?.retryAt {
+        if let retry = passRetry?.retryAt ?? (storeRetry != nil ? nextStoreLook : nil) {
             // The last pass could not look at the lineages: their due times wait for its retry
             // (else a lineage due earlier would wake the loop again at once, over and over).
             wake = min(wake, retry)

@@ -89,6 +89,10 @@ public struct FleetRenewal: Sendable {
             report.installed += again.installed.filter { !report.installed.contains($0) }
             var options = options
             options.skip.formUnion(elsewhere)
+            // Forced: a lineage that another node renewed during this run (its version just came
+            // in) is not renewed again — one forced renewal per fleet, not one per node.
+            let justRenewedElsewhere = options.policy.force ? Set(report.installed).intersection(locks.held) : []
+            options.skip.formUnion(justRenewedElsewhere)
             var summary: RenewalSummary
             if locks.held.isEmpty {
                 summary = RenewalSummary()
@@ -100,6 +104,9 @@ public struct FleetRenewal: Sendable {
             let retry = now().addingTimeInterval(Double(lockedRetry.components.seconds))
             for name in elsewhere {
                 summary.reports.append(LineageReport(name: name, outcome: .held(until: retry, reason: "being renewed on another node (it holds the store's lock); looking again at \(retry.utcText)")))
+            }
+            for name in justRenewedElsewhere.sorted() {
+                summary.reports.append(LineageReport(name: name, outcome: .held(until: now(), reason: "renewed on another node just now (its version is installed here); not renewed again")))
             }
             summary.reports.sort { $0.name < $1.name }
             for report in summary.reports {
