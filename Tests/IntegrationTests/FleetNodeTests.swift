@@ -212,6 +212,52 @@ struct FleetNodeTests {
         #expect(try fleet.orders() == 2)
     }
 
+    @Test("figures: new version to every node's layout (median of 5 forced renewals, 3 nodes), idle cost of a fleet daemon over 60 s")
+    func figures() throws {
+        let fleet = try Fleet("fleet-figures")
+        defer { fleet.stopAll() }
+        try fleet.issue(on: 1, [name])
+        for node in 1...3 { try fleet.start(node, retryDelay: 60, interval: 60) }
+        try fleet.wait("every node holds the certificate", timeout: 60) { (1...3).allSatisfy { fleet.serial($0) == fleet.serial(1) } }
+        var latencies: [Double] = []
+        for round in 1...5 {
+            let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--cert-name", name,
+                                                           "--config-dir", fleet.configDir(1), "--store", fleet.url])
+            #expect(renewed.status == 0, "\(renewed.output)")
+            let next = try #require(fleet.serial(1))
+            try fleet.wait("round \(round): all nodes hold \(next)", timeout: 30, interval: 0.05) { (1...3).allSatisfy { fleet.serial($0) == next } }
+            let created = try fleet.server.psql("SELECT extract(epoch FROM created_at) FROM acme_versions WHERE lineage = '\(name)' ORDER BY version DESC LIMIT 1",
+                                                database: "fleet").trimmingCharacters(in: .whitespacesAndNewlines)
+            let published = try #require(Double(created))
+            // When each node's live link was made (lstat: the link itself).
+            let installed = try (2...3).map { node in
+                try #require(try FileManager.default.attributesOfItem(atPath: fleet.configDir(node) + "/live/\(name)/cert.pem")[.modificationDate] as? Date)
+            }
+            latencies.append(installed.map { $0.timeIntervalSince1970 - published }.max()!)
+        }
+        let median = latencies.sorted()[latencies.count / 2]
+        #expect(median < 5, "\(latencies)")
+
+        // Idle: no lineage due, nothing published; 60 s of three daemons.
+        func counters() throws -> (transactions: Int, sessions: Int) {
+            let row = try fleet.server.psql("SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = 'fleet'", database: "postgres")
+            let fields = row.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
+            guard fields.count == 2 else { throw TestFailure("pg_stat_database: \(row)") }
+            return (fields[0], fields[1])
+        }
+        sleep(3)
+        let cpuStart = (1...3).map { fleet.daemons[$0]!.cpuSeconds ?? 0 }
+        let before = try counters()
+        sleep(60)
+        let after = try counters()
+        let cpu = (1...3).map { (fleet.daemons[$0]!.cpuSeconds ?? 0) - cpuStart[$0 - 1] }
+        let perNode = Double(after.transactions - before.transactions) / 3
+        let sessions = Double(after.sessions - before.sessions) / 3
+        print("fleet figures: new version to all 3 nodes, median \(String(format: "%.3f", median)) s of \(latencies.map { String(format: "%.3f", $0) }); idle per node: CPU \(cpu.map { String(format: "%.2f", $0) }) s in 60 s, \(String(format: "%.1f", perNode)) statements and \(String(format: "%.1f", sessions)) connections per minute (--interval 60)")
+        #expect(cpu.allSatisfy { $0 < 3 }, "\(cpu)")
+        #expect(perNode < 200, "\(perNode)")
+    }
+
     @Test("acme renew --store --force-renewal on three nodes at once: one order; a store written by a newer schema is refused with exit 2")
     func renewCommandAndNewerSchema() throws {
         let fleet = try Fleet("fleet-renew")
