@@ -56,8 +56,13 @@ struct Renew: AsyncParsableCommand {
                 let result = try await FleetRenewal(store: settings, configDirectory: store.configDirectory, toolVersion: acmeVersion,
                                                     progress: { output.step($0) }).run(renewer, options)
                 for name in result.sync.installed { output.step("\(name): new version from the store") }
-                if let problem = result.storeProblem { throw FleetNodeError(.busy, "\(problem); nothing renewed (without the store's lock another node may be renewing)") }
                 summary = result.summary
+                if let problem = result.storeProblem {
+                    // Only lineages about to expire were renewed (without the lock); the rest waits for the store.
+                    for note in summary.notes { output.step(note) }
+                    for report in summary.reports where !report.isFailure { output.result(report.line) }
+                    throw FleetNodeError(.storeDown, "\(problem); nothing else renewed (without the store's lock another node may be renewing)")
+                }
             } else {
                 summary = try await renewer.run(options)
             }

@@ -253,7 +253,7 @@ struct FleetNodeTests {
         let cpu = (1...3).map { (fleet.daemons[$0]!.cpuSeconds ?? 0) - cpuStart[$0 - 1] }
         let perNode = Double(after.transactions - before.transactions) / 3
         let sessions = Double(after.sessions - before.sessions) / 3
-        print("fleet figures: new version to all 3 nodes, median \(String(format: "%.3f", median)) s of \(latencies.map { String(format: "%.3f", $0) }); idle per node: CPU \(cpu.map { String(format: "%.2f", $0) }) s in 60 s, \(String(format: "%.1f", perNode)) statements and \(String(format: "%.1f", sessions)) connections per minute (--interval 60)")
+        print("fleet figures: new version to all 3 nodes, median \(String(format: "%.3f", median)) s of \(latencies.map { String(format: "%.3f", $0) }); idle per node: CPU \(cpu.map { String(format: "%.2f", $0) }) s in 60 s, \(String(format: "%.1f", perNode)) transactions and \(String(format: "%.1f", sessions)) connections per minute (--interval 60)")
         #expect(cpu.allSatisfy { $0 < 3 }, "\(cpu)")
         #expect(perNode < 200, "\(perNode)")
     }
