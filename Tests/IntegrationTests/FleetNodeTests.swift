@@ -212,6 +212,69 @@ struct FleetNodeTests {
         #expect(try fleet.orders() == 2)
     }
 
+    @Test("a node with real Postfix and Dovecot: a version renewed on another node is installed through NOTIFY, reloaded and served on every endpoint within seconds")
+    func installsAndServes() throws {
+        let fleet = try Fleet("fleet-serve")
+        defer { fleet.stopAll() }
+        try fleet.issue(on: 1, [name])
+        let dir = fleet.base + "/node2"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let postfix = try PostfixServer(dir)
+        let dovecot = try DovecotServer(dir)
+        defer { postfix.stop(); dovecot.stop() }
+        let mail = ["--ssl-type", "letsencrypt", "--hostname", name, "--tls-dir", dir + "/tls", "--postfix-dir", postfix.configDir,
+                    "--dovecot-dir", dovecot.configDir, "--dms-config", dir + "/dms"]
+        // What the container does before its daemons start: the store's lineage, installed.
+        let provision = try run(TestSupport.acmeBinary, ["provision"] + mail + ["--config-dir", fleet.configDir(2), "--store", fleet.url])
+        #expect(provision.status == 0, "\(provision.output)")
+        try postfix.start()
+        try dovecot.start()
+        let endpoints = ["--verify-ca-file", fleet.double.rootFile, "--verify-timeout", "20",
+                         "--endpoint", "smtp://127.0.0.1:\(postfix.smtpPort)", "--endpoint", "imaps://127.0.0.1:\(dovecot.imapsPort)"]
+        fleet.daemons[2] = try DaemonProcess(mail + endpoints + ["--config-dir", fleet.configDir(2), "--ca-bundle", fleet.double.caBundle,
+                                                                 "--store", fleet.url, "--interval", "300", "--alert-command", alertRecorder(fleet.alerts(2))],
+                                             log: dir + "/daemon.log")
+        let first = try #require(fleet.serial(1))
+        try fleet.wait("node 2 serves the first certificate", timeout: 60) {
+            try TLSProbe.connect(port: postfix.smtpPort, starttls: "smtp", caFile: fleet.double.rootFile).leaf?.serialHex == first
+        }
+        sleep(2)  // the daemon's start round is over; what follows comes only from the NOTIFY
+        let renewed = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", fleet.configDir(1), "--store", fleet.url])
+        #expect(renewed.status == 0, "\(renewed.output)")
+        let next = try #require(fleet.serial(1))
+        #expect(next != first)
+        let published = Date()
+        // --interval 300: only the notification can make this happen within the bound.
+        try fleet.wait("node 2 serves the renewed certificate on SMTP and IMAPS", timeout: 60, interval: 0.2) {
+            try TLSProbe.connect(port: postfix.smtpPort, starttls: "smtp", caFile: fleet.double.rootFile).leaf?.serialHex == next
+                && TLSProbe.connect(port: dovecot.imapsPort, starttls: nil, caFile: fleet.double.rootFile).leaf?.serialHex == next
+        }
+        let took = Date().timeIntervalSince(published)
+        #expect(took < 30, "\(took) s")
+        let daemon = fleet.daemons[2]!
+        #expect(!daemon.lines(containing: "notified mail.example.test").isEmpty, "\(daemon.log.suffix(3000))")
+        try fleet.wait("node 2 logs the verification", timeout: 30) { !daemon.lines(containing: "verified").isEmpty }
+        #expect(daemon.lines(containing: "rolled-back").isEmpty, "\(daemon.log.suffix(3000))")
+        #expect(try fleet.orders() == 2)
+        print("fleet: renewed on node 1, served by node 2's Postfix and Dovecot after \(String(format: "%.2f", took)) s")
+    }
+
+    @Test("database content is untrusted: a lineage named to leave the config directory is refused, nothing written outside it")
+    func hostileRow() throws {
+        let fleet = try Fleet("fleet-hostile")
+        try fleet.issue(on: 1, [name])
+        try fleet.server.psql("""
+            INSERT INTO acme_lineages (name, current_version, renewal_conf, config_dir) SELECT '../escape', current_version, renewal_conf, config_dir FROM acme_lineages;
+            INSERT INTO acme_versions (lineage, version, cert, chain, fullchain, privkey, privkey_sealed)
+                SELECT '../escape', version, cert, chain, fullchain, privkey, privkey_sealed FROM acme_versions WHERE lineage = '\(name)';
+            """, database: "fleet")
+        let listed = try run(TestSupport.acmeBinary, ["certificates", "--config-dir", fleet.configDir(2), "--store", fleet.url])
+        #expect(listed.status == 2, "\(listed.output)")
+        #expect(listed.stderr.contains("unusable lineage name"), "\(listed.output)")
+        #expect(!FileManager.default.fileExists(atPath: fleet.base + "/node2/escape"))
+        #expect(!FileManager.default.fileExists(atPath: fleet.configDir(2) + "/escape"))
+    }
+
     @Test("figures: new version to every node's layout (median of 5 forced renewals, 3 nodes), idle cost of a fleet daemon over 60 s")
     func figures() throws {
         let fleet = try Fleet("fleet-figures")
