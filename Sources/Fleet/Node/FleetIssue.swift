@@ -28,6 +28,7 @@ public struct FleetIssue: Sendable {
         let name = request.certName ?? request.names[0]
         let lineageLock = AdvisoryLock.lineage(name), accountLock = AdvisoryLock.account(serverPath: request.server)
         try acquire(lineageLock, on: opened)
+        // A release that fails means the connection is gone, which released the lock too.
         defer { _ = try? lineageLock.release(on: opened.connection) }
         try acquire(accountLock, on: opened)
         defer { _ = try? accountLock.release(on: opened.connection) }
