@@ -81,18 +81,15 @@ struct FleetNodeTests {
         // Nodes 2 and 3 start with empty config directories: the store gives them the lineage.
         try fleet.wait("every node holds the issued certificate", timeout: 60) { (1...3).allSatisfy { fleet.serial($0) == first } }
 
-        var latencies: [Double] = []
         var previous = first
         for round in 1...2 {
             // The next certificate: one node renews (one order), the others install it.
             try fleet.wait("round \(round): a node renews", timeout: 120) { (1...3).contains { fleet.serial($0).map { $0 != previous } ?? false } }
-            let seen = Date()
             let renewer = try #require((1...3).first { fleet.serial($0) != previous })
             let next = try #require(fleet.serial(renewer))
             try fleet.wait("round \(round): all three nodes hold \(next)", timeout: 30, interval: 0.02) {
                 (1...3).allSatisfy { fleet.serial($0) == next }
             }
-            latencies.append(Date().timeIntervalSince(seen))
             #expect(try fleet.orders() == 1 + round, "one order per renewal, whichever node renews\n\(fleet.logs())")
             previous = next
         }
@@ -102,7 +99,6 @@ struct FleetNodeTests {
         // Every node's daemon said it skipped or synced rather than ordering.
         let elsewhere = fleet.daemons.values.map { $0.lines(containing: "being renewed on another node").count + $0.lines(containing: "synced").count }
         #expect(elsewhere.allSatisfy { $0 >= 1 }, "\(fleet.logs())")
-        print("fleet: new version to all 3 nodes: \(latencies.map { String(format: "%.2f s", $0) }.joined(separator: ", "))")
     }
 
     @Test("the renewer is killed with SIGKILL mid-order: its lock goes with its connection, another node completes, no second order for that window")
