@@ -107,6 +107,7 @@ struct ProvisionCommand: AsyncParsableCommand {
                 // Fleet mode: the store's versions into the local layout first, then install as on one host.
                 let synced = try StoreSync(configDirectory: common.configDirectory, toolVersion: acmeVersion).run(store.open())
                 for name in synced.installed { output.step("\(name): new version from the store") }
+                for problem in synced.problems { Output.writeErr("warning: \(problem)") }
             }
             var workflow = try sources.workflow(environment: LocalSystem.environment(), common: common, issueIfMissing: issueIfMissing)
             workflow.dryRun = dryRun

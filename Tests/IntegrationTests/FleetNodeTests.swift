@@ -255,7 +255,7 @@ struct FleetNodeTests {
         print("fleet: renewed on node 1, served by node 2's Postfix and Dovecot after \(String(format: "%.2f", took)) s")
     }
 
-    @Test("database content is untrusted: a lineage named to leave the config directory is refused, nothing written outside it")
+    @Test("database content is untrusted: a lineage named to leave the config directory is refused (exit 2), nothing written outside it, the other lineages still synced")
     func hostileRow() throws {
         let fleet = try Fleet("fleet-hostile")
         try fleet.issue(on: 1, [name])
@@ -269,6 +269,8 @@ struct FleetNodeTests {
         #expect(listed.stderr.contains("unusable lineage name"), "\(listed.output)")
         #expect(!FileManager.default.fileExists(atPath: fleet.base + "/node2/escape"))
         #expect(!FileManager.default.fileExists(atPath: fleet.configDir(2) + "/escape"))
+        // One bad row does not stop the fleet: the good lineage is synced all the same.
+        #expect(fleet.serial(2) == fleet.serial(1) && fleet.serial(2) != nil, "\(listed.output)")
     }
 
     @Test("figures: new version to every node's layout (median of 5 forced renewals, 3 nodes), idle cost of a fleet daemon over 60 s")

@@ -24,7 +24,7 @@ public struct FleetIssue: Sendable {
     public func run(_ request: IssueRequest, workflow: IssueWorkflow) async throws -> IssueResult {
         let opened = try store.open()
         let sync = StoreSync(configDirectory: request.configDirectory, toolVersion: request.toolVersion)
-        _ = try sync.run(opened)
+        for problem in try sync.run(opened).problems { progress("warning: \(problem)") }
         let name = request.certName ?? request.names[0]
         let lineageLock = AdvisoryLock.lineage(name), accountLock = AdvisoryLock.account(serverPath: request.server)
         try acquire(lineageLock, on: opened)

@@ -87,6 +87,7 @@ public struct FleetRenewal: Sendable {
             // Under the locks: another node may have published between the first sync and now.
             let again = try sync.run(opened, only: Set(locks.held))
             report.installed += again.installed.filter { !report.installed.contains($0) }
+            report.published += again.published.filter { !report.published.contains($0) }
             var options = options
             options.skip.formUnion(elsewhere)
             // Forced: a lineage that another node renewed during this run (its version just came
@@ -108,6 +109,7 @@ public struct FleetRenewal: Sendable {
             for name in justRenewedElsewhere.sorted() {
                 summary.reports.append(LineageReport(name: name, outcome: .held(until: now(), reason: "renewed on another node just now (its version is installed here); not renewed again")))
             }
+            summary.notes += report.problems
             summary.reports.sort { $0.name < $1.name }
             for report in summary.reports {
                 guard case .renewed = report.outcome else { continue }

@@ -19,6 +19,9 @@ public struct StoreSync: Sendable {
         public var published: [String] = []
         /// Accounts written from the store.
         public var accounts = 0
+        /// Lineages left as they are because their row in the store, or their local files, could
+        /// not be used: one line each, naming the lineage and what to do. The others were synced.
+        public var problems: [String] = []
         public var changedLocally: Bool { !installed.isEmpty || accounts > 0 }
 
         public init() {}
@@ -37,40 +40,52 @@ public struct StoreSync: Sendable {
     /// Brings every lineage (or only `only`) and every account up to the store's versions.
     public func run(_ store: FleetStore, only: Set<String>? = nil) throws -> Report {
         var report = Report()
-        let heads = try store.lineageHeads().filter { only?.contains($0.name) ?? true }
+        let found = try store.lineageHeads()
+        report.problems = found.refused
+        let heads = found.heads.filter { only?.contains($0.name) ?? true }
         let lock = try ConfigLock.acquire(configDirectory: configDirectory, create: true, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
         let lineages = LineageStore(configDirectory: configDirectory)
         report.accounts = try store.materializeAccounts(into: configDirectory)
         for head in heads {
-            let local = try lineages.lineage(named: head.name)
-            if let local {
-                if lineages.needsRepair(local) {
-                    _ = try lineages.repair(local, pairMatches: Issuer.keyMatchesCertificate)
-                }
-                let localCert = try FS.read(local.certPath)
-                if Array(localCert.utf8) == head.cert { continue }
-                let storeSummary = try CertificateSummary(pem: String(decoding: head.cert, as: UTF8.self))
-                // A local certificate that does not parse is behind the store's, whatever it says.
-                let localSummary = try? CertificateSummary(pem: localCert)
-                if let localSummary, localSummary.notAfter > storeSummary.notAfter {
-                    // Renewed here (while the store was down): the store gets it, not the reverse.
-                    let conf = try FS.read(local.renewalConfigPath, limit: 64 << 10)
-                    if try store.publish(local, files: try lineages.readLive(local), conf: Array(conf.utf8)) != nil {
-                        report.published.append(head.name)
-                    }
-                    continue
-                }
-                guard let stored = try store.currentVersion(of: head.name, configDirectory: configDirectory) else { continue }
-                try lineages.addVersion(to: local, files: stored.files, renewalParams: stored.conf.renewalParams,
-                                        webrootMap: stored.conf.webrootMap, version: stored.conf.version ?? toolVersion)
-            } else {
-                guard let stored = try store.currentVersion(of: head.name, configDirectory: configDirectory) else { continue }
-                _ = try lineages.create(name: head.name, files: stored.files, renewalParams: stored.conf.renewalParams,
-                                        webrootMap: stored.conf.webrootMap, version: stored.conf.version ?? toolVersion)
+            do {
+                if try sync(head, store, lineages, &report) { report.installed.append(head.name) }
+            } catch where !Self.isUnreachable(error) {
+                report.problems.append("\(head.name): not synced: \(error)")
             }
-            report.installed.append(head.name)
         }
         return report
+    }
+
+    static func isUnreachable(_ error: any Error) -> Bool { (error as? FleetError)?.category == .network }
+
+    /// One lineage; true when the store's version was installed here.
+    func sync(_ head: StoredLineageHead, _ store: FleetStore, _ lineages: LineageStore, _ report: inout Report) throws -> Bool {
+        guard let local = try lineages.lineage(named: head.name) else {
+            guard let stored = try store.currentVersion(of: head.name, configDirectory: configDirectory) else { return false }
+            _ = try lineages.create(name: head.name, files: stored.files, renewalParams: stored.conf.renewalParams,
+                                    webrootMap: stored.conf.webrootMap, version: stored.conf.version ?? toolVersion)
+            return true
+        }
+        if lineages.needsRepair(local) {
+            _ = try lineages.repair(local, pairMatches: Issuer.keyMatchesCertificate)
+        }
+        let localCert = try FS.read(local.certPath)
+        if Array(localCert.utf8) == head.cert { return false }
+        let storeSummary = try CertificateSummary(pem: String(decoding: head.cert, as: UTF8.self))
+        // A local certificate that does not parse is behind the store's, whatever it says.
+        let localSummary = try? CertificateSummary(pem: localCert)
+        if let localSummary, localSummary.notAfter > storeSummary.notAfter {
+            // Renewed here (while the store was down): the store gets it, not the reverse.
+            let conf = try FS.read(local.renewalConfigPath, limit: 64 << 10)
+            if try store.publish(local, files: try lineages.readLive(local), conf: Array(conf.utf8)) != nil {
+                report.published.append(head.name)
+            }
+            return false
+        }
+        guard let stored = try store.currentVersion(of: head.name, configDirectory: configDirectory) else { return false }
+        try lineages.addVersion(to: local, files: stored.files, renewalParams: stored.conf.renewalParams,
+                                webrootMap: stored.conf.webrootMap, version: stored.conf.version ?? toolVersion)
+        return true
     }
 }

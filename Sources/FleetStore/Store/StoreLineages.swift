@@ -25,20 +25,28 @@ public struct StoredLineageHead: Sendable, Equatable {
 public let lineageChannel = "acme_lineages"
 
 extension FleetStore {
-    /// Every lineage's name, current version number and current certificate (no keys).
-    public func lineageHeads() throws -> [StoredLineageHead] {
+    /// Every lineage's name, current version number and current certificate (no keys). A row
+    /// that is not what acme writes (a name that would not be a plain path component, a size out
+    /// of bounds) is left out and described in `refused`, so one bad row does not stop a fleet.
+    public func lineageHeads() throws -> (heads: [StoredLineageHead], refused: [String]) {
         try StoreSchema.requireCurrent(connection)
-        return try connection.execute("""
+        var heads: [StoredLineageHead] = [], refused: [String] = []
+        for row in try connection.execute("""
             SELECT l.name, l.current_version, v.cert FROM acme_lineages l
             JOIN acme_versions v ON v.lineage = l.name AND v.version = l.current_version ORDER BY l.name
-            """).map { row in
-            guard let name = row.string(0), let version = row.int(1), let cert = row.bytes(2) else {
-                throw FleetError(.corruptRow, "a row of acme_lineages in the store \(url.redacted) lacks a column; restore the database from a backup")
+            """) {
+            do {
+                guard let name = row.string(0), let version = row.int(1), let cert = row.bytes(2) else {
+                    throw FleetError(.corruptRow, "a row of acme_lineages in the store \(url.redacted) lacks a column; restore the database from a backup")
+                }
+                try LayoutExport.checkName(name, what: "lineage name", self)
+                try LayoutExport.checkSize(cert, limit: LayoutExport.maxFieldSize, what: "the certificate of lineage \(name)", self)
+                heads.append(StoredLineageHead(name: name, version: version, cert: cert))
+            } catch {
+                refused.append("\(error)")
             }
-            try LayoutExport.checkName(name, what: "lineage name", self)
-            try LayoutExport.checkSize(cert, limit: LayoutExport.maxFieldSize, what: "the certificate of lineage \(name)", self)
-            return StoredLineageHead(name: name, version: version, cert: cert)
         }
+        return (heads, refused)
     }
 
     /// Lineage `name`'s current version with its key opened and its conf moved to
