@@ -57,8 +57,10 @@ let package = Package(
         // Fleet mode: the PostgreSQL store (every libpq call), its schema, advisory locks,
         // LISTEN/NOTIFY, key encryption at rest, import from and export to the certbot layout.
         .target(name: "FleetStore", dependencies: ["CPostgres", "ACMECrypto", "CertStore", "Base"]),
-        // Fleet mode on top of the store: any node answers the challenges (Challenges/), nodes and renewal (Node/).
-        .target(name: "Fleet", dependencies: ["FleetStore", "Challenges", "ACME", "Base"]),
+        // Fleet mode on top of the store: every node materializes the store into its certbot layout,
+        // renews under the store's per-lineage lock and publishes what it renewed (Node/); any node
+        // answers the challenges (Challenges/).
+        .target(name: "Fleet", dependencies: ["FleetStore", "Challenges", "ACME", "CertStore", "Issuance", "Renewal", "ACMECrypto", "Base"]),
         // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
         // verification that the daemons serve what was installed (and rollback).
         .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),

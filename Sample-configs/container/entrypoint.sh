@@ -9,7 +9,8 @@
 #
 # Environment: OVERRIDE_HOSTNAME (else `hostname -f`), SSL_TYPE (unset: letsencrypt), ACME_EMAIL
 # (required with letsencrypt), and what acme reads itself: SSL_DOMAIN, SSL_CERT_PATH, SSL_KEY_PATH,
-# SSL_ALT_CERT_PATH, SSL_ALT_KEY_PATH, TLS_LEVEL, ACME_CA_URI (e.g. Let's Encrypt staging), CA_BUNDLE.
+# SSL_ALT_CERT_PATH, SSL_ALT_KEY_PATH, TLS_LEVEL, ACME_CA_URI (e.g. Let's Encrypt staging), CA_BUNDLE,
+# ACME_STORE (fleet mode: the PostgreSQL store the nodes share, Sample-configs/fleet/).
 set -euo pipefail
 
 if [[ $# -gt 0 && $1 != -* ]]; then exec "$@"; fi
@@ -37,7 +38,7 @@ fi
 
 # The options of `acme daemon` that `acme issue` and `acme provision` know too (long forms), for
 # the first certificate: `pick VALUE_OPTIONS FLAGS` sets `picked` from the container's arguments.
-issue_values='email|eab-kid|eab-hmac-key|account-key-type|key-type|http-01-port|http-01-address|server|ca-bundle|config-dir'
+issue_values='email|eab-kid|eab-hmac-key|account-key-type|key-type|http-01-port|http-01-address|server|ca-bundle|config-dir|store|store-key'
 issue_flags='agree-tos|staging|quiet|verbose'
 provision_values="$issue_values|ssl-type|hostname|ssl-domain|cert-path|key-path|alt-cert-path|alt-key-path|tls-level|traefik-acme|caddy-data|dms-config|tls-dir|postfix-dir|dovecot-dir|dovecot-version"
 args=("$@")
@@ -81,7 +82,14 @@ fi
 #    --tls-dir, ...).
 pick "$provision_values" "$issue_flags"
 provision=("${picked[@]}")
-[[ $SSL_TYPE != letsencrypt ]] || provision=(--issue-if-missing "${account[@]}" "${provision[@]}")
+if [[ $SSL_TYPE == letsencrypt && -n ${ACME_STORE:-} ]]; then
+    # Fleet mode (Docs/FLEET.md): the store's lineage, or one order under the store's lock, so
+    # that nodes starting together do not each order; then provision installs it.
+    pick "$issue_values" "$issue_flags"
+    acme issue -d "$fqdn" "${account[@]}" "${picked[@]}" || give_up $?
+elif [[ $SSL_TYPE == letsencrypt ]]; then
+    provision=(--issue-if-missing "${account[@]}" "${provision[@]}")
+fi
 [[ -n $(postconf -nh myhostname) ]] || postconf -e "myhostname=$fqdn"
 acme provision "${provision[@]}" || give_up $?
 

@@ -14,6 +14,8 @@ public struct Incident: Codable, Sendable, Equatable {
         case notServed = "not-served"
         /// The previous certificate was put back after an install that was not served.
         case rolledBack = "rolled-back"
+        /// Fleet mode: the PostgreSQL store cannot be reached (the node serves what it has).
+        case storeUnreachable = "store-unreachable"
     }
 
     public var kind: Kind

@@ -32,6 +32,8 @@ public struct DaemonSettings: Sendable {
     public var backoff = BackoffPolicy()
     /// Log every step of a renewal, not only its outcome.
     public var verbose = false
+    /// Fleet mode (`--store`): renewal rounds sync with the store and renew under its locks.
+    public var store: StoreHooks?
 
     public init(configDirectory: String, makeClient: @escaping ACMEClientFactory, renewOptions: RenewOptions,
                 alerter: Alerter, statusPath: String, log: EventLog) {
@@ -41,6 +43,33 @@ public struct DaemonSettings: Sendable {
         self.alerter = alerter
         self.statusPath = statusPath
         self.log = log
+    }
+}
+
+/// What one fleet round did (Sources/Fleet fills it; the daemon does not know the store).
+public struct StoreRound: Sendable {
+    public var summary: RenewalSummary
+    /// Lineages given a new version (or created) from the store: to install.
+    public var installed: [String]
+    /// Lineages whose local version went to the store.
+    public var published: [String]
+    /// Why the store could not be reached; nil when it was.
+    public var problem: String?
+
+    public init(summary: RenewalSummary, installed: [String], published: [String], problem: String?) {
+        (self.summary, self.installed, self.published, self.problem) = (summary, installed, published, problem)
+    }
+}
+
+/// Fleet mode's hook into the daemon: a renewal round through the store (sync, locks, publish).
+public struct StoreHooks: Sendable {
+    /// The store's URL with the password redacted.
+    public var description: String
+    public var round: @Sendable (Renewer, RenewOptions) async throws -> StoreRound
+
+    public init(description: String, round: @escaping @Sendable (Renewer, RenewOptions) async throws -> StoreRound) {
+        self.description = description
+        self.round = round
     }
 }
 
@@ -64,6 +93,9 @@ public final class Daemon: @unchecked Sendable {
     let now: @Sendable () -> Date
     /// Why the previous status file could not be used (logged at start).
     var startNote: String?
+    /// Fleet mode: the next look at the store (every --interval; backoff while it is down).
+    var nextStoreLook = Date.distantPast
+    var storeRetry: RetryState?
 
     public init(settings: DaemonSettings, now: @escaping @Sendable () -> Date = { Date() }) {
         self.settings = settings
@@ -95,6 +127,11 @@ public final class Daemon: @unchecked Sendable {
         try loadEnvironment()
         log.log("started", "acme daemon pid \(getpid()), config \(settings.configDirectory), status \(settings.statusPath)")
         if let startNote { log.log("warning", startNote, level: "warning") }
+        if let store = settings.store {
+            // Every lineage of the store first (a node joining later), then provision installs them.
+            log.log("store", "fleet store \(store.description)")
+            _ = await renewRound()
+        }
         if settings.provision != nil { await provisionRound() }
         while true {
             let renewed = await renewRound()
@@ -106,6 +143,9 @@ public final class Daemon: @unchecked Sendable {
             switch await wakeUps.next(until: wake) {
             case .timer:
                 continue
+            case .storeChanged(let name):
+                if !name.isEmpty { log.log("notified", "the store has a new version", lineage: name) }
+                nextStoreLook = .distantPast
             case .reload:
                 log.log("reload", "SIGHUP: reading the settings again, forgetting backoff and held-back certificates")
                 do { try loadEnvironment() } catch { log.log("error", "\(error); keeping the previous settings", level: "error") }
@@ -135,6 +175,9 @@ public final class Daemon: @unchecked Sendable {
     /// One pass over the lineages that are not backing off; true when one was renewed.
     func renewRound() async -> Bool {
         let current = now()
+        // Fleet mode with the store down: wait for the backoff (or a notification from the
+        // listener, whose connection came back) before looking again.
+        if settings.store != nil, storeRetry != nil, current < nextStoreLook { return false }
         var options = settings.renewOptions
         options.randomDelay = .zero
         var waiting: [String: (Date, String)] = [:]
@@ -166,8 +209,18 @@ public final class Daemon: @unchecked Sendable {
         let directory = settings.configDirectory
         renewer.waiting = { log.log("waiting", "another acme or certbot holds the lock of \(directory); waiting") }
         let summary: RenewalSummary
+        var synced = false
         do {
-            summary = try await renewer.run(options)
+            if let store = settings.store {
+                let round = try await store.round(renewer, options)
+                summary = round.summary
+                for name in round.installed { log.log("synced", "new version from the store \(store.description)", lineage: name) }
+                for name in round.published { log.log("published", "the version renewed here is now in the store", lineage: name) }
+                synced = !round.installed.isEmpty
+                storeLooked(round.problem, store: store, at: current)
+            } else {
+                summary = try await renewer.run(options)
+            }
         } catch {
             // Could not look at all (config directory, lock): say so and look again soon.
             log.log("error", "cannot look at the certificates: \(error)", level: "error")
@@ -176,7 +229,7 @@ public final class Daemon: @unchecked Sendable {
         }
         passRetry = nil
         for note in summary.notes { log.log("note", note) }
-        var renewedAny = false
+        var renewedAny = synced
         var seen = Set<String>()
         var lineages: [DaemonStatus.Lineage] = []
         for report in summary.reports {
@@ -243,6 +296,27 @@ public final class Daemon: @unchecked Sendable {
             status.retries[name] = nil
         }
         return renewedAny
+    }
+
+    /// Fleet mode: the store was looked at; `problem` says why it could not be reached. One
+    /// incident per outage (alerted once), backoff between looks, resolved when it answers again.
+    func storeLooked(_ problem: String?, store: StoreHooks, at current: Date) {
+        let interval = Double(settings.interval.components.seconds)
+        if let problem {
+            let retry = settings.backoff.failed(storeRetry ?? RetryState(), reachedCA: false, error: problem, now: current)
+            storeRetry = retry
+            // Backoff, but never more than 5 minutes between looks (the listener also wakes the loop
+            // when its connection comes back).
+            let at = min(retry.retryAt ?? current.addingTimeInterval(interval), current.addingTimeInterval(300))
+            nextStoreLook = at
+            log.log("store-unreachable", "\(problem); serving what is installed, next look at \(at.utcText)", level: "error")
+            raise(Incident(kind: .storeUnreachable, lineage: nil, since: current,
+                           message: "the fleet store \(store.description) cannot be reached: \(problem). This node keeps serving its certificates and does not renew them (another node may hold the lock) until it can."))
+        } else {
+            storeRetry = nil
+            nextStoreLook = current.addingTimeInterval(interval)
+            clear(.storeUnreachable, lineage: nil)
+        }
     }
 
     private func recovered(_ name: String, _ entry: inout DaemonStatus.Lineage) {
@@ -356,7 +430,7 @@ public final class Daemon: @unchecked Sendable {
     func nextWake() -> Date {
         let current = now()
         var wake = current.addingTimeInterval(Double(settings.heartbeat.components.seconds))
-        if let retry = passRetry?.retryAt {
+        if let retry = passRetry?.retryAt ?? (storeRetry != nil ? nextStoreLook : nil) {
             // The last pass could not look at the lineages: their due times wait for its retry
             // (else a lineage due earlier would wake the loop again at once, over and over).
             wake = min(wake, retry)
@@ -364,6 +438,7 @@ public final class Daemon: @unchecked Sendable {
             for lineage in status.lineages { if let at = lineage.nextActionAt { wake = min(wake, at) } else { wake = current } }
         }
         if settings.provision != nil { wake = min(wake, nextProvisionCheck) }
+        if settings.store != nil { wake = min(wake, nextStoreLook) }
         return max(wake, current)
     }
 

@@ -7,6 +7,8 @@ public enum WakeUp: Sendable, Equatable {
     case timer
     case reload
     case stop(signal: Int32)
+    /// The fleet store announced a new version (NOTIFY; the payload names the lineage).
+    case storeChanged(String)
 }
 
 /// Signals turned into events the daemon's loop awaits, with a timer raced against them.

@@ -85,6 +85,8 @@ public struct RenewalSummary: Sendable {
     public var notes: [String] = []
     public var hookFailed = false
     public var anyFailed: Bool { reports.contains(where: \.isFailure) }
+
+    public init() {}
 }
 
 /// `acme renew`: walks `renewal/*.conf`, decides what is due (ARI, then the windows),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Base
 import Check
 import Daemon
+import Fleet
 import Renewal
 
 struct DaemonCommand: AsyncParsableCommand {
@@ -31,6 +32,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: .init("KEY=VALUE lines (docker's env_file) read at start and on SIGHUP, over the environment.", valueName: "FILE")) var envFile: String?
     @Flag(help: "Do not run the executables in renewal-hooks/{pre,deploy,post}/.") var noDirectoryHooks = false
     @OptionGroup var common: CommonOptions
+    @OptionGroup var fleet: StoreOptions
 
     func validate() throws {
         if let alertTo, !CheckAlert.isPlainAddress(alertTo) { throw ValidationError("--alert-to \(alertTo) is not a mail address") }
@@ -50,9 +52,12 @@ struct DaemonCommand: AsyncParsableCommand {
             var settings = DaemonSettings(configDirectory: common.configDirectory, makeClient: common.printing.clientFactory,
                                           renewOptions: options, alerter: Alerter(mailTo: alertTo, command: alertCommand),
                                           statusPath: statusPath, log: log)
+            let store = fleet.settings
             if !noProvision {
-                let (sources, common) = (sources, common)
-                settings.provision = { try sources.workflow(environment: $0, common: common, issueIfMissing: true) }
+                // Fleet mode: the first certificate comes from the store (acme issue --store on one
+                // node), never from every node at once.
+                let (sources, common, issueIfMissing) = (sources, common, store == nil)
+                settings.provision = { try sources.workflow(environment: $0, common: common, issueIfMissing: issueIfMissing) }
                 settings.verifier = noVerify ? nil : try endpoints.verifier()
             }
             (settings.envFile, settings.alertAfter) = (envFile.map(LocalSystem.absolutePath), alertAfter)
@@ -60,6 +65,18 @@ struct DaemonCommand: AsyncParsableCommand {
             settings.backoff.base = Double(retryDelay)
             let wakeUps = WakeUps()
             wakeUps.onStop = { log.log("stopping", "signal \($0)") }
+            if let store {
+                // A store written by a newer acme, a wrong key: refused now. Unreachable: the node
+                // starts anyway and serves what it has (the rounds retry and alert).
+                do { _ = try store.open() } catch where StoreSettings.isUnreachable(error) {
+                    log.log("store-unreachable", "\(error); starting with the local certificates", level: "error")
+                }
+                settings.store = store.daemonHooks(configDirectory: common.configDirectory, lockedRetry: .seconds(retryDelay),
+                                                   log: log, verbose: common.printing.verbose)
+                let listener = StoreListener(settings: store, notified: { wakeUps.post(.storeChanged($0)) },
+                                             failed: { log.log("store-listen", "\($0); listening again with backoff", level: "warning") })
+                try listener.start()
+            }
             try await Daemon(settings: settings).run(wakeUps: wakeUps)
         }
     }

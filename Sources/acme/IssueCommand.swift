@@ -1,5 +1,6 @@
 import ArgumentParser
 import Base
+import Fleet
 import Challenges
 import Fleet
 import FleetStore
@@ -15,6 +16,7 @@ struct Issue: AsyncParsableCommand {
 
     @Option(name: [.customShort("d"), .long], parsing: .unconditionalSingleValue, help: .init("A name for the certificate; repeat for more names (the first names the lineage).", valueName: "NAME")) var domain: [String] = []
     @OptionGroup var common: CommonOptions
+    @OptionGroup var fleet: StoreOptions
     @OptionGroup var registration: RegistrationArguments
     @Option(help: .init("Lineage name under live/ (default: the first name).", valueName: "NAME"), transform: lineageName) var certName: String?
     @Option(help: .init("Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096; or an ECDSA and an RSA one, e.g. ecdsa,rsa, for two lineages NAME and NAME-rsa obtained and renewed together.", valueName: "TYPE[,TYPE]"),
@@ -49,6 +51,9 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("Shell command run at the end (saved for renewal).", valueName: "COMMAND")) var postHook: String?
 
     func validate() throws {
+        if fleet.settings != nil, case .pair = keyType {
+            throw ValidationError("--store with an ECDSA + RSA pair is not supported yet; issue each key type with its own --cert-name")
+        }
         if domain.isEmpty { throw ValidationError("give at least one name with -d, e.g. -d mail.example.com") }
         if !dane, !danePort.isEmpty || daneUsage != nil || daneTtl != nil || daneRFC2136 != nil || daneHook != nil || daneResolver != nil {
             throw ValidationError("--dane-port, --dane-usage, --dane-ttl, --dane-rfc2136, --dane-hook and --dane-resolver go with --dane")
@@ -85,7 +90,13 @@ struct Issue: AsyncParsableCommand {
                 report(pair.rsa, output: output)
                 return
             }
-            let result = try await common.issueWorkflow().run(request)
+            let result: IssueResult
+            if let store = fleet.settings {
+                // Fleet mode: the store's lineages first (one it holds is not ordered again), the lock, publish.
+                result = try await FleetIssue(store: store, progress: { output.step($0) }).run(request, workflow: common.issueWorkflow())
+            } else {
+                result = try await common.issueWorkflow().run(request)
+            }
             output.detail("\(result.requestCount) HTTP requests to the CA")
             report(result, output: output)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Base
 import CertStore
+import Fleet
 import FoundationEssentials
 import Issuance
 import Renewal
@@ -9,10 +10,19 @@ struct Certificates: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the certificates under the config directory: names, expiry, days left, key type, profile, path.")
     @OptionGroup var store: ConfigDirectoryArguments
+    @OptionGroup var fleet: StoreOptions
     @Flag(help: "Print a JSON array instead of text.") var json = false
 
     func run() async throws {
         try await ExitStatus.run {
+            var syncProblems: [String] = []
+            if let settings = fleet.settings {
+                // Fleet mode: what this node serves after a sync (the store's newer versions brought in).
+                let synced = try StoreSync(configDirectory: store.configDirectory, toolVersion: acmeVersion).run(settings.open())
+                for name in synced.installed { Output.writeErr("\(name): new version from the store") }
+                for problem in synced.problems { Output.writeErr("error: \(problem)") }
+                syncProblems = synced.problems
+            }
             let lineages = try Inventory(configDirectory: store.configDirectory).lineages()
             if json {
                 try Output.printJSON(lineages)
@@ -20,7 +30,7 @@ struct Certificates: AsyncParsableCommand {
                 Output.print(lineages.isEmpty ? "no certificates under \(store.configDirectory)/renewal" : lineages.map(\.text).joined(separator: "\n"))
             }
             // A lineage renew would fail on must reach cron and monitoring, not only the listing.
-            if lineages.contains(where: \.isBroken) { throw ExitCode(ExitStatus.code(for: .localState)) }
+            if lineages.contains(where: \.isBroken) || !syncProblems.isEmpty { throw ExitCode(ExitStatus.code(for: .localState)) }
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Base
 import Check
 import Daemon
+import Fleet
 import Issuance
 import Provision
 
@@ -89,8 +90,13 @@ struct ProvisionCommand: AsyncParsableCommand {
     @Flag(help: "After installing (or when nothing changed), check that every endpoint serves the installed certificate; roll back what this run installed if not.") var verify = false
     @OptionGroup var endpoints: VerifyArguments
     @OptionGroup var common: CommonOptions
+    @OptionGroup var fleet: StoreOptions
 
     func validate() throws {
+        if fleet.settings != nil, issueIfMissing {
+            throw ValidationError("--issue-if-missing with --store: issue the first certificate once with acme issue --store (it takes the fleet's lock); provision --store installs what the store holds")
+        }
+        if fleet.settings != nil, watch { throw ValidationError("--watch with --store: run acme daemon --store, which is told of new versions") }
         if watch && dryRun { throw ValidationError("--watch and --dry-run exclude each other") }
         if verify && (watch || dryRun) { throw ValidationError("--verify runs once after an install; it excludes --watch and --dry-run (acme daemon verifies on its own)") }
         if interval < 1 { throw ValidationError("--interval must be at least 1 second") }
@@ -99,6 +105,12 @@ struct ProvisionCommand: AsyncParsableCommand {
     func run() async throws {
         try await ExitStatus.run {
             let output = common.output
+            if let store = fleet.settings, !dryRun {
+                // Fleet mode: the store's versions into the local layout first, then install as on one host.
+                let synced = try StoreSync(configDirectory: common.configDirectory, toolVersion: acmeVersion).run(store.open())
+                for name in synced.installed { output.step("\(name): new version from the store") }
+                for problem in synced.problems { Output.writeErr("warning: \(problem)") }
+            }
             var workflow = try sources.workflow(environment: LocalSystem.environment(), common: common, issueIfMissing: issueIfMissing)
             workflow.dryRun = dryRun
             let verifier = try endpoints.verifier()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Base
+import Fleet
 import Issuance
 import Renewal
 
@@ -26,6 +27,7 @@ struct Renew: AsyncParsableCommand {
     @Flag(help: "Do not run the executables in renewal-hooks/{pre,deploy,post}/.") var noDirectoryHooks = false
     @Option(help: .init("PEM file of CA certificates to trust for the ACME server (env CA_BUNDLE); default: the one saved with each lineage, else the system store.", valueName: "FILE")) var caBundle: String?
     @OptionGroup var store: ConfigDirectoryArguments
+    @OptionGroup var fleet: StoreOptions
     @OptionGroup var printing: OutputArguments
 
     func validate() throws {
@@ -48,7 +50,22 @@ struct Renew: AsyncParsableCommand {
             let output = printing.output
             var renewer = Renewer(configDirectory: store.configDirectory, makeClient: printing.clientFactory, progress: { output.step($0) })
             renewer.waiting = output.waiting(store.configDirectory)
-            let summary = try await renewer.run(options)
+            var summary: RenewalSummary
+            if let settings = fleet.settings {
+                // Fleet mode: sync, then renew each due lineage under the store's lock, publish.
+                let result = try await FleetRenewal(store: settings, configDirectory: store.configDirectory, toolVersion: acmeVersion,
+                                                    progress: { output.step($0) }).run(renewer, options)
+                for name in result.sync.installed { output.step("\(name): new version from the store") }
+                summary = result.summary
+                if let problem = result.storeProblem {
+                    // Only lineages about to expire were renewed (without the lock); the rest waits for the store.
+                    for note in summary.notes { output.step(note) }
+                    for report in summary.reports where !report.isFailure { output.result(report.line) }
+                    throw FleetNodeError(.storeDown, "\(problem); nothing else renewed (without the store's lock another node may be renewing)")
+                }
+            } else {
+                summary = try await renewer.run(options)
+            }
             for note in summary.notes { output.step(note) }
             if summary.reports.isEmpty { output.step("no certificates under \(store.configDirectory)/renewal") }
             for report in summary.reports {

@@ -48,17 +48,8 @@ public final class PostgresServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops the server at once (immediate mode) and removes its directory.
-    public func stop() {
-        guard running else { return }
-        running = false
-        // Nothing more to do when it is already gone; the directory is removed either way.
-        _ = try? runAsOwner("\(Self.binaries)/pg_ctl", ["stop", "-D", dataDirectory, "-m", "immediate", "-w", "-t", "30"])
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// Stops the server (fast mode) and keeps its data, for tests of a store that goes away;
-    /// `resume` starts it again on the same port.
+    /// Stops the server (fast mode: sessions are ended) and keeps its data, for a test of an
+    /// outage; `resume()` starts it again on the same port.
     public func pause() throws {
         let stopped = try runAsOwner("\(Self.binaries)/pg_ctl", ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"])
         guard stopped.status == 0 else { throw FixtureFailure("pg_ctl stop failed (\(stopped.status)): \(stopped.output.suffix(400))") }
@@ -67,7 +58,16 @@ public final class PostgresServer: @unchecked Sendable {
     public func resume() throws {
         let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
         let started = try runAsOwner("\(Self.binaries)/pg_ctl", ["start", "-D", dataDirectory, "-l", directory + "/server.log", "-w", "-t", "30", "-o", options])
-        guard started.status == 0 else { throw FixtureFailure("PostgreSQL did not start again (pg_ctl \(started.status)): \(started.output.suffix(400))") }
+        guard started.status == 0 else { throw FixtureFailure("PostgreSQL did not start again on 127.0.0.1:\(port): \(started.output.suffix(400))") }
+    }
+
+    /// Stops the server at once (immediate mode) and removes its directory.
+    public func stop() {
+        guard running else { return }
+        running = false
+        // Nothing more to do when it is already gone; the directory is removed either way.
+        _ = try? runAsOwner("\(Self.binaries)/pg_ctl", ["stop", "-D", dataDirectory, "-m", "immediate", "-w", "-t", "30"])
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// A URL for database `database` with the password in it.

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Base
+import Daemon
+import Fleet
+import Renewal
+
+/// `--store URL` (or ACME_STORE) and `--store-key FILE` on daemon, issue, renew, provision and
+/// certificates: fleet mode (Docs/FLEET.md). Without either, nothing changes.
+struct StoreOptions: ParsableArguments {
+    @Option(help: .init("Fleet mode: the PostgreSQL store the nodes share, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (env ACME_STORE).", valueName: "URL")) var store: String?
+    @Option(help: .init("With --store: the 32-byte key file (base64, mode 0600) that encrypts private keys in the store.", valueName: "FILE")) var storeKey: String?
+
+    func validate() throws {
+        if storeKey != nil, settings == nil { throw ValidationError("--store-key goes with --store URL (or ACME_STORE)") }
+        if let store, store.isEmpty { throw ValidationError("--store is empty; give postgresql://USER@HOST/DB") }
+    }
+
+    /// nil: one host, no store.
+    var settings: StoreSettings? {
+        guard let url = store ?? LocalSystem.environment("ACME_STORE"), !url.isEmpty else { return nil }
+        return StoreSettings(url: url, keyFile: storeKey.map(LocalSystem.absolutePath))
+    }
+}
+
+extension StoreSettings {
+    /// The daemon's renewal rounds through the store (FleetRenewal), as the daemon's hook.
+    func daemonHooks(configDirectory: String, lockedRetry: Duration, log: EventLog, verbose: Bool) -> StoreHooks {
+        var fleet = FleetRenewal(store: self, configDirectory: configDirectory, toolVersion: acmeVersion,
+                                 progress: { line in
+                                     if line.hasPrefix("WARNING") { log.log("warning", line, level: "warning") } else if verbose { log.log("step", line) }
+                                 })
+        fleet.lockedRetry = lockedRetry
+        let round = fleet
+        return StoreHooks(description: redacted) { renewer, options in
+            let result = try await round.run(renewer, options)
+            return StoreRound(summary: result.summary, installed: result.sync.installed, published: result.sync.published, problem: result.storeProblem)
+        }
+    }
+}
