@@ -3,6 +3,10 @@ import ACMECrypto
 import Base
 import Challenges
 
+/// Fleet mode's hook (`IssueRequest.solverOverride`, `RenewOptions.solverOverride`): for a
+/// challenge method and the order's names, the solver that answers instead, or nil for the method's own.
+public typealias SolverOverride = @Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)?
+
 /// An ACME profile request (Let's Encrypt's `classic`, `tlsserver`, `shortlived`).
 public enum ProfileChoice: Sendable, Equatable {
     /// Used if the CA's directory lists it, else the CA's default.
@@ -77,7 +81,7 @@ public struct IssueRequest: Sendable {
     /// Fleet mode: consulted before `challenge.makeSolver`; a solver it returns answers instead
     /// (the store-backed one, so that any node of the fleet answers the CA), nil leaves the
     /// method's own. Set by the command when a fleet store is configured; not saved for renewal.
-    public var solverOverride: (@Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)?)?
+    public var solverOverride: SolverOverride?
 
     /// The CA to ask.
     public var caServer: CAServer { CAServer(directoryURL: server, caBundle: caBundle) }

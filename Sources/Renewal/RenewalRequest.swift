@@ -39,6 +39,7 @@ struct RenewalRequest {
         request.hooks = hooks
         request.profile = params.profile
         request.pairedLineage = params.pairedLineage
+        request.solverOverride = options.solverOverride
         return request
     }
 }

@@ -27,6 +27,8 @@ public struct RenewOptions: Sendable {
     /// The endpoints do not serve the newest certificate (the daemon's verification failed, the
     /// previous set is back): old keys' TLSA records stay until they do.
     public var keepRetiringDANERecords = false
+    /// Fleet mode: the store-backed challenge solver for every renewal (see `IssueRequest.solverOverride`).
+    public var solverOverride: SolverOverride?
     public var toolVersion: String
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }

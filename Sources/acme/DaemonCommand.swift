@@ -1,5 +1,6 @@
 import ArgumentParser
 import Base
+import Challenges
 import Check
 import Daemon
 import Fleet
@@ -33,6 +34,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the executables in renewal-hooks/{pre,deploy,post}/.") var noDirectoryHooks = false
     @OptionGroup var common: CommonOptions
     @OptionGroup var fleet: StoreOptions
+    @Flag(help: "With --store: answer the fleet's HTTP-01 challenges on this node from the store (on --http-01-port, default 80), as acme respond does.") var respond = false
 
     func validate() throws {
         if let alertTo, !CheckAlert.isPlainAddress(alertTo) { throw ValidationError("--alert-to \(alertTo) is not a mail address") }
@@ -41,6 +43,7 @@ struct DaemonCommand: AsyncParsableCommand {
         if !(1...3600).contains(retryDelay) { throw ValidationError("--retry-delay \(retryDelay) is not between 1 and 3600 seconds") }
         if !(1...86_400).contains(interval) { throw ValidationError("--interval \(interval) is not between 1 and 86400 seconds") }
         if noProvision && !endpoints.endpoints.isEmpty { throw ValidationError("--endpoint verifies installs; --no-provision installs nothing") }
+        if respond, fleet.settings == nil { throw ValidationError("--respond answers the fleet's challenges from the store; it goes with --store URL (or ACME_STORE)") }
     }
 
     func run() async throws {
@@ -71,6 +74,21 @@ struct DaemonCommand: AsyncParsableCommand {
                 do { _ = try store.open() } catch where StoreSettings.isUnreachable(error) {
                     log.log("store-unreachable", "\(error); starting with the local certificates", level: "error")
                 }
+                // HTTP-01 and TLS-ALPN-01 through the store; with --respond this node answers too
+                // (its own challenges at once, the others' once the store says so).
+                var local: FleetResponder?
+                if respond {
+                    try sources.responder.method().validate()
+                    let http01 = HTTP01Responder(address: sources.responder.http01Address, port: sources.responder.http01Port)
+                    let responder = try FleetResponder(storeURL: store.url, keyFile: store.keyFile, http01: http01,
+                                                       log: { log.log("respond", $0) })
+                    try responder.start()
+                    log.log("respond", "answering the fleet's HTTP-01 challenges from the store on port \(http01.port)")
+                    local = responder
+                }
+                settings.renewOptions.solverOverride = store.challengeSolvers(local: local, progress: { line in
+                    if line.hasPrefix("warning") { log.log("warning", line, level: "warning") } else if common.printing.verbose { log.log("step", line) }
+                })
                 settings.store = store.daemonHooks(configDirectory: common.configDirectory, lockedRetry: .seconds(retryDelay),
                                                    log: log, verbose: common.printing.verbose)
                 let listener = StoreListener(settings: store, notified: { wakeUps.post(.storeChanged($0)) },

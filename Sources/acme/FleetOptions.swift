@@ -1,5 +1,7 @@
 import ArgumentParser
 import Base
+import Challenges
+import Issuance
 import Daemon
 import Fleet
 import Renewal
@@ -23,6 +25,13 @@ struct StoreOptions: ParsableArguments {
 }
 
 extension StoreSettings {
+    /// HTTP-01 and TLS-ALPN-01 through the store (every node's `acme respond` or `daemon --respond`
+    /// answers; `local`, this node's own responder, at once); other methods keep their solver.
+    /// `listening`: for issue and renew, responders started on this node for the run when the port is free.
+    func challengeSolvers(local: FleetResponder? = nil, listening: LocalResponders? = nil, progress: @escaping @Sendable (String) -> Void) -> SolverOverride {
+        StoreChallengeSolver.override(storeURL: url, keyFile: keyFile, local: local, listening: listening, progress: progress)
+    }
+
     /// The daemon's renewal rounds through the store (FleetRenewal), as the daemon's hook.
     func daemonHooks(configDirectory: String, lockedRetry: Duration, log: EventLog, verbose: Bool) -> StoreHooks {
         var fleet = FleetRenewal(store: self, configDirectory: configDirectory, toolVersion: acmeVersion,

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Base
-import Fleet
 import Challenges
 import Fleet
 import FleetStore
@@ -43,9 +42,6 @@ struct Issue: AsyncParsableCommand {
     @Option(name: .customLong("dane-rfc2136"), help: .init("With --dane: publish the TLSA records by RFC 2136 at this primary server, signed with --tsig-key (default: the --dns-rfc2136 server).", valueName: "SERVER[:PORT]")) var daneRFC2136: String?
     @Option(help: .init("With --dane: publish through this shell command, called with ACME_ACTION=tlsa-add|tlsa-remove, ACME_TLSA_OWNER, ACME_TLSA_RECORD, ACME_TLSA_TTL, ACME_TLSA_ZONE, ACME_TLSA_ROLE, ACME_LINEAGE (default: the --dns-hook).", valueName: "COMMAND")) var daneHook: String?
     @Option(help: .init("With --dane-hook: the DNS server that finds each owner's zone and name servers (default: the system resolver).", valueName: "HOST:PORT")) var daneResolver: String?
-    // Issue 14: until `--store` reaches issue, this hidden flag lets the tests place an order whose
-    // challenges are answered by the fleet (acme respond on another node). Not saved for renewal.
-    @Option(name: .customLong("debug-challenge-store"), help: .hidden) var debugChallengeStore: String?
     @Option(help: .init("Shell command run before contacting the CA (saved for renewal).", valueName: "COMMAND")) var preHook: String?
     @Option(help: .init("Shell command run after the certificate is saved, with RENEWED_LINEAGE and RENEWED_DOMAINS (saved for renewal).", valueName: "COMMAND")) var deployHook: String?
     @Option(help: .init("Shell command run at the end (saved for renewal).", valueName: "COMMAND")) var postHook: String?
@@ -74,9 +70,11 @@ struct Issue: AsyncParsableCommand {
             request.profile = try ProfileChoice(preferred: preferredProfile, required: requiredProfile)
             request.reuseKey = reuseKey
             request.hooks = SavedHooks(pre: preHook, post: postHook, deploy: deployHook)
-            if let debugChallengeStore {
-                _ = try StoreURL(debugChallengeStore)
-                request.solverOverride = StoreChallengeSolver.override(storeURL: debugChallengeStore, keyFile: nil, progress: { [output = common.output] in output.step($0) })
+            if let store = fleet.settings {
+                // Fleet mode: HTTP-01 and TLS-ALPN-01 are answered by every node from the store (acme respond, daemon --respond).
+                let progress: @Sendable (String) -> Void = { [output = common.output] in output.step($0) }
+                request.solverOverride = store.challengeSolvers(listening: LocalResponders(storeURL: store.url, keyFile: store.keyFile, progress: progress),
+                                                                progress: progress)
             }
             if dane {
                 request.dane = try DANESettings(names: request.names, ports: danePort, usage: daneUsage, ttl: daneTtl, rfc2136: daneRFC2136,

@@ -4,8 +4,8 @@ import Testing
 
 /// Issue 14, "any node answers": node A places the order and writes its challenges to the
 /// store; node B (`acme respond --store`) holds Pebble's validation port and answers from the
-/// store. Node A is given the same port: had it tried to listen, it would have failed with
-/// the port taken, so a success also proves it never bound one.
+/// store. Node A is given the same port: it finds it taken and says so, so only node B can
+/// have answered.
 @Suite("fleet: the CA's challenge routed to a node that did not create the order", .serialized)
 struct FleetChallengeTests {
     /// Node B's `acme respond`, started and waited for until it mirrors the store.
@@ -33,16 +33,56 @@ struct FleetChallengeTests {
         // Node A: pebble.acmeArguments names --http-01-port pebble.httpPort, which node B holds.
         let dir = base + "/node-a"
         let issued = try run(TestSupport.acmeBinary, ["issue", "-d", "routed.example.test", "-d", "mx.routed.example.test"]
-                             + pebble.acmeArguments(configDir: dir) + ["--debug-challenge-store", url])
+                             + pebble.acmeArguments(configDir: dir) + ["--store", url])
         #expect(issued.status == 0, "node A's acme issue: \(issued.output)\nnode B: \(nodeB.log)")
         #expect(FileManager.default.fileExists(atPath: dir + "/live/routed.example.test/fullchain.pem"), "\(issued.output)")
-        #expect(!issued.output.contains("in use") && !issued.output.contains("cannot listen"), "node A tried to listen: \(issued.output)")
+        // Node A found the port taken (node B holds it), so it could not answer itself: node B did.
+        #expect(issued.output.contains("HTTP-01 on port \(pebble.httpPort): not listening here"), "node A answered itself: \(issued.output)")
         #expect(try liveChallenges(server) == "0", "node A's cleanup left challenges in the store")
         #expect(!nodeB.log.contains(server.password) && !issued.output.contains(server.password), "the store password was printed")
 
         nodeB.signal(SIGTERM)
         let status = nodeB.waitForExit(timeout: 5)
         #expect(status == 0, "acme respond after SIGTERM: wait status \(String(describing: status)); \(nodeB.log)")
+    }
+
+    @Test("the fleet's first issue, with no acme respond anywhere: acme issue --store answers on its own port (from the store's mirror) and the certificate is issued")
+    func firstIssueAnswersItself() throws {
+        let pebble = try Pebble()
+        let server = try PostgresServer()
+        let url = try server.createDatabase("fleet")
+        let base = try TestSupport.temporaryDirectory("fleet-first")
+        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", "first.example.test"] + pebble.acmeArguments(configDir: base + "/node-a") + ["--store", url])
+        #expect(issued.status == 0, "\(issued.output)")
+        #expect(FileManager.default.fileExists(atPath: base + "/node-a/live/first.example.test/fullchain.pem"), "\(issued.output)")
+        #expect(try liveChallenges(server) == "0", "cleanup left challenges in the store")
+    }
+
+    @Test("acme daemon --store --respond on node B answers the HTTP-01 challenge of node A's order, then holds node A's certificate (told by NOTIFY)")
+    func daemonResponds() throws {
+        let pebble = try Pebble()
+        let server = try PostgresServer()
+        let url = try server.createDatabase("fleet")
+        let base = try TestSupport.temporaryDirectory("fleet-daemon-respond")
+        let nodeB = try DaemonProcess(["--store", url, "--respond", "--no-provision", "--interval", "300",
+                                       "--http-01-port", String(pebble.httpPort), "--http-01-address", "127.0.0.1",
+                                       "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle, "--config-dir", base + "/node-b"],
+                                      log: base + "/daemon-b.log")
+        defer { nodeB.signal(SIGTERM); _ = nodeB.waitForExit(timeout: 5) }
+        try waitUntil("node B's daemon answers from the store (log: \(nodeB.log))", timeout: 20) {
+            guard nodeB.isRunning else { throw TestFailure("node B's daemon exited: \(nodeB.log)") }
+            return nodeB.log.contains("answering the fleet's HTTP-01 challenges from the store on port \(pebble.httpPort)")
+        }
+        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", "daemon.example.test"] + pebble.acmeArguments(configDir: base + "/node-a") + ["--store", url])
+        #expect(issued.status == 0, "node A's acme issue: \(issued.output)\nnode B: \(nodeB.log)")
+        #expect(!issued.output.contains("no node is answering"), "\(issued.output)")
+        try waitUntil("node B holds node A's certificate", timeout: 20) {
+            FileManager.default.fileExists(atPath: base + "/node-b/live/daemon.example.test/fullchain.pem")
+        }
+        let a = try String(contentsOfFile: base + "/node-a/live/daemon.example.test/cert.pem", encoding: .utf8)
+        let b = try String(contentsOfFile: base + "/node-b/live/daemon.example.test/cert.pem", encoding: .utf8)
+        #expect(a == b, "node B holds another certificate than node A issued")
+        #expect(!nodeB.log.contains(server.password), "the store password was printed")
     }
 
     @Test("TLS-ALPN-01: Pebble's handshake goes to node B, which did not create the order, and the certificate is issued")
@@ -57,9 +97,10 @@ struct FleetChallengeTests {
         let dir = base + "/node-a"
         let issued = try run(TestSupport.acmeBinary, ["issue", "-d", "alpn.example.test", "--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle,
                                                       "--config-dir", dir, "--agree-tos", "--tls-alpn-01-port", String(pebble.tlsPort),
-                                                      "--tls-alpn-01-address", "127.0.0.1", "--debug-challenge-store", url])
+                                                      "--tls-alpn-01-address", "127.0.0.1", "--store", url])
         #expect(issued.status == 0, "node A's acme issue: \(issued.output)\nnode B: \(nodeB.log)")
         #expect(FileManager.default.fileExists(atPath: dir + "/live/alpn.example.test/fullchain.pem"), "\(issued.output)")
+        #expect(issued.output.contains("TLS-ALPN-01 on port \(pebble.tlsPort): not listening here"), "node A answered itself: \(issued.output)")
         #expect(try liveChallenges(server) == "0", "node A's cleanup left challenges in the store")
 
         nodeB.signal(SIGTERM)

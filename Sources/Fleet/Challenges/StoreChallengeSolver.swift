@@ -57,12 +57,15 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     /// built-in responders' methods (`.standalone` → HTTP-01, `.tlsALPN` → TLS-ALPN-01) are
     /// answered through the store by every node; webroot, DNS-01 and manual hooks keep their
     /// own solver (nil), since DNS-01 needs nothing extra and a webroot is the user's web server.
-    public static func override(storeURL: String, keyFile: String?, local: FleetResponder? = nil,
+    /// `listening`: responders started on demand on this node (`LocalResponders`) when no `local` one is given.
+    public static func override(storeURL: String, keyFile: String?, local: FleetResponder? = nil, listening: LocalResponders? = nil,
                                 progress: @escaping @Sendable (String) -> Void) -> @Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)? {
         { method, _ in
             switch method {
-            case .standalone: StoreChallengeSolver(kind: .http01, storeURL: storeURL, keyFile: keyFile, local: local, progress: progress)
-            case .tlsALPN: StoreChallengeSolver(kind: .tlsALPN01, storeURL: storeURL, keyFile: keyFile, local: local, progress: progress)
+            case .standalone:
+                StoreChallengeSolver(kind: .http01, storeURL: storeURL, keyFile: keyFile, local: local ?? listening?.responder(for: method), progress: progress)
+            case .tlsALPN:
+                StoreChallengeSolver(kind: .tlsALPN01, storeURL: storeURL, keyFile: keyFile, local: local ?? listening?.responder(for: method), progress: progress)
             default: nil
             }
         }
