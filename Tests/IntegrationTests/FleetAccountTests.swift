@@ -186,6 +186,47 @@ struct FleetAccountTests {
         #expect(shown.status == 0, "\(shown.output)")
     }
 
+    @Test("a rollover the CA took but the store did not (crash, store down): sync keeps this node's new key; register --store publishes it to the others")
+    func unpublishedRollover() throws {
+        let fleet = try Fleet("fleet-account-unpublished")
+        defer { fleet.stop() }
+        #expect(try fleet.acme(1, ["account", "register", "--agree-tos"]).status == 0)
+        try fleet.sync(2, "certificates")
+        let old = try fleet.key(1)
+        // The state a key-rollover --store leaves when it dies after the CA's switch, before the
+        // publish: the new key on disk, the mark beside it, the store's key the old one.
+        let directory = try #require(try fleet.accountDirectories(1).first)
+        FileManager.default.createFile(atPath: directory + "/.acme-key-unpublished", contents: Data())
+        let rolled = try fleet.acme(1, ["account", "key-rollover"], store: false)
+        #expect(rolled.status == 0, "\(rolled.output)")
+        let new = try fleet.key(1)
+        #expect(new != old)
+
+        try fleet.sync(1, "certificates")
+        #expect(try fleet.key(1) == new, "the sync must not put the store's older key back")
+        let published = try fleet.acme(1, ["account", "register", "--agree-tos"])
+        #expect(published.status == 0, "\(published.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/.acme-key-unpublished"))
+        try fleet.sync(2, "certificates")
+        #expect(try fleet.key(2) == new)
+        let shown = try fleet.acme(2, ["account", "show"], store: false)
+        #expect(shown.status == 0, "\(shown.output)")
+    }
+
+    @Test("deactivate --store: deactivated at the CA, gone locally and from the store; a new node gets no account")
+    func deactivate() throws {
+        let fleet = try Fleet("fleet-account-deactivate")
+        defer { fleet.stop() }
+        #expect(try fleet.acme(1, ["account", "register", "--agree-tos"]).status == 0)
+        #expect(try fleet.storedAccounts() == 1)
+        let deactivated = try fleet.acme(1, ["account", "deactivate", "--yes"])
+        #expect(deactivated.status == 0 && deactivated.stdout.contains("is deactivated"), "\(deactivated.output)")
+        #expect(try fleet.storedAccounts() == 0)
+        #expect(try fleet.accountDirectories(1).isEmpty)
+        try fleet.sync(3, "certificates")
+        #expect(try fleet.accountDirectories(3).isEmpty)
+    }
+
     @Test("store unreachable: exit 3, the password redacted, nothing changed on the node")
     func storeUnreachable() throws {
         let pebble = try Pebble()
