@@ -53,15 +53,6 @@ public struct FleetIssue: Sendable {
 
     /// Takes `lock`, waiting (polling every second) while another node holds it.
     func acquire(_ lock: AdvisoryLock, on opened: FleetStore) throws {
-        let deadline = Date().addingTimeInterval(Double(lockWait.components.seconds))
-        var told = false
-        while !(try lock.tryAcquire(on: opened.connection)) {
-            if !told { progress("another node holds the store's lock of the \(lock.name); waiting") }
-            told = true
-            guard Date() < deadline else {
-                throw FleetNodeError(.busy, "another node has held the store's lock of the \(lock.name) for \(lockWait.components.seconds) s; try again later")
-            }
-            usleep(1_000_000)
-        }
+        try lock.acquire(on: opened, waitingAtMost: lockWait, progress: progress)
     }
 }

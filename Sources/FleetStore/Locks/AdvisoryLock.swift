@@ -33,6 +33,21 @@ public struct AdvisoryLock: Sendable, Equatable, CustomStringConvertible {
         try connection.execute("SELECT pg_advisory_unlock($1)", [.int(Int(key))]).first?.bool(0) == true
     }
 
+    /// Who holds the lock, for the message of a node that waits for it: "PostgreSQL session
+    /// PID from ADDRESS, connected N s ago", or nil when nobody holds it (any more). The
+    /// address is shown only to a role allowed to see other sessions (pg_stat_activity).
+    public func holder(on connection: PostgresConnection) throws -> String? {
+        // A bigint advisory key is kept as classid (high 32 bits) and objid (low 32 bits).
+        let rows = try connection.execute("""
+            SELECT a.pid, coalesce(host(a.client_addr), 'a local socket'), extract(epoch FROM now() - a.backend_start)::bigint
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid AND l.objid = ($1::bigint & 4294967295)::bigint::oid
+            """, [.int(Int(key))])
+        guard let row = rows.first, let pid = row.int(0) else { return nil }
+        return "PostgreSQL session \(pid) from \(row.string(1) ?? "an unknown address"), connected \(row.int(2) ?? 0) s ago"
+    }
+
     /// FNV-1a over the UTF-8 bytes: stable across processes, machines and releases.
     static func stableKey(_ text: String) -> Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

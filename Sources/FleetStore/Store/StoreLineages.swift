@@ -129,7 +129,10 @@ extension FleetStore {
 
     /// Writes every account the store holds that `configDirectory` lacks (certbot's
     /// `accounts/<server>/<id>/`; private key 0400, directories 0700). An account the node
-    /// already has is left as it is. Returns the accounts written.
+    /// already has keeps its files unless the store's key differs (another node rolled it,
+    /// `acme account key-rollover --store`: the account keeps its id): then the key is replaced
+    /// by a rename, so a crash leaves the old key or the new one, whole, 0400 as certbot writes
+    /// it. The store is the fleet's record of the account. Returns the accounts written or updated.
     @discardableResult
     public func materializeAccounts(into configDirectory: String) throws -> Int {
         try prepareForReadingKeys()
@@ -146,9 +149,19 @@ extension FleetStore {
             for component in components + [id] { try LayoutExport.checkName(component, what: "account directory name", self) }
             for bytes in [regr, meta, key] { try LayoutExport.checkSize(bytes, limit: LayoutExport.maxFieldSize, what: "account \(id)", self) }
             var path = configDirectory + "/accounts"
-            if LayoutFiles.kind(path + "/" + (components + [id]).joined(separator: "/") + "/regr.json").isFile { continue }
+            let existing = path + "/" + (components + [id]).joined(separator: "/")
             let privateKey = try openIfSealed(key, sealed: sealed, for: .accountKey(serverPath: serverPath, id: id),
                                               what: "the key of account \(id) at \(serverPath)")
+            if LayoutFiles.kind(existing + "/regr.json").isFile {
+                guard try LayoutFiles.read(existing + "/private_key.json") != privateKey else { continue }
+                // Rolled here, and the CA switched, but not yet in the store: this node's key is the newer one.
+                if FS.exists(existing + "/" + Self.unpublishedKeyMarker) { continue }
+                // The key first: regr.json's URL does not change with a rollover.
+                try FS.writeAtomically(existing + "/private_key.json", String(decoding: privateKey, as: UTF8.self), mode: 0o400)
+                try FS.writeAtomically(existing + "/regr.json", String(decoding: regr, as: UTF8.self), mode: 0o644)
+                written += 1
+                continue
+            }
             try LayoutFiles.makeDirectory(path, mode: 0o700)
             for component in components + [id] {
                 path += "/" + component
@@ -164,20 +177,40 @@ extension FleetStore {
         return written
     }
 
-    /// Adds or updates every account of `configDirectory` in the store (after a registration
-    /// or key rollover on this node), in one transaction.
+    /// In an account's directory: its key was rolled on this node and is not yet in the store,
+    /// so syncing must not put the store's (older) key back. `acme account key-rollover
+    /// --store` makes it before asking the CA and removes it once the store has the new key.
+    public static let unpublishedKeyMarker = ".acme-key-unpublished"
+
+    /// Removes the store's record of account `id` at `serverPath` (after `acme account
+    /// deactivate --store`); true when there was one.
     @discardableResult
-    public func publishAccounts(from configDirectory: String) throws -> Int {
+    public func removeAccount(serverPath: String, id: String) throws -> Bool {
+        try connection.transaction {
+            !(try connection.execute("DELETE FROM acme_accounts WHERE server_path = $1 AND id = $2 RETURNING id",
+                                     [.text(serverPath), .text(id)])).isEmpty
+        }
+    }
+
+    /// Adds every account of `configDirectory` the store lacks, in one transaction. With
+    /// `replacing` (only under the account lock, after `acme account key-rollover --store` or
+    /// `register --store`) an account the store has is updated to this node's files too; without
+    /// it the store's row wins: a node that renewed with a key synced before another node's
+    /// rollover must not put the old key back.
+    @discardableResult
+    public func publishAccounts(from configDirectory: String, replacing: Bool = false) throws -> Int {
         let accounts = try LayoutImport.readAccounts(LocalSystem.absolutePath(configDirectory))
         guard !accounts.isEmpty else { return 0 }
+        let onConflict = replacing
+            ? "DO UPDATE SET regr = excluded.regr, meta = excluded.meta, private_key = excluded.private_key, key_sealed = excluded.key_sealed, updated_at = now()"
+            : "DO NOTHING"
         return try connection.transaction {
             try prepareForWritingKeys()
             for account in accounts {
                 let key = try sealIfKeyed(account.privateKey, for: .accountKey(serverPath: account.serverPath, id: account.id))
                 try connection.execute("""
                     INSERT INTO acme_accounts (server_path, id, regr, meta, private_key, key_sealed) VALUES ($1, $2, $3, $4, $5, $6)
-                    ON CONFLICT (server_path, id) DO UPDATE SET regr = excluded.regr, meta = excluded.meta,
-                        private_key = excluded.private_key, key_sealed = excluded.key_sealed, updated_at = now()
+                    ON CONFLICT (server_path, id) \(onConflict)
                     """, [.text(account.serverPath), .text(account.id), .bytes(account.regr), .bytes(account.meta),
                           .bytes(key.bytes), .text(key.sealed ? "true" : "false")])
             }
