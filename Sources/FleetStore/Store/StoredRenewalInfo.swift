@@ -28,11 +28,13 @@ public struct StoredRenewalInfo {
 
     /// The lineage's row, or nil. Throws `corruptRow` for a certificate id or URL longer than acme writes.
     public func row(lineage: String) throws -> Row? {
-        func epoch(_ column: String) -> String {
-            "CASE WHEN isfinite(\(column)) THEN floor(extract(epoch FROM \(column)))::bigint END"
-        }
+        // An infinite timestamp has no epoch that fits a bigint: it reads as NULL.
         guard let row = try connection.execute("""
-            SELECT left(cert_id, $2), \(epoch("window_start")), \(epoch("window_end")), left(explanation_url, $3), \(epoch("next_check"))
+            SELECT left(cert_id, $2),
+                CASE WHEN isfinite(window_start) THEN floor(extract(epoch FROM window_start))::bigint END,
+                CASE WHEN isfinite(window_end) THEN floor(extract(epoch FROM window_end))::bigint END,
+                left(explanation_url, $3),
+                CASE WHEN isfinite(next_check) THEN floor(extract(epoch FROM next_check))::bigint END
             FROM acme_ari WHERE lineage = $1
             """, [.text(lineage), .int(Self.maxCertificateID + 1), .int(Self.maxExplanationURL + 1)]).first else { return nil }
         let certificateID = row.string(0) ?? ""
