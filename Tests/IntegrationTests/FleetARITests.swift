@@ -153,4 +153,40 @@ struct FleetARITests {
         #expect(try fleet.ariRequests() == afterCorruptions)
         #expect(try String(contentsOfFile: localFile, encoding: .utf8) == localBefore)
     }
+
+    @Test("three daemons: one renewalInfo request for the fleet within a Retry-After period, not one per daemon")
+    func daemons() throws {
+        let fleet = try Fleet("fleet-ari-daemons")
+        try fleet.double.setControl(["ari_fractions": [0.6, 0.7], "retry_after": 1])
+        try fleet.issue(on: 1, name)
+        let before = try fleet.ariRequests()
+        var daemons: [DaemonProcess] = []
+        defer { for daemon in daemons where daemon.isRunning { daemon.signal(SIGTERM); _ = daemon.waitForExit(timeout: 5) } }
+        let started = Date()
+        for node in 1...3 {
+            try FileManager.default.createDirectory(atPath: fleet.base + "/node\(node)", withIntermediateDirectories: true)
+            daemons.append(try DaemonProcess(["--no-provision", "--verbose", "--config-dir", fleet.configDir(node), "--ca-bundle", fleet.double.caBundle,
+                                              "--store", fleet.url, "--retry-delay", "2", "--interval", "5"],
+                                             log: fleet.base + "/node\(node)/daemon.log"))
+        }
+        func logs() -> String { daemons.enumerated().map { "--- node \($0.offset + 1)\n\($0.element.log.suffix(2000))" }.joined(separator: "\n") }
+        // Every daemon has looked at the lineage: its status file's next action is the next ARI check.
+        func nextCheck(_ node: Int) -> String? {
+            guard let data = FileManager.default.contents(atPath: fleet.configDir(node) + "/.acme-daemon-status.json"),
+                  let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let lineages = status["lineages"] as? [[String: Any]],
+                  let entry = lineages.first(where: { $0["name"] as? String == name }),
+                  entry["nextAction"] as? String == "ask-ari" else { return nil }
+            return entry["nextActionAt"].map { "\($0)" }
+        }
+        do {
+            try waitUntil("every daemon has decided", timeout: 40) { (1...3).allSatisfy { nextCheck($0) != nil } }
+        } catch { throw TestFailure("\(error)\n\(logs())") }
+        Thread.sleep(forTimeInterval: max(0, 45 - Date().timeIntervalSince(started)))
+        let requests = try fleet.ariRequests() - before
+        print("FIGURE acme daemon --store, 3 nodes, the first 45 s (Retry-After 60 s): \(requests) renewalInfo request(s) for one lineage")
+        #expect(requests == 1, "one request for three daemons\n\(logs())")
+        let checks = (1...3).map { nextCheck($0) }
+        #expect(Set(checks).count == 1, "every daemon asks again at the row's next check: \(checks)\n\(logs())")
+    }
 }
