@@ -34,20 +34,34 @@ public struct RenewalInfoState: Sendable {
         file[lineage].flatMap { $0.serial == serial ? $0 : nil }
     }
 
-    /// Records an answer; keeps the previous choice when the window did not move.
-    public mutating func record(_ info: RenewalInfo, lineage: String, serial: String, now: Date) -> Entry {
+    /// Records an answer; keeps the previous choice when the window did not move. `fraction`
+    /// (0…1, fleet mode) picks the moment inside the window instead of a random one, so that
+    /// every node of a fleet picks the same.
+    public mutating func record(_ info: RenewalInfo, lineage: String, serial: String, now: Date, fraction: Double? = nil) -> Entry {
+        let wait = info.retryAfter.map { Double($0.components.seconds) } ?? Self.defaultRecheck
+        let nextCheck = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + min(max(wait, Self.shortestRecheck), Self.longestRecheck)).rounded(.down))
+        return store(start: info.start, end: info.end, nextCheck: nextCheck, lineage: lineage, serial: serial, fraction: fraction)
+    }
+
+    /// Records a window another node of the fleet asked the CA for (the store's `acme_ari` row).
+    public mutating func adopt(_ shared: SharedRenewalInfo, lineage: String, serial: String) -> Entry {
+        store(start: shared.start, end: shared.end, nextCheck: shared.nextCheck, lineage: lineage, serial: serial,
+              fraction: RenewalInfoCache.fraction(certificateID: shared.certificateID))
+    }
+
+    private mutating func store(start: Date, end: Date, nextCheck: Date, lineage: String, serial: String, fraction: Double?) -> Entry {
         let previous = entry(lineage: lineage, serial: serial)
+        let span = end.timeIntervalSince(start)
         let chosen: Date
-        if let previous, previous.start == info.start, previous.end == info.end {
+        if let fraction {
+            chosen = Date(timeIntervalSince1970: (start.timeIntervalSince1970 + max(span, 0) * min(max(fraction, 0), 1)).rounded(.down))
+        } else if let previous, previous.start == start, previous.end == end {
             chosen = previous.chosen
         } else {
-            let span = info.end.timeIntervalSince(info.start)
             // Whole seconds: the state file stores seconds since 1970.
-            chosen = Date(timeIntervalSince1970: (info.start.timeIntervalSince1970 + (span > 0 ? Double.random(in: 0...span) : 0)).rounded(.down))
+            chosen = Date(timeIntervalSince1970: (start.timeIntervalSince1970 + (span > 0 ? Double.random(in: 0...span) : 0)).rounded(.down))
         }
-        let wait = info.retryAfter.map { Double($0.components.seconds) } ?? Self.defaultRecheck
-        let entry = Entry(serial: serial, start: info.start, end: info.end, chosen: chosen,
-                          nextCheck: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + min(max(wait, Self.shortestRecheck), Self.longestRecheck)).rounded(.down)))
+        let entry = Entry(serial: serial, start: start, end: end, chosen: chosen, nextCheck: nextCheck)
         file[lineage] = entry
         return entry
     }

@@ -29,6 +29,9 @@ public struct RenewOptions: Sendable {
     public var keepRetiringDANERecords = false
     /// Fleet mode: the store-backed challenge solver for every renewal (see `IssueRequest.solverOverride`).
     public var solverOverride: SolverOverride?
+    /// Fleet mode: the renewal information the fleet shares (the store's `acme_ari`), read
+    /// before asking the CA and written after; nil: this node's state file only.
+    public var ariCache: RenewalInfoCache?
     public var toolVersion: String
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }
@@ -162,7 +165,7 @@ public struct Renewer: Sendable {
                 } else {
                     do {
                         ariChoice = try await renewalInfoChoice(candidate, clients: &clients, directories: &directories,
-                                                                state: &ari, now: current)
+                                                                state: &ari, cache: options.ariCache, notes: &summary.notes, now: current)
                     } catch {
                         offline[candidate.server] = ("\(error)", 1)
                     }
@@ -266,8 +269,12 @@ public struct Renewer: Sendable {
 
     /// The moment to renew according to ARI, or nil when the server has no ARI or the
     /// certificate cannot be identified. Throws when the server cannot be reached.
+    /// With a fleet's `cache` that can be read, its row decides (a valid one for this certificate
+    /// whose next check is ahead is used instead of asking the CA) and an answer from the CA is
+    /// written back; when the cache cannot be read, this node's state file decides as without one.
     private func renewalInfoChoice(_ candidate: Candidate, clients: inout ClientCache, directories: inout DirectoryCache,
-                                   state: inout RenewalInfoState, now: Date) async throws -> Date? {
+                                   state: inout RenewalInfoState, cache: RenewalInfoCache?, notes: inout [String],
+                                   now: Date) async throws -> Date? {
         let offered: Bool
         if let known = directories.offersRenewalInfo(candidate.server, now: now) {
             offered = known
@@ -277,13 +284,49 @@ public struct Renewer: Sendable {
         }
         guard offered, let id = candidate.certificate.renewalInfoID else { return nil }
         let serial = candidate.certificate.serialHex
-        if let entry = state.entry(lineage: candidate.lineage.name, serial: serial), now < entry.nextCheck {
+        let name = candidate.lineage.name
+        var shared = cache != nil
+        if let cache {
+            do {
+                if let row = try await cache.load(name) {
+                    if row.certificateID != id {
+                        // The lineage was renewed since (or not yet here): the next answer replaces the row.
+                    } else if let problem = row.problem(notBefore: candidate.certificate.notBefore,
+                                                        notAfter: candidate.certificate.notAfter, now: now) {
+                        notes.append("\(name): the fleet's renewal information is ignored: \(problem); asking the CA (its answer replaces it)")
+                    } else if now < row.nextCheck {
+                        return state.adopt(row, lineage: name, serial: serial).chosen
+                    }
+                }
+            } catch let unusable as RenewalInfoCache.UnusableRow {
+                notes.append("\(name): the fleet's renewal information is ignored: \(unusable); asking the CA (its answer replaces it)")
+            } catch {
+                shared = false
+                notes.append("\(name): the fleet's renewal information cannot be read (\(error)); using this node's \(state.path)")
+            }
+        }
+        if !shared, let entry = state.entry(lineage: name, serial: serial), now < entry.nextCheck {
             return entry.chosen
         }
         let client = try clients.client(candidate.server, candidate.caBundle)
         do {
-            guard let info = try await client.renewalInfo(certificateID: id) else { return nil }
-            return state.record(info, lineage: candidate.lineage.name, serial: serial, now: now).chosen
+            guard var info = try await client.renewalInfo(certificateID: id) else { return nil }
+            if cache != nil {
+                // Whole seconds, as the store keeps them: every node then picks the very same moment.
+                info.start = Date(timeIntervalSince1970: info.start.timeIntervalSince1970.rounded(.down))
+                info.end = Date(timeIntervalSince1970: info.end.timeIntervalSince1970.rounded(.down))
+            }
+            let fraction = cache.map { _ in RenewalInfoCache.fraction(certificateID: id) }
+            let entry = state.record(info, lineage: name, serial: serial, now: now, fraction: fraction)
+            if shared, let cache {
+                do {
+                    try await cache.save(name, SharedRenewalInfo(certificateID: id, start: info.start, end: info.end,
+                                                                 explanationURL: info.explanationURL, nextCheck: entry.nextCheck))
+                } catch {
+                    notes.append("\(name): the CA's renewal information could not be shared with the fleet (\(error)); the other nodes ask the CA themselves")
+                }
+            }
+            return entry.chosen
         } catch let error as ACMEError {
             // The CA answered but not with a window: use what we knew, else the local rules.
             progress("\(candidate.lineage.name): no renewal information from the CA (\(error)); using the local window")

@@ -90,6 +90,8 @@ public struct FleetRenewal: Sendable {
             report.published += again.published.filter { !report.published.contains($0) }
             var options = options
             options.skip.formUnion(elsewhere)
+            // ARI through the store's acme_ari: one request per lineage and Retry-After for the fleet.
+            options.ariCache = options.ariCache ?? StoreRenewalInfoCache.make(store)
             // Forced: a lineage that another node renewed during this run (its version just came
             // in) is not renewed again — one forced renewal per fleet, not one per node.
             let justRenewedElsewhere = options.policy.force ? Set(report.installed).intersection(locks.held) : []
