@@ -84,7 +84,7 @@ public struct TLSARecords: Sendable {
             throw CryptoError(.invalidCertificate, "\(file): the first certificate (\(leaf.label)) is not the server's certificate followed by its issuer; put the leaf first, as in fullchain.pem")
         }
         // The owner name goes into a zone file: only a valid DNS name from the certificate.
-        let named = try host ?? leaf.dnsNames.first(where: { !$0.hasPrefix("*.") }) ?? leaf.subjectCommonName ?? ""
+        let named = host ?? leaf.dnsNames.first(where: { !$0.hasPrefix("*.") }) ?? leaf.subjectCommonName ?? ""
         let ownerHost: String
         do {
             ownerHost = try DomainName.normalize(named)
