@@ -83,24 +83,13 @@ public struct EndpointCheck: Sendable {
     /// The certificate the endpoint presents (for DANE: its key), without judging it; bounded by
     /// the same deadline as `run`.
     public func servedLeaf(_ endpoint: Endpoint) throws -> Certificate {
-        let deadline = endpointDeadline()
-        let connection = try Connection(endpoint, deadline: deadline)
-        if let kind = endpoint.startTLS { try connection.startTLS(kind) }
-        let isAddress = endpoint.host.contains(":") || endpoint.host.allSatisfy { $0.isNumber || $0 == "." }
-        let name = serverName ?? (isAddress ? nil : endpoint.host)
-        let result: TLSClientHandshake.Result
-        do {
-            result = try TLSClientHandshake.run(fd: connection.fd, serverName: name, verifyName: name, caFile: caFile,
-                                                deadline: deadline.instant, rsaOnly: rsaOnly)
-        } catch {
-            if deadline.passed { throw connection.timedOut("during the TLS handshake") }
-            throw CheckError(.handshake, "\(endpoint): TLS handshake failed (\(error))")
-        }
-        guard let leaf = result.chain.first else { throw CheckError(.handshake, "\(endpoint): the server sent no certificate") }
-        return leaf
+        try handshake(endpoint, deadline: endpointDeadline()).leaf
     }
 
-    func run(_ endpoint: Endpoint, now: Date, deadline: Deadline) throws -> CheckReport {
+    /// Connects (STARTTLS where the scheme needs it) and completes the TLS handshake by
+    /// `deadline`; the name sent as SNI and verified (nil for an address without --servername),
+    /// OpenSSL's result and the leaf the server presented.
+    private func handshake(_ endpoint: Endpoint, deadline: Deadline) throws -> (name: String?, result: TLSClientHandshake.Result, leaf: Certificate) {
         let connection = try Connection(endpoint, deadline: deadline)
         if let kind = endpoint.startTLS { try connection.startTLS(kind) }
         // SNI and the name to verify: --servername, else the host unless it is an address.
@@ -117,6 +106,11 @@ public struct EndpointCheck: Sendable {
             throw CheckError(.handshake, "\(endpoint): TLS handshake failed (\(error))")
         }
         guard let leaf = result.chain.first else { throw CheckError(.handshake, "\(endpoint): the server sent no certificate") }
+        return (name, result, leaf)
+    }
+
+    func run(_ endpoint: Endpoint, now: Date, deadline: Deadline) throws -> CheckReport {
+        let (name, result, leaf) = try handshake(endpoint, deadline: deadline)
         let left = leaf.notAfter.timeIntervalSince(now)
         var report = CheckReport(endpoint: endpoint.description, serverName: name ?? endpoint.host, subject: leaf.subjectCommonName,
                                  names: leaf.dnsNames, issuer: leaf.issuerCommonName, keyType: leaf.keyDescription(),
