@@ -169,23 +169,33 @@ struct KeyPairTests {
         #expect(after.0.serialHex != before.0.serialHex && after.1.serialHex != before.1.serialHex)
     }
 
-    @Test("provision installs the RSA lineage as ALT by itself; ECDSA and RSA-only clients each get theirs on SMTP STARTTLS and IMAPS")
-    func provisionPair() throws {
+    /// A Pebble that reuses authorizations (kept alive by the caller), the pair issued from it under
+    /// `dir/le`, and Pebble's root in `dir/pebble-root.pem` for the TLS probes.
+    func issuedPair(_ label: String) throws -> (pebble: Pebble, dir: String, le: String, root: String) {
         let pebble = try Pebble(authzReuse: 100)
-        let dir = try TestSupport.temporaryDirectory("pair-provision")
+        let dir = try TestSupport.temporaryDirectory(label)
         let le = dir + "/le"
         let root = dir + "/pebble-root.pem"
         try pebble.rootPEM().write(toFile: root, atomically: true, encoding: .utf8)
         let issued = try run(TestSupport.acmeBinary, ["issue", "-d", Self.name, "--key-type", "ecdsa,rsa"] + pebble.acmeArguments(configDir: le))
         #expect(issued.status == 0, "\(issued.output)")
+        return (pebble, dir, le, root)
+    }
+
+    static func provisionArguments(_ dir: String, _ le: String, _ postfix: PostfixServer, _ dovecot: DovecotServer) -> [String] {
+        ["provision", "--ssl-type", "letsencrypt", "--hostname", name, "--config-dir", le, "--tls-dir", dir + "/tls",
+         "--postfix-dir", postfix.configDir, "--dovecot-dir", dovecot.configDir, "--dms-config", dir + "/dms"]
+    }
+
+    @Test("provision installs the RSA lineage as ALT by itself; ECDSA and RSA-only clients each get theirs on SMTP STARTTLS and IMAPS")
+    func provisionPair() throws {
+        let (pebble, dir, le, root) = try issuedPair("pair-provision")
+        defer { withExtendedLifetime(pebble) {} }  // the CA renewals and probes need
 
         let postfix = try PostfixServer(dir)
         let dovecot = try DovecotServer(dir)
         defer { postfix.stop(); dovecot.stop() }
-        let provision = try run(TestSupport.acmeBinary, [
-            "provision", "--ssl-type", "letsencrypt", "--hostname", Self.name, "--config-dir", le,
-            "--tls-dir", dir + "/tls", "--postfix-dir", postfix.configDir, "--dovecot-dir", dovecot.configDir, "--dms-config", dir + "/dms",
-        ])
+        let provision = try run(TestSupport.acmeBinary, Self.provisionArguments(dir, le, postfix, dovecot))
         #expect(provision.status == 0, "\(provision.output)")
         #expect(provision.stdout.contains("installed from lineage \(le)/live/\(Self.name); RSA fallback from lineage \(le)/live/\(Self.rsaName)"),
                 "\(provision.output)")
@@ -214,18 +224,12 @@ struct KeyPairTests {
 
     @Test("provision --verify checks the RSA fallback too: a Dovecot still serving the old RSA certificate to clients without ECDSA is found and the previous set put back")
     func verifyRSAFallback() throws {
-        let pebble = try Pebble(authzReuse: 100)
-        let dir = try TestSupport.temporaryDirectory("pair-verify")
-        let le = dir + "/le"
-        let root = dir + "/pebble-root.pem"
-        try pebble.rootPEM().write(toFile: root, atomically: true, encoding: .utf8)
-        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", Self.name, "--key-type", "ecdsa,rsa"] + pebble.acmeArguments(configDir: le))
-        #expect(issued.status == 0, "\(issued.output)")
+        let (pebble, dir, le, root) = try issuedPair("pair-verify")
+        defer { withExtendedLifetime(pebble) {} }  // the CA renewals and probes need
         let postfix = try PostfixServer(dir)
         let dovecot = try DovecotServer(dir)
         defer { postfix.stop(); dovecot.stop() }
-        let provision = ["provision", "--ssl-type", "letsencrypt", "--hostname", Self.name, "--config-dir", le, "--tls-dir", dir + "/tls",
-                         "--postfix-dir", postfix.configDir, "--dovecot-dir", dovecot.configDir, "--dms-config", dir + "/dms"]
+        let provision = Self.provisionArguments(dir, le, postfix, dovecot)
         let first = try run(TestSupport.acmeBinary, provision)
         #expect(first.status == 0, "\(first.output)")
         try postfix.start()
