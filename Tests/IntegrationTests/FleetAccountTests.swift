@@ -196,7 +196,7 @@ struct FleetAccountTests {
         // The state a key-rollover --store leaves when it dies after the CA's switch, before the
         // publish: the new key on disk, the mark beside it, the store's key the old one.
         let directory = try #require(try fleet.accountDirectories(1).first)
-        FileManager.default.createFile(atPath: directory + "/.acme-key-unpublished", contents: Data())
+        #expect(FileManager.default.createFile(atPath: directory + "/.acme-key-unpublished", contents: Data()), "cannot write the mark in \(directory)")
         let rolled = try fleet.acme(1, ["account", "key-rollover"], store: false)
         #expect(rolled.status == 0, "\(rolled.output)")
         let new = try fleet.key(1)

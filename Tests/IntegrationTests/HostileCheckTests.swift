@@ -1,4 +1,5 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme check` against servers that do not play along: endless replies, one byte a second, a

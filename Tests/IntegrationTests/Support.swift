@@ -1,5 +1,6 @@
 import Synchronization
 import Foundation
+import TestFixtures
 import Testing
 
 /// Paths and processes the integration tests share.
@@ -200,18 +201,3 @@ func spawnLogging(_ executable: String, _ arguments: [String], log: String, appe
     return pid
 }
 
-/// Runs `body` with posix_spawn attributes that give the child an empty signal mask and default
-/// handlers: the test runner blocks signals in its threads, and a child must not inherit that.
-func withDefaultSignals<T>(_ body: (UnsafeMutablePointer<posix_spawnattr_t>) throws -> T) rethrows -> T {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    return try body(&attributes)
-}
