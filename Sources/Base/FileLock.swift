@@ -5,7 +5,7 @@ import Glibc
 /// with `fcntl.lockf`: `<config-dir>/.certbot.lock` makes acme and certbot exclude each
 /// other, `<tls-dir>/.acme-provision.lock` keeps two provisions apart. The lock goes away
 /// with the process, even after `kill -9`; release it by dropping the object.
-public final class FileLock {
+public final class FileLock: Sendable {
     public let path: String
     private let fd: Int32
 
@@ -13,6 +13,9 @@ public final class FileLock {
     /// calls `waiting` once and blocks until it is free (`wait == true`) or throws.
     public init(path: String, wait: Bool = true, waiting: () -> Void = {}) throws {
         self.path = path
+        // A lock another run may hold for minutes (certbot, a renewal): waiting for it is a
+        // blocking wait whether or not it is held right now.
+        if wait { BlockingCheck.willWait("the lock \(path) (fcntl F_SETLKW)") }
         var announced = false
         while true {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)

@@ -18,6 +18,7 @@ public enum NativeThread {
         if let stackBytes { pthread_attr_setstacksize(&attributes, stackBytes) }
         var handle = pthread_t()
         let rc = pthread_create(&handle, &attributes, { raw in
+            OwnThreadMark.set()
             Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
             return nil
         }, box)
@@ -45,4 +46,9 @@ public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async 
         case .failure: continuation.resume(returning: body())
         }
     }
+}
+
+/// `onOwnThread` for work that throws: the error is rethrown to the waiting task.
+public func onOwnThread<T: Sendable>(throwing body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await onOwnThread { Result { try body() } }.get()
 }

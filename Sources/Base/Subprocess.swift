@@ -21,6 +21,7 @@ public struct Subprocess: Sendable {
     /// holding its output open) then is killed and the status is 124, as timeout(1) says.
     public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
                     timeout: Duration? = nil) -> Result {
+        BlockingCheck.willWait("running \(arguments.first ?? "?") (posix_spawn, waitpid)")
         guard let program = Self.locate(arguments[0]) else {
             return Result(status: 127, output: "\(arguments[0]) not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin")
         }
@@ -112,6 +113,13 @@ public struct Subprocess: Sendable {
         let exited = status & 0x7f == 0
         return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
                       output: String(decoding: output, as: UTF8.self))
+    }
+
+    /// The same on a thread of its own, for async code: waiting for a child on one of the few
+    /// threads async code shares would stop every other task of the process meanwhile.
+    public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+                    timeout: Duration? = nil) async -> Result {
+        await onOwnThread { self.run(arguments, environment: environment, input: input, timeout: timeout) as Result }
     }
 
     /// An executable named `program`: in PATH, else in the system directories where

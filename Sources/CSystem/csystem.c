@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,4 +28,10 @@ int csystem_lock_file(int fd, int wait) {
         result = fcntl(fd, wait ? F_SETLKW : F_SETLK, &lock);
     } while (result != 0 && errno == EINTR && wait);
     return result;
+}
+
+void csystem_write_backtrace(int fd) {
+    void *frames[48];
+    int count = backtrace(frames, 48);
+    backtrace_symbols_fd(frames, count, fd);
 }

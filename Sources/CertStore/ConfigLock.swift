@@ -17,6 +17,15 @@ public enum ConfigLock {
         }
         return try FileLock(path: directory + "/.certbot.lock", wait: wait, waiting: waiting)
     }
+
+    /// The same for async code: the wait (for certbot or another run, possibly minutes) happens
+    /// on a thread of its own, not on one of the few threads async code shares.
+    public static func acquire(configDirectory: String, create: Bool, wait: Bool = true,
+                               waiting: @escaping @Sendable () -> Void = {}) async throws -> FileLock {
+        try await onOwnThread(throwing: {
+            try acquire(configDirectory: configDirectory, create: create, wait: wait, waiting: waiting) as FileLock
+        })
+    }
 }
 
 /// Checks on the config directory itself.

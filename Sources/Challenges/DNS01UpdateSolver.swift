@@ -1,3 +1,4 @@
+import Base
 import ACME
 import DNS
 import Synchronization
@@ -28,11 +29,11 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         if let known = state.withLock({ $0.zones[name] }) {
             zone = known
         } else {
-            zone = try updater.zone(of: name)
+            zone = try await onOwnThread(throwing: { [updater] in try updater.zone(of: name) })
             state.withLock { $0.zones[name] = zone }
         }
         do {
-            try updater.add(txt: value, name: name, zone: zone)
+            try await onOwnThread(throwing: { [updater] in try updater.add(txt: value, name: name, zone: zone) })
         } catch let error as DNSError where error.code == .badAnswer {
             // An answer came but cannot be trusted: the server may have made the change, so cleanup deletes it.
             state.withLock { $0.records.append((token: token, name: name, value: value, zone: zone)) }
@@ -48,7 +49,7 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         }
         guard let record else { return }
         do {
-            try updater.delete(txt: record.value, name: record.name, zone: record.zone)
+            try await onOwnThread(throwing: { [updater] in try updater.delete(txt: record.value, name: record.name, zone: record.zone) })
         } catch {
             progress("could not remove the TXT record \(record.name) (\(record.value)): \(error); remove it by hand")
         }

@@ -41,7 +41,7 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
             state.remaining = max(state.remaining - 1, 0)
             return state.remaining
         }
-        let result = Subprocess().run(["/bin/sh", "-c", authHook],
+        let result = await Subprocess().run(["/bin/sh", "-c", authHook],
                                       environment: environment(identifier, token, keyAuthorization, remaining: remaining))
         guard result.succeeded else {
             throw ChallengeError(.hookFailed, "manual auth hook \(authHook) failed for \(identifier) (exit status \(result.status)): \(result.lastLine)")
@@ -55,7 +55,7 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
         var environment = environment(identifier, token, "", remaining: 0)
         environment["CERTBOT_VALIDATION"] = nil
         environment["CERTBOT_AUTH_OUTPUT"] = output ?? ""
-        let result = Subprocess().run(["/bin/sh", "-c", cleanupHook], environment: environment)
+        let result = await Subprocess().run(["/bin/sh", "-c", cleanupHook], environment: environment)
         if !result.succeeded {
             progress("manual cleanup hook \(cleanupHook) failed for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }

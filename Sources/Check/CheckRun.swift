@@ -27,6 +27,11 @@ extension EndpointCheck {
     /// Every endpoint in turn, each within its own deadline (`timeoutSeconds`) and all within
     /// the run's (`timeoutSeconds` × endpoints + `runSlackSeconds`): an endpoint whose turn
     /// comes after the run's deadline is reported as not checked, and the others still count.
+    /// `run` for async code: the dialogs wait on sockets, on a thread of their own.
+    public func run(endpoints texts: [String], now: Date = Date()) async throws -> CheckRun {
+        try await onOwnThread(throwing: { try self.run(endpoints: texts, now: now) as CheckRun })
+    }
+
     public func run(endpoints texts: [String], now: Date = Date()) throws -> CheckRun {
         let endpoints = try texts.map(Endpoint.init(parsing:))
         // A CA file that cannot be read is this machine's problem, found before any connection.
@@ -61,6 +66,12 @@ public enum CheckAlert {
             return text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._+-".unicodeScalars.contains($0)) }
         }
         return !text.contains(where: { $0.isWhitespace || $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } })
+    }
+
+    /// `send` for async code: sendmail runs and is waited for on a thread of its own.
+    public static func send(to address: String, failures: [String], command: String,
+                            runner: Subprocess = Subprocess()) async -> String? {
+        await onOwnThread { send(to: address, failures: failures, command: command, runner: runner) as String? }
     }
 
     /// Sends the failures of a run; returns a warning line when sendmail could not take it.

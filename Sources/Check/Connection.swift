@@ -117,6 +117,7 @@ final class Connection {
             lookup.done.signal()
         }
         let left = Int(deadline.remainingMilliseconds)
+        BlockingCheck.willWait("getaddrinfo for a mail server")
         guard lookup.done.wait(timeout: .now() + .milliseconds(left)) == .success else {
             throw CheckError(.timedOut, "\(endpoint): \(deadline.name) passed while resolving \(endpoint.host)")
         }
@@ -133,6 +134,7 @@ final class Connection {
             let left = deadline.remainingMilliseconds
             guard left > 0 else { return "timed out" }
             var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            BlockingCheck.willWait("a TCP connect to a mail server (poll)")
             let ready = poll(&entry, 1, left)
             if ready == 1 { break }
             if ready < 0 && errno != EINTR { return String(cString: strerror(errno)) }
@@ -151,6 +153,7 @@ final class Connection {
             let left = deadline.remainingMilliseconds
             guard left > 0 else { throw timedOut(doing) }
             var entry = pollfd(fd: fd, events: Int16(events), revents: 0)
+            BlockingCheck.willWait("a mail server's answer (poll)")
             let ready = poll(&entry, 1, left)
             if ready == 1 { return }
             if ready < 0 && errno != EINTR {

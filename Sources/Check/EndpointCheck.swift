@@ -71,6 +71,11 @@ public struct EndpointCheck: Sendable {
         self.caFile = caFile
     }
 
+    /// `run` for async code: the dialog waits on sockets, on a thread of its own.
+    public func run(_ endpoint: Endpoint, now: Date = Date()) async throws -> CheckReport {
+        try await onOwnThread(throwing: { try self.run(endpoint, now: now) as CheckReport })
+    }
+
     public func run(_ endpoint: Endpoint, now: Date = Date()) throws -> CheckReport {
         try run(endpoint, now: now, deadline: endpointDeadline())
     }

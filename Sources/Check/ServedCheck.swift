@@ -58,9 +58,9 @@ public struct ServedCheck: Sendable {
         while true {
             var still: [Endpoint] = []
             for endpoint in pending {
-                var result = check(endpoint, fingerprint: fingerprint)
+                var result = await check(endpoint, fingerprint: fingerprint)
                 if result.ok, let rsaFallback {
-                    let fallback = check(endpoint, fingerprint: rsaFallback, rsaOnly: true)
+                    let fallback = await check(endpoint, fingerprint: rsaFallback, rsaOnly: true)
                     if !fallback.ok { result = Result(endpoint: result.endpoint, ok: false, detail: "to clients without ECDSA: \(fallback.detail)", sha256: result.sha256) }
                 }
                 results[endpoint.description] = result
@@ -71,6 +71,11 @@ public struct ServedCheck: Sendable {
             try? await Task.sleep(for: interval)  // cancellation ends the wait with what is known
         }
         return endpoints.compactMap { results[$0.description] }
+    }
+
+    /// `check` for async code: the handshake waits on a socket, on a thread of its own.
+    func check(_ endpoint: Endpoint, fingerprint: String, rsaOnly: Bool = false) async -> Result {
+        await onOwnThread { self.check(endpoint, fingerprint: fingerprint, rsaOnly: rsaOnly) as Result }
     }
 
     func check(_ endpoint: Endpoint, fingerprint: String, rsaOnly: Bool = false) -> Result {

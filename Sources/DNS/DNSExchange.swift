@@ -1,3 +1,4 @@
+import Base
 import Glibc
 
 /// One DNS request and its answer over UDP, or TCP when the request is over 512 bytes or the
@@ -73,6 +74,7 @@ struct DNSExchange {
             guard left > .zero else { throw failure("no answer within \(timeout)") }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            BlockingCheck.willWait("a DNS answer (poll)")
             let ready = poll(&poller, 1, milliseconds)
             if ready > 0 { return }
             if ready < 0, errno != EINTR { throw failure(String(cString: strerror(errno))) }

@@ -45,6 +45,12 @@ public struct Alerter: Sendable {
 
     public var isConfigured: Bool { mailTo != nil || command != nil }
 
+    /// `send` for async code (the daemon's loop): sendmail and the alert command run and are
+    /// waited for on a thread of their own.
+    public func send(_ incident: Incident, resolved: Bool) async -> [String] {
+        await onOwnThread { self.send(incident, resolved: resolved) as [String] }
+    }
+
     /// Sends one event; returns a warning line per channel that failed.
     public func send(_ incident: Incident, resolved: Bool) -> [String] {
         var warnings: [String] = []

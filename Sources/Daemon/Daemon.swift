@@ -96,6 +96,8 @@ public final class Daemon: @unchecked Sendable {
     /// Fleet mode: the next look at the store (every --interval; backoff while it is down).
     var nextStoreLook = Date.distantPast
     var storeRetry: RetryState?
+    /// Alerts raised or cleared and not yet sent (`sendAlerts`).
+    var unsentAlerts: [(Incident, resolved: Bool)] = []
 
     public init(settings: DaemonSettings, now: @escaping @Sendable () -> Date = { Date() }) {
         self.settings = settings
@@ -137,6 +139,7 @@ public final class Daemon: @unchecked Sendable {
             let renewed = await renewRound()
             if settings.provision != nil && (renewed || now() >= nextProvisionCheck) { await provisionRound() }
             checkExpiry()
+            await sendAlerts()
             let wake = nextWake()
             status.nextWake = wake
             saveStatus()
@@ -416,13 +419,23 @@ public final class Daemon: @unchecked Sendable {
     func raise(_ incident: Incident) {
         guard status.incidents.raise(incident) else { return }
         log.log("alert", incident.message, lineage: incident.lineage, level: "error")
-        for warning in settings.alerter.send(incident, resolved: false) { log.log("alert-failed", warning, level: "error") }
+        unsentAlerts.append((incident, false))
     }
 
     func clear(_ kind: Incident.Kind, lineage: String?) {
         guard let incident = status.incidents.clear(kind, lineage: lineage) else { return }
         log.log("resolved", "\(kind.rawValue) since \(incident.since.utcText) is over", lineage: lineage)
-        for warning in settings.alerter.send(incident, resolved: true) { log.log("alert-failed", warning, level: "error") }
+        unsentAlerts.append((incident, true))
+    }
+
+    /// Sends what `raise` and `clear` queued, in order. sendmail and the alert command are waited
+    /// for on a thread of their own (`Alerter.send` async), so the loop sends them between steps.
+    func sendAlerts() async {
+        let unsent = unsentAlerts
+        unsentAlerts = []
+        for (incident, resolved) in unsent {
+            for warning in await settings.alerter.send(incident, resolved: resolved) { log.log("alert-failed", warning, level: "error") }
+        }
     }
 
     /// The earliest of: each lineage's next action, a retry of the whole pass, the next look at

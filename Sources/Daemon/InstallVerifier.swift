@@ -69,7 +69,7 @@ public struct InstallVerifier: Sendable {
             return .notServed(failed, reason: report?.installedSet == nil ? "the installed set was not changed now" : "there is no earlier set to go back to")
         }
         do {
-            _ = try Provisioner(settings: settings).restore(set: previous)
+            _ = try await Provisioner(settings: settings).restore(set: previous)
         } catch {
             return .notServed(failed, reason: "the rollback failed: \(error)")
         }

@@ -159,8 +159,8 @@ public struct AccountService: Sendable {
     /// (`private_key.next.json`) before the CA hears of it, so a run killed between the CA's
     /// answer and the final save loses nothing. The account keeps its id (renewal confs name
     /// it); only its key file changes. Holds the config directory lock meanwhile.
-    public func rollKey(to type: KeyType, waiting: () -> Void = {}) async throws -> ResolvedAccount {
-        let lock = try ConfigLock.acquire(configDirectory: store.configDirectory, create: false, waiting: waiting)
+    public func rollKey(to type: KeyType, waiting: @escaping @Sendable () -> Void = {}) async throws -> ResolvedAccount {
+        let lock = try await ConfigLock.acquire(configDirectory: store.configDirectory, create: false, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
         let account = try required()
         let id = account.stored.id

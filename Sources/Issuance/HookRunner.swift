@@ -42,21 +42,25 @@ public struct HookRunner: Sendable {
     /// Runs the directory hooks of `kind`, then each command not already run as one of them.
     /// Returns false if any failed.
     @discardableResult
-    public func run(_ kind: Kind, commands: [String], environment: [String: String] = [:]) -> Bool {
+    public func run(_ kind: Kind, commands: [String], environment: [String: String] = [:]) async -> Bool {
         let directory = directoryHooks(kind)
         var ok = true
-        for path in directory { ok = execute(kind, display: path, arguments: [path], environment: environment) && ok }
+        for path in directory {
+            let succeeded = await execute(kind, display: path, arguments: [path], environment: environment)
+            ok = succeeded && ok
+        }
         var seen = Set(directory)
         for command in commands where !command.isEmpty && !seen.contains(command) {
             seen.insert(command)
-            ok = execute(kind, display: command, arguments: ["/bin/sh", "-c", command], environment: environment) && ok
+            let succeeded = await execute(kind, display: command, arguments: ["/bin/sh", "-c", command], environment: environment)
+            ok = succeeded && ok
         }
         return ok
     }
 
-    private func execute(_ kind: Kind, display: String, arguments: [String], environment: [String: String]) -> Bool {
+    private func execute(_ kind: Kind, display: String, arguments: [String], environment: [String: String]) async -> Bool {
         report("running \(kind.rawValue) hook: \(display)")
-        let result = runner.run(arguments, environment: environment)
+        let result = await runner.run(arguments, environment: environment)
         for line in result.output.split(separator: "\n") { report("  \(line)") }
         guard result.succeeded else {
             report("\(kind.rawValue) hook \(display) failed with exit status \(result.status): \(result.lastLine)")
@@ -81,26 +85,26 @@ public final class HookPlan: Sendable {
     public var failures: [String] { state.withLock { $0.failures } }
 
     /// Runs the pre hooks the first time it is called; later calls do nothing.
-    public func beforeContactingCA(pre commands: [String]) {
+    public func beforeContactingCA(pre commands: [String]) async {
         let first = state.withLock { state -> Bool in
             defer { state.attempted = true }
             return !state.attempted
         }
-        if first, !runner.run(.pre, commands: commands) { record("a pre hook failed; continuing") }
+        if first, !(await runner.run(.pre, commands: commands)) { record("a pre hook failed; continuing") }
     }
 
     /// Runs the deploy hooks for a lineage that got a new certificate.
-    public func deployed(_ commands: [String], livePath: String, names: [String], lineage: String) {
+    public func deployed(_ commands: [String], livePath: String, names: [String], lineage: String) async {
         let environment = ["RENEWED_LINEAGE": livePath, "RENEWED_DOMAINS": names.joined(separator: " ")]
-        if !runner.run(.deploy, commands: commands, environment: environment) {
+        if !(await runner.run(.deploy, commands: commands, environment: environment)) {
             record("\(lineage): a deploy hook failed; the new certificate is in place")
         }
     }
 
     /// Runs the post hooks if the CA was contacted.
-    public func finish(post commands: [String]) {
+    public func finish(post commands: [String]) async {
         guard attempted else { return }
-        if !runner.run(.post, commands: commands) { record("a post hook failed") }
+        if !(await runner.run(.post, commands: commands)) { record("a post hook failed") }
     }
 
     private func record(_ failure: String) {

@@ -76,7 +76,7 @@ public struct IssueRequest: Sendable {
     public var pairedLineage: String?
     /// Called once when the CA is about to be contacted (not when a valid certificate makes
     /// the run a no-op): `IssueWorkflow` prints the CT notice and runs the pre hook there.
-    public var beforeContactingCA: (@Sendable () -> Void)?
+    public var beforeContactingCA: (@Sendable () async -> Void)?
 
     /// Fleet mode: consulted before `challenge.makeSolver`; a solver it returns answers instead
     /// (the store-backed one, so that any node of the fleet answers the CA), nil leaves the

@@ -27,7 +27,7 @@ public struct IssueWorkflow: Sendable {
     public func run(_ request: IssueRequest) async throws -> IssueResult {
         try await session(request) { issuer, client, request, deployed in
             var result = try await issueOne(request, issuer: issuer)
-            deployed(result, request)
+            await deployed(result, request)
             result.requestCount = await client.requestCount
             return result
         }
@@ -59,7 +59,7 @@ public struct IssueWorkflow: Sendable {
             progress("ECDSA certificate (\(request.keyType)), lineage \(ecdsaName)")
             var first = try await issueOne(ecdsa, issuer: issuer)
             first.requestCount = await client.requestCount
-            deployed(first, ecdsa)
+            await deployed(first, ecdsa)
             if case .notDue = first.outcome, let lineage = try store.lineage(named: ecdsaName),
                try KeyPairing.record(partner: rsaName, in: lineage, store: store) {
                 progress("recorded in \(lineage.renewalConfigPath) that \(rsaName) is its RSA pair")
@@ -72,7 +72,7 @@ public struct IssueWorkflow: Sendable {
                 throw PairIncompleteError(underlying: error, ecdsaLineage: ecdsaName, rsaLineage: rsaName)
             }
             second.requestCount = await client.requestCount - first.requestCount
-            deployed(second, rsa)
+            await deployed(second, rsa)
             if case .notDue = second.outcome, let lineage = try store.lineage(named: rsaName),
                try KeyPairing.record(partner: ecdsaName, in: lineage, store: store) {
                 progress("recorded in \(lineage.renewalConfigPath) that \(ecdsaName) is its ECDSA pair")
@@ -98,7 +98,8 @@ public struct IssueWorkflow: Sendable {
         }
         let result = try await issuer.issue(request)
         if let dane = request.dane, result.outcome != .dryRun {
-            try enableDANE(dane, lineageName: result.lineageName, request: request)
+            // DNS updates, hooks and visibility checks wait: on a thread of their own.
+            try await onOwnThread(throwing: { [request] in try self.enableDANE(dane, lineageName: result.lineageName, request: request) })
         }
         return result
     }
@@ -127,10 +128,10 @@ public struct IssueWorkflow: Sendable {
     /// result (the deploy hook after a new certificate).
     private func session<T: Sendable>(
         _ request: IssueRequest,
-        _ body: (Issuer, ACMEClient, IssueRequest, _ deployed: (IssueResult, IssueRequest) -> Void) async throws -> T
+        _ body: (Issuer, ACMEClient, IssueRequest, _ deployed: (IssueResult, IssueRequest) async -> Void) async throws -> T
     ) async throws -> T {
         let client = try makeClient(request.caServer)
-        let lock = try ConfigLock.acquire(configDirectory: request.configDirectory, create: true, waiting: waiting)
+        let lock = try await ConfigLock.acquire(configDirectory: request.configDirectory, create: true, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
 
         let hooks = runHooks ? HookPlan(runner: HookRunner(configDirectory: request.configDirectory, useDirectoryHooks: false,
@@ -145,20 +146,26 @@ public struct IssueWorkflow: Sendable {
             // Once per run, also when a pair makes two orders.
             guard contacted.withLock({ done in defer { done = true }; return !done }) else { return }
             if let notice { progress(notice) }
-            hooks?.beforeContactingCA(pre: pre)
+            await hooks?.beforeContactingCA(pre: pre)
+        }
+        let issuer = Issuer(client: client, progress: progress)
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(issuer, client, request) { result, request in
+                switch result.outcome {
+                case .issued, .renewed:
+                    await hooks?.deployed(request.hooks.deploy.map { [$0] } ?? [], livePath: result.livePath, names: result.names,
+                                          lineage: result.lineageName)
+                case .notDue, .dryRun:
+                    break
+                }
+            })
+        } catch {
+            outcome = .failure(error)
         }
         // As certbot: the post hook runs after any attempt, also a failed one.
-        defer { hooks?.finish(post: request.hooks.post.map { [$0] } ?? []) }
-        let issuer = Issuer(client: client, progress: progress)
-        return try await body(issuer, client, request) { result, request in
-            switch result.outcome {
-            case .issued, .renewed:
-                hooks?.deployed(request.hooks.deploy.map { [$0] } ?? [], livePath: result.livePath, names: result.names,
-                                lineage: result.lineageName)
-            case .notDue, .dryRun:
-                break
-            }
-        }
+        await hooks?.finish(post: request.hooks.post.map { [$0] } ?? [])
+        return try outcome.get()
     }
 }
 

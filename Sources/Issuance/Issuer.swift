@@ -33,7 +33,7 @@ public struct Issuer: Sendable {
             }
         }
 
-        request.beforeContactingCA?()
+        await request.beforeContactingCA?()
         let accounts = AccountService(configDirectory: request.configDirectory, client: client,
                                       server: request.server, progress: progress)
         let account = try await accounts.resolve(request.registration, id: request.accountID)

@@ -26,7 +26,7 @@ public struct ProvisionWorkflow: Sendable {
         var provisioner = Provisioner(settings: settings)
         provisioner.heldBack = heldBack
         do {
-            return try provisioner.run(dryRun: dryRun)
+            return try await provisioner.run(dryRun: dryRun)
         } catch let error as ProvisionError where error.code == .noUsableCertificate && !dryRun {
             guard let (template, workflow) = issueIfMissing else { throw error }
             progress("no usable certificate for \(settings.fqdn); issuing one")
@@ -37,7 +37,7 @@ public struct ProvisionWorkflow: Sendable {
             } else {
                 _ = try await workflow.run(request)
             }
-            return try provisioner.run(dryRun: false)
+            return try await provisioner.run(dryRun: false)
         }
     }
 

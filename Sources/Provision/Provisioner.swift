@@ -56,6 +56,12 @@ public struct Provisioner: Sendable {
 
     /// Checks everything, then (unless `dryRun`) applies what differs.
     /// Throws before touching anything when a check fails.
+    /// `run` for async code: reloads, postconf and the TLS directory's lock wait block, so they
+    /// run on a thread of their own.
+    public func run(dryRun: Bool, now: Date = Date()) async throws -> Report {
+        try await onOwnThread(throwing: { try self.run(dryRun: dryRun, now: now) as Report })
+    }
+
     public func run(dryRun: Bool, now: Date = Date()) throws -> Report {
         var lock: FileLock?
         if !dryRun { lock = try lockTLSDirectory() }
@@ -257,6 +263,10 @@ public struct Provisioner: Sendable {
 
     /// Puts a kept set (`Report.previousSet`) back live and reloads the daemons: the rollback
     /// after a daemon did not serve a new set. The configuration files are left as they are.
+    public func restore(set name: String) async throws -> Report {
+        try await onOwnThread(throwing: { try self.restore(set: name) as Report })
+    }
+
     public func restore(set name: String) throws -> Report {
         let lock = try lockTLSDirectory()
         defer { withExtendedLifetime(lock) {} }

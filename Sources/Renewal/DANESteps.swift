@@ -25,6 +25,11 @@ enum DANEPlan {
 }
 
 extension Renewer {
+    /// `daneStep` for async code: the DNS updates, hooks and visibility checks wait, on a thread of their own.
+    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, keepRetiring: Bool = false, now: Date) async -> DANEStep {
+        await onOwnThread { self.daneStep(candidate, due: due, reuseKey: reuseKey, keepRetiring: keepRetiring, now: now) as DANEStep }
+    }
+
     /// Runs the lineage's DANE rollover steps that are due now; `due`: a renewal is wanted.
     func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, keepRetiring: Bool = false, now: Date) -> DANEStep {
         let lineage = candidate.lineage

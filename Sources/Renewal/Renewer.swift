@@ -122,7 +122,7 @@ public struct Renewer: Sendable {
     /// Renews what is due. Throws only when it cannot look at all: a config directory that
     /// does not exist (never created here), an unreadable renewal/, the lock.
     public func run(_ options: RenewOptions) async throws -> RenewalSummary {
-        let lock = try ConfigLock.acquire(configDirectory: configDirectory, create: false, waiting: waiting)
+        let lock = try await ConfigLock.acquire(configDirectory: configDirectory, create: false, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
         var summary = RenewalSummary()
         let store = LineageStore(configDirectory: configDirectory)
@@ -183,7 +183,7 @@ public struct Renewer: Sendable {
             }
             if options.daneStepsOnly.contains(lineage.name) { decision.date = max(decision.date, current.addingTimeInterval(1)) }
             // DANE: the rollover's steps, and whether a due renewal may go ahead (Docs/DANE.md).
-            let dane = options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
+            let dane = await options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
             if case .failed(let report) = dane {
                 summary.reports.append(report)
                 continue
@@ -238,13 +238,13 @@ public struct Renewer: Sendable {
                                                     report: progress))
             let effective = due.map { effectiveHooks($0.0.config, options) }
             // certbot's order: every due lineage's pre hook once, before the first renewal.
-            hooks.beforeContactingCA(pre: effective.compactMap(\.pre))
+            await hooks.beforeContactingCA(pre: effective.compactMap(\.pre))
             for ((candidate, basis), saved) in zip(due, effective) {
                 var report = await renew(candidate, basis: basis, hooks: saved, options: options,
                                          clients: &clients, ari: &ari, plan: hooks, dane: danePlans[candidate.lineage.name])
                 if case .renewed = report.outcome, danePlans[candidate.lineage.name] != nil {
                     // The new key is live: its record becomes current, the old one starts retiring.
-                    switch daneStep(candidate, due: false, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: now()) {
+                    switch await daneStep(candidate, due: false, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: now()) {
                     case .renew(_, let step): report.daneStep = step
                     case .failed(let failure): summary.notes.append(failure.line)
                     case .held, .off: break
@@ -252,7 +252,7 @@ public struct Renewer: Sendable {
                 }
                 summary.reports.append(report)
             }
-            hooks.finish(post: effective.compactMap(\.post))
+            await hooks.finish(post: effective.compactMap(\.post))
             summary.notes += hooks.failures
             summary.hookFailed = !hooks.failures.isEmpty
         }
@@ -362,7 +362,7 @@ public struct Renewer: Sendable {
                 return LineageReport(name: name, outcome: .dryRun(notAfter: result.notAfter))
             case .renewed(let version):
                 ari.forget(lineage: name)
-                plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
+                await plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
                 // The new certificate, so that the daemon knows its lifetime (it holds a renewed
                 // lineage back for a quarter of it); unreadable only if the disk just failed.
                 let renewed = try? CertificateSummary(pem: try FS.read(candidate.lineage.certPath))

@@ -36,6 +36,11 @@ public struct TLSACheck: Sendable {
 
     static let schemes: [Int: String] = [25: "smtp", 465: "smtps", 587: "submission", 993: "imaps", 995: "pop3s", 143: "imap", 110: "pop3", 443: "https"]
 
+    /// `run` for async code: DNS and TLS waits on a thread of their own.
+    public func run() async throws -> Report {
+        try await onOwnThread(throwing: { try self.run() as Report })
+    }
+
     public func run() throws -> Report {
         let store = LineageStore(configDirectory: configDirectory)
         let lineage = try store.existingLineage(named: certName)

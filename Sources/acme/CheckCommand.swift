@@ -38,11 +38,11 @@ struct CheckCommand: AsyncParsableCommand {
             var check = EndpointCheck(serverName: servername, caFile: caFile.map(LocalSystem.absolutePath))
             check.timeoutSeconds = timeout
             check.expiresWithin = expiresWithin.flatMap(EndpointCheck.seconds) ?? 0
-            let result = try check.run(endpoints: endpoints)
+            let result = try await check.run(endpoints: endpoints)
             if !json { for error in result.errors { Output.writeErr("error: \(error)") } }
             if json { try Output.printJSON(result.reports) } else { for report in result.reports { Output.print(report.text) } }
             if let alertTo, !result.failures.isEmpty,
-               let warning = CheckAlert.send(to: alertTo, failures: result.failures, command: "acme check \(endpoints.joined(separator: " "))") {
+               let warning = await CheckAlert.send(to: alertTo, failures: result.failures, command: "acme check \(endpoints.joined(separator: " "))") {
                 Output.writeErr("warning: \(warning)")
             }
             if let category = result.category { throw ExitCode(ExitStatus.code(for: category)) }

@@ -71,7 +71,7 @@ struct DaemonCommand: AsyncParsableCommand {
             if let store {
                 // A store written by a newer acme, a wrong key: refused now. Unreachable: the node
                 // starts anyway and serves what it has (the rounds retry and alert).
-                do { _ = try store.open() } catch where StoreSettings.isUnreachable(error) {
+                do { try await onOwnThread(throwing: { _ = try store.open() }) } catch where StoreSettings.isUnreachable(error) {
                     log.log("store-unreachable", "\(error); starting with the local certificates", level: "error")
                 }
                 // HTTP-01 and TLS-ALPN-01 through the store; with --respond this node answers too

@@ -27,4 +27,10 @@ enum ExitStatus {
             throw ExitCode((error as? any CodedError).map { code(for: $0.category) } ?? 1)
         }
     }
+
+    /// `run` for a body made of blocking library calls (libpq, the config directory's lock, DNS
+    /// and TLS waits): it runs on a thread of its own, not on the threads async code shares.
+    static func runBlocking(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await run { try await onOwnThread(throwing: body) }
+    }
 }

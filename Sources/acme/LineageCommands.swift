@@ -18,7 +18,10 @@ struct Certificates: AsyncParsableCommand {
             var syncProblems: [String] = []
             if let settings = fleet.settings {
                 // Fleet mode: what this node serves after a sync (the store's newer versions brought in).
-                let synced = try StoreSync(configDirectory: store.configDirectory, toolVersion: acmeVersion).run(settings.open())
+                let configDirectory = store.configDirectory
+                let synced = try await onOwnThread(throwing: {
+                    try StoreSync(configDirectory: configDirectory, toolVersion: acmeVersion).run(settings.open())
+                })
                 for name in synced.installed { Output.writeErr("\(name): new version from the store") }
                 for problem in synced.problems { Output.writeErr("error: \(problem)") }
                 syncProblems = synced.problems
@@ -72,7 +75,7 @@ struct Delete: AsyncParsableCommand {
     @OptionGroup var store: ConfigDirectoryArguments
 
     func run() async throws {
-        try await ExitStatus.run {
+        try await ExitStatus.runBlocking {
             let lineage = try LineageStore(configDirectory: store.configDirectory).delete(named: certName, waiting: Output().waiting(store.configDirectory))
             Output.print("deleted \(certName) (\(lineage.renewalConfigPath), \(lineage.livePath), \(lineage.archivePath))")
         }

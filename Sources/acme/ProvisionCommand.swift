@@ -107,7 +107,10 @@ struct ProvisionCommand: AsyncParsableCommand {
             let output = common.output
             if let store = fleet.settings, !dryRun {
                 // Fleet mode: the store's versions into the local layout first, then install as on one host.
-                let synced = try StoreSync(configDirectory: common.configDirectory, toolVersion: acmeVersion).run(store.open())
+                let configDirectory = common.configDirectory
+                let synced = try await onOwnThread(throwing: {
+                    try StoreSync(configDirectory: configDirectory, toolVersion: acmeVersion).run(store.open())
+                })
                 for name in synced.installed { output.step("\(name): new version from the store") }
                 for problem in synced.problems { Output.writeErr("warning: \(problem)") }
             }

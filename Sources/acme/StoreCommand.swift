@@ -30,7 +30,7 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreArguments
 
         func run() async throws {
-            try await ExitStatus.run {
+            try await ExitStatus.runBlocking {
                 let opened = try FleetStore.open(url: store.url, keyFile: store.keyFile)
                 let was = opened.foundSchemaVersion.map { "was \($0)" } ?? "created"
                 Output.print("store \(opened.url.redacted): schema version \(StoreSchema.latest) (\(was))")
@@ -43,7 +43,7 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreArguments
 
         func run() async throws {
-            try await ExitStatus.run {
+            try await ExitStatus.runBlocking {
                 let status = try FleetStore.status(url: store.url)
                 guard let version = status.schemaVersion else {
                     Output.print("store \(try StoreURL(store.url).redacted): no acme tables yet (acme store init creates them)")
@@ -68,7 +68,7 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreArguments
 
         func run() async throws {
-            try await ExitStatus.run {
+            try await ExitStatus.runBlocking {
                 let report = try LayoutImport.run(configDirectory: config.configDirectory, storeURL: store.url, keyFile: store.keyFile,
                                                   waiting: Output().waiting(config.configDirectory))
                 Output.print("imported \(report.lineages) lineages (\(report.versionsAdded) new versions, \(report.versionsAlreadyStored) already stored) and \(report.accounts) accounts from \(config.configDirectory)")
@@ -84,7 +84,7 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreArguments
 
         func run() async throws {
-            try await ExitStatus.run {
+            try await ExitStatus.runBlocking {
                 let report = try LayoutExport.run(storeURL: store.url, keyFile: store.keyFile, to: directory)
                 Output.print("exported \(report.lineages) lineages (\(report.versions) versions) and \(report.accounts) accounts to \(LocalSystem.absolutePath(directory))")
             }

@@ -74,7 +74,7 @@ struct TLSA: AsyncParsableCommand {
                 var run = TLSACheck(configDirectory: store.configDirectory, certName: certName)
                 run.resolver = try resolver.map { try DNSServer(parsing: $0, flag: "--resolver") }
                 run.endpoints = endpoint.isEmpty ? nil : endpoint
-                let report = try run.run()
+                let report = try await run.run()
                 for line in report.lines { Output.print(line) }
                 for warning in report.warnings { Output.writeErr("warning: \(warning)") }
                 for problem in report.problems { Output.writeErr("problem: \(problem)") }

@@ -7,7 +7,7 @@ struct CertificateBuilderTests {
     @Test("a CA and a leaf signed by it verify with openssl; names, dates and key match", arguments: [
         KeyType.ecdsa(.p256), .rsa(bits: 2048),
     ])
-    func caAndLeaf(type: KeyType) throws {
+    func caAndLeaf(type: KeyType) async throws {
         let now = Date()
         let caKey = try PrivateKey.generate(type)
         let ca = try CertificateBuilder.make(commonName: "Test Root", dnsNames: [], key: caKey,
@@ -27,7 +27,7 @@ struct CertificateBuilderTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         try ca.pem.write(to: dir.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
         try leaf.pem.write(to: dir.appendingPathComponent("leaf.pem"), atomically: true, encoding: .utf8)
-        let out = try OpenSSLCLI.run(["verify", "-CAfile", dir.appendingPathComponent("ca.pem").path,
+        let out = try await OpenSSLCLI.run(["verify", "-CAfile", dir.appendingPathComponent("ca.pem").path,
                                       "-purpose", "sslserver", dir.appendingPathComponent("leaf.pem").path])
         #expect(out.contains("leaf.pem: OK"))
     }

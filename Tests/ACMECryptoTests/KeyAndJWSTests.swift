@@ -22,7 +22,7 @@ struct KeyAndJWSTests {
     }
 
     @Test("PEM round trip, JWK round trip, flattened JWS verified by openssl", arguments: allTypes)
-    func roundTrip(type: KeyType) throws {
+    func roundTrip(type: KeyType) async throws {
         let key = try PrivateKey.generate(type)
         #expect(key.type == type)
         let pem = try key.pemPKCS8()
@@ -48,7 +48,7 @@ struct KeyAndJWSTests {
         let signature = try #require(Base64URL.decode(signatureText))
         let digest = type == .ecdsa(.p384) ? "sha384" : "sha256"
         let isEC = if case .ecdsa = type { true } else { false }
-        #expect(try OpenSSLCLI.verify(signature: signature, input: "\(protected).\(payload)", publicKeyPEM: key.publicKeyPEM(), digest: digest, ecdsa: isEC))
+        #expect(try await OpenSSLCLI.verify(signature: signature, input: "\(protected).\(payload)", publicKeyPEM: key.publicKeyPEM(), digest: digest, ecdsa: isEC))
     }
 
     @Test("kid header and POST-as-GET")
@@ -77,7 +77,7 @@ struct KeyAndJWSTests {
     }
 
     @Test("CSR carries every name as a SAN and verifies", arguments: [KeyType.ecdsa(.p256), .rsa(bits: 2048)])
-    func csr(type: KeyType) throws {
+    func csr(type: KeyType) async throws {
         let key = try PrivateKey.generate(type)
         let names = ["mail.example.test", "smtp.example.test", "imap.example.test"]
         let der = try CSR.der(names: names, key: key)
@@ -85,19 +85,19 @@ struct KeyAndJWSTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("req.der")
         try Data(der).write(to: file)
-        let text = try OpenSSLCLI.run(["req", "-inform", "DER", "-in", file.path, "-noout", "-text", "-verify"])
+        let text = try await OpenSSLCLI.run(["req", "-inform", "DER", "-in", file.path, "-noout", "-text", "-verify"])
         for name in names { #expect(text.contains("DNS:\(name)")) }
         #expect(text.contains("CN = mail.example.test"))
     }
 
     @Test("certificate inspection agrees with openssl x509")
-    func certificate() throws {
+    func certificate() async throws {
         let dir = try OpenSSLCLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let keyFile = dir.appendingPathComponent("key.pem"), certFile = dir.appendingPathComponent("cert.pem")
         let key = try PrivateKey.generate(.ecdsa(.p256))
         try key.pemPKCS8().write(to: keyFile, atomically: true, encoding: .utf8)
-        try OpenSSLCLI.run(["req", "-x509", "-key", keyFile.path, "-out", certFile.path, "-days", "30",
+        try await OpenSSLCLI.run(["req", "-x509", "-key", keyFile.path, "-out", certFile.path, "-days", "30",
                             "-subj", "/CN=mail.example.test", "-addext", "subjectAltName=DNS:mail.example.test,DNS:*.example.test",
                             "-set_serial", "0x1234abcd"])
         let cert = try Certificate(pem: try String(contentsOf: certFile, encoding: .utf8))

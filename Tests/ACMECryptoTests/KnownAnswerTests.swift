@@ -23,19 +23,19 @@ struct KnownAnswerTests {
     }
 
     @Test("RFC 7515 A.3: the published ES256 signature verifies with the imported key")
-    func es256Vector() throws {
+    func es256Vector() async throws {
         let key = try PrivateKey(jwk: Vectors.a3Key)
         #expect(key.type == .ecdsa(.p256))
         #expect(key.publicJWK.members["x"] == Vectors.a3Key["x"])
         #expect(key.publicJWK.members["y"] == Vectors.a3Key["y"])
         let input = "\(Vectors.a3Header).\(Vectors.payload)"
         let published = try #require(Base64URL.decode(Vectors.a3Signature))
-        #expect(try OpenSSLCLI.verify(signature: published, input: input, publicKeyPEM: key.publicKeyPEM(), digest: "sha256", ecdsa: true))
+        #expect(try await OpenSSLCLI.verify(signature: published, input: input, publicKeyPEM: key.publicKeyPEM(), digest: "sha256", ecdsa: true))
         // Our own (randomised) signature is 64 raw bytes and verifies too.
         let ours = try key.sign(Array(input.utf8))
         #expect(ours.count == 64)
-        #expect(try OpenSSLCLI.verify(signature: ours, input: input, publicKeyPEM: key.publicKeyPEM(), digest: "sha256", ecdsa: true))
-        #expect(try !OpenSSLCLI.verify(signature: ours, input: input + "x", publicKeyPEM: key.publicKeyPEM(), digest: "sha256", ecdsa: true))
+        #expect(try await OpenSSLCLI.verify(signature: ours, input: input, publicKeyPEM: key.publicKeyPEM(), digest: "sha256", ecdsa: true))
+        #expect(try await !OpenSSLCLI.verify(signature: ours, input: input + "x", publicKeyPEM: key.publicKeyPEM(), digest: "sha256", ecdsa: true))
     }
 
     @Test("RFC 4231 test case 2: HMAC-SHA256")

@@ -1,4 +1,5 @@
 import Foundation
+import TestFixtures
 @testable import ACMECrypto
 
 /// The openssl command line as an independent verifier of what we produce.
@@ -6,25 +7,12 @@ enum OpenSSLCLI {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
     @discardableResult
-    static func run(_ arguments: [String], input: Data? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(text)")
+    static func run(_ arguments: [String], input: Data? = nil) async throws -> String {
+        let result = try await runTool("/usr/bin/openssl", arguments, input: input ?? Data())
+        guard result.status == 0 else {
+            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(result.output)")
         }
-        return text
+        return result.output
     }
 
     static func temporaryDirectory() throws -> URL {
@@ -35,7 +23,7 @@ enum OpenSSLCLI {
 
     /// Verifies a JWS signature over `input` with `publicKeyPEM` using
     /// `openssl dgst`. ECDSA signatures are converted from r‖s to DER first.
-    static func verify(signature: [UInt8], input: String, publicKeyPEM: String, digest: String, ecdsa: Bool) throws -> Bool {
+    static func verify(signature: [UInt8], input: String, publicKeyPEM: String, digest: String, ecdsa: Bool) async throws -> Bool {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let key = dir.appendingPathComponent("pub.pem"), sig = dir.appendingPathComponent("sig"), data = dir.appendingPathComponent("data")
@@ -43,7 +31,7 @@ enum OpenSSLCLI {
         try Data(ecdsa ? derECDSA(signature) : signature).write(to: sig)
         try Data(input.utf8).write(to: data)
         do {
-            let out = try run(["dgst", "-\(digest)", "-verify", key.path, "-signature", sig.path, data.path])
+            let out = try await run(["dgst", "-\(digest)", "-verify", key.path, "-signature", sig.path, data.path])
             return out.contains("Verified OK")
         } catch {
             return false

@@ -1,8 +1,9 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// ARI and ACME profiles against the Python ACME double (Pebble 2.4 has neither).
-@Suite("ARI and profiles", .serialized)
+@Suite("ARI and profiles", .serialized, .integration)
 struct ARITests {
     func acme(_ double: ACMEDouble, _ dir: String, _ arguments: [String]) throws -> RunResult {
         try run(TestSupport.acmeBinary, arguments + ["--config-dir", dir])

@@ -1,8 +1,9 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme account register|show|deactivate` against a real Pebble CA.
-@Suite("acme account against Pebble", .serialized)
+@Suite("acme account against Pebble", .serialized, .integration)
 struct AccountTests {
     @Test("register, register again, show, deactivate, then nothing is stored")
     func lifecycle() throws {

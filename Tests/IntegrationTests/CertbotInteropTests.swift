@@ -1,9 +1,10 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// Debian's certbot reads what `acme issue` wrote: it lists the lineage as valid, and it
 /// renews it with our account and renewal conf.
-@Suite("certbot interoperability", .serialized)
+@Suite("certbot interoperability", .serialized, .integration)
 struct CertbotInteropTests {
     @Test("certbot certificates lists our lineage as valid")
     func certbotLists() throws {

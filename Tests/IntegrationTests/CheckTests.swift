@@ -1,10 +1,11 @@
 import ACMECrypto
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme check` against TLS servers with a bad certificate each (openssl s_server), compared
 /// with what `openssl s_client` says about the same server.
-@Suite("acme check against broken servers", .serialized)
+@Suite("acme check against broken servers", .serialized, .integration)
 struct CheckTests {
     final class TLSServer {
         let port = TestSupport.freePort()

@@ -1,9 +1,10 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// `kill -9` at random moments and concurrent runs: afterwards every lineage's key
 /// matches its certificate, and both certbot and acme read the directory.
-@Suite("crash safety and concurrency", .serialized)
+@Suite("crash safety and concurrency", .serialized, .integration)
 struct CrashTests {
     func start(_ arguments: [String]) throws -> Process {
         let process = Process()

@@ -1,10 +1,11 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// DANE-safe key rollover against Pebble and a real BIND: what `dig` finds in the zone after each
 /// `acme renew` run, with a TTL of 1 s (so two TTLs are 2 s). At every step the key of the live
 /// certificate must have its `3 1 1` record in the zone.
-@Suite("DANE key rollover against Pebble and BIND", .serialized)
+@Suite("DANE key rollover against Pebble and BIND", .serialized, .integration)
 struct DANETests {
     static let ttl = 1
 

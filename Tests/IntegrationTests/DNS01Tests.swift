@@ -1,10 +1,11 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// DNS-01 through a hook script against Pebble, with pebble-challtestsrv as the DNS server
 /// Pebble asks: the hook publishes through challtestsrv's management API (`/set-txt`,
 /// `/clear-txt`), as an RFC 2136 or provider-API script would through its DNS.
-@Suite("DNS-01 hooks against Pebble", .serialized)
+@Suite("DNS-01 hooks against Pebble", .serialized, .integration)
 struct DNS01Tests {
     /// A hook that logs its environment and publishes/withdraws the record at challtestsrv. With
     /// `addLatency`, each `add` first sleeps that long ("API latency"), and every call writes when

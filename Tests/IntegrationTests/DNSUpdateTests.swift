@@ -1,9 +1,10 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// DNS-01 through RFC 2136 updates against Pebble, with a real BIND as the DNS server Pebble asks:
 /// acme writes the TXT records into BIND with TSIG, Pebble reads them from there.
-@Suite("DNS-01 by RFC 2136 against Pebble and BIND", .serialized)
+@Suite("DNS-01 by RFC 2136 against Pebble and BIND", .serialized, .integration)
 struct DNSUpdateTests {
     func issue(_ pebble: Pebble, _ bind: Bind, _ dir: String, names: [String], server: String? = nil, key: String? = nil,
                extra: [String] = []) throws -> RunResult {

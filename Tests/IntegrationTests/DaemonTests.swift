@@ -1,10 +1,11 @@
 import ACMECrypto
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme daemon` against the ACME double (ARI, short lifetimes, outages on demand) and real
 /// Postfix and Dovecot; `acme status` on what it writes.
-@Suite("acme daemon", .serialized)
+@Suite("acme daemon", .serialized, .integration)
 struct DaemonTests {
     let name = "mail.example.test"
 

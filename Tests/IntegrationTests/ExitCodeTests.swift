@@ -1,9 +1,10 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// Every subcommand with an invalid flag value, a missing file and (where it talks to one) an
 /// unreachable CA: the exit status must be the one Docs/CLI.md's table gives for the category.
-@Suite("exit codes follow Docs/CLI.md")
+@Suite("exit codes follow Docs/CLI.md", .integration)
 struct ExitCodeTests {
     /// category → exit code, read from the "Exit codes" table of Docs/CLI.md.
     static func documentedCodes() throws -> [String: Int32] {

@@ -1,8 +1,9 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// Bad input and broken servers: one clear error line, a non-zero exit, nothing in live/ changed.
-@Suite("acme issue failures", .serialized)
+@Suite("acme issue failures", .serialized, .integration)
 struct FailureTests {
     /// A config dir that already holds a working certificate for mail.example.test.
     static func configWithLineage(_ pebble: Pebble) throws -> String {

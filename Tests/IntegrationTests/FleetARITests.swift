@@ -5,7 +5,7 @@ import Testing
 /// Fleet mode's shared ARI state (`acme_ari`): real PostgreSQL 15 and the ACME double, which
 /// logs every renewalInfo request (`/ari/`), so requests are counted at the CA. Three nodes with
 /// separate config directories run `acme renew --store` one after the other.
-@Suite("fleet ARI: one renewalInfo request per lineage and Retry-After for the whole fleet", .serialized)
+@Suite("fleet ARI: one renewalInfo request per lineage and Retry-After for the whole fleet", .serialized, .integration)
 struct FleetARITests {
     let name = "mail.example.test"
 

@@ -4,7 +4,7 @@ import Testing
 
 /// `acme account … --store` against real Pebble and real PostgreSQL: the account is the
 /// fleet's, changed under the store's account lock by one node at a time.
-@Suite("fleet accounts: one registration, one rollover, the key reaches every node", .serialized)
+@Suite("fleet accounts: one registration, one rollover, the key reaches every node", .serialized, .integration)
 struct FleetAccountTests {
     final class Fleet {
         let pebble: Pebble

@@ -6,7 +6,7 @@ import Testing
 /// store; node B (`acme respond --store`) holds Pebble's validation port and answers from the
 /// store. Node A is given the same port: it finds it taken and says so, so only node B can
 /// have answered.
-@Suite("fleet: the CA's challenge routed to a node that did not create the order", .serialized)
+@Suite("fleet: the CA's challenge routed to a node that did not create the order", .serialized, .integration)
 struct FleetChallengeTests {
     /// Node B's `acme respond`, started and waited for until it mirrors the store.
     private func startResponder(_ arguments: [String], url: String, base: String) throws -> DaemonProcess {

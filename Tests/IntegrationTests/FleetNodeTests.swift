@@ -6,7 +6,7 @@ import Testing
 /// Fleet mode end to end: real PostgreSQL 15, the ACME double (short lifetimes, ARI, a slow
 /// finalize on demand; it logs every request, so orders are counted at the CA), several
 /// `acme daemon --store` nodes with separate config directories.
-@Suite("fleet nodes: one renewer, every node installs, faults", .serialized)
+@Suite("fleet nodes: one renewer, every node installs, faults", .serialized, .integration)
 struct FleetNodeTests {
     let name = "mail.example.test"
 

@@ -5,7 +5,7 @@ import Testing
 /// `acme store import` and `acme store export` on layouts written by the real certbot and by
 /// `acme issue`/`acme renew` against Pebble, with a real PostgreSQL 15: what comes back is the
 /// layout that went in, byte for byte, and certbot and acme read it.
-@Suite("fleet store: import and export of certbot's and acme's layouts", .serialized)
+@Suite("fleet store: import and export of certbot's and acme's layouts", .serialized, .integration)
 struct FleetStoreInteropTests {
     @Test("a layout made by certbot (two lineages, a renewal, its account) comes back byte for byte and certbot reads it")
     func certbotLayout() throws {

@@ -7,7 +7,7 @@ import Testing
 /// responder's port with 100 slow connections: Pebble validates from 127.0.0.1 and must still
 /// get its answer. Before the responders limited connections per client address, the flood
 /// took every slot (HTTP-01) or the one handshake at a time (TLS-ALPN-01) and validation failed.
-@Suite("challenge responders under a flood, against Pebble", .serialized)
+@Suite("challenge responders under a flood, against Pebble", .serialized, .integration)
 struct FloodTests {
     @Test("HTTP-01: acme issue succeeds while 127.0.0.2 holds 100 slow connections to the responder's port")
     func http01() throws {

@@ -6,7 +6,7 @@ import Testing
 /// TLS handshake dripped slowly, a connection closed at once, control characters in greetings and
 /// certificates. Every run must end within its deadline, in little memory, with exit 3 and one
 /// `error:` line per endpoint (or an escaped report), and still send the alert mail.
-@Suite("acme check against hostile servers", .serialized)
+@Suite("acme check against hostile servers", .serialized, .integration)
 struct HostileCheckTests {
     /// The --timeout every run here gets; a run must end within 3× this.
     static let timeout = 2

@@ -1,11 +1,12 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// Files acme does not control: links out of its trees, FIFOs where files belong, odd version
 /// numbers, encrypted keys, certificate fields with control characters. Each case runs the real
 /// binary on a config directory made with openssl and checks what a user would: the exit code,
 /// one clear line, nothing outside the tree touched, no hang, no raw control character printed.
-@Suite("hostile and broken files", .serialized)
+@Suite("hostile and broken files", .serialized, .integration)
 struct HostileFilesTests {
     /// A config directory holding one lineage made by acme selfsigned's CA tooling: openssl
     /// makes a CA and a leaf; the lineage is laid out as certbot would (live links into archive).

@@ -1,8 +1,9 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme issue` against a real Pebble CA, checked the way a user would check it.
-@Suite("acme issue against Pebble", .serialized)
+@Suite("acme issue against Pebble", .serialized, .integration)
 struct IssueTests {
     @Test("one name, ECDSA, standalone responder")
     func oneName() throws {

@@ -1,10 +1,11 @@
 import ACMECrypto
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme issue --key-type ecdsa,rsa` against a real Pebble that reuses valid authorizations,
 /// `acme renew` of the pair, and `acme provision` serving both to real Postfix and Dovecot.
-@Suite("ECDSA + RSA pair against Pebble, Postfix and Dovecot", .serialized)
+@Suite("ECDSA + RSA pair against Pebble, Postfix and Dovecot", .serialized, .integration)
 struct KeyPairTests {
     static let name = "mail.example.test"
     static let rsaName = "mail.example.test-rsa"

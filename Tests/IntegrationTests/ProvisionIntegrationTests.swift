@@ -1,10 +1,11 @@
 import ACMECrypto
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme provision` with certificates from Pebble, installed into a real Postfix
 /// and a real Dovecot, checked from outside with `openssl s_client`.
-@Suite("acme provision with real Postfix and Dovecot", .serialized)
+@Suite("acme provision with real Postfix and Dovecot", .serialized, .integration)
 struct ProvisionIntegrationTests {
     @Test("ECDSA primary + RSA fallback served on SMTP, submissions, IMAP, IMAPS, POP3S; a renewal is served after reload, without restart")
     func postfixAndDovecot() throws {
@@ -194,7 +195,7 @@ struct ProvisionIntegrationTests {
     }
 }
 
-@Suite("acme provision --watch")
+@Suite("acme provision --watch", .integration)
 struct ProvisionWatchTests {
     @Test("--watch installs a changed certificate on its own, and keeps the installed one when the source breaks")
     func watch() throws {

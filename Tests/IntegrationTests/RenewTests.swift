@@ -1,10 +1,11 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme renew` and the lifecycle commands against a real Pebble, checked the way an
 /// operator would: versions in live/, keys matching certificates, hooks' traces, the
 /// CA's own view of a revocation.
-@Suite("acme renew against Pebble", .serialized)
+@Suite("acme renew against Pebble", .serialized, .integration)
 struct RenewTests {
     static func version(_ configDir: String, _ name: String) -> Int? {
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(configDir)/live/\(name)/cert.pem") else { return nil }

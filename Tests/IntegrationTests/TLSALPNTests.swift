@@ -1,7 +1,8 @@
 import Foundation
+import TestFixtures
 import Testing
 
-@Suite("TLS-ALPN-01 against Pebble", .serialized)
+@Suite("TLS-ALPN-01 against Pebble", .serialized, .integration)
 struct TLSALPNTests {
     @Test("issue over TLS-ALPN-01 on Pebble's tlsPort, saved for renewal, renewed the same way")
     func issueAndRenew() throws {

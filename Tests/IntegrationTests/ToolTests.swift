@@ -1,8 +1,9 @@
 import Foundation
+import TestFixtures
 import Testing
 
 /// `acme selfsigned` and `acme tlsa`, checked with openssl's own computations.
-@Suite("selfsigned and tlsa", .serialized)
+@Suite("selfsigned and tlsa", .serialized, .integration)
 struct ToolTests {
     /// SHA-256 of a certificate's SubjectPublicKeyInfo, the openssl way.
     static func spkiDigest(certPEM: String) throws -> String {

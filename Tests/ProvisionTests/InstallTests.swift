@@ -144,7 +144,7 @@ struct InstallTests {
         let key = try PrivateKey(pem: try f.read("tls/current/key.pem"))
         let leaf = try Certificate.chain(pem: try f.read("tls/current/fullchain.pem"))[0]
         #expect(leaf.matches(key))
-        let again = try Provisioner(settings: settings).run(dryRun: false)
+        let again = try await Provisioner(settings: settings).run(dryRun: false)
         #expect(!again.changed, "\(again.changes)")
         let staging = try FileManager.default.contentsOfDirectory(atPath: f.root + "/tls/sets").filter { $0.hasPrefix(".staging") }
         #expect(staging.isEmpty)

@@ -1,4 +1,5 @@
 import COpenSSL
+import Base
 import Glibc
 
 /// One TLS client handshake over a connected socket, as `acme check` needs it: SNI, the
@@ -82,6 +83,7 @@ public enum TLSClientHandshake {
             let (seconds, attoseconds) = left.components
             let milliseconds = Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
             var entry = pollfd(fd: fd, events: Int16(events), revents: 0)
+            BlockingCheck.willWait("a TLS handshake (poll)")
             let ready = poll(&entry, 1, milliseconds)
             if ready == 1 { return }
             if ready < 0 && errno != EINTR { throw CryptoError(.openssl, "cannot wait for the TLS peer: \(String(cString: strerror(errno)))") }

@@ -10,4 +10,8 @@ int csystem_exchange(const char *first, const char *second);
 /// 0 on success, -1 with errno (EAGAIN/EACCES: held elsewhere).
 int csystem_lock_file(int fd, int wait);
 
+/// Writes the calling thread's stack (return addresses with symbol names where the
+/// dynamic linker knows them) to `fd`: glibc's backtrace(3), which Swift does not import.
+void csystem_write_backtrace(int fd);
+
 #endif

@@ -39,7 +39,7 @@ public struct FleetAccount: Sendable {
     /// `register --store`: the fleet's account (from the store, checked at the CA), or one new
     /// registration when the store has none for the CA.
     public func register(_ options: RegistrationOptions) async throws -> (account: ResolvedAccount, origin: Origin) {
-        try await withAccountLock { opened, before in
+        try await withAccountLock { _, opened, before in
             // Nothing here after the first sync, an account after the one under the lock: another node's.
             if before == nil, let found = try service.existing() {
                 progress("another node registered account \(found.stored.id) meanwhile; using it (no second registration)")
@@ -53,8 +53,8 @@ public struct FleetAccount: Sendable {
     /// `key-rollover --store`. When another node rolled the key between this run's start and
     /// the lock, this run does not roll it again (`rolledHere` false): running the command
     /// again rolls it once more.
-    public func rollKey(to type: KeyType, waiting: @escaping () -> Void = {}) async throws -> (account: ResolvedAccount, rolledHere: Bool) {
-        try await withAccountLock { opened, before in
+    public func rollKey(to type: KeyType, waiting: @escaping @Sendable () -> Void = {}) async throws -> (account: ResolvedAccount, rolledHere: Bool) {
+        try await withAccountLock { _, opened, before in
             guard let current = try service.existing() else {
                 throw IssuanceError(.noAccount, "no account for \(service.server) on this node or in the store \(store.redacted); run `acme account register --store` first")
             }
@@ -87,7 +87,7 @@ public struct FleetAccount: Sendable {
     /// `deactivate --store`: deactivates at the CA, removes the local files and the store's
     /// record, so no node materializes it again.
     public func deactivate() async throws -> (id: String, status: String) {
-        try await withAccountLock { opened, _ in
+        try await withAccountLock { _, opened, _ in
             let result = try await service.deactivate()
             try opened.removeAccount(serverPath: serverPath, id: result.id)
             progress("account \(result.id) removed from the store \(store.redacted); other nodes keep their copy on disk until it is removed there")
@@ -97,8 +97,7 @@ public struct FleetAccount: Sendable {
 
     /// `show --store`: the store's accounts first, then what the CA says.
     public func show() async throws -> AccountStatus {
-        let opened = try store.open()
-        try sync(opened)
+        try await OwnThread.run { _ in try sync(try store.open()) }
         return try await service.show()
     }
 
@@ -131,17 +130,20 @@ public struct FleetAccount: Sendable {
 
     /// Opens the store, syncs, notes the account as it was (`before`), takes the account lock,
     /// syncs again under it and runs `body`; the lock goes when `body` is done (or with the
-    /// session, if this process dies).
-    func withAccountLock<T>(_ body: (FleetStore, ResolvedAccount?) async throws -> T) async throws -> T {
-        let opened = try store.open()
-        defer { withExtendedLifetime(opened) {} }
-        try sync(opened)
-        let before = try service.existing()
-        let lock = AdvisoryLock.account(serverPath: service.server)
-        try lock.acquire(on: opened, waitingAtMost: lockWait, progress: progress)
-        // A release that fails means the connection is gone, which released the lock too.
-        defer { _ = try? lock.release(on: opened.connection) }
-        try sync(opened)
-        return try await body(opened, before)
+    /// session, if this process dies). All of it on a thread of its own (libpq and the lock wait
+    /// block); `body` runs there too, isolated to that thread, and awaits the CA from there.
+    func withAccountLock<T: Sendable>(_ body: @escaping @Sendable (isolated OwnThread, FleetStore, ResolvedAccount?) async throws -> T) async throws -> T {
+        try await OwnThread.run { thread in
+            let opened = try store.open()
+            defer { withExtendedLifetime(opened) {} }
+            try sync(opened)
+            let before = try service.existing()
+            let lock = AdvisoryLock.account(serverPath: service.server)
+            try lock.acquire(on: opened, waitingAtMost: lockWait, progress: progress)
+            // A release that fails means the connection is gone, which released the lock too.
+            defer { _ = try? lock.release(on: opened.connection) }
+            try sync(opened)
+            return try await body(thread, opened, before)
+        }
     }
 }

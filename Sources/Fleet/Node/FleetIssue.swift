@@ -22,6 +22,11 @@ public struct FleetIssue: Sendable {
     }
 
     public func run(_ request: IssueRequest, workflow: IssueWorkflow) async throws -> IssueResult {
+        // libpq and the lock waits block: on a thread of its own, the order's requests awaited from there.
+        try await OwnThread.run { thread in try await runHoldingLocks(on: thread, request, workflow: workflow) }
+    }
+
+    private func runHoldingLocks(on thread: isolated OwnThread, _ request: IssueRequest, workflow: IssueWorkflow) async throws -> IssueResult {
         let opened = try store.open()
         let sync = StoreSync(configDirectory: request.configDirectory, toolVersion: request.toolVersion)
         for problem in try sync.run(opened).problems { progress("warning: \(problem)") }

@@ -69,6 +69,11 @@ public struct FleetRenewal: Sendable {
 
     /// One round: sync, lock, sync again under the locks, renew what is still due, publish, release.
     public func run(_ renewer: Renewer, _ options: RenewOptions) async throws -> Result {
+        // libpq blocks: the round runs on a thread of its own, and awaits the renewer from there.
+        try await OwnThread.run { thread in try await run(on: thread, renewer, options) }
+    }
+
+    private func run(on thread: isolated OwnThread, _ renewer: Renewer, _ options: RenewOptions) async throws -> Result {
         let opened: FleetStore
         do {
             opened = try store.open()

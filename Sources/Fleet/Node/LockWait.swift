@@ -1,3 +1,4 @@
+import Base
 import FleetStore
 import FoundationEssentials
 import Glibc
@@ -17,6 +18,7 @@ extension AdvisoryLock {
             guard Date() < deadline else {
                 throw FleetNodeError(.busy, "another node has held the store's lock of the \(name) for \(wait.components.seconds) s; try again later")
             }
+            BlockingCheck.willWait("another node's advisory lock (sleep)")
             usleep(1_000_000)
         }
     }

@@ -86,6 +86,7 @@ public final class PostgresConnection {
         defer { (keys + values).forEach { free($0) } }
         let keyPointers: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
         let valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
+        BlockingCheck.willWait("connecting to PostgreSQL (libpq)")
         guard let connection = PQconnectdbParams(keyPointers, valuePointers, 1) else {
             throw FleetError(.unreachable, "cannot connect to the store \(url.redacted): libpq could not allocate a connection")
         }
@@ -130,6 +131,7 @@ public final class PostgresConnection {
             }
         }
         let pointers = buffers.map { UnsafePointer($0) }
+        BlockingCheck.willWait("a PostgreSQL statement (libpq)")
         let sent = PQsendQueryParams(connection, sql, Int32(parameters.count), nil, pointers, lengths, formats, 1)
         guard sent == 1 else { throw connectionError("cannot send a statement to") }
         // Row by row, so a huge result is refused after maxResultBytes instead of filling memory.
@@ -201,6 +203,7 @@ public final class PostgresConnection {
 
     /// The next notification, waiting at most `timeout` seconds; nil when none came.
     public func nextNotification(timeout: Double) throws -> StoreNotification? {
+        BlockingCheck.willWait("a PostgreSQL notification (poll)")
         let deadline = Self.now() + max(0, timeout)
         while true {
             guard PQconsumeInput(connection) == 1 else { throw connectionError("lost the connection to") }
