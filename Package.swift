@@ -75,6 +75,7 @@ let package = Package(
 
         // Test helpers more than one test target uses: certbot's renewal confs, loopback clients, a flooder.
         .target(name: "TestFixtures", dependencies: ["Base"], path: "Tests/TestFixtures"),
+        .testTarget(name: "BaseTests", dependencies: ["Base"]),
         .testTarget(name: "ACMECryptoTests", dependencies: ["ACMECrypto", "TestFixtures"]),
         .testTarget(name: "ACMEHTTPTests", dependencies: ["ACMEHTTP", "TestFixtures"]),
         .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "ACME", "DNS", "Base", "TestFixtures"]),

@@ -25,7 +25,7 @@ int csystem_lock_file(int fd, int wait) {
     lock.l_len = 0;
     int result;
     do {
-        result = fcntl(fd, wait ? F_SETLKW : F_SETLK, &lock);
+        result = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &lock);
     } while (result != 0 && errno == EINTR && wait);
     return result;
 }

@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import TestFixtures
 import Testing
 @testable import ACMEHTTP
 
@@ -84,7 +85,7 @@ srv.serve_forever()
     }
 }
 
-@Suite("libcurl transport against a real TLS server", .serialized)
+@Suite("libcurl transport against a real TLS server", .serialized, .integration)
 struct CurlTransportTests {
     @Test("verification is on: a private CA fails without --ca-bundle, with a hint")
     func tlsFailureHint() async throws {

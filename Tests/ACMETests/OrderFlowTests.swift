@@ -3,6 +3,7 @@ import ACMECrypto
 import ACMEHTTP
 import Foundation
 import Synchronization
+import TestFixtures
 import Testing
 
 /// Records what the flow asked of the solver.
@@ -90,16 +91,12 @@ struct OrderFlowTests {
         return (server, state)
     }
 
-    func selfSignedPEM() throws -> String {
+    func selfSignedPEM() async throws -> String {
         let dir = NSTemporaryDirectory() + "flow-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/k.pem",
-                       "-out", dir + "/c.pem", "-days", "1", "-subj", "/CN=a.test"]
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        p.waitUntilExit()
+        let made = try await runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                         "-keyout", dir + "/k.pem", "-out", dir + "/c.pem", "-days", "1", "-subj", "/CN=a.test"])
+        guard made.status == 0 else { throw TestFixtureFailure("openssl req failed: \(made.output)") }
         return try String(contentsOfFile: dir + "/c.pem", encoding: .utf8)
     }
 
@@ -111,7 +108,7 @@ struct OrderFlowTests {
 
     @Test("every challenge is presented before any is triggered, all are cleaned up, and the chain is downloaded")
     func happyPath() async throws {
-        let pem = try selfSignedPEM()
+        let pem = try await selfSignedPEM()
         let (server, _) = server(pem: pem)
         let solver = RecordingSolver()
         let lines = Mutex<[String]>([])
@@ -134,7 +131,7 @@ struct OrderFlowTests {
     @Test("after the trigger the order is polled, one request a round; authorizations are fetched once, before")
     func pollsTheOrder() async throws {
         let names = (1...20).map { "n\($0).test" }
-        let (server, state) = server(names: names, pendingPolls: 3, pem: try selfSignedPEM())
+        let (server, state) = await server(names: names, pendingPolls: 3, pem: try selfSignedPEM())
         _ = try await flow(server).run(names: names, csr: [1])
         let urls = server.seen.filter { $0.method == .post }.map(\.url)
         let lastTrigger = urls.lastIndex { $0.hasPrefix(b + "/chall/") }!
@@ -150,7 +147,7 @@ struct OrderFlowTests {
     @Test("an invalid order names the failing authorization with the CA's reason, escaped, and still cleans up")
     func failedValidation() async throws {
         let detail = #"Connection refused\nerror: all fine\u001b[2J"#
-        let (server, _) = server(failName: "b.test", failDetail: detail, pem: try selfSignedPEM())
+        let (server, _) = await server(failName: "b.test", failDetail: detail, pem: try selfSignedPEM())
         let solver = RecordingSolver()
         let error = await #expect(throws: ACMEError.self) { try await flow(server, solver: solver).run(names: ["a.test", "b.test"], csr: [1]) }
         #expect(error?.code == .validationFailed)
@@ -162,7 +159,7 @@ struct OrderFlowTests {
 
     @Test("the order's Retry-After decides when it is polled again")
     func orderRetryAfter() async throws {
-        let (server, state) = server(pendingPolls: 2, orderRetryAfter: "1", pem: try selfSignedPEM())
+        let (server, state) = await server(pendingPolls: 2, orderRetryAfter: "1", pem: try selfSignedPEM())
         _ = try await flow(server).run(names: ["a.test", "b.test"], csr: [1])
         let polls = state.posts.withLock { $0.filter { $0.url.hasSuffix("/order/1") }.map(\.at) }
         // The first poll follows the backoff; the next two each waited the second the CA asked for.
@@ -173,7 +170,7 @@ struct OrderFlowTests {
 
     @Test("with a solver that sees the CA fetch, the order is first polled after the fetch")
     func pollsAfterFetch() async throws {
-        let (server, state) = server(pem: try selfSignedPEM())
+        let (server, state) = await server(pem: try selfSignedPEM())
         let solver = FetchWatchingSolver()
         _ = try await flow(server, solver: solver).run(names: ["a.test", "b.test"], csr: [1])
         let fetched = try #require(solver.fetchedAt.withLock { $0 })

@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import TestFixtures
 import Testing
 @testable import CertStore
 
@@ -167,7 +168,7 @@ struct AccountStoreTests {
     }
 }
 
-@Suite("interoperability with Debian's certbot")
+@Suite("interoperability with Debian's certbot", .integration)
 struct CertbotReadsOurLineage {
     @Test("certbot certificates lists a lineage written by CertStore as VALID")
     func certbotLists() throws {

@@ -1,11 +1,12 @@
 import Base
 import Foundation
+import TestFixtures
 import Testing
 @testable import CertStore
 
 /// What an interrupted run can leave behind, built by hand, and what `repair` makes of it.
 /// The fake PEMs pair "KEYn" with "CERTn".
-@Suite("repair and prune")
+@Suite("repair and prune", .integration)
 struct RepairTests {
     static func files(_ n: Int) -> LineageFiles {
         LineageFiles(cert: "CERT\(n)\n", chain: "CHAIN\n", fullchain: "CERT\(n)\nCHAIN\n", privkey: "KEY\(n)\n")

@@ -39,7 +39,7 @@ struct ClientAddressTests {
     }
 }
 
-@Suite("HTTP-01 responder under a flood", .serialized)
+@Suite("HTTP-01 responder under a flood", .serialized, .integration)
 struct HTTP01FloodTests {
     let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
     let keyAuthorization = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
@@ -139,7 +139,7 @@ struct HTTP01FloodTests {
     }
 }
 
-@Suite("TLS-ALPN-01 responder under a flood", .serialized)
+@Suite("TLS-ALPN-01 responder under a flood", .serialized, .integration)
 struct TLSALPNFloodTests {
     let name = "flood.example.test"
 

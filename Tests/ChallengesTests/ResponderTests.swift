@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import TestFixtures
 import Testing
 @testable import Challenges
 
@@ -120,7 +121,7 @@ enum RawClient {
     }
 }
 
-@Suite("HTTP-01 responder on real sockets", .serialized)
+@Suite("HTTP-01 responder on real sockets", .serialized, .integration)
 struct ResponderTests {
     let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
     let keyAuthorization = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"

@@ -1,10 +1,11 @@
 import Foundation
 import ACME
+import TestFixtures
 import Testing
 @testable import Challenges
 
 /// The TLS-ALPN-01 responder seen through `openssl s_client`.
-@Suite("TLS-ALPN-01 responder on real sockets", .serialized)
+@Suite("TLS-ALPN-01 responder on real sockets", .serialized, .integration)
 struct TLSALPNResponderTests {
     func sClient(port: Int, name: String, alpn: String?) throws -> (status: Int32, output: String) {
         let process = Process()

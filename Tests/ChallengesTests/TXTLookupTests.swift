@@ -1,10 +1,11 @@
 import Base
 import Glibc
+import TestFixtures
 import Testing
 @testable import Challenges
 @testable import DNS
 
-@Suite("DNS TXT lookup")
+@Suite("DNS TXT lookup", .integration)
 struct TXTLookupTests {
     @Test("resolver addresses: host:port, bare host, [v6]:port; nonsense refused")
     func resolverParsing() throws {

@@ -1,4 +1,5 @@
 import Base
+import TestFixtures
 import Testing
 @testable import Check
 
@@ -29,7 +30,7 @@ struct EndpointTests {
     }
 }
 
-@Suite("alert mail")
+@Suite("alert mail", .integration)
 struct AlertTests {
     @Test("a sendmail that never finishes is stopped at the deadline instead of holding the run")
     func hangingSendmail() {

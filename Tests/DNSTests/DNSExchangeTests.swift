@@ -1,10 +1,11 @@
 import Foundation
+import TestFixtures
 import Testing
 @testable import DNS
 
 /// The network side against fake servers on loopback: TCP after a truncated UDP answer, and
 /// servers that flood, stall or lie are cut off by the deadline.
-@Suite("DNS exchanges", .serialized)
+@Suite("DNS exchanges", .serialized, .integration)
 struct DNSExchangeTests {
     /// A UDP socket and a TCP listener on the same free loopback port.
     final class FakeServer: @unchecked Sendable {

@@ -1,10 +1,11 @@
 import Base
 import Foundation
+import TestFixtures
 import Testing
 @testable import DNS
 
 /// TSIG keys from BIND key files, and signatures checked against BIND's own tools.
-@Suite("TSIG (RFC 8945)")
+@Suite("TSIG (RFC 8945)", .integration)
 struct TSIGTests {
     static let secret = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
     static let keyText = """

@@ -9,7 +9,7 @@ import Testing
 /// How an account key moves between nodes through the store: a rolled key (same account id)
 /// replaces the old one at sync; an ordinary publish never puts an older key back; a key rolled
 /// here and not yet published survives a sync.
-@Suite("fleet store: account keys between nodes")
+@Suite("fleet store: account keys between nodes", .integration)
 struct AccountSyncTests {
     let server = "https://ca.test:14000/dir"
     let id = "0123456789abcdef0123456789abcdef"

@@ -6,7 +6,7 @@ import Foundation
 import TestFixtures
 import Testing
 
-@Suite("fleet store: import, export, encryption at rest")
+@Suite("fleet store: import, export, encryption at rest", .integration)
 struct ImportExportTests {
     /// A key file as the docs say to make it.
     static func keyFile(_ directory: String, name: String = "store.key", mode: mode_t = 0o600) throws -> String {

@@ -3,7 +3,7 @@ import Foundation
 import TestFixtures
 import Testing
 
-@Suite("fleet store: advisory locks, LISTEN/NOTIFY, challenges")
+@Suite("fleet store: advisory locks, LISTEN/NOTIFY, challenges", .integration)
 struct LockAndNotifyTests {
     @Test("a lineage lock held by one session cannot be taken by another until released")
     func lockExcludes() throws {

@@ -7,7 +7,7 @@ import TestFixtures
 import Testing
 
 /// The store against a real PostgreSQL 15 (started per test on a loopback port).
-@Suite("fleet store: connection, schema, encryption, import and export")
+@Suite("fleet store: connection, schema, encryption, import and export", .integration)
 struct StoreTests {
     @Test("the tables are created once; opening again migrates nothing and keeps the version row")
     func schemaIdempotent() throws {

@@ -4,7 +4,7 @@ import TestFixtures
 import Testing
 
 /// `acme_ari` rows against a real PostgreSQL 15: written and read back, replaced, bounded.
-@Suite("fleet store: ARI rows (acme_ari)")
+@Suite("fleet store: ARI rows (acme_ari)", .integration)
 struct StoredRenewalInfoTests {
     @Test("a row is written, read back to the second and replaced; none for a lineage the store lacks; infinite dates read as nil; oversized values refused")
     func rows() throws {

@@ -79,7 +79,7 @@ final class MirrorFixture: @unchecked Sendable {
     }
 }
 
-@Suite("fleet: the responder mirrors the store's challenges", .serialized)
+@Suite("fleet: the responder mirrors the store's challenges", .serialized, .integration)
 struct FleetResponderTests {
     @Test("a challenge presented on another node is served within a bound, and 404 within a bound after cleanup")
     func presentedThenRemoved() async throws {
@@ -266,7 +266,7 @@ struct FleetResponderTests {
 }
 
 /// The figures of Docs/FLEET.md, "Challenges": present → served latency and an idle responder's queries.
-@Suite("fleet: challenge figures", .serialized)
+@Suite("fleet: challenge figures", .serialized, .integration)
 struct FleetChallengeFigures {
     @Test("median latency from present on one node to the token served by another, over 50 challenges; idle queries per minute")
     func figures() async throws {

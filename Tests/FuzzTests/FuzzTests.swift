@@ -1,5 +1,7 @@
+import Base
 import Foundation
 import Synchronization
+import TestFixtures
 import Testing
 
 /// Every parser of untrusted bytes, fed thousands of seeded random and mutated inputs.
@@ -8,7 +10,7 @@ import Testing
 /// that parser's test with the child's report (case, seed, saved input) while the other parsers
 /// still run, and timings and memory peaks are the parser's own. FUZZ_IN_PROCESS=1 runs them in
 /// the test process instead, one at a time (for a debugger). See Docs/FUZZING.md.
-@Suite("Fuzzing")
+@Suite("Fuzzing", .integration)
 struct FuzzTests {
     static let inProcess = Mutex(())
     static let slots = Slots(FuzzConfig.current.jobs)
@@ -27,14 +29,15 @@ struct FuzzTests {
     /// Runs one target in a child process (or here, with FUZZ_IN_PROCESS=1) and shows its report.
     static func fuzz(_ name: String) async {
         if FuzzConfig.current.inProcess {
-            inProcess.withLock { _ in Fuzz.run(targets[name]!) }
+            // Targets loop over inputs and some wait on loopback peers: on a thread of their own.
+            await onOwnThread { inProcess.withLock { _ in Fuzz.run(targets[name]!) } }
             return
         }
         // Swift Testing starts every test at once; the children take turns, FUZZ_JOBS at a time
         // (default: one per core), so that a parser's timings are its own.
         await Self.slots.acquire()
         await #expect(processExitsWith: .success) { [name = name as String] in
-            Fuzz.run(FuzzTests.targets[name]!)
+            await onOwnThread { Fuzz.run(FuzzTests.targets[name]!) }
         }
         await Self.slots.release()
         // The child's report: one summary line, notes, and on a crash or hang the case, its seed

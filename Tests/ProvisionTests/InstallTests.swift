@@ -1,9 +1,10 @@
 import ACMECrypto
 import Foundation
+import TestFixtures
 import Testing
 @testable import Provision
 
-@Suite("Installing: files, Postfix main.cf through postconf, Dovecot 10-ssl.conf, change detection")
+@Suite("Installing: files, Postfix main.cf through postconf, Dovecot 10-ssl.conf, change detection", .integration)
 struct InstallTests {
     func manualSettings(_ f: Fixtures, alt: Bool = false) throws -> ProvisionSettings {
         let ec = try f.pair([f.fqdn])

@@ -37,3 +37,9 @@ public func runTool(_ executable: String, _ arguments: [String], input: Data? = 
                           stderr: String(decoding: errors.data, as: UTF8.self))
     })
 }
+
+/// A fixture that could not be set up (a tool failed), with what it said.
+public struct TestFixtureFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -5,8 +5,11 @@
 /// (renameat2 with RENAME_EXCHANGE, Linux 3.15+). 0 or -1 with errno.
 int csystem_exchange(const char *first, const char *second);
 
-/// Takes a POSIX write lock on the whole file, the kind certbot takes with
-/// fcntl.lockf(LOCK_EX). wait != 0 blocks until the lock is free.
+/// Takes a write lock on the whole file that conflicts with the POSIX record lock certbot takes
+/// with fcntl.lockf(LOCK_EX): an open file description lock (F_OFD_SETLK, Linux 3.15+), which
+/// also excludes another thread of this process that opened the file itself (a classic POSIX
+/// lock belongs to the process, so two threads would both get it). wait != 0 blocks until the
+/// lock is free.
 /// 0 on success, -1 with errno (EAGAIN/EACCES: held elsewhere).
 int csystem_lock_file(int fd, int wait);
 
