@@ -61,7 +61,7 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         var checks: [(server: TXTLookup, records: [(name: String, value: String)])] = []
         for zone in Set(records.map(\.zone)).sorted() {
             let inZone = records.filter { $0.zone == zone }.map { (name: $0.name, value: $0.value) }
-            for (name, addresses) in try updater.nameservers(of: zone) {
+            for (name, addresses) in try await onOwnThread(throwing: { [updater] in try updater.nameservers(of: zone) }) {
                 for address in addresses {
                     // Authoritative servers are asked on the port of --dns-rfc2136 (53 unless a test says otherwise).
                     let label = "\(name) (\(DNSServer(host: address, port: updater.server.port)))"

@@ -183,7 +183,7 @@ public struct Renewer: Sendable {
             }
             if options.daneStepsOnly.contains(lineage.name) { decision.date = max(decision.date, current.addingTimeInterval(1)) }
             // DANE: the rollover's steps, and whether a due renewal may go ahead (Docs/DANE.md).
-            let dane = await options.dryRun ? DANEStep.off : daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
+            let dane = options.dryRun ? DANEStep.off : await daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
             if case .failed(let report) = dane {
                 summary.reports.append(report)
                 continue
@@ -209,18 +209,20 @@ public struct Renewer: Sendable {
         // A partner pulled in by its pair asks its own DANE rollover too: it changes keys only
         // with a published record, else it is held (and renewed on its own later).
         if !options.dryRun {
-            due = due.filter { candidate, basis in
-                guard case .pairedWith = basis else { return true }
-                switch daneStep(candidate, due: true, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current) {
-                case .off: return true
+            var kept: [(Candidate, DueBasis)] = []
+            for (candidate, basis) in due {
+                guard case .pairedWith = basis else { kept.append((candidate, basis)); continue }
+                switch await daneStep(candidate, due: true, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current) {
+                case .off:
+                    kept.append((candidate, basis))
                 case .renew(let plan, _):
                     danePlans[candidate.lineage.name] = plan
-                    return true
+                    kept.append((candidate, basis))
                 case .held(let report), .failed(let report):
                     summary.reports.append(report)
-                    return false
                 }
             }
+            due = kept
         }
         for (server, failure) in offline.sorted(by: { $0.key < $1.key }) {
             summary.notes.append("cannot reach \(server) (\(failure.reason)); deciding its \(failure.count) certificate\(failure.count == 1 ? "" : "s") by their expiry dates")

@@ -3,6 +3,7 @@ import ACMECrypto
 import ArgumentParser
 import Base
 import Challenges
+import Glibc
 import Issuance
 
 let acmeVersion = "0.1.0"
@@ -113,4 +114,15 @@ struct RegistrationArguments: ParsableArguments {
 func lineageName(_ text: String) throws -> String {
     do { try validatePathComponent(text, what: "certificate name") } catch { throw ValidationError("\(error)") }
     return text
+}
+
+/// For tests only: `ACME_TEST_CLOCK_OFFSET=SECONDS` (0 to 10 years) moves `acme renew`'s clock
+/// forward, so that tests of time-driven steps (DANE's 2 × TTL waits) advance the clock instead of
+/// sleeping, and their verdicts do not depend on how fast the machine is. Anything else is ignored.
+enum TestClock {
+    static var offset: TimeInterval? {
+        guard let text = getenv("ACME_TEST_CLOCK_OFFSET").map({ String(cString: $0) }),
+              let seconds = Int(text), (0...10 * 366 * 86400).contains(seconds), seconds > 0 else { return nil }
+        return TimeInterval(seconds)
+    }
 }

@@ -50,6 +50,7 @@ struct Renew: AsyncParsableCommand {
             let output = printing.output
             var renewer = Renewer(configDirectory: store.configDirectory, makeClient: printing.clientFactory, progress: { output.step($0) })
             renewer.waiting = output.waiting(store.configDirectory)
+            if let offset = TestClock.offset { renewer.now = { Date().addingTimeInterval(offset) } }
             var summary: RenewalSummary
             if let settings = fleet.settings {
                 // Fleet mode: sync, then renew each due lineage under the store's lock, publish;

@@ -217,7 +217,7 @@ struct FleetResponderTests {
         try await solver.present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
         let start = Date()
         try await solver.awaitPublished()
-        #expect(Date().timeIntervalSince(start) < 1)
+        #expect(Date().timeIntervalSince(start) < 4)  // at once, not after the 5-s mirror bound
         #expect(warnings.lines.contains { $0.contains("no node is answering challenges from the store") }, "\(warnings.lines)")
     }
 

@@ -7,7 +7,12 @@ import Testing
 /// certificate must have its `3 1 1` record in the zone.
 @Suite("DANE key rollover against Pebble and BIND", .serialized, .integration)
 struct DANETests {
-    static let ttl = 1
+    /// The records' TTL. The rollover waits 2 × TTL between steps; the tests do not sleep through
+    /// them but run `acme renew` with its clock moved forward (`at:`, ACME_TEST_CLOCK_OFFSET), so a
+    /// step that must be held is held however slow the machine, and one that may go on goes on.
+    static let ttl = 300
+    /// How far to move the clock for "two TTLs later".
+    static let twoTTLs = 2 * ttl + 1
 
     /// `3 1 1 <sha256 of the SPKI>` of a certificate or key file, computed with openssl (not acme's code).
     static func record(certificate path: String) throws -> String {
@@ -34,8 +39,10 @@ struct DANETests {
                 + ["--server", pebble.directoryURL, "--ca-bundle", pebble.caBundle, "--config-dir", dir + "/le", "--agree-tos"])
     }
 
-    func renew(_ dir: String, force: Bool = false) throws -> RunResult {
-        try run(TestSupport.acmeBinary, ["renew", "--no-random-sleep", "--config-dir", dir + "/le"] + (force ? ["--force-renewal"] : []))
+    /// `acme renew`, its clock `offset` seconds ahead of the real one.
+    func renew(_ dir: String, force: Bool = false, at offset: Int = 0, extra: [String] = []) throws -> RunResult {
+        try run(TestSupport.acmeBinary, ["renew", "--no-random-sleep", "--config-dir", dir + "/le"] + (force ? ["--force-renewal"] : []) + extra,
+                environment: ["ACME_TEST_CLOCK_OFFSET": String(offset)])
     }
 
     /// The served (live) key's record is in the zone; returns the zone's records.
@@ -63,7 +70,7 @@ struct DANETests {
         #expect(first.records == [first.live, next1], "after issue: want the current and the next key's record")
         let conf = try String(contentsOfFile: "\(dir)/le/renewal/\(name).conf", encoding: .utf8)
         #expect(conf.contains("acme_dane = True") && conf.contains("acme_dane_owners = _25._tcp.mx.example.test.,")
-                && conf.contains("acme_dane_rfc2136_server = 127.0.0.1:\(bind.port)") && conf.contains("acme_dane_ttl = 1"), "\(conf)")
+                && conf.contains("acme_dane_rfc2136_server = 127.0.0.1:\(bind.port)") && conf.contains("acme_dane_ttl = \(Self.ttl)"), "\(conf)")
         let secret = try String(contentsOfFile: bind.keyFile, encoding: .utf8).components(separatedBy: "\"")[3]
         #expect(!conf.contains(secret) && !issued.output.contains(secret), "the TSIG secret was written or printed")
         let state = "\(dir)/le/archive/\(name)/.acme-dane.json"
@@ -73,33 +80,33 @@ struct DANETests {
         // Due at once (forced), but the next record was seen only now: held, exit 0, nothing changed.
         let held = try renew(dir, force: true)
         #expect(held.status == 0, "\(held.output)")
-        #expect(held.stdout.contains("\(name): due, waiting for the DANE record of the next key:") && held.stdout.contains("s left"), "\(held.output)")
+        #expect(held.stdout.contains("\(name): due, waiting for the DANE record of the next key:") && held.stdout.contains(" left (visible at every authoritative server since"), "\(held.output)")
         let heldStep = try expectLiveCovered(bind, dir, name: name, step: "held")
         #expect(heldStep.live == first.live && heldStep.records == first.records)
 
         // Two TTLs later: the renewal uses the next key; the old record stays.
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let renewed = try renew(dir, force: true)
+        var clock = Self.twoTTLs
+        let renewed = try renew(dir, force: true, at: clock)
         #expect(renewed.status == 0 && renewed.stdout.contains("\(name): renewed"), "\(renewed.output)")
         let second = try expectLiveCovered(bind, dir, name: name, step: "renewed")
         #expect(second.live == next1, "the renewal did not use the key whose record was published")
         #expect(second.records == [first.live, next1], "after the renewal: want the old and the new key's record, got \(second.records)")
 
         // Right after: not yet two TTLs since the renewal, nothing removed.
-        let early = try renew(dir)
+        let early = try renew(dir, at: clock)
         #expect(early.status == 0, "\(early.output)")
         try expectLiveCovered(bind, dir, name: name, step: "early")
 
         // Two TTLs later: the old record goes, the following key's record comes.
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let cleaned = try renew(dir)
+        clock += Self.twoTTLs
+        let cleaned = try renew(dir, at: clock)
         #expect(cleaned.status == 0, "\(cleaned.output)")
         let third = try expectLiveCovered(bind, dir, name: name, step: "cleaned")
         let next2 = try Self.record(key: nextKey)
         #expect(next2 != next1)
         #expect(third.records == [second.live, next2], "after the old record's removal: want current and the new next, got \(third.records)")
         let elapsed = Date().timeIntervalSince(started)
-        print("DANE rollover: issue to completed rollover \(String(format: "%.1f", elapsed)) s, floor 2 × 2 × TTL = \(4 * Self.ttl) s")
+        print("DANE rollover: issue to completed rollover \(String(format: "%.1f", elapsed)) s of real time (the 2 × 2 × TTL waits on a moved clock)")
 
         // acme tlsa --check agrees: current and next found, no endpoint → the current key must be covered.
         let check = try run(TestSupport.acmeBinary, ["tlsa", "--check", "--cert-name", name, "--config-dir", dir + "/le",
@@ -111,8 +118,8 @@ struct DANETests {
         // A damaged state file: the lineage fails with a line naming the file; nothing is deployed or changed in DNS.
         let statePath = "\(dir)/le/archive/\(name)/.acme-dane.json"
         try "{\"version\": 1, \"entries\": [{\"role\": \"next\"".write(toFile: statePath, atomically: true, encoding: .utf8)
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let damaged = try renew(dir, force: true)
+        clock += Self.twoTTLs
+        let damaged = try renew(dir, force: true, at: clock)
         #expect(damaged.status == 1, "\(damaged.output)")
         #expect(damaged.stderr.contains("\(name): failed: DANE: the DANE state \(statePath) is damaged"), "\(damaged.output)")
         let after = try expectLiveCovered(bind, dir, name: name, step: "damaged state")
@@ -174,12 +181,12 @@ struct DANETests {
         let first = try expectLiveCovered(bind, dir, name: name, step: "after issue")
         #expect(first.records.count == 2, "\(first.records)")
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("tlsa-add|_25._tcp.\(name).|3 1 1 ") && $0.contains("|1|example.test.|") && $0.hasSuffix("|\(name)") },
+        #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("tlsa-add|_25._tcp.\(name).|3 1 1 ") && $0.contains("|\(Self.ttl)|example.test.|") && $0.hasSuffix("|\(name)") },
                 "\(lines)")
         #expect(lines.first?.contains("|current|") == true && lines.last?.contains("|next|") == true, "\(lines)")
 
         _ = try renew(dir, force: true)  // starts the clock
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
+        var clock = Self.twoTTLs
         // Killed in the deploy hook: the new certificate is live, the rollover state not yet told.
         let killer = dir + "/kill-in-deploy.sh"
         try """
@@ -189,24 +196,24 @@ struct DANETests {
         """.write(toFile: killer, atomically: true, encoding: .utf8)
         chmod(killer, 0o755)
         try "deploy".write(toFile: killFile, atomically: true, encoding: .utf8)
-        let renewed = try run(TestSupport.acmeBinary, ["renew", "--no-random-sleep", "--force-renewal", "--config-dir", dir + "/le", "--deploy-hook", killer])
+        let renewed = try renew(dir, force: true, at: clock, extra: ["--deploy-hook", killer])
         #expect(renewed.status != 0 && !FileManager.default.fileExists(atPath: killFile), "the run was not killed in the deploy hook: \(renewed.output)")
         let second = try expectLiveCovered(bind, dir, name: name, step: "killed after the renewal")
         #expect(second.records == first.records.union([second.live]) && second.records.count == 2, "\(second.records)")
         // The next run notices the new key: the old record starts retiring, nothing is removed yet.
-        let noticed = try renew(dir)
+        let noticed = try renew(dir, at: clock)
         #expect(noticed.status == 0, "\(noticed.output)")
         #expect(try expectLiveCovered(bind, dir, name: name, step: "noticed").records == second.records)
 
         // Killed right after the hook removed the old record, before acme wrote that down.
         try "tlsa-remove".write(toFile: killFile, atomically: true, encoding: .utf8)
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let killed = try renew(dir)
+        clock += Self.twoTTLs
+        let killed = try renew(dir, at: clock)
         #expect(killed.status == 137 || killed.status == 9 || killed.status != 0, "the run was not killed: \(killed.output)")
         #expect(!FileManager.default.fileExists(atPath: killFile), "the hook never reached the kill point")
         try expectLiveCovered(bind, dir, name: name, step: "after the kill")
 
-        let resumed = try renew(dir)
+        let resumed = try renew(dir, at: clock)
         #expect(resumed.status == 0, "\(resumed.output)")
         let third = try expectLiveCovered(bind, dir, name: name, step: "resumed")
         let next = try Self.record(key: "\(dir)/le/archive/\(name)/.acme-next-privkey.pem")
@@ -377,8 +384,8 @@ struct DANETests {
         _ = try covered("held")
 
         // Two TTLs later both renew, each with its own published next key.
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let renewed = try renew(dir, force: true)
+        var clock = Self.twoTTLs
+        let renewed = try renew(dir, force: true, at: clock)
         #expect(renewed.status == 0 && renewed.stdout.contains("\(name): renewed") && renewed.stdout.contains("\(rsaName): renewed"), "\(renewed.output)")
         #expect(try live(name) == ecdsaNext1 && live(rsaName) == rsaNext1, "a half of the pair did not use its published key")
         _ = try covered("renewed")
@@ -386,8 +393,8 @@ struct DANETests {
         // Two TTLs after the renewal the old records go. Then only the RSA half is due by its conf
         // (renew_before_expiry): the ECDSA half is pulled in by its pair and asks its own rollover;
         // over the next runs each half renews only with a key whose record is published.
-        Thread.sleep(forTimeInterval: Double(2 * Self.ttl) + 0.5)
-        let cleaned = try renew(dir)
+        clock += Self.twoTTLs
+        let cleaned = try renew(dir, at: clock)
         #expect(cleaned.status == 0, "\(cleaned.output)")
         let afterCleaning = try covered("old records removed")
         #expect(!afterCleaning.contains(ecdsa1) && !afterCleaning.contains(rsa1), "the old keys' records stayed: \(afterCleaning)")
@@ -396,18 +403,20 @@ struct DANETests {
         try (conf.replacingOccurrences(of: "[renewalparams]", with: "renew_before_expiry = 3650 days\n[renewalparams]"))
             .write(toFile: rsaConf, atomically: true, encoding: .utf8)
         var pulledIn = false
+        var outputs: [String] = []
         for round in 0..<4 {
-            let result = try renew(dir)
+            let result = try renew(dir, at: clock)
+            outputs.append("round \(round) at +\(clock) s:\n\(result.output)")
             pulledIn = pulledIn || result.stdout.contains("\(name): renewed (together with its pair \(rsaName))")
             #expect(result.status == 0, "round \(round): \(result.output)")
             let records = try covered("round \(round)")
             for lineage in [name, rsaName] where result.stdout.contains("\(lineage): renewed") {
                 #expect(records.contains(try live(lineage)), "round \(round): \(lineage) renewed with a key whose record is not published")
             }
-            Thread.sleep(forTimeInterval: Double(Self.ttl))
+            clock += Self.ttl
         }
-        #expect(try live(rsaName) != rsaNext1, "the due RSA half was never renewed")
-        #expect(pulledIn, "the ECDSA half was not renewed together with its due RSA pair")
+        #expect(try live(rsaName) != rsaNext1, "the due RSA half was never renewed: \(outputs.joined(separator: "\n"))")
+        #expect(pulledIn, "the ECDSA half was not renewed together with its due RSA pair: \(outputs.joined(separator: "\n"))")
     }
 
     @Test("nothing to roll over: with --reuse-key the key keeps its one record and renewals are not held; with --dane-usage 2 the issuing CA's record is published (with a warning) and renewals with new keys are not held")
