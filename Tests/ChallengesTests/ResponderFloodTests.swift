@@ -74,7 +74,7 @@ struct HTTP01FloodTests {
         #expect(Loopback.secondsUntilClosed(extra, limit: 0.5) == nil, "connection \(limit + 1) from 127.0.0.2 was closed, not parked")
         for fd in held { #expect(Loopback.secondsUntilClosed(fd, limit: 0.05) == nil, "one of the first \(limit) was closed") }
         let other = try get(responder, from: "127.0.0.1")
-        #expect(other.status == 200 && other.seconds < 1, "127.0.0.1 while 127.0.0.2 holds its \(limit): \(other)")
+        #expect(other.status == 200 && other.seconds < 3, "127.0.0.1 while 127.0.0.2 holds its \(limit): \(other)")
         // Once one of the first 8 is gone, the parked connection gets its slot and its answer.
         close(held[0])
         let reply = RawClient.parse(RawClient.exchange(fd: extra, RawClient.request(path)))
@@ -93,7 +93,7 @@ struct HTTP01FloodTests {
         usleep(1_500_000)  // the flood takes what it can get and keeps reconnecting
         for host in ["127.0.0.1", "::1"] {
             let reply = try get(responder, host: host)
-            #expect(reply.status == 200 && reply.seconds < 1, "\(host): \(reply); \(flood)")
+            #expect(reply.status == 200 && reply.seconds < 3, "\(host): \(reply); \(flood)")
         }
     }
 
@@ -103,9 +103,11 @@ struct HTTP01FloodTests {
         defer { responder.stop() }
         let fd = try Loopback.connect(to: "127.0.0.1", port: responder.port)
         defer { close(fd) }
-        let closed = Loopback.secondsUntilClosed(fd, limit: 10)
+        let closed = Loopback.secondsUntilClosed(fd, limit: 30)
         let deadline = Double(HTTP01Responder.connectionDeadlineMilliseconds) / 1000
-        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 1.5, "closed after \(String(describing: closed)) s")
+        // Not before the deadline; after it, a generous bound (a loaded machine) that still tells
+        // "closed at the deadline" from "kept open" (the 30-s limit).
+        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 10, "closed after \(String(describing: closed)) s")
     }
 
     @Test("a client dripping its request one byte at a time is closed at the deadline, unanswered")
@@ -115,9 +117,9 @@ struct HTTP01FloodTests {
         let fd = try Loopback.connect(to: "127.0.0.1", port: responder.port)
         defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: mail.example.test\r\nX-Slow: \(String(repeating: "a", count: 200))\r\n\r\n".utf8)
-        let closed = Loopback.drip(fd, request, interval: 0.25, limit: 10)
+        let closed = Loopback.drip(fd, request, interval: 0.25, limit: 30)
         let deadline = Double(HTTP01Responder.connectionDeadlineMilliseconds) / 1000
-        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 1.5, "closed after \(String(describing: closed)) s")
+        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 10, "closed after \(String(describing: closed)) s")
         #expect(responder.servedCount == 0)
     }
 
@@ -132,7 +134,7 @@ struct HTTP01FloodTests {
         usleep(1_500_000)  // the flood takes what it can get and keeps reconnecting
         for _ in 0..<5 {
             let reply = try get(responder, from: "127.0.0.1")
-            #expect(reply.status == 200 && reply.seconds < 1, "\(reply); \(flood)")
+            #expect(reply.status == 200 && reply.seconds < 3, "\(reply); \(flood)")
             usleep(200_000)
         }
         #expect(responder.hasServed(token: token))
@@ -172,7 +174,7 @@ struct TLSALPNFloodTests {
         }
         for fd in held { #expect(Loopback.secondsUntilClosed(fd, limit: 0.05) == nil, "one of the first \(limit) was closed") }
         let other = try handshake(responder)
-        #expect(other.served && other.seconds < 1, "127.0.0.1 while 127.0.0.2 holds its \(limit): \(other)")
+        #expect(other.served && other.seconds < 3, "127.0.0.1 while 127.0.0.2 holds its \(limit): \(other)")
     }
 
     @Test("a connection that sends nothing is closed after the 5 s deadline")
@@ -181,9 +183,9 @@ struct TLSALPNFloodTests {
         defer { responder.stop() }
         let fd = try Loopback.connect(to: "127.0.0.1", port: responder.port)
         defer { close(fd) }
-        let closed = Loopback.secondsUntilClosed(fd, limit: 10)
+        let closed = Loopback.secondsUntilClosed(fd, limit: 30)
         let deadline = Double(TLSALPN01Responder.handshakeDeadlineMilliseconds) / 1000
-        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 1.5, "closed after \(String(describing: closed)) s")
+        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 10, "closed after \(String(describing: closed)) s")
     }
 
     @Test("a ClientHello dripped one byte at a time is closed at the deadline, and others are served meanwhile")
@@ -196,16 +198,16 @@ struct TLSALPNFloodTests {
         let result = Box<TimeInterval?>(nil)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            result.value = Loopback.drip(fd, hello, interval: 0.25, limit: 10)
+            result.value = Loopback.drip(fd, hello, interval: 0.25, limit: 30)
             done.signal()
         }
         usleep(1_000_000)
         let other = try handshake(responder)
-        #expect(other.served && other.seconds < 1, "while a ClientHello drips in: \(other)")
+        #expect(other.served && other.seconds < 3, "while a ClientHello drips in: \(other)")
         done.wait()
         let closed = result.value
         let deadline = Double(TLSALPN01Responder.handshakeDeadlineMilliseconds) / 1000
-        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 1.5, "closed after \(String(describing: closed)) s")
+        #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 10, "closed after \(String(describing: closed)) s")
     }
 
     @Test("8 clients that send a ClientHello and then stall the handshake are cut off at the deadline and hold up no one")
@@ -225,11 +227,11 @@ struct TLSALPNFloodTests {
             #expect(n == 5 && header[0] == 22, "no ServerHello for a stalled client: \(n) bytes \(header)")
         }
         let other = try handshake(responder)
-        #expect(other.served && other.seconds < 1, "while 8 handshakes stall: \(other)")
+        #expect(other.served && other.seconds < 3, "while 8 handshakes stall: \(other)")
         let deadline = Double(TLSALPN01Responder.handshakeDeadlineMilliseconds) / 1000
         for fd in stalled {
-            let closed = Loopback.secondsUntilClosed(fd, limit: 10).map { _ in Date().timeIntervalSince(connected) }
-            #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 1.5,
+            let closed = Loopback.secondsUntilClosed(fd, limit: 30).map { _ in Date().timeIntervalSince(connected) }
+            #expect(closed != nil && closed! > deadline - 0.5 && closed! < deadline + 10,
                     "a stalled handshake was not cut off at the deadline: \(String(describing: closed)) s after connecting")
         }
     }
@@ -245,7 +247,7 @@ struct TLSALPNFloodTests {
         usleep(1_500_000)  // the flood takes what it can get and keeps reconnecting
         for _ in 0..<5 {
             let reply = try handshake(responder)
-            #expect(reply.served && reply.seconds < 1, "\(reply); \(flood)")
+            #expect(reply.served && reply.seconds < 3, "\(reply); \(flood)")
             usleep(200_000)
         }
         #expect(responder.hasServed(identifier: name))
