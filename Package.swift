@@ -38,7 +38,7 @@ let package = Package(
         // Every libcurl call: one reused handle, CA bundle, timeouts, size caps.
         .target(name: "ACMEHTTP", dependencies: ["CCurl", "Base"]),
         // certbot-compatible /etc/letsencrypt layout.
-        .target(name: "CertStore", dependencies: ["Base"]),
+        .target(name: "CertStore", dependencies: ["CSystem", "Base"]),
         // RFC 8555 protocol over an abstract transport.
         .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP", "Base"]),
         // DNS messages: queries, TXT lookups, RFC 2136 updates signed with TSIG (RFC 8945).
@@ -47,7 +47,7 @@ let package = Package(
         // (hook and RFC 2136) and manual hooks.
         .target(name: "Challenges", dependencies: ["ACME", "ACMECrypto", "DNS", "Base"]),
         // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks.
-        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Challenges", "DNS", "CertStore", "Base"]),
+        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "Challenges", "DNS", "CertStore", "Base"]),
         // Which lineages are due (ARI, windows); renews through Issuance.
         .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "DNS", "Check", "Base"]),
         // Find, check and install certificates for Postfix and Dovecot (issuing through Issuance when asked).
@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
