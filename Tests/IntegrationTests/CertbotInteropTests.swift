@@ -133,7 +133,12 @@ extension CertbotInteropTests {
         #expect(RenewTests.version(dir, "manual.example.test") == 2)
         #expect(try RenewTests.consistent(dir, "manual.example.test"))
         let lines = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(lines.contains("auth manual.example.test 1 [") && lines.contains("auth manual.example.test 0 ["), "\(lines)")
+        // One auth per pending authorization, counting down to 0 (the CA may have reused one of the
+        // two: seen once in five loaded runs, with PEBBLE_AUTHZREUSE=0).
+        let auths = lines.split(separator: "\n").filter { $0.hasPrefix("auth manual.example.test ") }
+        #expect((1...2).contains(auths.count) && auths.last?.hasPrefix("auth manual.example.test 0 [") == true
+                && (auths.count == 1 || auths.first?.hasPrefix("auth manual.example.test 1 [") == true)
+                && auths.allSatisfy { $0.hasSuffix("[*.manual.example.test,manual.example.test]") }, "\(lines)")
         #expect(lines.contains("cleanup manual.example.test published-manual.example.test"), "CERTBOT_AUTH_OUTPUT missing: \(lines)")
         let check = try run("/usr/bin/openssl", ["x509", "-in", dir + "/live/manual.example.test/cert.pem", "-noout", "-checkhost", "x.manual.example.test"])
         #expect(check.stdout.contains("does match"), "\(check.stdout)")
