@@ -84,9 +84,11 @@ enum RawClient {
     }
 
     /// Sends `request` on a connected socket and returns everything until the server closes.
-    static func exchange(fd: Int32, _ request: String) -> String {
+    /// With `readReply` false it only sends.
+    static func exchange(fd: Int32, _ request: String, readReply: Bool = true) -> String {
         let bytes = Array(request.utf8)
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if !bytes.isEmpty { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        guard readReply else { return "" }
         var out = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
