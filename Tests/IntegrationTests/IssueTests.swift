@@ -97,7 +97,10 @@ struct IssueTests {
         // validated, finalize, one order poll (Pebble finalizes asynchronously), download.
         func minimum(_ n: Int) -> Int { 7 + 2 * n }
         let webroot = ["--webroot", server.root]
-        #expect(try requests(pebble, dir: dir + "/le", names: ["one.example.test"], method: webroot) == minimum(1))
+        // A webroot gives no sign of the CA's fetch, so the order is polled on a schedule: on a loaded
+        // machine Pebble validates later and a poll or two more is honest (seen once in seven loaded runs).
+        let one = try requests(pebble, dir: dir + "/le", names: ["one.example.test"], method: webroot)
+        #expect(one >= minimum(1) && one <= minimum(1) + 2, "one name through a webroot: \(one) requests")
         let twenty = (1...20).map { "w\($0).example.test" }
         let many = try requests(pebble, dir: dir + "/le", names: twenty, method: webroot)
         #expect(many >= minimum(20) && Double(many) <= 1.2 * Double(minimum(20)), "20 names through a webroot: \(many) requests")
