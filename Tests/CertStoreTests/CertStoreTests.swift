@@ -15,16 +15,8 @@ func mode(_ path: String) -> Int? {
 }
 
 func shell(_ command: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try runChild("/bin/sh", ["-c", command])
+    return (result.status, result.output)
 }
 
 let sampleFiles = LineageFiles(cert: "CERT1\n", chain: "CHAIN1\n", fullchain: "CERT1\nCHAIN1\n", privkey: "KEY1\n")

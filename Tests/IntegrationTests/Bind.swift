@@ -69,7 +69,7 @@ final class Bind: @unchecked Sendable {
         process.standardError = output
         try process.run()
         do {
-            try TestSupport.waitForPort(port, timeout: 15, process: process, what: "named")
+            try TestSupport.waitForPort(port, timeout: 60, process: process, what: "named")
         } catch {
             stopProcess(process)
             throw TestFailure("BIND (named) did not start: \(error); its log: \(log(tail: 1500))")

@@ -16,7 +16,7 @@ struct CheckTests {
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
-            try TestSupport.waitForPort(port, timeout: 5)
+            try TestSupport.waitForPort(port, timeout: 60)
         }
         deinit { stopProcess(process) }
     }

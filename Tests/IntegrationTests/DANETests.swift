@@ -258,7 +258,7 @@ struct DANETests {
         // Wake-ups at the rollover's times, not a spin: a handful of held rounds for a 4 s wait.
         #expect(daemon.lines(containing: "held").count <= 8, "\(daemon.log)")
         daemon.signal(SIGTERM)
-        #expect(daemon.waitForExit(timeout: 5) != nil)
+        #expect(daemon.waitForExit(timeout: 20) != nil)
     }
 
     @Test("a certificate that would expire before the next key may be used is renewed with the current key, loudly; the rollover waits for the next renewal")
@@ -303,7 +303,7 @@ struct DANETests {
             let port = TestSupport.freePort()
             let pid = try spawnLogging(openssl, ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www"], log: dir + "/s_server.log", append: true)
             defer { kill(pid, SIGKILL); var status: Int32 = 0; waitpid(pid, &status, 0) }
-            try TestSupport.waitForPort(port, timeout: 15)
+            try TestSupport.waitForPort(port, timeout: 60)
             try body(port)
         }
         func tlsaCheck(_ port: Int) throws -> RunResult {

@@ -253,7 +253,7 @@ struct DaemonTests {
         let daemon = try DaemonProcess(["--no-provision"] + caArguments(double, le), log: dir + "/daemon.log")
         try waitUntil("the renewal reaches finalize", timeout: 30) { try double.requests(to: "/finalize").count > finalized }
         daemon.signal(SIGKILL)
-        #expect(daemon.waitForExit(timeout: 5) != nil)
+        #expect(daemon.waitForExit(timeout: 20) != nil)
         #expect(try RenewTests.consistent(le, name), "after kill -9 the key matches the certificate")
         #expect(try liveLeaf(le).serialHex.count > 0)
 

@@ -100,7 +100,7 @@ struct FailureTests {
         blocker.arguments = ["-c", "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', \(pebble.httpPort))); s.listen(); time.sleep(60)"]
         try blocker.run()
         defer { stopProcess(blocker) }
-        try TestSupport.waitForPort(pebble.httpPort, timeout: 10, process: blocker, what: "the python blocker")
+        try TestSupport.waitForPort(pebble.httpPort, timeout: 60, process: blocker, what: "the python blocker")
         let result = try run(TestSupport.acmeBinary, ["issue", "-d", "mail.example.test", "--force-renewal"] + pebble.acmeArguments(configDir: dir))
         #expect(result.status == 2, "\(result.output)")
         let line = Self.errorLine(result)

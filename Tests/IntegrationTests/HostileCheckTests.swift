@@ -95,7 +95,7 @@ struct HostileCheckTests {
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
-            try TestSupport.waitForPort(port, timeout: 10, process: process, what: "the \(mode) server")
+            try TestSupport.waitForPort(port, timeout: 60, process: process, what: "the \(mode) server")
         }
 
         deinit { stopProcess(process) }
@@ -269,7 +269,7 @@ struct HostileCheckTests {
         server.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try server.run()
         defer { stopProcess(server) }
-        try TestSupport.waitForPort(port, timeout: 10, process: server, what: "openssl s_server")
+        try TestSupport.waitForPort(port, timeout: 60, process: server, what: "openssl s_server")
 
         let text = try Self.observe(["check", "https://127.0.0.1:\(port)", "--servername", "mail.hostile.test", "--timeout", "10"], in: dir,
                                     limit: 30)

@@ -160,7 +160,7 @@ struct KeyPairTests {
         // back for a quarter of its lifetime: no second round of renewals.
         Thread.sleep(forTimeInterval: 3)
         daemon.signal(SIGTERM)
-        #expect(daemon.waitForExit(timeout: 5) != nil)
+        #expect(daemon.waitForExit(timeout: 20) != nil)
         let log = daemon.log
         #expect(daemon.lines(containing: "renewed ").count == 2, "renewed again: \(log)")
         let ecdsaAt = log.range(of: "renewed \(Self.name):"), rsaAt = log.range(of: "renewed \(Self.rsaName):")

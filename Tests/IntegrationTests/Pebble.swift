@@ -102,10 +102,10 @@ final class Pebble: @unchecked Sendable {
 
     private func waitForPort(_ port: Int, what: String) throws {
         do {
-            try TestSupport.waitForPort(port, timeout: 5)
+            try TestSupport.waitForPort(port, timeout: 60)
         } catch {
             let log = (try? String(contentsOfFile: workDir + "/pebble.log", encoding: .utf8)) ?? ""
-            throw TestFailure("\(what) did not start listening on 127.0.0.1:\(port) within 5 s; pebble log: \(log.suffix(500))")
+            throw TestFailure("\(what) did not start listening on 127.0.0.1:\(port) within 60 s; pebble log: \(log.suffix(500))")
         }
     }
 

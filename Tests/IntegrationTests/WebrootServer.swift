@@ -17,7 +17,7 @@ final class WebrootServer {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        try TestSupport.waitForPort(port, timeout: 10, process: process, what: "\(script) \(root) \(port)")
+        try TestSupport.waitForPort(port, timeout: 60, process: process, what: "\(script) \(root) \(port)")
     }
 
     func stop() {
