@@ -68,6 +68,7 @@ struct StoreTests {
         #expect(try StoreURL("postgresql://u@db/acme").redacted == "postgresql://u@db/acme")
         // key=value settings, as libpq reads them, are shown in that form.
         #expect(try StoreURL("host=db password=hunter2 dbname='my db'").redacted == "password=*** dbname='my db' host=db")
+        #expect(try StoreURL("host=db dbname='a\u{202E}b'").redacted == "dbname='a\\u{202e}b' host=db")
         // Another scheme's URL given by mistake holds a password too: only its scheme is named.
         let other = #expect(throws: FleetError.self) { try StoreURL("mysql://acme:s3cret@db/acme") }
         #expect(other?.code == .invalidURL)

@@ -1,3 +1,4 @@
+import Base
 import CPostgres
 
 /// A connection string as libpq itself reads it: `PQconninfoParse`, the parser
@@ -115,18 +116,16 @@ struct ConnectionString: Sendable {
     }
 
     /// A key=value value as libpq reads it back: in single quotes, with `\` and `'` escaped,
-    /// when it is empty or holds a space, a quote, a backslash or anything outside printable ASCII.
+    /// when it is empty or holds a space, a quote, a backslash or anything outside printable
+    /// ASCII; bidirectional overrides and other invisible controls made visible.
     static func quoted(_ value: String) -> String {
         let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "\\") }
         if plain { return value }
         var text = "'"
         for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\\", "'": text += "\\" + String(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f: text += "\\x" + String(scalar.value, radix: 16)
-            default: text.unicodeScalars.append(scalar)
-            }
+            if scalar == "\\" || scalar == "'" { text += "\\" }
+            text.unicodeScalars.append(scalar)
         }
-        return text + "'"
+        return (text + "'").escapedForDisplay
     }
 }
