@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base", "TestFixtures"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetStore", "Challenges", "ACME", "Base", "TestFixtures"]),
-        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
+        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "CPostgres", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base", "TestFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "DNS", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),

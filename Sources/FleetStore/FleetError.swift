@@ -6,7 +6,7 @@ public typealias FleetError = ModuleError<FleetStoreModule>
 public enum FleetStoreModule {}
 
 extension ErrorCode where Domain == FleetError {
-    /// `--store` (or `ACME_STORE`) is not a `postgresql://` URL libpq accepts.
+    /// `--store` (or `ACME_STORE`) is not a connection string libpq can read, or one whose password libpq would split into host, port or database.
     public static var invalidURL: Self { Self("fleet.invalidURL", .usage) }
     /// The database server cannot be reached, refused the login, or the connection broke.
     public static var unreachable: Self { Self("fleet.unreachable", .network) }

@@ -9,7 +9,7 @@ import Renewal
 /// `--store URL` (or ACME_STORE) and `--store-key FILE` on daemon, issue, renew, provision,
 /// certificates and the account subcommands: fleet mode (Docs/FLEET.md). Without either, nothing changes.
 struct StoreOptions: ParsableArguments {
-    @Option(help: .init("Fleet mode: the PostgreSQL store the nodes share, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (env ACME_STORE).", valueName: "URL")) var store: String?
+    @Option(help: .init("Fleet mode: the PostgreSQL store the nodes share, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB or libpq key=value settings (env ACME_STORE).", valueName: "URL")) var store: String?
     @Option(help: .init("With --store: the 32-byte key file (base64, mode 0600) that encrypts private keys in the store.", valueName: "FILE")) var storeKey: String?
 
     func validate() throws {

@@ -4,7 +4,7 @@ import FleetStore
 
 /// `--store URL` (or ACME_STORE) and `--store-key FILE`, for every command that uses the fleet store.
 struct StoreArguments: ParsableArguments {
-    @Option(help: .init("PostgreSQL URL of the fleet store, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (env ACME_STORE).", valueName: "URL")) var store: String?
+    @Option(help: .init("The fleet store: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB or libpq key=value settings (env ACME_STORE).", valueName: "URL")) var store: String?
     @Option(help: .init("File with the 32-byte AES-256-GCM key (base64, mode 0600) that encrypts private keys in the store.", valueName: "FILE")) var storeKey: String?
 
     func validate() throws {

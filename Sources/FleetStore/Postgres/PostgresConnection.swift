@@ -92,8 +92,9 @@ public final class PostgresConnection {
         }
         guard PQstatus(connection) == CONNECTION_OK else {
             let reason = Self.oneLine(PQerrorMessage(connection))
+            let used = Self.password(of: connection)
             PQfinish(connection)
-            throw FleetError(.unreachable, url.scrub("cannot connect to the store \(url.redacted): \(reason); check that PostgreSQL runs there and the URL's host, port, database, user and password"))
+            throw FleetError(.unreachable, url.scrub("cannot connect to the store \(url.redacted): \(reason); check that PostgreSQL runs there and the connection string's host, port, database, user and password", also: used))
         }
         // Notices ("relation already exists, skipping") are not errors and must not reach
         // stderr unescaped through libpq's default processor: they are dropped.
@@ -239,19 +240,26 @@ public final class PostgresConnection {
     // MARK: - Errors
 
     private func connectionError(_ what: String) -> FleetError {
-        FleetError(.unreachable, url.scrub("\(what) the store \(url.redacted): \(Self.oneLine(PQerrorMessage(connection))); check that PostgreSQL runs there and can be reached"))
+        FleetError(.unreachable, url.scrub("\(what) the store \(url.redacted): \(Self.oneLine(PQerrorMessage(connection))); check that PostgreSQL runs there and can be reached",
+                                           also: Self.password(of: connection)))
     }
 
     private func statementError(_ result: OpaquePointer) -> FleetError {
         let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
         let reason = Self.oneLine(PQresultErrorMessage(result))
         if PQstatus(connection) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P") {
-            return FleetError(.unreachable, url.scrub("lost the connection to the store \(url.redacted): \(reason)"))
+            return FleetError(.unreachable, url.scrub("lost the connection to the store \(url.redacted): \(reason)", also: Self.password(of: connection)))
         }
         if state == "57014" || state == "55P03" {
-            return FleetError(.timeout, url.scrub("the store \(url.redacted) did not finish a statement in time (\(reason)); is another node holding a lock, or the server overloaded?"))
+            return FleetError(.timeout, url.scrub("the store \(url.redacted) did not finish a statement in time (\(reason)); is another node holding a lock, or the server overloaded?", also: Self.password(of: connection)))
         }
-        return FleetError(.queryFailed, url.scrub("the store \(url.redacted) refused a statement: \(reason) (SQLSTATE \(state)); check the database user's privileges"))
+        return FleetError(.queryFailed, url.scrub("the store \(url.redacted) refused a statement: \(reason) (SQLSTATE \(state)); check the database user's privileges", also: Self.password(of: connection)))
+    }
+
+    /// The password libpq used or would use, wherever it took it from (the connection string,
+    /// `PGPASSWORD`, `.pgpass`, a service file): never shown either.
+    static func password(of connection: OpaquePointer) -> [String] {
+        PQpass(connection).map { [String(cString: $0)] } ?? []
     }
 
     /// libpq's multi-line messages as one line.

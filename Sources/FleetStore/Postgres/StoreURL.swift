@@ -1,95 +1,63 @@
-/// `--store postgresql://user:password@host:port/db?sslmode=…` (or `ACME_STORE`): what libpq is
-/// given, and the text every message shows instead, with the password replaced by `***`.
+import Base
+
+/// `--store` (or `ACME_STORE`): a libpq connection string, `postgresql://user:password@host:port/db?sslmode=…`
+/// or `host=… dbname=… user=… password='…'`, as given to libpq, and the text every message shows
+/// instead. That text is rebuilt from what libpq itself parses (`ConnectionString`), never cut out
+/// of the input: every option libpq treats as a password is `***`, in whichever spelling it came.
 public struct StoreURL: Sendable, CustomStringConvertible {
-    /// The URL as given; only libpq sees it.
+    /// The connection string as given; only libpq sees it.
     let text: String
-    /// The URL with every password (userinfo and a `password=` parameter) as `***`.
+    /// The connection string rebuilt from libpq's parse, every password-type option as `***`.
     public let redacted: String
-    /// The password's spellings (raw and percent-decoded), scrubbed from libpq's messages too.
+    /// Every password libpq would use from the text (and `PGPASSWORD`): scrubbed from libpq's
+    /// own messages too.
     let secrets: [String]
 
     public init(_ text: String) throws {
-        guard text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") else {
-            throw FleetError(.invalidURL, "the store \"\(Self.scrubbed(text))\" is not a postgresql:// URL; give --store postgresql://USER@HOST[:PORT]/DATABASE (or set ACME_STORE)")
+        guard !text.isEmpty, text.utf8.count <= 4096, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+            throw FleetError(.invalidURL, "the store's connection string is empty, longer than 4 KiB or holds control characters; give it as postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
-        guard text.utf8.count <= 4096, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
-            throw FleetError(.invalidURL, "the store URL is longer than 4 KiB or holds control characters; give --store postgresql://USER@HOST[:PORT]/DATABASE")
+        // libpq reads a text without "=" that is not a URI as a database name: not a store.
+        guard let parsed = ConnectionString(text), parsed.form != .keyValue || text.contains("=") else {
+            throw FleetError(.invalidURL, "the store's connection string\(Self.kind(of: text)) is not one libpq can read (nothing of it is shown: it may hold a password); give postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with any '@', '/', ':', '?', '#' or '%' in the user name or password percent-encoded, or key=value settings")
         }
+        try Self.check(parsed)
         self.text = text
-        var secrets: [String] = []
-        let schemeEnd = text.firstRange(of: "://")!.upperBound
-        let authorityEnd = text[schemeEnd...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
-        var redacted = String(text[..<schemeEnd])
-        let authority = text[schemeEnd..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") {
-            let userinfo = authority[..<at]
-            if let colon = userinfo.firstIndex(of: ":") {
-                secrets.append(String(userinfo[userinfo.index(after: colon)...]))
-                redacted += userinfo[..<colon] + ":***"
-            } else {
-                redacted += userinfo
-            }
-            redacted += authority[at...]
-        } else {
-            redacted += authority
-        }
-        var rest = String(text[authorityEnd...])
-        if let query = rest.firstIndex(of: "?") {
-            let parameters = rest[rest.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
-                guard parameter.lowercased().hasPrefix("password=") else { return String(parameter) }
-                secrets.append(String(parameter.dropFirst("password=".count)))
-                return "password=***"
-            }
-            rest = rest[...query] + parameters.joined(separator: "&")
-        }
-        redacted += rest
-        self.redacted = redacted
-        self.secrets = secrets.filter { !$0.isEmpty }.flatMap { [$0, Self.percentDecoded($0)] }
+        self.redacted = parsed.redacted
+        let environment = LocalSystem.environment("PGPASSWORD").map { [$0] } ?? []
+        self.secrets = (parsed.secrets + environment).filter { !$0.isEmpty }
     }
 
     public var description: String { redacted }
 
-    /// `message` with every spelling of the password replaced by `***`.
-    func scrub(_ message: String) -> String {
+    /// What libpq accepts but cannot be meant: a host or URI path holding '@' or a port that is
+    /// not a number is a password whose '@', '/' or ':' was not percent-encoded, split by libpq
+    /// into host, port and database (and shown as such, unredacted, in its messages).
+    private static func check(_ parsed: ConnectionString) throws {
+        let ports = parsed.value("port")?.split(separator: ",", omittingEmptySubsequences: false) ?? []
+        let numeric = ports.allSatisfy { $0.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
+        let at = ["host", "hostaddr", "dbname"].contains { parsed.value($0)?.contains("@") == true }
+        guard numeric, !at else {
+            throw FleetError(.invalidURL, "the store's connection string has \(numeric ? "a host or database name holding '@'" : "a port that is not a number") (nothing of it is shown: it may hold a password); percent-encode '@', '/' and ':' in the user name and password (%40, %2F, %3A)")
+        }
+    }
+
+    /// `message` with every password libpq could use (and `extra`, such as the one libpq
+    /// took from `PGPASSWORD` or `.pgpass`) replaced by `***`.
+    func scrub(_ message: String, also extra: [String] = []) -> String {
         var message = message
-        for secret in secrets.sorted(by: { $0.count > $1.count }) where !secret.isEmpty {
+        for secret in (secrets + extra).sorted(by: { $0.count > $1.count }) where !secret.isEmpty {
             message = message.replacingAll(secret, with: "***")
         }
         return message
     }
 
-    /// What a non-URL may be shown as: key=value conninfo strings may hold `password=…`.
-    static func scrubbed(_ text: String) -> String {
-        var text = text
-        // Any scheme's `user:password@` (a mysql:// URL given by mistake holds a password too).
-        if let slashes = text.firstIndex(of: "/"), slashes > text.startIndex, text[text.index(before: slashes)] == ":",
-           text[slashes...].hasPrefix("//") {
-            let start = text.index(slashes, offsetBy: 2)
-            let authorityEnd = text[start...].firstIndex(where: { "/?#".contains($0) }) ?? text.endIndex
-            if let at = text[start..<authorityEnd].lastIndex(of: "@"), let colon = text[start..<at].firstIndex(of: ":") {
-                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
-            }
-        }
-        let words = text.split(separator: " ", omittingEmptySubsequences: false).map { word in
-            word.lowercased().hasPrefix("password=") ? "password=***" : String(word)
-        }
-        let shown = words.joined(separator: " ")
-        return shown.count > 100 ? String(shown.prefix(100)) + "…" : shown
-    }
-
-    static func percentDecoded(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%"), iterator.count >= 2,
-               let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    /// " (a mysql:// URL)" for a URL of another scheme, else "": the scheme is the one part of an
+    /// unreadable string shown, and only when it is a plain word.
+    static func kind(of text: String) -> String {
+        guard let end = text.firstRange(of: "://")?.lowerBound, text.distance(from: text.startIndex, to: end) <= 16,
+              text[..<end].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+") }), end > text.startIndex else { return "" }
+        return " (a \(text[..<end]):// URL)"
     }
 }
 
