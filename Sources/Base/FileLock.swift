@@ -48,5 +48,14 @@ public final class FileLock: Sendable {
         }
     }
 
+    /// Replaces the lock file's content with `text` (e.g. the holder's pid, for the run that finds
+    /// the lock held and names its holder). certbot's lock file is empty: only for our own locks.
+    public func record(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard ftruncate(fd, 0) == 0, pwrite(fd, bytes, bytes.count, 0) == bytes.count else {
+            throw BaseError(.unwritable, "cannot write to the lock file \(path): \(FS.errorText())")
+        }
+    }
+
     deinit { close(fd) }
 }

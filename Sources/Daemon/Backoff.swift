@@ -27,19 +27,33 @@ public struct BackoffPolicy: Sendable {
     /// The state after one more failure at `now`.
     public func failed(_ previous: RetryState, reachedCA: Bool, error: String, now: Date,
                        random: Double = Double.random(in: 0...1)) -> RetryState {
-        var state = previous
+        var state = restored(previous, now: now)
         state.failures += 1
         state.lastError = error
-        state.caFailures = state.caFailures.filter { now.timeIntervalSince($0) < 3600 }
         if reachedCA { state.caFailures.append(now) }
+        // failures ≥ 1 here: the first retry waits `base`, never less (a negative count read
+        // from disk must not switch backoff off).
         let doublings = Double(1 << min(state.failures - 1, 30))
-        let delay = min(base * doublings, maximum) * (1 + jitter * (2 * random - 1))
+        let delay = min(max(base, 1) * doublings, maximum) * (1 + min(max(jitter, 0), 0.5) * (2 * min(max(random, 0), 1) - 1))
         var retry = now.addingTimeInterval(delay)
         // The hour's budget of failed orders is spent: wait until the oldest leaves the hour.
         if state.caFailures.count >= caFailuresPerHour, let oldest = state.caFailures.first {
             retry = max(retry, oldest.addingTimeInterval(3600))
         }
         state.retryAt = retry
+        return state
+    }
+
+    /// A retry state as read back from the status file, brought into range: the failure count
+    /// within `DaemonStatus.failureRange` (one short of its end, so that one more failure still
+    /// counts), the retry no later than the longest delay from `now`, and only the failed orders
+    /// of the last hour (one stamped in the future counts as now).
+    public func restored(_ state: RetryState, now: Date) -> RetryState {
+        var state = state
+        state.failures = state.failures.clamped(to: DaemonStatus.failureRange.lowerBound...DaemonStatus.failureRange.upperBound - 1)
+        let latest = now.addingTimeInterval(maximum * (1 + min(max(jitter, 0), 0.5)))
+        if let at = state.retryAt, !(at <= latest) { state.retryAt = latest }
+        state.caFailures = state.caFailures.map { min($0, now) }.filter { now.timeIntervalSince($0) < 3600 }.sorted()
         return state
     }
 }

@@ -110,7 +110,8 @@ public final class Daemon: @unchecked Sendable {
             do {
                 let previous = try DaemonStatus.load(settings.statusPath)
                 status.incidents = previous.incidents
-                status.retries = previous.retries
+                // A retry far ahead (or failed orders stamped in the future) must not hold a lineage back for ever.
+                status.retries = previous.retries.mapValues { settings.backoff.restored($0, now: started) }
                 status.heldBack = previous.heldBack
                 status.lastInstall = previous.lastInstall
                 status.lastVerification = previous.lastVerification
@@ -347,10 +348,10 @@ public final class Daemon: @unchecked Sendable {
     }
 
     static func duration(_ seconds: Double) -> String {
-        if seconds >= 2 * 86_400 { return "\(Int(seconds / 86_400)) days" }
-        if seconds >= 2 * 3600 { return "\(Int(seconds / 3600)) hours" }
-        if seconds >= 120 { return "\(Int(seconds / 60)) minutes" }
-        return "\(Int(seconds)) seconds"
+        if seconds >= 2 * 86_400 { return "\(Int(saturating: seconds / 86_400)) days" }
+        if seconds >= 2 * 3600 { return "\(Int(saturating: seconds / 3600)) hours" }
+        if seconds >= 120 { return "\(Int(saturating: seconds / 60)) minutes" }
+        return "\(Int(saturating: seconds)) seconds"
     }
 
     // MARK: Install and verify

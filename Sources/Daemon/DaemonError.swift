@@ -10,6 +10,8 @@ extension ErrorCode where Domain == DaemonError {
     public static var unhealthy: Self { Self("daemon.unhealthy", .validationFailed) }
     /// After an install an endpoint did not serve the new certificate (rolled back when possible).
     public static var notServed: Self { Self("daemon.notServed", .validationFailed) }
+    /// Another acme daemon runs on the same config directory.
+    public static var alreadyRunning: Self { Self("daemon.alreadyRunning", .localState) }
     /// An --env-file line that is not KEY=VALUE.
     public static var invalidEnvFile: Self { Self("daemon.invalidEnvFile", .usage) }
     /// An --env-file that is missing or cannot be read.

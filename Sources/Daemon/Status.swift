@@ -66,7 +66,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public func problems(now: Date = Date()) -> [String] {
         var problems: [String] = []
         let age = now.timeIntervalSince(updated)
-        if age > Double(3 * heartbeatSeconds + 60) {
+        if age > staleAfter {
             problems.append("the daemon (pid \(pid)) has not updated its status since \(updated.utcText); is it running?")
         }
         for incident in incidents.all { problems.append("\(incident.kind.rawValue): \(incident.message)") }
@@ -83,23 +83,26 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
 
     /// The readable text `acme status` prints.
     public func text(now: Date = Date()) -> String {
+        // Every field is escaped before it is laid out (the file may have been edited): a newline
+        // in a serial or a name must not start a line of its own.
+        func field(_ text: String?) -> String { (text ?? "-").escapedForDisplay }
         var lines = ["acme daemon pid \(pid), started \(started.utcText), status written \(updated.utcText)"]
         if let nextWake { lines.append("next wake-up: \(nextWake.utcText)") }
         for lineage in lineages {
             let expiry = lineage.notAfter.map { "expires \($0.utcText)" } ?? "no certificate"
-            let next = lineage.nextActionAt.map { "\(lineage.nextAction) at \($0.utcText)" } ?? lineage.nextAction
-            var line = "\(lineage.name): \(expiry); next: \(next)"
-            if lineage.failures > 0 { line += "; \(lineage.failures) failed attempt(s), last: \(lineage.lastError ?? "?")" }
-            lines.append(line.escapedForDisplay)
+            let next = field(lineage.nextAction) + (lineage.nextActionAt.map { " at \($0.utcText)" } ?? "")
+            var line = "\(field(lineage.name)): \(expiry); next: \(next)"
+            if lineage.failures > 0 { line += "; \(lineage.failures) failed attempt(s), last: \(field(lineage.lastError ?? "?"))" }
+            lines.append(line)
         }
         if let install = lastInstall {
-            lines.append("last install: \(install.at.utcText) serial \(install.serial ?? "-") from \(install.origin ?? "-")"
+            lines.append("last install: \(install.at.utcText) serial \(field(install.serial)) from \(field(install.origin))"
                          + (install.rolledBack ? " (rolled back)" : ""))
         }
         if let verification = lastVerification {
             lines.append("last verification: \(verification.at.utcText) \(verification.ok ? "ok" : "FAILED")")
             for endpoint in verification.endpoints {
-                lines.append("  \(endpoint.endpoint): \(endpoint.ok ? "ok" : "FAILED"), \(endpoint.detail)".escapedForDisplay)
+                lines.append("  \(field(endpoint.endpoint)): \(endpoint.ok ? "ok" : "FAILED"), \(field(endpoint.detail))")
             }
         }
         let problems = problems(now: now)
@@ -144,11 +147,16 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        let status: DaemonStatus
         do {
-            return try decoder.decode(DaemonStatus.self, from: Data(text.utf8))
+            status = try decoder.decode(DaemonStatus.self, from: Data(text.utf8))
         } catch {
             throw DaemonError(.noStatus, "\(path) is not a status file acme daemon wrote; delete it and restart the daemon")
         }
+        if let problem = status.outOfRange {
+            throw DaemonError(.noStatus, "\(path) holds a value out of range, \(problem); delete it and restart the daemon")
+        }
+        return status
     }
 
     public func save(_ path: String) throws {

@@ -17,8 +17,12 @@ struct DirectoryCache {
     var path: String { file.path }
 
     init(configDirectory: String) {
-        file = StateFile(path: LocalSystem.absolutePath(configDirectory) + "/.acme-servers.json")
+        file = StateFile(path: LocalSystem.absolutePath(configDirectory) + "/.acme-servers.json") { entry, check in
+            check.require("fetched", date: entry.fetched)
+        }
     }
+
+    var note: String? { file.note }
 
     /// nil when unknown or stale: the directory must be fetched.
     func offersRenewalInfo(_ server: String, now: Date) -> Bool? {

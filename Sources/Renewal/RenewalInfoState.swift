@@ -26,8 +26,15 @@ public struct RenewalInfoState: Sendable {
     static let defaultRecheck: Double = 6 * 3600
 
     public init(configDirectory: String) {
-        file = StateFile(path: LocalSystem.absolutePath(configDirectory) + "/.acme-ari.json")
+        file = StateFile(path: LocalSystem.absolutePath(configDirectory) + "/.acme-ari.json") { entry, check in
+            for (name, date) in [("start", entry.start), ("end", entry.end), ("chosen", entry.chosen), ("nextCheck", entry.nextCheck)] {
+                check.require(name, date: date)
+            }
+        }
     }
+
+    /// Why the file was started afresh (a value out of range); nil when it was read as it was.
+    public var note: String? { file.note }
 
     /// The stored entry for this lineage's current certificate, if any.
     public func entry(lineage: String, serial: String) -> Entry? {

@@ -72,14 +72,16 @@ public struct LineageReport: Sendable {
     public var isFailure: Bool { if case .failed = outcome { true } else { false } }
 
     /// The report line `acme renew` prints (failures on stderr).
+    /// One report line; every field escaped before layout (a reason quotes the CA or a hook).
     public var line: String {
-        switch outcome {
-        case .notDue(let until, let basis): "\(name): not due until \(until.utcText) (\(basis.description))"
+        let name = name.escapedForDisplay
+        return switch outcome {
+        case .notDue(let until, let basis): "\(name): not due until \(until.utcText) (\(basis.description.escapedForDisplay))"
         case .renewed(let notAfter, let version, let basis):
-            "\(name): renewed (\(basis.description)); version \(version), expires \(notAfter.utcText)"
+            "\(name): renewed (\(basis.description.escapedForDisplay)); version \(version), expires \(notAfter.utcText)"
         case .dryRun(let notAfter): "\(name): dry run succeeded (the test certificate expires \(notAfter.utcText); nothing saved)"
-        case .held(_, let reason): "\(name): due, \(reason)"
-        case .failed(let reason): "\(name): failed: \(reason)"
+        case .held(_, let reason): "\(name): due, \(reason.escapedForDisplay)"
+        case .failed(let reason): "\(name): failed: \(reason.escapedForDisplay)"
         }
     }
 }
@@ -135,6 +137,7 @@ public struct Renewer: Sendable {
         // nothing but their report line.
         let current = now()
         var directories = DirectoryCache(configDirectory: configDirectory)
+        summary.notes += [ari.note, directories.note].compactMap { $0 }
         var due: [(Candidate, DueBasis)] = []
         var danePlans: [String: DANEPlan] = [:]
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun

@@ -4,13 +4,16 @@ import FoundationEssentials
 
 /// A small JSON map kept beside the lineages (`<config-dir>/.acme-*.json`): read once,
 /// written back atomically only if an entry changed. A missing or unreadable file is an
-/// empty map: it holds only what can be asked again.
+/// empty map: it holds only what can be asked again. So is a file with a value out of range
+/// (`check`): `note` says so, and the file is rewritten at the next save, so it is said once.
 struct StateFile<Entry: Codable & Equatable & Sendable>: Sendable {
     let path: String
     private(set) var entries: [String: Entry]
     private var changed = false
+    /// Why the file's entries were dropped (a value out of range), for the run's notes.
+    private(set) var note: String?
 
-    init(path: String) {
+    init(path: String, check: (Entry, inout RangeCheck) -> Void = { _, _ in }) {
         self.path = path
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
@@ -20,6 +23,15 @@ struct StateFile<Entry: Codable & Equatable & Sendable>: Sendable {
             entries = decoded
         } else {
             entries = [:]
+        }
+        var range = RangeCheck()
+        for key in entries.keys.sorted() {
+            check(entries[key]!, &range)
+            if let problem = range.problem {
+                note = "\(path) holds a value out of range (\(key.excerpt()): \(problem)); it is started afresh"
+                (entries, changed) = ([:], true)
+                break
+            }
         }
     }
 

@@ -39,13 +39,14 @@ struct AccountCommand: AsyncParsableCommand {
             try await ExitStatus.run {
                 let account: AccountStatus
                 if let store = fleet.settings { account = try await common.fleetAccount(store).show() } else { account = try await common.accounts().show() }
+                // Every field escaped before layout: the values come from the CA and our JSON files.
                 common.output.result("""
-                id:       \(account.stored.id)
-                url:      \(account.url)
-                status:   \(account.status)
-                contact:  \(account.contact.joined(separator: ", "))
+                id:       \(account.stored.id.escapedForDisplay)
+                url:      \(account.url.escapedForDisplay)
+                status:   \(account.status.escapedForDisplay)
+                contact:  \(account.contact.joined(separator: ", ").escapedForDisplay)
                 key:      \(account.keyType)
-                created:  \(account.stored.creationDate.utcText) on \(account.stored.creationHost)
+                created:  \(account.stored.creationDate.utcText) on \(account.stored.creationHost.escapedForDisplay)
                 """)
             }
         }

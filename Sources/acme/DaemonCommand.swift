@@ -48,6 +48,9 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await ExitStatus.run {
+            // One daemon per config directory, refused before anything starts (ports, store listener).
+            let lock = try DaemonLock(configDirectory: common.configDirectory)
+            defer { withExtendedLifetime(lock) {} }
             let log = EventLog(format: EventLog.Format(rawValue: logFormat) ?? .text)
             var options = RenewOptions(toolVersion: acmeVersion)
             (options.caBundle, options.useDirectoryHooks) = (common.caBundlePath, !noDirectoryHooks)

@@ -63,7 +63,7 @@ struct Revoke: AsyncParsableCommand {
                                             keyPath: keyPath.map(LocalSystem.absolutePath), reason: reason, configDirectory: common.configDirectory,
                                             server: common.chosenServer, defaultServer: common.directoryURL, caBundle: common.caBundlePath)
             let revoked = try await Revoker(makeClient: common.printing.clientFactory, progress: { output.step($0) }).revoke(request)
-            output.result("revoked serial \(revoked.serialHex) (\(revoked.dnsNames.joined(separator: ", "))), reason \(reason.name)")
+            output.result("revoked serial \(revoked.serialHex) (\(revoked.dnsNames.joined(separator: ", ").escapedForDisplay)), reason \(reason.name)")
         }
     }
 }

@@ -198,4 +198,21 @@ struct ImportExportTests {
         let full = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/full") }
         #expect(full?.code == .exportTargetExists)
     }
+
+    @Test("a lineage head whose version number is out of range (its CHECK dropped) is left out and named, not synced")
+    func versionOutOfRange() throws {
+        let server = try PostgresServer()
+        let url = try server.createDatabase("fleet")
+        let base = try Layouts.temporaryDirectory("hostile-version")
+        try Layouts.make(base + "/le", lineages: 1, versions: 1)
+        _ = try LayoutImport.run(configDirectory: base + "/le", storeURL: url, keyFile: nil)
+        try server.psql("""
+            ALTER TABLE acme_lineages DROP CONSTRAINT acme_lineages_current_version_check;
+            ALTER TABLE acme_versions DROP CONSTRAINT acme_versions_version_check;
+            UPDATE acme_versions SET version = 2147483647; UPDATE acme_lineages SET current_version = 2147483647
+            """, database: "fleet")
+        let found = try FleetStore.open(url: url, keyFile: nil).lineageHeads()
+        #expect(found.heads.isEmpty && found.refused.count == 1, "\(found)")
+        #expect(found.refused.first?.contains("has version 2147483647, outside 1…999999") == true, "\(found.refused)")
+    }
 }

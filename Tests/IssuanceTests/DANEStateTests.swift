@@ -89,6 +89,9 @@ struct DANEStateTests {
         (#"{"version": 1, "entries": [{"role": "boss", "record": {"usage": 3, "selector": 1, "matching": 1, "data": "aa"}, "publishedAt": []}]}"#, "not the JSON acme writes"),
         (#"{"version": 1, "entries": [{"role": "retiring", "record": {"usage": 3, "selector": 1, "matching": 1, "data": "\#(String(repeating: "a", count: 64))"}, "publishedAt": []}]}"#, "without its removal time"),
         (#"{"version": 1, "entries": [{"role": "current", "record": {"usage": 3, "selector": 1, "matching": 1, "data": "\#(String(repeating: "a", count: 64))"}, "publishedAt": ["bad..name"]}]}"#, "not a DNS name"),
+        // Numbers out of range: a removal time past year 9999 (the rollover's wait would trap), a date before 1970.
+        (#"{"version": 1, "entries": [{"role": "retiring", "record": {"usage": 3, "selector": 1, "matching": 1, "data": "\#(String(repeating: "a", count: 64))"}, "publishedAt": [], "removeAfter": 1e300}]}"#, "removeAfter 1e+300 s since 1970"),
+        (#"{"version": 1, "entries": [{"role": "current", "record": {"usage": 3, "selector": 1, "matching": 1, "data": "\#(String(repeating: "a", count: 64))"}, "publishedAt": [], "visibleSince": -9e18}]}"#, "visibleSince -9e+18 s since 1970"),
     ])
     func damaged(text: String, reason: String) {
         do {

@@ -222,7 +222,7 @@ public final class FleetResponder: @unchecked Sendable {
                 refused += 1
                 continue
             }
-            wanted[Key(kind: row.kind, token: row.token)] = Entry(keyAuthorization: row.keyAuthorization, expires: now + row.millisecondsLeft, local: false)
+            wanted[Key(kind: row.kind, token: row.token)] = Entry(keyAuthorization: row.keyAuthorization, expires: now.adding(saturating: row.millisecondsLeft), local: false)
         }
         if refused != lastRefused, refused > 0 { log("fleet responder: ignored \(refused) challenge rows in the store \(storeName) that acme did not write (token or key authorization not base64url)") }
         lastRefused = refused

@@ -28,7 +28,7 @@ public enum StoreRenewalInfoCache {
         })
     }
 
-    static func seconds(_ date: Date) -> Int { Int(date.timeIntervalSince1970.rounded(.down)) }
+    static func seconds(_ date: Date) -> Int { Int(saturating: date.timeIntervalSince1970.rounded(.down)) }
 
     /// Runs `body` on a fresh connection, on a thread of its own.
     static func onStoreThread<T: Sendable>(_ settings: StoreSettings, _ body: @escaping @Sendable (FleetStore) throws -> T) async throws -> T {

@@ -40,6 +40,9 @@ extension FleetStore {
                     throw FleetError(.corruptRow, "a row of acme_lineages in the store \(url.redacted) lacks a column; restore the database from a backup")
                 }
                 try LayoutExport.checkName(name, what: "lineage name", self)
+                guard (1...999_999).contains(version) else {
+                    throw FleetError(.corruptRow, "lineage \(name) in the store \(url.redacted) has version \(version), outside 1…999999; restore the database from a backup")
+                }
                 try LayoutExport.checkSize(cert, limit: LayoutExport.maxFieldSize, what: "the certificate of lineage \(name)", self)
                 heads.append(StoredLineageHead(name: name, version: version, cert: cert))
             } catch {

@@ -206,7 +206,7 @@ public struct DANERollover: Sendable {
     }
 
     static func duration(_ seconds: Double) -> String {
-        let total = max(Int(seconds.rounded(.up)), 0)
+        let total = max(Int(saturating: seconds.rounded(.up)), 0)
         if total < 60 { return "\(total) s" }
         if total < 3600 { return "\((total + 59) / 60) min" }
         return "\(total / 3600) h \((total % 3600 + 59) / 60) min"

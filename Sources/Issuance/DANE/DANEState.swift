@@ -81,6 +81,10 @@ public struct DANEState: Codable, Equatable, Sendable {
                 throw damaged("an owner name that is not a DNS name")
             }
             if entry.role == .retiring, entry.removeAfter == nil { throw damaged("a retiring record without its removal time") }
+            var range = RangeCheck()
+            range.require("visibleSince", date: entry.visibleSince)
+            range.require("removeAfter", date: entry.removeAfter)
+            if let problem = range.problem { throw damaged("a value out of range, \(problem)") }
         }
         for role in [Role.current, .next] where state.entries.filter({ $0.role == role }).count > 1 {
             throw damaged("more than one \(role.rawValue) record")
