@@ -5,10 +5,13 @@ extension StringProtocol {
     public var trimmed: Substring { trimmed(of: " \t\r") }
 
     /// Without leading and trailing characters from `characters`.
+    /// Compared by Unicode scalar: Swift makes "\r\n" one Character, so a Character-wise test
+    /// would keep a lone "\n" of `" \t\r\n"`, and the "\r\n" of a line given `" \r"`.
     public func trimmed(of characters: String) -> Substring {
-        let s = Substring(self)
-        let start = s.firstIndex { !characters.contains($0) } ?? s.endIndex
-        let end = s.lastIndex { !characters.contains($0) }.map { s.index(after: $0) } ?? start
+        let s = Substring(self), set = Set(characters.unicodeScalars)
+        let trim = { (c: Character) in c.unicodeScalars.allSatisfy(set.contains) }
+        let start = s.firstIndex { !trim($0) } ?? s.endIndex
+        let end = s.lastIndex { !trim($0) }.map { s.index(after: $0) } ?? start
         return s[start..<Swift.max(start, end)]
     }
 }
