@@ -8,6 +8,9 @@ public struct RetryState: Codable, Sendable, Equatable {
     public var retryAt: Date?
     public var caFailures: [Date] = []
     public var lastError: String?
+    /// The expiry of the certificate whose renewal failed. A live certificate with another expiry
+    /// was renewed elsewhere (another node, `acme renew`, certbot): the failure's cause is gone.
+    public var notAfter: Date?
 
     public init() {}
 }

@@ -176,8 +176,37 @@ public final class Daemon: @unchecked Sendable {
 
     // MARK: Renewal
 
-    /// One pass over the lineages that are not backing off; true when one was renewed.
+    /// One pass over the lineages that are not backing off; true when one was renewed. In fleet
+    /// mode a lineage skipped for its backoff may have been given the fleet's new version by that
+    /// pass's sync: it is looked at again at once, so its failure and old expiry do not linger.
     func renewRound() async -> Bool {
+        _ = replacedWhileBackingOff()
+        let renewed = await renewPass()
+        guard settings.store != nil, !replacedWhileBackingOff().isEmpty else { return renewed }
+        let again = await renewPass()
+        return renewed || again
+    }
+
+    /// Lineages backing off after a failure whose live certificate is no longer the one that
+    /// failed to renew (renewed elsewhere: another node, `acme renew`, certbot): their backoff
+    /// ends now, so the next pass looks at them (and clears `renewal-failing` when they are fine).
+    func replacedWhileBackingOff() -> [String] {
+        let current = now()
+        let lineages = LineageStore(configDirectory: settings.configDirectory)
+        var replaced: [String] = []
+        for (name, retry) in status.retries {
+            guard let failedAt = retry.notAfter, let at = retry.retryAt, at > current else { continue }
+            // Unreadable or gone: the pass reports it; nothing to compare here.
+            guard let path = try? lineages.existingLineage(named: name).certPath,
+                  let live = try? CertificateSummary(pem: FS.read(path)), live.notAfter != failedAt else { continue }
+            status.retries[name]?.retryAt = nil
+            replaced.append(name)
+            log.log("note", "a new certificate (expires \(live.notAfter.utcText)) replaced the one whose renewal failed; looking at it now", lineage: name)
+        }
+        return replaced.sorted()
+    }
+
+    func renewPass() async -> Bool {
         let current = now()
         // Fleet mode with the store down: wait for the backoff (or a notification from the
         // listener, whose connection came back) before looking again.
@@ -270,8 +299,9 @@ public final class Daemon: @unchecked Sendable {
                 break
             case .failed(let reason):
                 let reachedCA = report.category == .caRefused || report.category == .validationFailed
-                let retry = settings.backoff.failed(status.retries[report.name] ?? RetryState(), reachedCA: reachedCA,
+                var retry = settings.backoff.failed(status.retries[report.name] ?? RetryState(), reachedCA: reachedCA,
                                                     error: reason, now: current)
+                retry.notAfter = report.certificate?.notAfter ?? entry.notAfter
                 status.retries[report.name] = retry
                 (entry.failures, entry.lastError) = (retry.failures, reason)
                 (entry.nextAction, entry.nextActionAt) = ("retry", retry.retryAt)
@@ -453,6 +483,10 @@ public final class Daemon: @unchecked Sendable {
         }
         if settings.provision != nil { wake = min(wake, nextProvisionCheck) }
         if settings.store != nil { wake = min(wake, nextStoreLook) }
+        // A lineage backing off is looked at every --interval: renewed elsewhere, its failure is over.
+        if status.retries.values.contains(where: { ($0.retryAt ?? current) > current }) {
+            wake = min(wake, current.addingTimeInterval(Double(settings.interval.components.seconds)))
+        }
         return max(wake, current)
     }
 

@@ -207,7 +207,7 @@ struct FleetResponderTests {
         }
     }
 
-    @Test("with no responder connected, awaitPublished says so at once and lets the order go on")
+    @Test("with no responder connected, awaitPublished waits for one within its bound (they reconnect after a store restart), then says so and lets the order go on")
     func noResponder() async throws {
         let server = try PostgresServer()
         let url = try server.createDatabase("fleet")
@@ -217,7 +217,7 @@ struct FleetResponderTests {
         try await solver.present(identifier: "mail.example.test", token: token, keyAuthorization: keyAuthorization)
         let start = Date()
         try await solver.awaitPublished()
-        #expect(Date().timeIntervalSince(start) < 4)  // at once, not after the 5-s mirror bound
+        #expect(Date().timeIntervalSince(start) < 30)  // bounded: the 5-s mirror wait, not forever
         #expect(warnings.lines.contains { $0.contains("no node is answering challenges from the store") }, "\(warnings.lines)")
     }
 

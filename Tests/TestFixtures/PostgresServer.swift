@@ -48,10 +48,10 @@ public final class PostgresServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops the server (fast mode: sessions are ended) and keeps its data, for a test of an
-    /// outage; `resume()` starts it again on the same port.
-    public func pause() throws {
-        let stopped = try runAsOwner("\(Self.binaries)/pg_ctl", ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"])
+    /// Stops the server (fast mode: sessions are ended; `immediate`: killed without a shutdown,
+    /// as a crash) and keeps its data, for a test of an outage; `resume()` starts it again on the same port.
+    public func pause(immediate: Bool = false) throws {
+        let stopped = try runAsOwner("\(Self.binaries)/pg_ctl", ["stop", "-D", dataDirectory, "-m", immediate ? "immediate" : "fast", "-w", "-t", "30"])
         guard stopped.status == 0 else { throw FixtureFailure("pg_ctl stop failed (\(stopped.status)): \(stopped.output.suffix(400))") }
     }
 

@@ -20,15 +20,17 @@ import Synchronization
 /// unreachable: each mirrored challenge is dropped when its own lifetime ends.
 ///
 /// Store down: the responders keep serving what they have; one line is logged when the store
-/// is lost and one when it is back; reconnection backs off from 1 s to `Settings.maxBackoffMilliseconds`.
+/// is lost and one when it is back; reconnection backs off from 1 s to `Settings.maxBackoffMilliseconds` (4 s).
 public final class FleetResponder: @unchecked Sendable {
     public struct Settings: Sendable {
         /// The most live challenges mirrored (a CA validates a handful per order).
         public var maxChallenges = 1000
         /// The fallback reload interval, for a notification lost with a broken connection.
         public var refreshMilliseconds = 5_000
-        /// The longest wait between two reconnection attempts.
-        public var maxBackoffMilliseconds = 30_000
+        /// The longest wait between two reconnection attempts: shorter than the presenting node's
+        /// wait for the mirrors (`StoreChallengeSolver.mirrorWait`), so a responder is back before a
+        /// node that reached the restarted store asks the CA (at 30 s, the CA's requests met a 404).
+        public var maxBackoffMilliseconds = 4_000
         public init() {}
     }
 

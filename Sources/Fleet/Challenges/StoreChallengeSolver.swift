@@ -125,8 +125,9 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     /// Before the CA is told to validate: waits until every node's responder (every
     /// `acme respond` session of the store) has mirrored the challenges, at most `mirrorWait`,
     /// polling every 20 ms. A CA that validates at once would otherwise reach a node a few
-    /// milliseconds behind. Never fails the order: past the bound, or with no responder
-    /// connected, it says so and lets the CA try.
+    /// milliseconds behind. With no responder connected it waits for one as well (they reconnect
+    /// within 4 s of a restarted store). Never fails the order: past the bound it says so and
+    /// lets the CA try.
     public func awaitPublished() async throws {
         guard let since = presentedAt.withLock({ $0 }) else { return }
         let (open, wait) = (self.open, Self.mirrorWait)
@@ -136,7 +137,9 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
                 let deadline = ContinuousClock.now + wait
                 while true {
                     let state = try MirrorMark.responders(store, since: since)
-                    if state.behind == 0 || ContinuousClock.now >= deadline { return state }
+                    // No responder connected (the store was just restarted and they are reconnecting):
+                    // wait for one too, rather than send the CA to nodes that would answer 404.
+                    if (state.all > 0 && state.behind == 0) || ContinuousClock.now >= deadline { return state }
                     usleep(20_000)
                 }
             }

@@ -5,7 +5,8 @@ import Glibc
 /// LISTEN on `acme_lineages` on a connection of its own, confined to one native thread that
 /// blocks in `nextNotification` with a bounded wait; each notification (its payload: the
 /// lineage name) is handed to `notified`. A lost connection is reconnected with backoff
-/// (1 s doubling to 60 s); the daemon's periodic re-check covers what is missed meanwhile, and
+/// (1 s doubling to 4 s, so a restarted store is noticed, and `store-unreachable` resolved,
+/// within seconds, not a minute); the daemon's periodic re-check covers what is missed meanwhile, and
 /// `notified` is called once after each reconnection so that nothing published in the gap waits
 /// for it.
 public final class StoreListener: @unchecked Sendable {
@@ -55,7 +56,7 @@ public final class StoreListener: @unchecked Sendable {
                     usleep(200_000)
                     remaining -= 0.2
                 }
-                delay = min(delay * 2, 60)
+                delay = min(delay * 2, 4)
             }
         }
     }
