@@ -33,6 +33,7 @@ extension DaemonStatus {
         for (name, retry) in retries.sorted(by: { $0.key < $1.key }) {
             check.require("retries \(name.excerpt()) failures", retry.failures, in: Self.failureRange)
             check.require("retries \(name.excerpt()) retryAt", date: retry.retryAt)
+            check.require("retries \(name.excerpt()) notAfter", date: retry.notAfter)
             check.require("retries \(name.excerpt()) caFailures", count: retry.caFailures, atMost: Self.caFailureLimit)
             for date in retry.caFailures { check.require("retries \(name.excerpt()) caFailures", date: date) }
         }
