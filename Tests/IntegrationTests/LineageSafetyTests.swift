@@ -126,4 +126,27 @@ struct LineageSafetyTests {
         #expect(try String(contentsOfFile: live, encoding: .utf8) != working)
         #expect(!exists(dir + "/archive/\(name)/.acme-held-fullchain.pem"))
     }
+
+    @Test("a held certificate (a CA clock seconds ahead) is installed without another order once this host's clock accepts it")
+    func heldBecomesValid() throws {
+        let double = try ACMEDouble()
+        let dir = try TestSupport.temporaryDirectory("clock-ahead") + "/le"
+        let name = "ahead.example.test"
+        #expect(try issue(double, dir, name).status == 0)
+        let live = dir + "/live/\(name)/cert.pem"
+        let working = try String(contentsOfFile: live, encoding: .utf8)
+        // 30 s ahead: far enough that a loaded machine still checks before it passes.
+        try double.setControl(["clock_offset_days": 30.0 / 86400])
+        let ordered = Date()
+        let forced = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", dir])
+        #expect(forced.status == 1 && forced.stderr.contains("not valid before"), "\(forced.output)")
+        #expect(try String(contentsOfFile: live, encoding: .utf8) == working)
+        let orders = try double.requests(to: "/order").count
+        Thread.sleep(until: ordered.addingTimeInterval(31))  // the held certificate's notBefore has passed
+        let later = try run(TestSupport.acmeBinary, ["renew", "--renew-within", "3650", "--no-random-sleep", "--config-dir", dir])
+        #expect(later.status == 0 && later.stderr.contains("installing it instead of ordering another"), "\(later.output)")
+        #expect(try double.requests(to: "/order").count == orders, "the held certificate was ordered again instead of installed")
+        #expect(try String(contentsOfFile: live, encoding: .utf8) != working)
+        #expect(!exists(dir + "/archive/\(name)/.acme-held-fullchain.pem"))
+    }
 }
