@@ -11,6 +11,16 @@ struct LineageSafetyTests {
                                          "--agree-tos", "--config-dir", dir] + extra)
     }
 
+    /// A double, a config directory with one lineage issued, its live cert.pem and that certificate.
+    func issuedLineage(_ label: String, _ name: String) throws -> (ACMEDouble, String, String, String) {
+        let double = try ACMEDouble()
+        let dir = try TestSupport.temporaryDirectory(label) + "/le"
+        let issued = try issue(double, dir, name)
+        #expect(issued.status == 0, "\(issued.output)")
+        let live = dir + "/live/\(name)/cert.pem"
+        return (double, dir, live, try String(contentsOfFile: live, encoding: .utf8))
+    }
+
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
     func names(_ dir: String, _ sub: String) -> [String] {
@@ -95,12 +105,8 @@ struct LineageSafetyTests {
 
     @Test("a certificate a year off is held: the working one stays, one line says by how much, exit 1; renew does not order again")
     func clockCheck() throws {
-        let double = try ACMEDouble()
-        let dir = try TestSupport.temporaryDirectory("clock") + "/le"
         let name = "clock.example.test"
-        #expect(try issue(double, dir, name).status == 0)
-        let live = dir + "/live/\(name)/cert.pem"
-        let working = try String(contentsOfFile: live, encoding: .utf8)
+        let (double, dir, live, working) = try issuedLineage("clock", name)
 
         try double.setControl(["clock_offset_days": -365])
         let forced = try run(TestSupport.acmeBinary, ["renew", "--force-renewal", "--no-random-sleep", "--config-dir", dir])
@@ -129,12 +135,8 @@ struct LineageSafetyTests {
 
     @Test("a held certificate (a CA clock seconds ahead) is installed without another order once this host's clock accepts it")
     func heldBecomesValid() throws {
-        let double = try ACMEDouble()
-        let dir = try TestSupport.temporaryDirectory("clock-ahead") + "/le"
         let name = "ahead.example.test"
-        #expect(try issue(double, dir, name).status == 0)
-        let live = dir + "/live/\(name)/cert.pem"
-        let working = try String(contentsOfFile: live, encoding: .utf8)
+        let (double, dir, live, working) = try issuedLineage("clock-ahead", name)
         // 30 s ahead: far enough that a loaded machine still checks before it passes.
         try double.setControl(["clock_offset_days": 30.0 / 86400])
         let ordered = Date()
