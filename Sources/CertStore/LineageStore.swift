@@ -75,6 +75,7 @@ public struct LineageStore: Sendable {
     private func taken(_ name: String) -> Bool {
         let lineage = Lineage(name: name, configDirectory: configDirectory)
         return FS.exists(lineage.renewalConfigPath) || FS.exists(lineage.livePath) || FS.exists(lineage.archivePath)
+            || FS.exists(creationMarker(lineage))
     }
 
     public func lineage(named name: String) throws -> Lineage? {
@@ -120,6 +121,10 @@ public struct LineageStore: Sendable {
         }
     }
 
+    /// Creates the lineage so that a run that fails or dies half-way leaves either nothing or a
+    /// complete lineage: `archive/.<name>.acme-creating` (holding the renewal conf to write) is
+    /// written first, then version 1, the live links and the conf; the marker goes last. A
+    /// failure undoes what was made; a crash is finished or undone by `finishInterruptedCreations`.
     public func create(name: String, files: LineageFiles, renewalParams: [(key: String, value: String)],
                        webrootMap: [(domain: String, path: String)] = [], version: String) throws -> Lineage {
         try validatePathComponent(name, what: "certificate name")
@@ -130,14 +135,89 @@ public struct LineageStore: Sendable {
         }
         let liveReadme = configDirectory + "/live/README"
         if !FS.exists(liveReadme) { try FS.writeAtomically(liveReadme, Self.readme(prefix: "[cert name]/"), mode: 0o644) }
-        try FS.makeDirectories(lineage.archivePath, mode: 0o755)
-        try writeArchive(lineage, files: files, version: 1)
-        try pointLive(lineage, at: 1)
         let config = RenewalConfig(version: version, archiveDir: lineage.archivePath, cert: lineage.certPath,
                                    privkey: lineage.privkeyPath, chain: lineage.chainPath, fullchain: lineage.fullchainPath,
                                    renewalParams: renewalParams, webrootMap: webrootMap)
-        try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: 0o644)
+        try FS.writeAtomically(creationMarker(lineage), config.serialized(), mode: 0o600)
+        do {
+            try FS.makeDirectories(lineage.archivePath, mode: 0o755)
+            try writeArchive(lineage, files: files, version: 1)
+            try pointLive(lineage, at: 1)
+            try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: 0o644)
+        } catch {
+            // A key without a renewal conf would never be renewed, and the next run would fork <name>-0001.
+            do { try abandonCreation(lineage) } catch {
+                throw StoreError(.unwritable, "could not create lineage \(name) (\(error)), nor remove what was made; the next run under \(configDirectory) finishes or removes it")
+            }
+            throw error
+        }
+        try FS.remove(creationMarker(lineage))
+        FS.syncDirectory(configDirectory + "/archive")
         return lineage
+    }
+
+    /// `archive/.<name>.acme-creating`: present while a run creates the lineage; it holds the
+    /// renewal conf that run was about to write. Outside `archive/<name>/`, so that it is there
+    /// before anything of the lineage is (certbot ignores it: it looks at renewal/*.conf).
+    func creationMarker(_ lineage: Lineage) -> String { "\(configDirectory)/archive/.\(lineage.name).acme-creating" }
+
+    /// Puts right what a first issuance that died half-way left (its marker is still there):
+    /// finished when version 1 is complete and its key matches its certificate (live links, then
+    /// the renewal conf the marker holds), removed otherwise, so that the name is not forked.
+    /// Lineages whose conf exists only lose a stale marker. The caller holds the lock.
+    public func finishInterruptedCreations(pairMatches: (String, String) -> Bool) throws -> [String] {
+        let archive = configDirectory + "/archive"
+        var actions: [String] = []
+        for file in try FS.listIfPresent(archive) where file.hasPrefix(".") {
+            if file.contains(".acme-creating.tmp-") {
+                try FS.remove(archive + "/" + file)
+                continue
+            }
+            guard file.hasSuffix(".acme-creating") else { continue }
+            let name = String(file.dropFirst().dropLast(".acme-creating".count))
+            guard (try? validatePathComponent(name, what: "certificate name")) != nil else { continue }  // not one of ours
+            do {
+                if let action = try finishCreation(Lineage(name: name, configDirectory: configDirectory), pairMatches: pairMatches) {
+                    actions.append(action)
+                }
+            } catch {
+                actions.append("cannot put right the interrupted first issuance of \(name): \(error)")
+            }
+        }
+        return actions
+    }
+
+    private func finishCreation(_ lineage: Lineage, pairMatches: (String, String) -> Bool) throws -> String? {
+        var action: String?
+        if !FS.exists(lineage.renewalConfigPath) {
+            try requireRealDirectories(lineage)
+            let text = try FS.read(creationMarker(lineage), limit: 64 << 10)
+            // Unreadable files of version 1 make it incomplete: what was left is removed.
+            let complete = isComplete(lineage, version: 1)
+                && (try? FS.read("\(lineage.archivePath)/privkey1.pem")).flatMap { key in
+                    (try? FS.read("\(lineage.archivePath)/cert1.pem")).map { pairMatches(key, $0) } } == true
+            // A marker that is not a conf (hand-edited, cut short) cannot be finished either.
+            if complete, (try? RenewalConfig.parse(text)) != nil {
+                try pointLive(lineage, at: 1)
+                try FS.writeAtomically(lineage.renewalConfigPath, text, mode: 0o644)
+                action = "finished lineage \(lineage.name), whose first issuance was interrupted"
+            } else {
+                try abandonCreation(lineage)
+                return "removed what an interrupted first issuance of \(lineage.name) left (no complete certificate)"
+            }
+        }
+        try FS.remove(creationMarker(lineage))
+        return action
+    }
+
+    /// Removes a lineage being created (live links, staging, archive), then its marker.
+    private func abandonCreation(_ lineage: Lineage) throws {
+        try requireRealDirectories(lineage)
+        try removeLinkDirectory(stagingPath(lineage))
+        try removeLinkDirectory(lineage.livePath)
+        try FS.removeManagedDirectory(lineage.archivePath)
+        try FS.remove(creationMarker(lineage))
+        FS.syncDirectory(configDirectory + "/archive")
     }
 
     /// Writes version N+1 under `archive/`, makes it live in one step, then updates the renewal conf.
@@ -155,6 +235,38 @@ public struct LineageStore: Sendable {
         try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
         _ = try prune(lineage, versions: allArchiveVersions(lineage), current: next, keep: 5)
         endChange(lineage)
+    }
+
+    /// Where a new certificate waits that was not made live because this host's clock says it is
+    /// not valid (`archive/<name>/.acme-held-{privkey,fullchain}.pem`; certbot ignores them).
+    public func heldPaths(_ lineage: Lineage) -> (privkey: String, fullchain: String) {
+        (lineage.archivePath + "/.acme-held-privkey.pem", lineage.archivePath + "/.acme-held-fullchain.pem")
+    }
+
+    /// Keeps a new certificate aside instead of making it live; the key first, so the
+    /// fullchain's presence means both are there. Replaces an older held one.
+    public func hold(_ lineage: Lineage, privkey: String, fullchain: String) throws {
+        try requireRealDirectories(lineage)
+        let paths = heldPaths(lineage)
+        try FS.remove(paths.fullchain)
+        try FS.writeAtomically(paths.privkey, privkey, mode: 0o600)
+        try FS.writeAtomically(paths.fullchain, fullchain, mode: 0o644)
+    }
+
+    /// The held certificate and key, or nil when there is none (or it cannot be read: then it is
+    /// as if none were held, and a renewal orders a new one).
+    public func held(_ lineage: Lineage) -> (privkey: String, fullchain: String)? {
+        let paths = heldPaths(lineage)
+        guard FS.exists(paths.fullchain), let chain = try? FS.read(paths.fullchain, limit: 1 << 20),
+              let key = try? FS.read(paths.privkey, limit: 1 << 20) else { return nil }
+        return (key, chain)
+    }
+
+    /// Forgets the held certificate (a newer version was made live).
+    public func dropHeld(_ lineage: Lineage) throws {
+        let paths = heldPaths(lineage)
+        try FS.remove(paths.fullchain)
+        try FS.remove(paths.privkey)
     }
 
     /// The version the live `cert.pem` points at.

@@ -19,6 +19,8 @@ extension ErrorCode where Domain == StoreError {
     public static var notFound: Self { Self("store.notFound", .localState) }
     /// A file, link or directory cannot be created, swapped or removed.
     public static var unwritable: Self { Self("store.unwritable", .localState) }
+    /// The file system of a directory acme must write to is (nearly) full.
+    public static var noRoom: Self { Self("store.noRoom", .localState) }
     /// A stored account's files are unreadable or corrupt.
     public static var corruptAccount: Self { Self("store.corruptAccount", .localState) }
 }

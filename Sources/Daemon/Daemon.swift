@@ -307,7 +307,8 @@ public final class Daemon: @unchecked Sendable {
                 (entry.nextAction, entry.nextActionAt) = ("retry", retry.retryAt)
                 log.log("renewal-failed", "\(reason); attempt \(retry.failures), next at \(retry.retryAt?.utcText ?? "-")",
                         lineage: report.name, level: "error")
-                if retry.failures >= settings.alertAfter {
+                // Clocks that disagree do not mend by retrying: alert at once.
+                if retry.failures >= settings.alertAfter || report.codeName == IssuanceError.Code.clockDisagreement.name {
                     raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
                                    message: "\(report.name): \(retry.failures) renewals failed in a row; the last: \(reason)"))
                 }

@@ -41,6 +41,9 @@ extension ErrorCode where Domain == IssuanceError {
     public static var daneHookFailed: Self { Self("issuance.daneHookFailed", .localState) }
     /// A certificate file or key given for revocation does not fit.
     public static var invalidRevocationInput: Self { Self("issuance.invalidRevocationInput", .usage) }
+    /// A new certificate is not valid by this host's clock (the CA's clock or ours is off); the
+    /// working one stays and the new one is held (`LineageStore.hold`).
+    public static var clockDisagreement: Self { Self("issuance.clockDisagreement", .caRefused) }
     /// The CA returned a certificate that does not match our key.
     public static var certificateMismatch: Self { Self("issuance.certificateMismatch", .caRefused) }
 }

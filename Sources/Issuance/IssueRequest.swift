@@ -83,6 +83,10 @@ public struct IssueRequest: Sendable {
     /// method's own. Set by the command when a fleet store is configured; not saved for renewal.
     public var solverOverride: SolverOverride?
 
+    /// Directories besides the config directory that the run writes to (provision's TLS
+    /// directory), with the setting they come from: checked for room before an order is placed.
+    public var writableDirectories: [(path: String, setting: String)] = []
+
     /// The CA to ask.
     public var caServer: CAServer { CAServer(directoryURL: server, caBundle: caBundle) }
 

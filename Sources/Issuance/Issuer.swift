@@ -22,6 +22,8 @@ public struct Issuer: Sendable {
         }
         try request.challenge.validate()
         let lineages = LineageStore(configDirectory: request.configDirectory)
+        // A first issuance that died half-way is finished or removed, never forked as <name>-0001.
+        for action in try lineages.finishInterruptedCreations(pairMatches: Self.keyMatchesCertificate) { progress(action) }
 
         // An existing lineage: the one named, else the one with exactly these names.
         let existing = try findLineage(lineages, request: request)
@@ -33,6 +35,14 @@ public struct Issuer: Sendable {
             }
         }
 
+        if let existing, !request.dryRun, let promoted = try promoteHeld(request, existing: existing, lineages: lineages) {
+            return promoted
+        }
+        if !request.dryRun {
+            // A full or read-only disk must not cost the CA an order (and the account its limits).
+            try DiskRoom.require(request.configDirectory, setting: "config directory")
+            for (path, setting) in request.writableDirectories { try DiskRoom.require(path, setting: setting) }
+        }
         await request.beforeContactingCA?()
         let accounts = AccountService(configDirectory: request.configDirectory, client: client,
                                       server: request.server, progress: progress)
@@ -63,6 +73,12 @@ public struct Issuer: Sendable {
         }
         let params = RenewalParams(request, accountID: accountID)
         let encoded = params.encoded()
+        let clock = ClockDisagreement.check(notBefore: leaf.notBefore, notAfter: leaf.notAfter, now: Date())
+        if let clock, let (lineage, live) = existing, ClockDisagreement.check(notBefore: live.notBefore, notAfter: live.notAfter, now: clock.now) == nil {
+            // Never replace a working certificate with one this host rejects; no new order while it is held (Renewer).
+            try lineages.hold(lineage, privkey: files.privkey, fullchain: files.fullchain)
+            throw IssuanceError(.clockDisagreement, "\(lineage.name): \(clock); the current certificate stays (valid until \(live.notAfter.utcText)), the new one is held in \(lineages.heldPaths(lineage).fullchain) and no other is ordered while the current one is valid: set this host's clock right (the held one is installed once it is valid), or renew by force once the CA's clock is right")
+        }
         if let (lineage, _) = existing {
             // Finish or undo what an interrupted run left before adding a version on top of it.
             if lineages.needsRepair(lineage) {
@@ -75,6 +91,10 @@ public struct Issuer: Sendable {
             if !request.reuseKey, try Self.isPreparedNextKey(key, of: lineage, pinned: request.pinnedKey) { try NextKey.consumed(lineage) }
             let version = try lineages.currentVersion(of: lineage)
             progress("saved to \(lineage.livePath)/ (version \(version))")
+            if lineages.held(lineage) != nil {
+                do { try lineages.dropHeld(lineage) } catch { progress("cannot remove the held certificate: \(error)") }
+            }
+            if let clock { throw IssuanceError(.clockDisagreement, "\(lineage.name): \(clock); saved as version \(version) since the previous certificate was not valid either: check this host's clock") }
             return IssueResult(outcome: .renewed(version: version), lineageName: lineage.name, livePath: lineage.livePath,
                                notAfter: leaf.notAfter, names: names)
         }
@@ -82,8 +102,24 @@ public struct Issuer: Sendable {
         let lineage = try lineages.create(name: name, files: files, renewalParams: encoded.params, webrootMap: encoded.webrootMap,
                                           version: request.toolVersion)
         progress("saved to \(lineage.livePath)/")
+        if let clock { throw IssuanceError(.clockDisagreement, "\(lineage.name): \(clock); saved to \(lineage.livePath)/ as there was no certificate to keep: check this host's clock") }
         return IssueResult(outcome: .issued, lineageName: lineage.name, livePath: lineage.livePath,
                            notAfter: leaf.notAfter, names: names)
+    }
+
+    /// A certificate held because this host's clock rejected it (`save`), for the request's names
+    /// (and its pinned key, with DANE), that the clock now accepts: made live instead of ordering.
+    private func promoteHeld(_ request: IssueRequest, existing: (Lineage, Certificate), lineages: LineageStore) throws -> IssueResult? {
+        let lineage = existing.0
+        guard let held = lineages.held(lineage) else { return nil }
+        // Held files that cannot be used are as if none were held: the run orders anew (and replaces them).
+        guard let key = try? PrivateKey(pem: held.privkey), let files = try? Self.lineageFiles(chainPEM: held.fullchain, key: key),
+              let leaf = try? Certificate(pem: files.cert), Set(leaf.dnsNames.map { $0.lowercased() }) == Set(request.names),
+              ClockDisagreement.check(notBefore: leaf.notBefore, notAfter: leaf.notAfter, now: Date()) == nil else { return nil }
+        if let pinned = request.pinnedKey, try pinned.publicKeyDER() != key.publicKeyDER() { return nil }
+        progress("the certificate held because the clocks disagreed is valid now: installing it instead of ordering another")
+        let account = try lineages.renewalConfig(of: lineage)[param: "account"] ?? ""
+        return try save(request, files: files, key: key, leaf: leaf, existing: existing, lineages: lineages, accountID: account)
     }
 
     /// The profile to ask for: a preferred one only if the directory lists it, a required one or fail.

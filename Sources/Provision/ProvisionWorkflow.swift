@@ -32,6 +32,7 @@ public struct ProvisionWorkflow: Sendable {
             progress("no usable certificate for \(settings.fqdn); issuing one")
             var request = template
             request.names = try DomainName.normalize(all: [settings.fqdn])
+            request.writableDirectories.append((settings.tlsDir, "TLS directory"))
             if let rsa = issuePairRSAKeyType {
                 _ = try await workflow.runPair(request, rsaKeyType: rsa)
             } else {

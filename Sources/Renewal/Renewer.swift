@@ -54,6 +54,8 @@ public struct LineageReport: Sendable {
     public var recheck: Date?
     /// A failure's kind: whether the CA was reached (its limits count) or not.
     public var category: ErrorCategory?
+    /// A failure's error code (`issuance.clockDisagreement`, …), when it had one.
+    public var codeName: String?
     /// The certificate the decision was about (nil when the lineage could not be read).
     public var certificate: CertificateSummary?
     /// When the lineage's DANE rollover next has something to do by itself (remove an old
@@ -144,6 +146,7 @@ public struct Renewer: Sendable {
         let policy = options.dryRun ? DuePolicy(force: true) : options.policy
         var offline: [String: (reason: String, count: Int)] = [:]
         var notDue: [String: Candidate] = [:]
+        summary.notes += try store.finishInterruptedCreations(pairMatches: Issuer.keyMatchesCertificate)
         for lineage in try selectedLineages(store, options) {
             let candidate: Candidate
             do {
@@ -185,6 +188,10 @@ public struct Renewer: Sendable {
                 decision = (current, change)
             }
             if options.daneStepsOnly.contains(lineage.name) { decision.date = max(decision.date, current.addingTimeInterval(1)) }
+            if decision.date <= current, !policy.force, let report = Self.heldByClock(candidate, store: store, now: current) {
+                summary.reports.append(report)  // not ordered again: the same clocks would give the same certificate
+                continue
+            }
             // DANE: the rollover's steps, and whether a due renewal may go ahead (Docs/DANE.md).
             let dane = options.dryRun ? DANEStep.off : await daneStep(candidate, due: decision.date <= current, reuseKey: options.reuseKey, keepRetiring: options.keepRetiringDANERecords, now: current)
             if case .failed(let report) = dane {
@@ -377,9 +384,28 @@ public struct Renewer: Sendable {
                 return LineageReport(name: name, outcome: .failed("the issuer did not renew the existing lineage"))
             }
         } catch {
-            return LineageReport(name: name, outcome: .failed("\(error)"), category: (error as? any CodedError)?.category,
-                                 certificate: candidate.certificate)
+            var report = LineageReport(name: name, outcome: .failed("\(error)"), category: (error as? any CodedError)?.category,
+                                       certificate: candidate.certificate)
+            report.codeName = (error as? any CodedError)?.codeName
+            return report
         }
+    }
+
+    /// A due lineage whose last renewal was held because this host's clock rejected the new
+    /// certificate (`Issuer`), while the current one is still valid: a failure that does not
+    /// contact the CA. Nil when nothing is held, the held one is valid now (the renewal
+    /// installs it) or the current one is not valid any more (a new order is worth it).
+    static func heldByClock(_ candidate: Candidate, store: LineageStore, now: Date) -> LineageReport? {
+        let live = candidate.certificate
+        guard let held = store.held(candidate.lineage), live.notBefore <= now, now < live.notAfter,
+              // A held certificate that cannot be read is as if none were held: the renewal orders anew.
+              let leaf = try? CertificateSummary(pem: held.fullchain),
+              let clock = ClockDisagreement.check(notBefore: leaf.notBefore, notAfter: leaf.notAfter, now: now) else { return nil }
+        var report = LineageReport(name: candidate.lineage.name, outcome: .failed(
+            "\(clock); the certificate held in \(store.heldPaths(candidate.lineage).fullchain) is not installed and no other is ordered while the current one is valid (until \(live.notAfter.utcText)): set this host's clock right, or renew by force once the CA's clock is right"),
+            category: .caRefused, certificate: live)
+        report.codeName = IssuanceError.Code.clockDisagreement.name
+        return report
     }
 
 }

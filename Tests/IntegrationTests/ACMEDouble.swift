@@ -24,7 +24,8 @@ final class ACMEDouble: @unchecked Sendable {
 
     /// The daemon tests' knobs, beside the window: certificates that live `lifetimeSeconds`, an
     /// ARI window at fractions of each certificate's own lifetime, a CA that drops every
-    /// connection (`offline`), a finalize that takes `finalizeDelay` seconds.
+    /// connection (`offline`), a finalize that takes `finalizeDelay` seconds, a clock off by
+    /// `clock_offset_days` for the certificates' dates.
     func setControl(_ values: [String: Any]) throws {
         var control: [String: Any] = ["start_days": 10, "end_days": 11, "retry_after": 3600]
         for (key, value) in values { control[key] = value }
@@ -262,9 +263,10 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(c.get("finalize_delay", 0))
             life = datetime.timedelta(seconds=c["lifetime_seconds"]) if "lifetime_seconds" in c else datetime.timedelta(days=PROFILES[orders[n]["profile"]])
             serial = x509.random_serial_number()
+            skew = datetime.timedelta(days=c.get("clock_offset_days", 0))  # a CA whose clock is off
             leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, orders[n]["names"][0])]))
                     .issuer_name(ca_name).public_key(csr.public_key()).serial_number(serial)
-                    .not_valid_before(now() - datetime.timedelta(seconds=1)).not_valid_after(now() + life)
+                    .not_valid_before(now() + skew - datetime.timedelta(seconds=1)).not_valid_after(now() + skew + life)
                     .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in orders[n]["names"]]), critical=False)
                     .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
                     .sign(ca_key, hashes.SHA256()))
