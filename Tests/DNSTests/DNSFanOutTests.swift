@@ -32,7 +32,7 @@ struct DNSFanOutTests {
 
     @Test("1,000 name servers in one NS answer, the first ten with five addresses: ten servers of two addresses asked, the rest named in one line")
     func thousandNameServers() throws {
-        // Glue for every name (one address; five for the first ten): about 60 KB, over TCP.
+        // Glue for every name (one address; five for the first ten): some 40 KB, so over TCP.
         let glue = Self.names.enumerated().flatMap { index, name in
             (1...(index < 10 ? 5 : 1)).map { HostileDNSServer.Record.a(name, "192.0.2.\($0)") }
         }

@@ -7,16 +7,19 @@ import Synchronization
 /// truncated over UDP, so the client asks again over TCP (as from a real server). It counts the
 /// questions it gets, so a test can say how many servers a client asked.
 public final class HostileDNSServer: @unchecked Sendable {
-    /// One record: owner, type and record data (names in it uncompressed).
+    /// One record: owner, type and record data; `target`, when set, is the record data: a name
+    /// (NS), compressed like the owner against the question's name, so that 1,000 NS records
+    /// and their glue fit in one 64 KiB TCP message.
     public struct Record: Sendable {
         public var name: String
         public var type: UInt16
         public var data: [UInt8]
+        public var target: String?
 
-        public init(name: String, type: UInt16, data: [UInt8]) {
-            (self.name, self.type, self.data) = (name, type, data)
+        public init(name: String, type: UInt16, data: [UInt8], target: String? = nil) {
+            (self.name, self.type, self.data, self.target) = (name, type, data, target)
         }
-        public static func ns(_ owner: String, _ target: String) -> Record { Record(name: owner, type: 2, data: wire(target)) }
+        public static func ns(_ owner: String, _ target: String) -> Record { Record(name: owner, type: 2, data: [], target: target) }
         public static func a(_ owner: String, _ address: String) -> Record {
             Record(name: owner, type: 1, data: address.split(separator: ".").compactMap { UInt8($0) })
         }
@@ -151,10 +154,19 @@ public final class HostileDNSServer: @unchecked Sendable {
         let counts = [1, answers.count, authority.count, additional.count]
         for (slot, count) in counts.enumerated() { out[4 + 2 * slot] = UInt8(count >> 8 & 0xFF); out[5 + 2 * slot] = UInt8(count & 0xFF) }
         for record in answers + authority + additional {
-            out += Self.wire(record.name) + [UInt8(record.type >> 8), UInt8(record.type & 0xFF), 0, 1, 0, 0, 0, 60]
-            out += [UInt8(record.data.count >> 8), UInt8(record.data.count & 0xFF)] + record.data
+            let data = record.target.map { Self.compressed($0, question: name) } ?? record.data
+            out += Self.compressed(record.name, question: name) + [UInt8(record.type >> 8), UInt8(record.type & 0xFF), 0, 1, 0, 0, 0, 60]
+            out += [UInt8(data.count >> 8), UInt8(data.count & 0xFF)] + data
         }
-        return out
+        // Larger than a TCP message can say: the test asked for too much; nothing is sent.
+        return out.count <= 65535 ? out : nil
+    }
+
+    /// `name` with the question's name (at offset 12) as a pointer where it ends with it.
+    static func compressed(_ name: String, question: String) -> [UInt8] {
+        if name == question { return [0xC0, 12] }
+        guard name.hasSuffix("." + question) else { return wire(name) }
+        return wire(String(name.dropLast(question.count + 1))).dropLast() + [0xC0, 12]
     }
 
     /// A name in wire form, uncompressed.
