@@ -11,17 +11,9 @@ struct DNSFanOutTests {
     static let zone = "h.test"
     static let names = (1...1000).map { "n\($0).\(zone)" }
 
-    /// SOA for the zone (NXDOMAIN with the zone's SOA below it), the thousand NS records with
-    /// `glue`, and `others` for every other question.
-    static func server(glue: [HostileDNSServer.Record], others: HostileDNSServer.Reply = .silence) throws -> HostileDNSServer {
-        try HostileDNSServer { name, type in
-            switch (name, type) {
-            case (zone, RRType.soa): .answer([.soa(zone)])
-            case (_, RRType.soa) where name.hasSuffix("." + zone): .answer([], authority: [.soa(zone)], rcode: 3)
-            case (zone, RRType.ns): .answer(names.map { .ns(zone, $0) }, additional: glue)
-            default: others
-            }
-        }
+    /// The zone's server: SOA, the thousand NS records with `glue`, silence for everything else.
+    static func server(glue: [HostileDNSServer.Record]) throws -> HostileDNSServer {
+        try HostileDNSServer.zone(zone, names: names, glue: glue)
     }
 
     /// Each query of the finder may wait 5 s; the operation has `deadline` in all.

@@ -12,14 +12,7 @@ struct HostileDNSTests {
         let zone = "example.test"
         let names = (1...1000).map { "n\($0).\(zone)" }
         // SOA and NS answers; every name server's glue is this server, which never answers for TLSA.
-        let server = try HostileDNSServer { asked, type in
-            switch (asked, type) {
-            case (zone, 6): .answer([.soa(zone)])
-            case (_, 6): .answer([], authority: [.soa(zone)], rcode: 3)
-            case (zone, 2): .answer(names.map { .ns(zone, $0) }, additional: names.map { .a($0, "127.0.0.1") })
-            default: .silence
-            }
-        }
+        let server = try HostileDNSServer.zone(zone, names: names, glue: names.map { .a($0, "127.0.0.1") })
         defer { server.stop() }
         let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/le/renewal/\(name).conf"))
         try conf.seekToEnd()

@@ -38,14 +38,7 @@ struct TLSACheckFanOutTests {
         let zone = "h.test"
         let names = (1...1000).map { "n\($0).\(zone)" }
         // Every name server's glue is this server itself, which never answers a TLSA question.
-        let server = try HostileDNSServer { name, type in
-            switch (name, type) {
-            case (zone, 6): .answer([.soa(zone)])
-            case (_, 6): .answer([], authority: [.soa(zone)], rcode: 3)
-            case (zone, 2): .answer(names.map { .ns(zone, $0) }, additional: names.map { .a($0, "127.0.0.1") })
-            default: .silence
-            }
-        }
+        let server = try HostileDNSServer.zone(zone, names: names, glue: names.map { .a($0, "127.0.0.1") })
         defer { server.stop() }
         let dir = try Self.lineage(resolver: server.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -174,3 +174,19 @@ public final class HostileDNSServer: @unchecked Sendable {
         name.split(separator: ".").flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
     }
 }
+
+extension HostileDNSServer {
+    /// A zone's server: its SOA (for names below it NXDOMAIN with the SOA in the authority
+    /// section), an NS answer naming `names` with `glue` as additional records, and silence for
+    /// every other question (addresses, TLSA, TXT).
+    public static func zone(_ zone: String, names: [String], glue: [Record]) throws -> HostileDNSServer {
+        try HostileDNSServer { asked, type in
+            switch (asked, type) {
+            case (zone, 6): .answer([.soa(zone)])
+            case (_, 6) where asked.hasSuffix("." + zone): .answer([], authority: [.soa(zone)], rcode: 3)
+            case (zone, 2): .answer(names.map { .ns(zone, $0) }, additional: glue)
+            default: .silence
+            }
+        }
+    }
+}
