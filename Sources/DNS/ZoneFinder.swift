@@ -93,7 +93,11 @@ public struct ZoneFinder: Sendable {
                 addresses += reply.answers.filter { $0.name == name }.compactMap(reply.address(of:))
             }
         }
-        if addresses.isEmpty, !deadline.passed { addresses = Self.systemAddresses(name) }
+        if addresses.isEmpty {
+            // getaddrinfo cannot be cut short: asked only while time is left.
+            guard !deadline.passed else { throw deadline.passedError(server) }
+            addresses = Self.systemAddresses(name)
+        }
         guard !addresses.isEmpty else {
             throw DNSError(.badAnswer, "cannot find an address for \(name.escapedExcerpt), a name server of \(zone), at \(server) or through the system resolver")
         }
