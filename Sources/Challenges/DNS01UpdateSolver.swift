@@ -59,9 +59,13 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         let records = state.withLock { $0.records }
         guard !records.isEmpty else { return }
         var checks: [(server: TXTLookup, records: [(name: String, value: String)])] = []
+        // One deadline for finding the servers of every zone of the order (DNSFanOut).
+        let deadline = DNSDeadline()
         for zone in Set(records.map(\.zone)).sorted() {
             let inZone = records.filter { $0.zone == zone }.map { (name: $0.name, value: $0.value) }
-            for (name, addresses) in try await onOwnThread(throwing: { [updater] in try updater.nameservers(of: zone) }) {
+            let found = try await onOwnThread(throwing: { [updater] in try updater.nameservers(of: zone, deadline: deadline) })
+            if let leftOut = found.leftOut { progress(leftOut) }
+            for (name, addresses) in found.servers {
                 for address in addresses {
                     // Authoritative servers are asked on the port of --dns-rfc2136 (53 unless a test says otherwise).
                     let label = "\(name) (\(DNSServer(host: address, port: updater.server.port)))"

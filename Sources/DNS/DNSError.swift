@@ -11,6 +11,8 @@ extension ErrorCode where Domain == DNSError {
     public static var keyFile: Self { Self("dns.keyFile", .localState) }
     /// The DNS server cannot be reached or does not answer in time.
     public static var unreachable: Self { Self("dns.unreachable", .network) }
+    /// A DNS operation (a zone's servers and their answers) did not finish within its one deadline.
+    public static var deadline: Self { Self("dns.deadline", .network) }
     /// The answer is malformed, not ours, unsigned or wrongly signed, or a lookup failed (SERVFAIL…).
     public static var badAnswer: Self { Self("dns.badAnswer", .network) }
     /// The server rejected the TSIG key: unknown key (BADKEY), wrong secret (BADSIG), clock (BADTIME).

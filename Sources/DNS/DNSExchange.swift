@@ -108,6 +108,8 @@ public struct DNSQuery: Sendable {
     /// AD in the query: asks a validating resolver to say whether it authenticated the answer
     /// with DNSSEC (RFC 6840 §5.7), without asking for the signatures themselves.
     public var authenticatedData = false
+    /// The deadline of the operation this query is part of: it waits at most for the time left.
+    public var deadline: DNSDeadline?
 
     public init(server: DNSServer, timeout: Duration = .seconds(3), recursionDesired: Bool) {
         self.server = server
@@ -122,7 +124,16 @@ public struct DNSQuery: Sendable {
         try writer.name(name)
         writer.u16(type)
         writer.u16(RRClass.internet)
-        let answer = try DNSMessage(parsing: DNSExchange(server: server, timeout: timeout).send(writer.bytes))
+        let wait = try deadline?.cut(timeout, asking: server) ?? timeout
+        let bytes: [UInt8]
+        do {
+            bytes = try DNSExchange(server: server, timeout: wait).send(writer.bytes)
+        } catch let error as DNSError where error.code == .unreachable {
+            // Cut short by the operation's deadline: that is what ended it.
+            if let deadline, deadline.passed { throw deadline.passedError(server) }
+            throw error
+        }
+        let answer = try DNSMessage(parsing: bytes)
         guard answer.isResponse, answer.questions.count <= 1,
               answer.questions.allSatisfy({ $0.name == DNSName.normalized(name) && $0.type == type }) else {
             throw DNSError(.badAnswer, "the DNS server \(server) answered another question than \(name.escapedExcerpt)")

@@ -21,8 +21,9 @@ public struct DNSUpdater: Sendable {
     public func zone(of name: String) throws -> String { try ZoneFinder(query: query).zone(of: name) }
 
     /// The zone's authoritative servers and their addresses (see `ZoneFinder`).
-    public func nameservers(of zone: String) throws -> [(name: String, addresses: [String])] {
-        try ZoneFinder(query: query).nameservers(of: zone)
+    /// `deadline`: the one of the operation that asks them (a DNS-01 order's propagation check).
+    public func nameservers(of zone: String, deadline: DNSDeadline = DNSDeadline()) throws -> ZoneFinder.NameServers {
+        try ZoneFinder(query: query, deadline: deadline).nameservers(of: zone)
     }
 
     /// Adds `value` to the TXT records of `name` in `zone` (RFC 2136 §2.5.1).

@@ -21,6 +21,9 @@ public struct TLSACheck: Sendable {
     /// The port the authoritative servers are asked on (53; tests run BIND elsewhere).
     public var serverPort: UInt16?
     public var timeoutSeconds = 10
+    /// The one deadline of all DNS lookups of the run (zones, name servers, their TLSA records);
+    /// at most `DNSFanOut.maxNameServers` servers of a zone and `maxAddresses` each are asked.
+    public var dnsTime = DNSFanOut.operationTime
 
     public init(configDirectory: String, certName: String) {
         self.configDirectory = configDirectory
@@ -59,21 +62,7 @@ public struct TLSACheck: Sendable {
         let owners = settings?.owners ?? DANESettings.owners(names: leaf.dnsNames, ports: [])
         if settings == nil { report.warnings.append("DANE is not on for \(lineage.name) (acme issue --dane); checking \(owners.joined(separator: ", "))") }
 
-        // Who to ask for zones and name servers: the lineage's update server, else the resolver, else the system's.
-        let finder: ZoneFinder
-        var port = serverPort ?? 53
-        switch settings?.publisher {
-        case .rfc2136(let server, _)?:
-            let address = try DNSServer(parsing: server, flag: "acme_dane_rfc2136_server")
-            finder = ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: false))
-            port = serverPort ?? address.port
-        case .hook(_, let saved?)?:
-            let address = try DNSServer(parsing: saved, flag: "acme_dane_resolver")
-            finder = ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true))
-            port = serverPort ?? address.port
-        default:
-            finder = ZoneFinder(query: DNSQuery(server: try resolver ?? DANEPublisher.systemResolver(), timeout: .seconds(5), recursionDesired: true))
-        }
+        let (finder, port) = try finder(settings, deadline: DNSDeadline(dnsTime))
 
         func label(_ record: TLSARecord, served: [TLSARecord]) -> String {
             var what: [String] = []
@@ -107,42 +96,85 @@ public struct TLSACheck: Sendable {
             }
             // What must be covered: what is served, else (unknown) the current key.
             let mustCover: [TLSARecord] = served.isEmpty ? [settings?.usage == 2 ? issuer ?? current : current] : served
-            let zone = try finder.zone(of: owner)
-            for (name, addresses) in try finder.nameservers(of: zone) {
-                for address in addresses {
-                    let server = DNSServer(host: address, port: port)
-                    let place = "\(name.escapedForDisplay) (\(server))"
-                    do {
-                        let answer = try TLSALookup(server: server, recursionDesired: false, label: place).records(owner)
-                        if answer.records.isEmpty { report.lines.append("  \(place): no TLSA records") }
-                        for record in answer.records {
-                            report.lines.append("  \(place): \(record.presentation.prefix(140))  ; \(label(record, served: served))")
-                        }
-                        for needed in mustCover where !answer.records.contains(needed) && !(settings?.usage == 2 && answer.records.contains(where: { $0 == issuer })) {
-                            report.problems.append("\(owner) at \(place): no record matches the \(served.isEmpty ? "current" : "served") key (\(needed.presentation)); DANE-validating senders cannot deliver to it")
-                        }
-                    } catch {
-                        report.problems.append("\(owner): cannot ask \(place): \(error)")
-                    }
+            let places = try authoritative(owner, finder: finder, port: port, report: &report)
+            for (place, answer) in places {
+                if answer.records.isEmpty { report.lines.append("  \(place): no TLSA records") }
+                for record in answer.records {
+                    report.lines.append("  \(place): \(record.presentation.prefix(140))  ; \(label(record, served: served))")
+                }
+                for needed in mustCover where !answer.records.contains(needed) && !(settings?.usage == 2 && answer.records.contains(where: { $0 == issuer })) {
+                    report.problems.append("\(owner) at \(place): no record matches the \(served.isEmpty ? "current" : "served") key (\(needed.presentation)); DANE-validating senders cannot deliver to it")
                 }
             }
-            if let resolver {
-                var lookup = TLSALookup(server: resolver, timeout: .seconds(5), recursionDesired: true, label: resolver.description)
-                lookup.query.authenticatedData = true
-                do {
-                    let answer = try lookup.records(owner)
-                    if answer.authenticated {
-                        report.lines.append("  resolver \(resolver): \(answer.records.count) record(s), DNSSEC-authenticated (AD)")
-                    } else {
-                        report.warnings.append("\(owner): the answer of the resolver \(resolver) is not DNSSEC-authenticated (no AD bit): sign the zone (and check that \(resolver) validates), else DANE protects nothing (Docs/DANE.md)")
-                    }
-                } catch {
-                    report.warnings.append("\(owner): cannot ask the resolver \(resolver): \(error)")
-                }
-            } else {
-                report.lines.append("  (give --resolver IP of a validating resolver to check that the answer is DNSSEC-authenticated)")
-            }
+            authenticated(owner, deadline: finder.deadline, report: &report)
         }
         return report
+    }
+
+    /// With `--resolver`: whether its answer for `owner` is DNSSEC-authenticated (the AD bit).
+    func authenticated(_ owner: String, deadline: DNSDeadline, report: inout Report) {
+        guard let resolver else {
+            report.lines.append("  (give --resolver IP of a validating resolver to check that the answer is DNSSEC-authenticated)")
+            return
+        }
+        var lookup = TLSALookup(server: resolver, timeout: .seconds(5), recursionDesired: true, label: resolver.description)
+        lookup.query.authenticatedData = true
+        lookup.query.deadline = deadline
+        do {
+            let answer = try lookup.records(owner)
+            if answer.authenticated {
+                report.lines.append("  resolver \(resolver): \(answer.records.count) record(s), DNSSEC-authenticated (AD)")
+            } else {
+                report.warnings.append("\(owner): the answer of the resolver \(resolver) is not DNSSEC-authenticated (no AD bit): sign the zone (and check that \(resolver) validates), else DANE protects nothing (Docs/DANE.md)")
+            }
+        } catch {
+            report.warnings.append("\(owner): cannot ask the resolver \(resolver): \(error)")
+        }
+    }
+
+    /// Who to ask for zones and name servers: the lineage's update server, else the resolver,
+    /// else the system's; and the port the authoritative servers are asked on.
+    func finder(_ settings: DANESettings?, deadline: DNSDeadline) throws -> (ZoneFinder, UInt16) {
+        switch settings?.publisher {
+        case .rfc2136(let server, _)?:
+            let address = try DNSServer(parsing: server, flag: "acme_dane_rfc2136_server")
+            return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: false), deadline: deadline), serverPort ?? address.port)
+        case .hook(_, let saved?)?:
+            let address = try DNSServer(parsing: saved, flag: "acme_dane_resolver")
+            return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true), deadline: deadline), serverPort ?? address.port)
+        default:
+            let address = try resolver ?? DANEPublisher.systemResolver()
+            return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true), deadline: deadline), serverPort ?? 53)
+        }
+    }
+
+    /// The TLSA answer of each address of each authoritative server of `owner`'s zone that was
+    /// asked. Bounded (`DNSFanOut`): what the bounds or the run's one deadline left out, and each
+    /// server that could not be asked, is a problem; servers and addresses past the count bounds a warning.
+    func authoritative(_ owner: String, finder: ZoneFinder, port: UInt16, report: inout Report) throws -> [(place: String, answer: TLSALookup.Answer)] {
+        let found = try finder.nameservers(of: try finder.zone(of: owner))
+        if let leftOut = found.leftOut { report.warnings.append("\(owner): \(leftOut)") }
+        var answers: [(place: String, answer: TLSALookup.Answer)] = []
+        var late: [String] = []
+        for (name, addresses) in found.servers {
+            for address in addresses {
+                let server = DNSServer(host: address, port: port)
+                let place = "\(name.escapedForDisplay) (\(server))"
+                var lookup = TLSALookup(server: server, recursionDesired: false, label: place)
+                lookup.query.deadline = finder.deadline
+                do {
+                    answers.append((place, try lookup.records(owner)))
+                } catch let error as DNSError where error.code == .deadline {
+                    late.append(place)
+                } catch {
+                    report.problems.append("\(owner): cannot ask \(place): \(error)")
+                }
+            }
+        }
+        if !late.isEmpty {
+            report.problems.append("\(owner): " + DNSFanOut.leftOut(late.count, "authoritative server address(es)", names: late,
+                                                                    why: "the DNS lookups of this check did not finish within \(finder.deadline.limitText)"))
+        }
+        return answers
     }
 }

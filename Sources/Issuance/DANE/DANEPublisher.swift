@@ -10,7 +10,8 @@ public struct DANEPublisher: Sendable {
     var lineage: String
     var progress: @Sendable (String) -> Void
     private let updater: DNSUpdater?
-    private let finder: ZoneFinder
+    /// Where zones and name servers are asked (the update server or the resolver).
+    private let query: DNSQuery
     /// The port authoritative servers are asked on: the update server's or resolver's (53 unless
     /// a test runs its servers elsewhere).
     private let port: UInt16
@@ -24,12 +25,12 @@ public struct DANEPublisher: Sendable {
             let address = try DNSServer(parsing: server, flag: "acme_dane_rfc2136_server")
             let updater = DNSUpdater(server: address, key: try TSIGKey(file: keyFile))
             self.updater = updater
-            finder = ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: false))
+            query = DNSQuery(server: address, timeout: .seconds(5), recursionDesired: false)
             port = address.port
         case .hook(_, let resolver):
             let address = try resolver.map { try DNSServer(parsing: $0, flag: "acme_dane_resolver") } ?? Self.systemResolver()
             updater = nil
-            finder = ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true))
+            query = DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true)
             port = resolver == nil ? 53 : address.port
         }
     }
@@ -44,16 +45,21 @@ public struct DANEPublisher: Sendable {
         return DNSServer(host: "127.0.0.1")
     }
 
-    func zone(of owner: String) throws -> String { try finder.zone(of: owner) }
+    func zone(of owner: String) throws -> String { try ZoneFinder(query: query).zone(of: owner) }
 
-    /// One lookup per address of each authoritative server of `zone`.
-    func servers(of zone: String) throws -> [TLSALookup] {
-        try finder.nameservers(of: zone).flatMap { name, addresses in
+    /// One lookup per address of each authoritative server of `zone` (bounded: `DNSFanOut`), all
+    /// under the check's one `deadline`; `leftOut` names the servers and addresses not asked.
+    func servers(of zone: String, deadline: DNSDeadline) throws -> (lookups: [TLSALookup], leftOut: String?) {
+        let found = try ZoneFinder(query: query, deadline: deadline).nameservers(of: zone)
+        let lookups = found.servers.flatMap { name, addresses in
             addresses.map { address in
                 let server = DNSServer(host: address, port: port)
-                return TLSALookup(server: server, recursionDesired: false, label: "\(name) (\(server))")
+                var lookup = TLSALookup(server: server, recursionDesired: false, label: "\(name) (\(server))")
+                lookup.query.deadline = deadline
+                return lookup
             }
         }
+        return (lookups, found.leftOut)
     }
 
     enum Action: String { case add = "tlsa-add", remove = "tlsa-remove" }

@@ -191,17 +191,27 @@ public struct DANERollover: Sendable {
     private func invisible(_ record: TLSARecord, publisher: DANEPublisher, zone: (String) throws -> String) throws -> [String] {
         var servers: [String: [TLSALookup]] = [:]
         var missing: [String] = []
+        // One deadline for the whole check; servers it left unasked are not visible, named in one entry.
+        let deadline = DNSDeadline()
+        var late: [String] = []
         for owner in settings.owners {
             let ownerZone = try zone(owner)
-            if servers[ownerZone] == nil { servers[ownerZone] = try publisher.servers(of: ownerZone) }
+            if servers[ownerZone] == nil {
+                let found = try publisher.servers(of: ownerZone, deadline: deadline)
+                if let leftOut = found.leftOut { progress("\(lineage.name): \(leftOut)") }
+                servers[ownerZone] = found.lookups
+            }
             for lookup in servers[ownerZone] ?? [] {
                 do {
                     if try !lookup.records(owner).records.contains(record) { missing.append("\(lookup.label) (\(owner) lacks it)") }
+                } catch let error as DNSError where error.code == .deadline {
+                    late.append(lookup.label)
                 } catch {
                     missing.append("\(lookup.label) (\(error))")
                 }
             }
         }
+        if !late.isEmpty { missing.append(DNSFanOut.leftOut(late.count, "server(s)", names: late, why: "the DNS deadline of \(deadline.limitText) passed")) }
         return missing
     }
 
