@@ -15,9 +15,20 @@ public struct Account: Sendable {
         public var contact: [String]?
         public var orders: String?
         public var termsOfServiceAgreed: Bool?
+        enum CodingKeys: String, CodingKey { case status, contact, orders, termsOfServiceAgreed }
     }
     public var url: String
     public var body: Body
+}
+
+extension Account.Body {
+    /// Every field is informational: one of an unexpected type is ignored (RFC 8555 §7.1).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(status: c.lenient(String.self, forKey: .status), contact: c.lenient([String].self, forKey: .contact),
+                  orders: c.lenient(String.self, forKey: .orders),
+                  termsOfServiceAgreed: c.lenient(Bool.self, forKey: .termsOfServiceAgreed))
+    }
 }
 
 /// Order object (RFC 8555 §7.1.3) plus its URL.
@@ -36,6 +47,20 @@ public struct Order: Sendable, Decodable {
     enum CodingKeys: String, CodingKey {
         case status, expires, identifiers, authorizations, finalize, certificate, error, profile
     }
+
+    /// What the flow needs (status, authorizations, finalize) is required; the rest is read when
+    /// it has the expected type, and an identifier of an unknown shape is dropped.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        status = try c.decode(String.self, forKey: .status)
+        authorizations = try c.decode([String].self, forKey: .authorizations)
+        finalize = try c.decode(String.self, forKey: .finalize)
+        identifiers = c.readable([Identifier].self, forKey: .identifiers)
+        expires = c.lenient(String.self, forKey: .expires)
+        certificate = c.lenient(String.self, forKey: .certificate)
+        error = c.lenient(Problem.self, forKey: .error)
+        profile = c.lenient(String.self, forKey: .profile)
+    }
 }
 
 /// Challenge object (RFC 8555 §7.1.5, §8).
@@ -46,6 +71,20 @@ public struct Challenge: Sendable, Decodable {
     public var token: String?
     public var validated: String?
     public var error: Problem?
+
+    enum CodingKeys: String, CodingKey { case type, url, status, token, validated, error }
+
+    /// `type`, `url` and `status` are required of every challenge (RFC 8555 §8); the rest depends
+    /// on the type, so a field of another JSON type (a future challenge's object `token`) is ignored.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(String.self, forKey: .type)
+        url = try c.decode(String.self, forKey: .url)
+        status = try c.decode(String.self, forKey: .status)
+        token = c.lenient(String.self, forKey: .token)
+        validated = c.lenient(String.self, forKey: .validated)
+        error = c.lenient(Problem.self, forKey: .error)
+    }
 }
 
 /// Authorization object (RFC 8555 §7.1.4) plus its URL.
@@ -58,6 +97,17 @@ public struct Authorization: Sendable, Decodable {
     public var url: String = ""
 
     enum CodingKeys: String, CodingKey { case identifier, status, expires, challenges, wildcard }
+
+    /// A challenge we cannot read (an unknown type of another shape) is dropped, never the
+    /// authorization: the flow picks its own type among the others.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        identifier = try c.decode(Identifier.self, forKey: .identifier)
+        status = try c.decode(String.self, forKey: .status)
+        challenges = c.readable([Challenge].self, forKey: .challenges)
+        expires = c.lenient(String.self, forKey: .expires)
+        wildcard = c.lenient(Bool.self, forKey: .wildcard)
+    }
 
     /// The name as the user wrote it (`*.example.com` for a wildcard authorization).
     public var displayName: String { (wildcard ?? false) ? "*." + identifier.value : identifier.value }
