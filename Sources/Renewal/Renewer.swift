@@ -329,6 +329,10 @@ public struct Renewer: Sendable {
                 }
             }
             return entry.chosen
+        } catch let error as ACMEError where error.code == .unavailable {
+            // A CA in maintenance after the client's retries: like one that cannot be reached, its
+            // other lineages are decided by their dates without waiting for it again.
+            throw error
         } catch let error as ACMEError {
             // The CA answered but not with a window: use what we knew, else the local rules.
             progress("\(candidate.lineage.name): no renewal information from the CA (\(error)); using the local window")
