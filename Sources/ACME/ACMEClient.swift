@@ -288,8 +288,9 @@ public actor ACMEClient {
             var explanationURL: String?
         }
         let body = try decode(Body.self, response, url: url)
-        guard let start = RenewalInfo.parseDate(body.suggestedWindow.start), let end = RenewalInfo.parseDate(body.suggestedWindow.end),
-              start <= end else {
+        // Only unreadable dates are refused here; whether the window makes sense for the
+        // certificate is the caller's to judge (`RenewalInfo.problem`).
+        guard let start = RenewalInfo.parseDate(body.suggestedWindow.start), let end = RenewalInfo.parseDate(body.suggestedWindow.end) else {
             throw ACMEError(.malformedResponse, "\(url) sent an unreadable suggestedWindow")
         }
         return RenewalInfo(start: start, end: end, explanationURL: body.explanationURL, retryAfter: response.retryAfter)

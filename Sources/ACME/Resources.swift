@@ -1,3 +1,5 @@
+import Base
+
 /// An identifier of an order or authorization (RFC 8555 §7.1.3, §9.7.7).
 public struct Identifier: Sendable, Codable, Hashable {
     public var type: String
@@ -132,6 +134,33 @@ public struct RenewalInfo: Sendable, Equatable {
         self.end = end
         self.explanationURL = explanationURL
         self.retryAfter = retryAfter
+    }
+
+    /// Why this window cannot be used for a certificate valid `notBefore`…`notAfter`, or nil.
+    public func problem(notBefore: Date, notAfter: Date) -> String? {
+        Self.windowProblem(start: start, end: end, notBefore: notBefore, notAfter: notAfter)
+    }
+
+    /// The rules a suggested window must meet, whoever sent it (the CA, or a fleet's store row):
+    /// the end after the start, no date before 2015
+    /// (before any ACME CA) nor more than a year outside the certificate's life (year 9999),
+    /// and a start before the certificate expires. A refused window leaves the decision to the
+    /// lifetime rule.
+    public static func windowProblem(start: Date, end: Date, notBefore: Date, notAfter: Date) -> String? {
+        if end < start { return "its window ends (\(end.utcText)) before it starts (\(start.utcText))" }
+        if end == start { return "its window is empty (it starts and ends at \(start.utcText))" }
+        let year: Double = 366 * 86_400
+        let earliest = Date(timeIntervalSince1970: 1_420_070_400)  // 2015-01-01T00:00:00Z
+        for (label, date) in [("start", start), ("end", end)] {
+            if date < earliest { return "its window's \(label) \(date.utcText) is before 2015" }
+            if date < notBefore.addingTimeInterval(-year) || date > notAfter.addingTimeInterval(year) {
+                return "its window's \(label) \(date.utcText) is not within a year of the certificate's life"
+            }
+        }
+        if start > notAfter {
+            return "its window starts (\(start.utcText)) after the certificate expires (\(notAfter.utcText))"
+        }
+        return nil
     }
 
     /// RFC 3339 with or without fractional seconds.

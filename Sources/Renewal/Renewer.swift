@@ -313,6 +313,11 @@ public struct Renewer: Sendable {
         let client = try clients.client(candidate.server, candidate.caBundle)
         do {
             guard var info = try await client.renewalInfo(certificateID: id) else { return nil }
+            if let problem = info.problem(notBefore: candidate.certificate.notBefore, notAfter: candidate.certificate.notAfter) {
+                // Issue 21: refused, neither kept nor shared; the local rules decide and the CA is asked next run.
+                notes.append("\(name): the CA's renewal window is refused: \(problem); the lifetime rule (or renew_before_expiry) decides")
+                return nil
+            }
             if cache != nil {
                 // Whole seconds, as the store keeps them: every node then picks the very same moment.
                 info.start = Date(timeIntervalSince1970: info.start.timeIntervalSince1970.rounded(.down))
