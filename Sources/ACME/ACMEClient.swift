@@ -1,5 +1,6 @@
 import ACMECrypto
 import ACMEHTTP
+import Base
 
 /// The account an RFC 8555 request is signed with: its key and, once registered, its URL (`kid`).
 public struct AccountCredentials: Sendable {
@@ -33,16 +34,29 @@ public actor ACMEClient {
     /// Requests sent to the server by this client (directory, nonces, POSTs, retries included).
     public private(set) var requestCount = 0
 
+    private let clock: RetryClock
+
     /// Retries of a request refused for `badNonce` before giving up (RFC 8555 §6.5: the client should retry).
     static let badNonceRetries = 25
-    /// Longest `Retry-After` we wait out on 429/503 before reporting instead; and how often.
+    /// Longest `Retry-After` we wait out on 429 and 5xx before reporting instead; how often on 429.
     static let longestRetryAfter: Duration = .seconds(60)
     static let rateLimitRetries = 3
+    /// A CA that failed or is in maintenance (or its proxy's gateway errors): asked again.
+    static let transientStatuses: Set<Int> = [500, 502, 503, 504]
+    /// Retries of a transient failure; without `Retry-After` they wait 1, 2, 4, 8 s.
+    static let transientRetries = 4
+    /// All the waiting for one request (429 and 5xx together), whatever the CA asks.
+    static let longestRetryWaiting: Duration = .seconds(120)
+    /// The deadline of the run this task belongs to (an order's `OrderFlow.timeout`): no retry
+    /// waits past it; the failure is reported instead.
+    @TaskLocal static var runDeadline: ContinuousClock.Instant?
 
-    public init(directoryURL: String, transport: any HTTPTransport, verbose: (@Sendable (String) -> Void)? = nil) {
+    public init(directoryURL: String, transport: any HTTPTransport, verbose: (@Sendable (String) -> Void)? = nil,
+                clock: RetryClock = .continuous) {
         self.directoryURL = directoryURL
         self.transport = transport
         self.verbose = verbose
+        self.clock = clock
     }
 
     // MARK: Directory and nonces
@@ -50,9 +64,9 @@ public actor ACMEClient {
     /// The directory, fetched once.
     public func directory() async throws -> Directory {
         if let cachedDirectory { return cachedDirectory }
-        let response = try await sendWithRateLimit(HTTPRequest(method: .get, url: directoryURL))
+        let (response, attempts) = try await sendWithRateLimit(HTTPRequest(method: .get, url: directoryURL))
         guard response.status == 200 else {
-            throw failure(response, url: directoryURL, doing: "fetching the directory")
+            throw failure(response, url: directoryURL, doing: "fetching the directory", attempts: attempts)
         }
         let directory = try Directory.parse(response.body, url: directoryURL)
         cachedDirectory = directory
@@ -62,8 +76,11 @@ public actor ACMEClient {
     private func freshNonce() async throws -> String {
         if let nonce = nonces.take() { return nonce }
         let url = try await directory().newNonce
-        let response = try await sendWithRateLimit(HTTPRequest(method: .head, url: url))
+        let (response, attempts) = try await sendWithRateLimit(HTTPRequest(method: .head, url: url))
         nonces.keep(response.header("Replay-Nonce"))
+        if Self.transientStatuses.contains(response.status) {
+            throw failure(response, url: url, doing: "asking for a nonce", attempts: attempts)
+        }
         guard response.status < 400, let nonce = nonces.take() else {
             throw ACMEError(.malformedResponse, "\(url) gave no Replay-Nonce (HTTP \(response.status)); the server is not speaking RFC 8555")
         }
@@ -79,26 +96,48 @@ public actor ACMEClient {
         return response
     }
 
-    /// GET/HEAD honouring `Retry-After` on 429 and 503, a bounded number of times.
-    private func sendWithRateLimit(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var waits = 0
+    /// GET/HEAD asked again after a 429 with a short `Retry-After` or a transient 5xx (`retryDelay`).
+    /// Returns the last response and how many times the request was sent.
+    private func sendWithRateLimit(_ request: HTTPRequest) async throws -> (response: HTTPResponse, attempts: Int) {
+        var retries = Retries()
         while true {
             let response = try await send(request)
-            if let delay = retryDelay(response, waits: waits) {
-                waits += 1
-                try await Task.sleep(for: delay)
-                continue
-            }
-            return response
+            guard let delay = retryDelay(response, &retries) else { return (response, retries.attempts) }
+            try await clock.sleep(delay)
         }
     }
 
-    private func retryDelay(_ response: HTTPResponse, waits: Int) -> Duration? {
-        guard response.status == 429 || response.status == 503,
-              waits < Self.rateLimitRetries,
-              let after = response.retryAfter, after <= Self.longestRetryAfter else { return nil }
-        verbose?("server asked to retry after \(after)")
-        return max(after, .milliseconds(100))
+    /// What one request has been through: retries of each kind and the time waited.
+    struct Retries {
+        var rateLimited = 0
+        var transient = 0
+        var waited: Duration = .zero
+        var attempts: Int { 1 + rateLimited + transient }
+    }
+
+    /// How long to wait before asking again, or nil to report the response. A 429 is waited out
+    /// only with a `Retry-After` of at most 60 s, three times; a 500, 502, 503 or 504 (a CA in
+    /// maintenance, a failing proxy) four times, after the CA's `Retry-After` (at most 60 s) or
+    /// 1, 2, 4, 8 s. At most 120 s of waiting per request, and never past the run's deadline.
+    private func retryDelay(_ response: HTTPResponse, _ retries: inout Retries) -> Duration? {
+        var delay: Duration
+        let transient = Self.transientStatuses.contains(response.status)
+        if response.status == 429 {
+            guard retries.rateLimited < Self.rateLimitRetries, let after = response.retryAfter else { return nil }
+            delay = after
+        } else if transient {
+            guard retries.transient < Self.transientRetries else { return nil }
+            delay = response.retryAfter ?? .seconds(1 << retries.transient)
+        } else {
+            return nil
+        }
+        delay = max(delay, .milliseconds(100))
+        guard delay <= Self.longestRetryAfter, retries.waited + delay <= Self.longestRetryWaiting else { return nil }
+        if let deadline = Self.runDeadline, clock.now() + delay >= deadline { return nil }
+        if transient { retries.transient += 1 } else { retries.rateLimited += 1 }
+        retries.waited += delay
+        verbose?("HTTP \(response.status): asking again in \(delay)")
+        return delay
     }
 
     /// A signed POST (RFC 8555 §6.2). `payload == nil` is POST-as-GET (§6.3).
@@ -106,7 +145,7 @@ public actor ACMEClient {
     func post(_ url: String, payload: String?, key: PrivateKey, kid: String?,
               accept: String? = nil) async throws -> HTTPResponse {
         var nonceRetries = 0
-        var rateWaits = 0
+        var retries = Retries()
         while true {
             let nonce = try await freshNonce()
             let body = try JWS.sign(payload: payload, url: url, nonce: nonce, key: key, keyID: kid)
@@ -120,19 +159,22 @@ public actor ACMEClient {
                 nonceRetries += 1
                 continue
             }
-            if let delay = retryDelay(response, waits: rateWaits) {
-                rateWaits += 1
-                try await Task.sleep(for: delay)
+            if let delay = retryDelay(response, &retries) {
+                try await clock.sleep(delay)
                 continue
             }
-            throw failure(response, url: url, doing: nil)
+            throw failure(response, url: url, doing: nil, attempts: retries.attempts)
         }
     }
 
     /// Turns an error response into one line: the problem's type, detail and identifier
-    /// when the server sent a problem document, else the status and URL.
-    private func failure(_ response: HTTPResponse, url: String, doing: String?) -> ACMEError {
+    /// when the server sent a problem document, else the status and URL. A transient 5xx
+    /// (still there after the retries) says the CA is unavailable, not that it refused.
+    private func failure(_ response: HTTPResponse, url: String, doing: String?, attempts: Int = 1) -> ACMEError {
         let context = doing.map { " while \($0)" } ?? ""
+        if Self.transientStatuses.contains(response.status) {
+            return unavailable(response, url: url, context: context, attempts: attempts)
+        }
         if let problem = Problem.parse(response.body) {
             var message = "the CA refused the request\(context): \(problem.summary)"
             if response.status == 429 || problem.shortType == "rateLimited" {
@@ -143,11 +185,23 @@ public actor ACMEClient {
             }
             return ACMEError(.problem, message, problem: problem)
         }
-        var snippet = String(decoding: response.body.prefix(200), as: UTF8.self)
-            .replacing("\n", with: " ").replacing("\r", with: " ")
-        if !snippet.isEmpty { snippet = ": " + snippet }
         let kind: ACMEError.Code = response.status == 429 ? .rateLimited : .malformedResponse
-        return ACMEError(kind, "HTTP \(response.status) from \(url)\(context)\(snippet)")
+        return ACMEError(kind, "HTTP \(response.status) from \(url)\(context)\(Self.snippet(response))")
+    }
+
+    private func unavailable(_ response: HTTPResponse, url: String, context: String, attempts: Int) -> ACMEError {
+        let problem = Problem.parse(response.body)
+        var message = "the CA is unavailable: HTTP \(response.status) from \(url)\(context)"
+        if attempts > 1 { message += " (\(attempts) attempts)" }
+        message += problem.map { ": " + $0.summary } ?? Self.snippet(response)
+        if let after = response.retryAfter { message += " (retry after \(after.components.seconds) s)" }
+        return ACMEError(.unavailable, message + "; it may be in maintenance: try again later", problem: problem)
+    }
+
+    /// ": " and at most 200 characters of an error body that is not a problem document, escaped.
+    private static func snippet(_ response: HTTPResponse) -> String {
+        let text = String(decoding: response.body.prefix(800), as: UTF8.self).replacing("\n", with: " ").replacing("\r", with: " ")
+        return text.isEmpty ? "" : ": " + text.excerpt(200)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, url: String) throws -> T {
@@ -224,16 +278,19 @@ public actor ACMEClient {
     public func renewalInfo(certificateID: String) async throws -> RenewalInfo? {
         guard let base = try await directory().renewalInfo else { return nil }
         let url = (base.hasSuffix("/") ? base : base + "/") + certificateID
-        let response = try await sendWithRateLimit(HTTPRequest(method: .get, url: url))
-        guard response.status == 200 else { throw failure(response, url: url, doing: "asking for renewal information") }
+        let (response, attempts) = try await sendWithRateLimit(HTTPRequest(method: .get, url: url))
+        guard response.status == 200 else {
+            throw failure(response, url: url, doing: "asking for renewal information", attempts: attempts)
+        }
         struct Body: Decodable {
             struct Window: Decodable { var start: String; var end: String }
             var suggestedWindow: Window
             var explanationURL: String?
         }
         let body = try decode(Body.self, response, url: url)
-        guard let start = RenewalInfo.parseDate(body.suggestedWindow.start), let end = RenewalInfo.parseDate(body.suggestedWindow.end),
-              start <= end else {
+        // Only unreadable dates are refused here; whether the window makes sense for the
+        // certificate is the caller's to judge (`RenewalInfo.problem`).
+        guard let start = RenewalInfo.parseDate(body.suggestedWindow.start), let end = RenewalInfo.parseDate(body.suggestedWindow.end) else {
             throw ACMEError(.malformedResponse, "\(url) sent an unreadable suggestedWindow")
         }
         return RenewalInfo(start: start, end: end, explanationURL: body.explanationURL, retryAfter: response.retryAfter)

@@ -33,6 +33,9 @@ extension ErrorCode where Domain == ACMEError {
     public static var validationFailed: Self { Self("acme.validationFailed", .validationFailed) }
     /// Waited as long as we are willing to.
     public static var timeout: Self { Self("acme.timeout", .caRefused) }
+    /// The CA answered 500, 502, 503 or 504 (maintenance, an overloaded or failing server)
+    /// every time we asked within the bounds: it could not be used now, it did not refuse.
+    public static var unavailable: Self { Self("acme.unavailable", .network) }
     /// The server asked us to slow down for longer than we wait.
     public static var rateLimited: Self { Self("acme.rateLimited", .caRefused) }
 }

@@ -35,6 +35,15 @@ public struct OrderFlow: Sendable {
     public func run(names: [String], csr: [UInt8], profile: String? = nil, replaces: String? = nil,
                     preferredChain: String? = nil) async throws -> Result {
         let deadline = ContinuousClock.now + timeout
+        // The client's retries of a CA in maintenance wait within this order's deadline too.
+        return try await ACMEClient.$runDeadline.withValue(deadline) {
+            try await obtain(names: names, csr: csr, profile: profile, replaces: replaces,
+                             preferredChain: preferredChain, deadline: deadline)
+        }
+    }
+
+    private func obtain(names: [String], csr: [UInt8], profile: String?, replaces: String?,
+                        preferredChain: String?, deadline: ContinuousClock.Instant) async throws -> Result {
         var order: Order
         do {
             order = try await client.newOrder(credentials, names: names, profile: profile, replaces: replaces)

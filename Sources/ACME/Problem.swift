@@ -6,6 +6,26 @@ public struct Problem: Sendable, Decodable, Equatable {
         public var type: String?
         public var detail: String?
         public var identifier: Identifier?
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Problem.CodingKeys.self)
+            type = c.lenient(String.self, forKey: .type)
+            detail = c.lenient(String.self, forKey: .detail)
+            identifier = c.lenient(Identifier.self, forKey: .identifier)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case type, detail, status, identifier, subproblems }
+
+    /// Every field is optional and read only when of the expected type (a `status` sent as text,
+    /// a subproblem of another shape), so that a CA's odd problem document is still reported.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = c.lenient(String.self, forKey: .type)
+        detail = c.lenient(String.self, forKey: .detail)
+        status = c.lenient(Int.self, forKey: .status)
+        identifier = c.lenient(Identifier.self, forKey: .identifier)
+        subproblems = c.lenient([Readable<Subproblem>].self, forKey: .subproblems)?.compactMap(\.value)
     }
 
     public var type: String?

@@ -1,3 +1,4 @@
+import ACME
 import Base
 import FoundationEssentials
 
@@ -20,15 +21,12 @@ public struct SharedRenewalInfo: Sendable, Equatable {
     }
 
     /// Why a shared row cannot be used for a certificate valid `notBefore`…`notAfter`, or nil.
-    /// Rows come from a database, hence are untrusted: the window must be ordered and lie within
-    /// a year of the certificate's life, the next check at most a day (the longest pause between
+    /// Rows come from a database, hence are untrusted: the window must meet the rules of a CA's
+    /// answer (`RenewalInfo.windowProblem`), the next check at most a day (the longest pause between
     /// two queries) ahead of `now`.
     public func problem(notBefore: Date, notAfter: Date, now: Date) -> String? {
-        let year: Double = 366 * 86_400
-        if end < start { return "its window ends (\(end.utcText)) before it starts (\(start.utcText))" }
-        for (label, date) in [("start", start), ("end", end)]
-        where date < notBefore.addingTimeInterval(-year) || date > notAfter.addingTimeInterval(year) {
-            return "its window's \(label) \(date.utcText) is not within a year of the certificate's life"
+        if let problem = RenewalInfo.windowProblem(start: start, end: end, notBefore: notBefore, notAfter: notAfter) {
+            return problem
         }
         if nextCheck > now.addingTimeInterval(RenewalInfoState.longestRecheck + 60) {
             return "its next check \(nextCheck.utcText) is more than a day ahead"

@@ -323,6 +323,11 @@ public struct Renewer: Sendable {
         let client = try clients.client(candidate.server, candidate.caBundle)
         do {
             guard var info = try await client.renewalInfo(certificateID: id) else { return nil }
+            if let problem = info.problem(notBefore: candidate.certificate.notBefore, notAfter: candidate.certificate.notAfter) {
+                // Issue 21: refused, neither kept nor shared; the local rules decide and the CA is asked next run.
+                notes.append("\(name): the CA's renewal window is refused: \(problem); the lifetime rule (or renew_before_expiry) decides")
+                return nil
+            }
             if cache != nil {
                 // Whole seconds, as the store keeps them: every node then picks the very same moment.
                 info.start = Date(timeIntervalSince1970: info.start.timeIntervalSince1970.rounded(.down))
@@ -339,6 +344,10 @@ public struct Renewer: Sendable {
                 }
             }
             return entry.chosen
+        } catch let error as ACMEError where error.code == .unavailable {
+            // A CA in maintenance after the client's retries: like one that cannot be reached, its
+            // other lineages are decided by their dates without waiting for it again.
+            throw error
         } catch let error as ACMEError {
             // The CA answered but not with a window: use what we knew, else the local rules.
             progress("\(candidate.lineage.name): no renewal information from the CA (\(error)); using the local window")

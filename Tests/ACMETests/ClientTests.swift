@@ -101,16 +101,45 @@ struct ClientTests {
         #expect(error?.code == .rateLimited)
         #expect(error?.description.contains("retry after 3600 s") == true)
         #expect(long.seen.filter { $0.method == .post }.count == 1)
+        // A 503 is a CA in maintenance, not a rate limit: TransientRetryTests.
+    }
 
-        let unavailable = ScriptedServer { request, _ in
-            standard(request) { _ in HTTPResponse(status: 503, headers: [], body: Array("maintenance".utf8)) }
+    @Test("unknown members of the directory, of any JSON type, and odd metadata are ignored")
+    func unknownDirectoryMembers() async throws {
+        let b = ScriptedServer.base
+        let directory = """
+        {"newNonce":"\(b)/nonce","newAccount":"\(b)/acct","newOrder":"\(b)/order","renewalInfo":{"v":2},
+         "x-extension":[1,{"a":null}],"kQ3nZb1vE":"https://community.example/t/adding-random-entries",
+         "meta":{"termsOfService":{"url":"\(b)/tos"},"caaIdentities":["ca.test",7],"x-flag":true,
+                 "profiles":{"classic":{"description":"90 days","lifetime":7776000},"shortlived":"6 days"}}}
+        """
+        let server = ScriptedServer { _, _ in ScriptedServer.json(200, directory) }
+        let parsed = try await ACMEClient(directoryURL: b + "/dir", transport: server).directory()
+        #expect(parsed.newOrder == b + "/order" && parsed.renewalInfo == nil)
+        #expect(parsed.meta?.profiles == ["classic": "", "shortlived": "6 days"])
+        #expect(parsed.meta?.caaIdentities == ["ca.test"] && parsed.meta?.termsOfService == nil)
+    }
+
+    @Test("an account or problem document with fields of unexpected types is still read")
+    func unknownAccountAndProblemFields() async throws {
+        let body = """
+        {"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"refused","status":"400","x":{"y":[]},
+         "subproblems":[{"type":"urn:ietf:params:acme:error:caa","identifier":"odd"},
+                        {"type":"urn:ietf:params:acme:error:dns","detail":"SERVFAIL","identifier":{"type":"dns","value":"b.example"}},
+                        7]}
+        """
+        let server = ScriptedServer { request, _ in
+            standard(request) { request in
+                request.url.hasSuffix("/order") ? HTTPResponse(status: 400, headers: [], body: Array(body.utf8))
+                    : ScriptedServer.json(200, #"{"status":"valid","contact":"mailto:a@example.com","orders":{"list":[]},"key":{"kty":"EC"},"x":1}"#)
+            }
         }
-        let error503 = await #expect(throws: ACMEError.self) {
-            try await ACMEClient(directoryURL: ScriptedServer.base + "/dir", transport: unavailable)
-                .newAccount(key: key, contact: [], termsOfServiceAgreed: true)
-        }
-        #expect(error503?.description.contains("HTTP 503") == true)
-        #expect(unavailable.seen.filter { $0.method == .post }.count == 1)
+        let client = ACMEClient(directoryURL: ScriptedServer.base + "/dir", transport: server)
+        let creds = AccountCredentials(key: key, url: ScriptedServer.base + "/acct/1")
+        let account = try await client.account(creds)
+        #expect(account.body.status == "valid" && account.body.contact == nil && account.body.orders == nil)
+        let error = await #expect(throws: ACMEError.self) { try await client.newOrder(creds, names: ["b.example"]) }
+        #expect(error?.description == "the CA refused the request: rejectedIdentifier: refused [caa; b.example: dns (SERVFAIL)]")
     }
 
     @Test("a directory that is not JSON names the URL")

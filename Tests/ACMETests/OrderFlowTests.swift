@@ -40,21 +40,22 @@ struct OrderFlowTests {
     /// (each sent with `orderRetryAfter`, when given), then becomes ready or invalid.
     /// Finalize answers "processing" with Retry-After: 0.
     func server(names: [String] = ["a.test", "b.test"], failName: String? = nil, failDetail: String = "Connection refused",
-                pendingPolls: Int = 1, orderRetryAfter: String? = nil, pem: String) -> (ScriptedServer, CAState) {
+                pendingPolls: Int = 1, orderRetryAfter: String? = nil, otherChallenges: String = "", otherMembers: String = "",
+                pem: String) -> (ScriptedServer, CAState) {
         let b = self.b
         let state = CAState(pendingPolls: pendingPolls)
         let server = ScriptedServer { request, _ in
             if request.method == .post { state.posts.withLock { $0.append((request.url, .now)) } }
             func authz(_ name: String, _ status: String, error: String = "") -> String {
                 """
-                {"identifier":{"type":"dns","value":"\(name)"},"status":"\(status)",
-                 "challenges":[{"type":"dns-01","url":"\(b)/chall/\(name)/dns","status":"pending","token":"dnstok"},
+                {"identifier":{"type":"dns","value":"\(name)"},"status":"\(status)"\(otherMembers),
+                 "challenges":[\(otherChallenges){"type":"dns-01","url":"\(b)/chall/\(name)/dns","status":"pending","token":"dnstok"},
                                {"type":"http-01","url":"\(b)/chall/\(name)","status":"\(status == "invalid" ? "invalid" : "pending")","token":"tok-\(name)"\(error)}]}
                 """
             }
             let order = { (status: String, cert: Bool) in
                 """
-                {"status":"\(status)","identifiers":[\(names.map { #"{"type":"dns","value":"\#($0)"}"# }.joined(separator: ","))],
+                {"status":"\(status)"\(otherMembers),"identifiers":[\(names.map { #"{"type":"dns","value":"\#($0)"}"# }.joined(separator: ","))],
                  "authorizations":[\(names.map { "\"\(b)/authz/\($0)\"" }.joined(separator: ","))],"finalize":"\(b)/finalize"\(cert ? ",\"certificate\":\"\(b)/cert\"" : "")}
                 """
             }
@@ -126,6 +127,22 @@ struct OrderFlowTests {
         #expect(lines.withLock { $0 }.contains("validated 2 names"))
         // The finalize payload carries the CSR in base64url.
         #expect(server.seen.first { $0.url == b + "/finalize" }?.payload == #"{"csr":"AQID"}"#)
+    }
+
+    @Test("challenges of unknown types and unknown members, whatever they carry, are ignored")
+    func unknownObjects() async throws {
+        let pem = try await selfSignedPEM()
+        // A dns-persist-01 challenge has no token; a future type may carry anything, even in known fields.
+        let others = #"{"type":"dns-persist-01","url":"\#(b)/persist","status":"pending","issuer-domain-names":["ca.test"]},"#
+            + #"{"type":"future-01","url":"\#(b)/future","status":"pending","token":{"k":[1,2]},"validated":17,"error":"no","x":null},"#
+            + #"{"type":42,"token":true},"string",null,"#
+        let (server, state) = server(otherChallenges: others, otherMembers: #","x-ca":{"a":[1,{"b":null}]},"expires":12,"wildcard":"no""#,
+                                     pem: pem)
+        let solver = RecordingSolver()
+        let result = try await flow(server, solver: solver).run(names: ["a.test", "b.test"], csr: [1, 2, 3])
+        #expect(result.chainPEM == pem && result.validatedNames == 2)
+        #expect(state.triggered.withLock { $0 } == ["a.test", "b.test"], "only the http-01 challenges are answered")
+        #expect(!server.seen.contains { $0.url.hasSuffix("/persist") || $0.url.hasSuffix("/future") })
     }
 
     @Test("after the trigger the order is polled, one request a round; authorizations are fetched once, before")

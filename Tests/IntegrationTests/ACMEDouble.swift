@@ -25,7 +25,8 @@ final class ACMEDouble: @unchecked Sendable {
     /// The daemon tests' knobs, beside the window: certificates that live `lifetimeSeconds`, an
     /// ARI window at fractions of each certificate's own lifetime, a CA that drops every
     /// connection (`offline`), a finalize that takes `finalizeDelay` seconds, a clock off by
-    /// `clock_offset_days` for the certificates' dates.
+    /// `clock_offset_days` for the certificates' dates, ARI answering 503 with `Retry-After: 1`
+    /// (`ari_unavailable`).
     func setControl(_ values: [String: Any]) throws {
         var control: [String: Any] = ["start_days": 10, "end_days": 11, "retry_after": 3600]
         for (key, value) in values { control[key] = value }
@@ -184,6 +185,10 @@ class H(http.server.BaseHTTPRequestHandler):
         log({"path": "/ari/", "certID": cert_id, "known": known})
         if not known: raise Problem(404, "malformed", "no certificate with this id was issued here")
         c = control()
+        if c.get("ari_unavailable"):
+            self.reply(503, {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "ARI in maintenance", "status": 503},
+                       ctype="application/problem+json", headers=[("Retry-After", "1")])
+            return
         if "ari_fractions" in c:
             leaf = certs[serial]
             nb, na = leaf.not_valid_before, leaf.not_valid_after

@@ -64,8 +64,9 @@ struct ARITests {
         let cert = dir + "/live/ari.example.test/cert.pem"
         let id = try certificateID(cert)
 
-        // A 6-day certificate whose window opens in 10 days: the CA's word wins over the local rule.
-        try double.setWindow(startDays: 10, endDays: 11, retryAfter: 3600)
+        // A 6-day certificate whose window opens at 80 % of its life (the lifetime rule would say
+        // two thirds): the CA's word wins over the local rule.
+        try double.setControl(["ari_fractions": [0.8, 0.9], "retry_after": 3600])
         let idle = try acme(double, dir, ["renew", "--no-random-sleep"])
         #expect(idle.status == 0, "\(idle.output)")
         #expect(idle.stdout.contains("ari.example.test: not due until") && idle.stdout.contains("(the CA's renewal window)"), "\(idle.output)")
@@ -88,6 +89,50 @@ struct ARITests {
         #expect(order?["replaces"] as? String == id, "replaces: \(String(describing: order))")
         #expect(order?["profile"] as? String == "shortlived", "profile not reused: \(String(describing: order))")
         #expect(try RenewTests.consistent(dir, "ari.example.test"))
+    }
+
+    @Test("ARI: a window that ends before it starts, reaches year 9000 or starts after the certificate expires is refused with a note; the lifetime rule decides")
+    func refusedWindows() throws {
+        let double = try ACMEDouble()
+        let dir = try TestSupport.temporaryDirectory("ari-refused") + "/le"
+        let issued = try acme(double, dir, issueArguments(double, "w.example.test"))
+        #expect(issued.status == 0, "\(issued.output)")
+        // The classic profile: 90 days. Each window would make it due (or far from due) if believed.
+        let windows: [(start: Double, end: Double, problem: String)] = [
+            (-2, -3, "ends"),
+            (-2, 2_550_000, "is not within a year of the certificate's life"),
+            (95, 96, "after the certificate expires"),
+        ]
+        for window in windows {
+            try double.setWindow(startDays: window.start, endDays: window.end, retryAfter: 3600)
+            let result = try acme(double, dir, ["renew", "--no-random-sleep"])
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("w.example.test: the CA's renewal window is refused: its window")
+                    && result.output.contains(window.problem), "\(window): \(result.output)")
+            #expect(result.stdout.contains("w.example.test: not due until") && result.stdout.contains("(a third of the lifetime left)"),
+                    "\(window): \(result.output)")
+        }
+        #expect(try double.requests(to: "/ari/").count == windows.count, "a refused window is not kept: the CA is asked again next run")
+        #expect(try double.requests(to: "/order").count == 1, "no renewal")
+    }
+
+    @Test("ARI in maintenance (503): asked again with its delay for one lineage, then the server's lineages are decided by their dates")
+    func unavailable() throws {
+        let double = try ACMEDouble()
+        let dir = try TestSupport.temporaryDirectory("ari-503") + "/le"
+        for name in ["m1.example.test", "m2.example.test"] {
+            let issued = try acme(double, dir, issueArguments(double, name))
+            #expect(issued.status == 0, "\(issued.output)")
+        }
+        try double.setControl(["ari_unavailable": true])
+        let result = try acme(double, dir, ["renew", "--no-random-sleep"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("cannot reach \(double.directoryURL) (the CA is unavailable: HTTP 503")
+                && result.output.contains("deciding its 2 certificates by their expiry dates"), "\(result.output)")
+        #expect(result.stdout.contains("m2.example.test: not due until") && result.stdout.contains("(a third of the lifetime left)"),
+                "\(result.output)")
+        // Five requests (four retries, 1 s apart) for the first lineage, none for the second.
+        #expect(try double.requests(to: "/ari/").count == 5)
     }
 
     @Test("--renew-within overrides ARI: no ARI request, renewed by the given window")

@@ -59,7 +59,7 @@ struct FailureTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/live"))
     }
 
-    @Test("a 500 in the middle of the protocol leaves the working certificate alone")
+    @Test("a 500 in the middle of the protocol, still there after the retries, leaves the working certificate alone")
     func serverError() throws {
         let pebble = try Pebble()
         let dir = try Self.configWithLineage(pebble)
@@ -67,10 +67,30 @@ struct FailureTests {
         let fake = try FakeCA(mode: .serverErrorOnAccount)
         let result = try run(TestSupport.acmeBinary, ["issue", "-d", "mail.example.test", "--force-renewal", "--server", fake.directoryURL,
                                                       "--ca-bundle", fake.caBundle, "--config-dir", dir, "--agree-tos"])
-        #expect(result.status == 1, "\(result.output)")
+        // Asked five times (1 + 2 + 4 + 8 s apart), then the CA is unavailable: exit 3.
+        #expect(result.status == 3, "\(result.output)")
         #expect(Self.errorLine(result).contains("HTTP 500"), "\(result.stderr)")
         #expect(Self.errorLine(result).contains("database on fire"), "\(result.stderr)")
+        #expect(Self.errorLine(result).contains("(5 attempts)"), "\(result.stderr)")
         #expect(LineageChecks.snapshot(dir) == before)
+    }
+
+    @Test("a CA in maintenance (503, Retry-After) is asked again with its delay, then reported unavailable, not as a refusal")
+    func maintenance() throws {
+        let fake = try FakeCA(mode: .maintenance)
+        let dir = try TestSupport.temporaryDirectory("maintenance")
+        let started = Date()
+        let result = try run(TestSupport.acmeBinary, ["issue", "-d", "mail.example.test", "--server", fake.directoryURL,
+                                                      "--ca-bundle", fake.caBundle, "--config-dir", dir, "--agree-tos"])
+        let line = Self.errorLine(result)
+        #expect(result.status == 3, "\(result.output)")
+        #expect(line.contains("the CA is unavailable: HTTP 503") && line.contains("(5 attempts)"), "\(result.stderr)")
+        #expect(line.contains("serverInternal: down for maintenance\\x1b[2J") && line.contains("(retry after 1 s)"), "\(result.stderr)")
+        #expect(line.contains("try again later") && !line.contains("refused"), "\(result.stderr)")
+        // Four waits of the CA's 1 s; a generous bound that still tells them from the 15 s without Retry-After.
+        let took = Date().timeIntervalSince(started)
+        #expect(took >= 3.5 && took < 12, "took \(took) s")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/live"))
     }
 
     @Test("invalid domain names", arguments: ["bad_name!.example.com", "-lead.example.com", "localhost", "a..example.com", "foo.*.example.com"])

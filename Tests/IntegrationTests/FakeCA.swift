@@ -1,9 +1,10 @@
 import Foundation
 
 /// A deliberately broken ACME server over HTTPS (Python's http.server), for the failure paths
-/// Pebble will not produce: a malformed directory, a 500 in the middle of the protocol.
+/// Pebble will not produce: a malformed directory, a 500 in the middle of the protocol, a CA
+/// in maintenance (every POST a 503 problem with `Retry-After: 1`).
 final class FakeCA: @unchecked Sendable {
-    enum Mode: String { case malformedDirectory = "malformed", serverErrorOnAccount = "error500" }
+    enum Mode: String { case malformedDirectory = "malformed", serverErrorOnAccount = "error500", maintenance }
 
     let port: Int
     let caBundle: String
@@ -42,6 +43,16 @@ final class FakeCA: @unchecked Sendable {
                 self.send_response(200); self.send_header("Replay-Nonce", "bm9uY2Vub25jZQ"); self.end_headers()
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if mode == "maintenance":
+                    self.send_response(503)
+                    body = json.dumps({"type": "urn:ietf:params:acme:error:serverInternal",
+                                       "detail": "down for maintenance\\x1b[2J", "status": 503}).encode()
+                    for name, value in (("Content-Type", "application/problem+json"), ("Retry-After", "1"),
+                                        ("Content-Length", str(len(body)))):
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 self.send(500, b"internal server error: database on fire", ctype="text/plain")
         srv = http.server.HTTPServer(("127.0.0.1", port), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
