@@ -4,7 +4,12 @@ import Base
 /// error that names the file whatever went wrong (unreadable, not PEM, encrypted).
 extension PrivateKey {
     public convenience init(file path: String) throws {
-        let text = try FS.read(path)
+        try self.init(pem: try FS.read(path), file: path)
+    }
+
+    /// A key whose text was read elsewhere (a lineage's file, read without following links);
+    /// errors name `path`.
+    public convenience init(pem text: String, file path: String) throws {
         do {
             try self.init(pem: text)
         } catch let error as CryptoError {

@@ -94,7 +94,7 @@ public struct IssueWorkflow: Sendable {
         if request.dane != nil, request.pinnedKey == nil, !request.dryRun,
            let existing = try LineageStore(configDirectory: request.configDirectory).lineage(named: request.certName ?? request.names[0]),
            FS.exists(existing.privkeyPath) {
-            request.pinnedKey = try PrivateKey(file: existing.privkeyPath)
+            request.pinnedKey = try existing.liveKey()
         }
         let result = try await issuer.issue(request)
         if let dane = request.dane, result.outcome != .dryRun {

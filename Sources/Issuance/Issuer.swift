@@ -104,7 +104,7 @@ public struct Issuer: Sendable {
     /// is that file's key (near expiry the rollover pins the current key and keeps the next one).
     static func isPreparedNextKey(_ key: PrivateKey, of lineage: Lineage, pinned: PrivateKey?) throws -> Bool {
         guard pinned != nil else { return true }
-        guard case .usable(let next) = NextKey.read(lineage, type: key.type) else { return false }
+        guard case .usable(let next) = try NextKey.read(lineage, type: key.type) else { return false }
         return try next.publicKeyDER() == key.publicKeyDER()
     }
 
@@ -115,12 +115,12 @@ public struct Issuer: Sendable {
         guard let existing else { return try PrivateKey.generate(request.keyType) }
         if request.reuseKey {
             do {
-                return try PrivateKey(file: existing.privkeyPath)
+                return try existing.liveKey()
             } catch {
                 throw IssuanceError(.unreadableLineage, "--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
             }
         }
-        switch NextKey.read(existing, type: request.keyType) {
+        switch try NextKey.read(existing, type: request.keyType) {
         case .usable(let key):
             progress("using the key prepared for this renewal (its TLSA record was printed by acme tlsa --next)")
             return key
@@ -160,7 +160,7 @@ public struct Issuer: Sendable {
             guard Set(cert.dnsNames.map { $0.lowercased() }) == wanted else { continue }
             let liveKey: PrivateKey
             do {
-                liveKey = try PrivateKey(file: lineage.privkeyPath)
+                liveKey = try lineage.liveKey()
             } catch {
                 throw IssuanceError(.unreadableLineage, "cannot read the key of lineage \(lineage.name) (\(lineage.privkeyPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
             }

@@ -52,8 +52,8 @@ public struct TLSACheck: Sendable {
         let current = DANERollover.record(usage: 3, spki: leaf.publicKeyDER)
         let issuer = chain.count > 1 ? DANERollover.record(usage: 2, spki: chain[1].publicKeyDER) : nil
         var next: TLSARecord?
-        let liveKey = try PrivateKey(file: lineage.privkeyPath)
-        if case .usable(let key) = NextKey.read(lineage, type: liveKey.type) {
+        let liveKey = try lineage.liveKey()
+        if case .usable(let key) = try NextKey.read(lineage, type: liveKey.type) {
             next = DANERollover.record(usage: 3, spki: try key.publicKeyDER())
         }
         let owners = settings?.owners ?? DANESettings.owners(names: leaf.dnsNames, ports: [])

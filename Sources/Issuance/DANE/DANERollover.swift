@@ -140,7 +140,7 @@ public struct DANERollover: Sendable {
             outcome.decision = .renew(key: nil)
             return outcome
         }
-        if let readyAt, readyAt <= now, case .usable(let key) = NextKey.read(lineage, type: keyType),
+        if let readyAt, readyAt <= now, case .usable(let key) = try NextKey.read(lineage, type: keyType),
            Self.record(usage: 3, spki: try key.publicKeyDER()) == state.entry(.next)?.record {
             outcome.decision = .renew(key: key)
             return outcome
