@@ -116,7 +116,7 @@ public struct IssueWorkflow: Sendable {
         if dane.usage == 2 {
             progress("warning: DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem")
         }
-        let certificate = try Certificate(file: lineage.certPath)
+        let certificate = try lineage.liveCertificate()
         let reuses = try request.reuseKey || RenewalParams.reusesKey(config, path: lineage.renewalConfigPath)
         let rollover = DANERollover(lineage: lineage, settings: dane, reuseKey: reuses,
                                     keyType: request.keyType, progress: progress)

@@ -181,7 +181,7 @@ public struct Issuer: Sendable {
             if store.needsRepair(lineage) {
                 for action in try store.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress("\(lineage.name): \(action)") }
             }
-            return try Certificate(file: lineage.certPath)
+            return try lineage.liveCertificate()
         } catch {
             throw IssuanceError(.unreadableLineage, "cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
         }

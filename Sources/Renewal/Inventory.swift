@@ -64,7 +64,7 @@ public struct Inventory: Sendable {
         }
         let certificate: Certificate
         do {
-            certificate = try Certificate(file: lineage.certPath)
+            certificate = try lineage.liveCertificate()
         } catch {
             result.status = "unreadable certificate: \(error)"
             return result

@@ -76,7 +76,7 @@ public struct TLSARecords: Sendable {
         } else {
             file = certPath ?? ""
         }
-        let chain = try Certificate.chain(file: file)
+        let chain = try lineage?.liveFullchain() ?? Certificate.chain(file: file)
         guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(file) holds no PEM certificate") }
         // As provision does: the first certificate must be the server's own, else the record
         // printed as the current key would pin the CA.

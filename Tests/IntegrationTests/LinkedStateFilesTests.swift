@@ -33,8 +33,8 @@ struct LinkedStateFilesTests {
         (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSymbolicLink
     }
 
-    @Test("tlsa --next refuses a key reached through a link out of the tree, with one line and no record for it",
-          arguments: ["next key", "archived key", "live link"])
+    @Test("tlsa --next refuses a key or certificate reached through a link out of the tree, with one line and no record for it",
+          arguments: ["next key", "archived key", "live link", "live certificate"])
     func tlsaNext(_ place: String) throws {
         let (dir, name) = try HostileFilesTests.configWithLineage("linked-\(place.split(separator: " ")[0])")
         let outside = try Self.outsideKey(dir)
@@ -43,6 +43,11 @@ struct LinkedStateFilesTests {
         switch place {
         case "next key":
             try Self.link(archive + "/.acme-next-privkey.pem", to: outside.path)
+        case "live certificate":
+            // A leaf for the outside key: without the check its record is printed as the current key's.
+            let made = try run("/bin/sh", ["-c", "openssl req -x509 -key \(outside.path) -out \(dir)/outside-cert.pem -days 30 -subj /CN=\(name) -addext subjectAltName=DNS:\(name) -addext basicConstraints=critical,CA:FALSE"])
+            #expect(made.status == 0, "\(made.output)")
+            try Self.link(live + "/fullchain.pem", to: dir + "/outside-cert.pem")
         case "archived key":
             // With reuse_key the record of the next renewal is the current key's: the file the live link reaches.
             try Self.link(archive + "/privkey1.pem", to: outside.path)
