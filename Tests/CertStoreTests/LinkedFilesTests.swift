@@ -65,7 +65,8 @@ struct LinkedFilesTests {
         let (dir, lineage, outside) = try Self.lineageAndOutside()
         defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: outside) }
         let state = lineage.archivePath + "/.acme-dane.json"
-        let temporary = lineage.archivePath + "/.acme-dane.json.tmp-\(getpid())"
+        // writeAtomically's temporary: "." + the file's name + ".tmp-" + our pid.
+        let temporary = lineage.archivePath + "/..acme-dane.json.tmp-\(getpid())"
         guard link(outside + "/key.pem", temporary) == 0 else { throw CocoaError(.fileWriteUnknown) }
         try FS.writeAtomically(state, "{}\n", mode: 0o644, below: lineage.archiveRoot)
         #expect(try String(contentsOfFile: outside + "/key.pem", encoding: .utf8) == "OUTSIDE-KEY\n", "written into the file outside")
