@@ -59,6 +59,59 @@ public enum FS {
     public static func read(_ path: String, limit: Int = maxFileSize) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
+        return try readOpened(fd, path: path, limit: limit)
+    }
+
+    /// `read`, but no link is followed below `tree` (default: the file's own directory): `tree`
+    /// is opened as given (the config directory may itself be a link), every directory under it
+    /// and the file itself with O_NOFOLLOW. For the files acme keeps in its trees (keys, state),
+    /// where a link can only be a mistake or an attack: a key reached through a link out of the
+    /// tree would be printed as a TLSA record and certified by the next renewal.
+    public static func readNoFollow(_ path: String, below tree: String? = nil, limit: Int = maxFileSize) throws -> String {
+        let (directory, name) = try openParent(of: path, below: tree, failure: .unreadable)
+        defer { close(directory) }
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw BaseError(.unsafePath, linkRefusal(path)) }
+            throw BaseError(.unreadable, "cannot read \(path): \(errorText())")
+        }
+        return try readOpened(fd, path: path, limit: limit)
+    }
+
+    static func linkRefusal(_ path: String) -> String {
+        "\(path) is a symbolic link; acme takes this file only as a regular file, never through a link: put the file itself there, or remove the link"
+    }
+
+    /// The directory holding `path`, opened without following a link below `tree`, and the
+    /// file's name in it. `tree` must be the directory itself or one of its parents.
+    static func openParent(of path: String, below tree: String?, failure: BaseError.Code) throws -> (fd: Int32, name: String) {
+        let parent = parentDirectory(path), name = lastComponent(path)
+        let root = tree ?? parent
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        guard parent == root || parent.hasPrefix(prefix), name != ".", name != ".." else {
+            throw BaseError(.unsafePath, "\(path) is not inside \(root)")
+        }
+        var fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw BaseError(failure, "cannot open \(root): \(errorText())") }
+        var reached = root
+        for component in parent.dropFirst(root.count).split(separator: "/").map(String.init) {
+            reached += "/" + component
+            let next = component == "." || component == ".." ? -1 : openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let reason = component == "." || component == ".." ? ELOOP : errno
+            close(fd)
+            guard next >= 0 else {
+                if reason == ELOOP || reason == ENOTDIR {
+                    throw BaseError(.unsafePath, "\(reached) is not a real directory (a link or a file); acme does not follow links inside \(root): replace it with the real directory")
+                }
+                throw BaseError(failure, "cannot open \(reached): \(String(cString: strerror(reason)))")
+            }
+            fd = next
+        }
+        return (fd, name)
+    }
+
+    /// Reads the opened `fd` (closed on return): a regular file of at most `limit` bytes.
+    private static func readOpened(_ fd: Int32, path: String, limit: Int) throws -> String {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
@@ -129,11 +182,22 @@ public enum FS {
     }
 
     /// Writes `text` to `path` atomically with `mode`; the file is either the
-    /// old one or the complete new one, never a mixture, even on a crash.
-    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t) throws {
-        let temporary = parentDirectory(path) + "/." + lastComponent(path) + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw BaseError(.unwritable, "cannot write \(temporary): \(errorText())") }
+    /// old one or the complete new one, never a mixture, even on a crash. Nothing is written
+    /// through a link: the temporary file is created `O_EXCL|O_NOFOLLOW` in the directory opened
+    /// as `readNoFollow` opens it (no link followed below `tree`), and renamed over the name in
+    /// that same directory, which replaces a link standing there instead of writing to its target.
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t, below tree: String? = nil) throws {
+        let (directory, name) = try openParent(of: path, below: tree, failure: .unwritable)
+        defer { close(directory) }
+        let temporary = "." + name + ".tmp-\(getpid())"
+        let shown = parentDirectory(path) + "/" + temporary
+        var fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        if fd < 0 && errno == EEXIST {
+            // Left by a killed run with our pid: removed (a link or another name of a file), never written to.
+            unlinkat(directory, temporary, 0)
+            fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        }
+        guard fd >= 0 else { throw BaseError(.unwritable, "cannot write \(shown): \(errorText())") }
         var ok = fchmod(fd, mode) == 0
         let bytes = Array(text.utf8)
         var offset = 0
@@ -146,12 +210,12 @@ public enum FS {
         let reason = errorText()
         ok = ok && fsync(fd) == 0
         ok = close(fd) == 0 && ok
-        guard ok, rename(temporary, path) == 0 else {
+        guard ok, renameat(directory, temporary, directory, name) == 0 else {
             let detail = ok ? errorText() : reason
-            unlink(temporary)
+            unlinkat(directory, temporary, 0)
             throw BaseError(.unwritable, "cannot write \(path): \(detail)")
         }
-        syncDirectory(parentDirectory(path))
+        fsync(directory)
     }
 
     /// Points `link` at `target` atomically (new link, then rename over).

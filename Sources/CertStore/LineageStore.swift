@@ -281,8 +281,8 @@ public struct LineageStore: Sendable {
     }
 
     public func readLive(_ lineage: Lineage) throws -> LineageFiles {
-        LineageFiles(cert: try FS.read(lineage.certPath), chain: try FS.read(lineage.chainPath),
-                     fullchain: try FS.read(lineage.fullchainPath), privkey: try FS.read(lineage.privkeyPath))
+        LineageFiles(cert: try lineage.readLive("cert"), chain: try lineage.readLive("chain"),
+                     fullchain: try lineage.readLive("fullchain"), privkey: try lineage.readLive("privkey"))
     }
 
     /// Version numbers present under `archive/<name>/` (by certN.pem).
@@ -340,8 +340,8 @@ public struct LineageStore: Sendable {
         func matches(_ version: Int) -> Bool {
             // A version whose files cannot be read is not a candidate: repair falls back to an older one.
             guard isComplete(lineage, version: version),
-                  let key = try? FS.read("\(lineage.archivePath)/privkey\(version).pem"),
-                  let cert = try? FS.read("\(lineage.archivePath)/cert\(version).pem") else { return false }
+                  let key = try? lineage.readArchived("privkey\(version).pem"),
+                  let cert = try? lineage.readArchived("cert\(version).pem") else { return false }
             return pairMatches(key, cert)
         }
         let live = liveVersions(lineage)

@@ -8,7 +8,7 @@ public enum EnvFile {
 
     public static func read(_ path: String) throws -> [String: String] {
         let text: String
-        do { text = try FS.read(path, limit: maxBytes) } catch {
+        do { text = try FS.readNoFollow(path, limit: maxBytes) } catch {
             throw DaemonError(.unreadableEnvFile, "cannot read the --env-file: \(error)")
         }
         return try parse(text, path: path)

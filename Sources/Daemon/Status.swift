@@ -142,7 +142,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
             throw DaemonError(.noStatus, "no daemon status at \(path): is acme daemon running (with this --status-file or --config-dir)?")
         }
         let text: String
-        do { text = try FS.read(path, limit: maxBytes) } catch {
+        do { text = try FS.readNoFollow(path, limit: maxBytes) } catch {
             throw DaemonError(.noStatus, "cannot read the daemon status: \(error)")
         }
         let decoder = JSONDecoder()

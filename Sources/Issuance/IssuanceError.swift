@@ -37,6 +37,8 @@ extension ErrorCode where Domain == IssuanceError {
     public static var invalidDANESettings: Self { Self("issuance.invalidDANESettings", .usage) }
     /// The DANE rollover state file (`archive/<name>/.acme-dane.json`) cannot be read or trusted.
     public static var daneState: Self { Self("issuance.daneState", .localState) }
+    /// A file acme keeps in a lineage's archive (the next key) is a link: never read through.
+    public static var unsafeLineageFile: Self { Self("issuance.unsafeLineageFile", .localState) }
     /// The DANE hook failed to add or remove a TLSA record.
     public static var daneHookFailed: Self { Self("issuance.daneHookFailed", .localState) }
     /// A certificate file or key given for revocation does not fit.

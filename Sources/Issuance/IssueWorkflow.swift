@@ -94,7 +94,7 @@ public struct IssueWorkflow: Sendable {
         if request.dane != nil, request.pinnedKey == nil, !request.dryRun,
            let existing = try LineageStore(configDirectory: request.configDirectory).lineage(named: request.certName ?? request.names[0]),
            FS.exists(existing.privkeyPath) {
-            request.pinnedKey = try PrivateKey(file: existing.privkeyPath)
+            request.pinnedKey = try existing.liveKey()
         }
         let result = try await issuer.issue(request)
         if let dane = request.dane, result.outcome != .dryRun {
@@ -116,7 +116,7 @@ public struct IssueWorkflow: Sendable {
         if dane.usage == 2 {
             progress("warning: DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem")
         }
-        let certificate = try Certificate(file: lineage.certPath)
+        let certificate = try lineage.liveCertificate()
         let reuses = try request.reuseKey || RenewalParams.reusesKey(config, path: lineage.renewalConfigPath)
         let rollover = DANERollover(lineage: lineage, settings: dane, reuseKey: reuses,
                                     keyType: request.keyType, progress: progress)

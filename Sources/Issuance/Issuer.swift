@@ -140,7 +140,7 @@ public struct Issuer: Sendable {
     /// is that file's key (near expiry the rollover pins the current key and keeps the next one).
     static func isPreparedNextKey(_ key: PrivateKey, of lineage: Lineage, pinned: PrivateKey?) throws -> Bool {
         guard pinned != nil else { return true }
-        guard case .usable(let next) = NextKey.read(lineage, type: key.type) else { return false }
+        guard case .usable(let next) = try NextKey.read(lineage, type: key.type) else { return false }
         return try next.publicKeyDER() == key.publicKeyDER()
     }
 
@@ -151,12 +151,12 @@ public struct Issuer: Sendable {
         guard let existing else { return try PrivateKey.generate(request.keyType) }
         if request.reuseKey {
             do {
-                return try PrivateKey(file: existing.privkeyPath)
+                return try existing.liveKey()
             } catch {
                 throw IssuanceError(.unreadableLineage, "--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
             }
         }
-        switch NextKey.read(existing, type: request.keyType) {
+        switch try NextKey.read(existing, type: request.keyType) {
         case .usable(let key):
             progress("using the key prepared for this renewal (its TLSA record was printed by acme tlsa --next)")
             return key
@@ -196,7 +196,7 @@ public struct Issuer: Sendable {
             guard Set(cert.dnsNames.map { $0.lowercased() }) == wanted else { continue }
             let liveKey: PrivateKey
             do {
-                liveKey = try PrivateKey(file: lineage.privkeyPath)
+                liveKey = try lineage.liveKey()
             } catch {
                 throw IssuanceError(.unreadableLineage, "cannot read the key of lineage \(lineage.name) (\(lineage.privkeyPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
             }
@@ -217,7 +217,7 @@ public struct Issuer: Sendable {
             if store.needsRepair(lineage) {
                 for action in try store.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress("\(lineage.name): \(action)") }
             }
-            return try Certificate(file: lineage.certPath)
+            return try lineage.liveCertificate()
         } catch {
             throw IssuanceError(.unreadableLineage, "cannot read the certificate of lineage \(lineage.name) (\(lineage.certPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(lineage.name)")
         }

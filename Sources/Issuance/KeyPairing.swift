@@ -125,7 +125,7 @@ public enum KeyPairing {
             guard let lineage = try store.lineage(named: name), FS.exists(lineage.privkeyPath) else { continue }
             let key: PrivateKey
             do {
-                key = try PrivateKey(file: lineage.privkeyPath)
+                key = try lineage.liveKey()
             } catch {
                 throw IssuanceError(.unreadableLineage, "cannot read the key of lineage \(name) (\(lineage.privkeyPath)): \(error); restore it, or delete the lineage with acme delete --cert-name \(name)")
             }

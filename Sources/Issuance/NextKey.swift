@@ -13,13 +13,17 @@ public enum NextKey {
         case unusable(String)
     }
 
-    /// What is prepared for `lineage`, if it is a key of `type`.
-    public static func read(_ lineage: Lineage, type: KeyType) -> State {
+    /// What is prepared for `lineage`, if it is a key of `type`. The file is read without
+    /// following a link (below `archive/`): a link there is an error, never a key that a TLSA
+    /// record is printed for or a renewal certifies, nor one replaced in silence.
+    public static func read(_ lineage: Lineage, type: KeyType) throws -> State {
         guard FS.exists(lineage.nextKeyPath) else { return .absent }
         do {
-            let key = try PrivateKey(file: lineage.nextKeyPath)
+            let key = try PrivateKey(pem: try lineage.readArchived(FS.lastComponent(lineage.nextKeyPath)), file: lineage.nextKeyPath)
             guard key.type == type else { return .unusable("it is a \(key.type) key, not \(type)") }
             return .usable(key)
+        } catch let error as BaseError where error.code == .unsafePath {
+            throw IssuanceError(.unsafeLineageFile, "the key prepared for the next renewal: \(error.message)")
         } catch {
             return .unusable("\(error)")
         }
@@ -27,9 +31,9 @@ public enum NextKey {
 
     /// The prepared key of `type`, made now (replacing an unusable one) if there is none.
     public static func prepare(_ lineage: Lineage, type: KeyType) throws -> (key: PrivateKey, created: Bool) {
-        if case .usable(let key) = read(lineage, type: type) { return (key, false) }
+        if case .usable(let key) = try read(lineage, type: type) { return (key, false) }
         let key = try PrivateKey.generate(type)
-        try FS.writeAtomically(lineage.nextKeyPath, try key.pemPKCS8(), mode: 0o600)
+        try FS.writeAtomically(lineage.nextKeyPath, try key.pemPKCS8(), mode: 0o600, below: lineage.archiveRoot)
         return (key, true)
     }
 

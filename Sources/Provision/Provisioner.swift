@@ -370,7 +370,7 @@ public struct Provisioner: Sendable {
 
     func loadState() -> State? {
         // A cache (the Dovecot version): missing or unreadable means "ask dovecot again".
-        guard let text = try? FS.read(stateFile) else { return nil }
+        guard let text = try? FS.readNoFollow(stateFile) else { return nil }
         return try? JSONDecoder().decode(State.self, from: Data(text.utf8))
     }
 

@@ -62,7 +62,7 @@ extension Renewer {
             if let key { request.pinnedKey = key }
         case .reuseCurrent:
             // The warning is in the run's notes.
-            request.pinnedKey = try PrivateKey(file: lineage.privkeyPath)
+            request.pinnedKey = try lineage.liveKey()
         }
     }
 }

@@ -64,7 +64,7 @@ public struct Inventory: Sendable {
         }
         let certificate: Certificate
         do {
-            certificate = try Certificate(file: lineage.certPath)
+            certificate = try lineage.liveCertificate()
         } catch {
             result.status = "unreadable certificate: \(error)"
             return result
@@ -74,7 +74,7 @@ public struct Inventory: Sendable {
         result.daysLeft = Int((certificate.notAfter.timeIntervalSince(now) / 86_400).rounded(.down))
         result.keyType = certificate.keyDescription()
         do {
-            let key = try PrivateKey(file: lineage.privkeyPath)
+            let key = try lineage.liveKey()
             if !certificate.matches(key) { result.status = "key does not match the certificate" }
         } catch {
             result.status = "unreadable key: \(error)"

@@ -155,7 +155,7 @@ public struct Renewer: Sendable {
                     summary.notes += repairs.map { "\(lineage.name): \($0)" }
                 }
                 let config = try store.renewalConfig(of: lineage)
-                let certificate = try CertificateSummary(pem: try FS.read(lineage.certPath))
+                let certificate = try CertificateSummary(pem: try lineage.readLive("cert"))
                 candidate = Candidate(lineage: lineage, config: config, certificate: certificate,
                                       server: config[param: "server"] ?? LetsEncrypt.production,
                                       caBundle: options.caBundle ?? config[param: "ca_bundle"])
@@ -367,7 +367,7 @@ public struct Renewer: Sendable {
         do {
             var server = candidate.server
             if options.dryRun && server == LetsEncrypt.production { server = LetsEncrypt.staging }
-            let certificate = try Certificate(file: candidate.lineage.certPath)
+            let certificate = try candidate.lineage.liveCertificate()
             let params = try RenewalParams(decoding: candidate.config, path: candidate.lineage.renewalConfigPath,
                                            defaultServer: LetsEncrypt.production)
             var request = try RenewalRequest(params: params, certificate: certificate, lineage: candidate.lineage,
@@ -386,7 +386,7 @@ public struct Renewer: Sendable {
                 await plan.deployed(saved.deploy.map { [$0] } ?? [], livePath: candidate.lineage.livePath, names: result.names, lineage: name)
                 // The new certificate, so that the daemon knows its lifetime (it holds a renewed
                 // lineage back for a quarter of it); unreadable only if the disk just failed.
-                let renewed = try? CertificateSummary(pem: try FS.read(candidate.lineage.certPath))
+                let renewed = try? CertificateSummary(pem: try candidate.lineage.readLive("cert"))
                 return LineageReport(name: name, outcome: .renewed(notAfter: result.notAfter, version: version, basis: basis),
                                      certificate: renewed)
             case .issued, .notDue:

@@ -17,8 +17,9 @@ struct StateFile<Entry: Codable & Equatable & Sendable>: Sendable {
         self.path = path
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
-        // A cache of what can be asked again: unreadable means "ask again", as the doc says.
-        if FS.exists(path), let text = try? FS.read(path),
+        // A cache of what can be asked again: unreadable (a link, a FIFO) means "ask again"; the
+        // next save replaces a link with the file, never writing through it.
+        if FS.exists(path), let text = try? FS.readNoFollow(path),
            let decoded = try? decoder.decode([String: Entry].self, from: Data(text.utf8)) {
             entries = decoded
         } else {

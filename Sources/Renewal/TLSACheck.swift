@@ -50,13 +50,13 @@ public struct TLSACheck: Sendable {
         let config = try store.renewalConfig(of: lineage)
         let settings = try DANESettings(params: config.renewalParams, path: lineage.renewalConfigPath)
         var report = Report()
-        let chain = try Certificate.chain(file: lineage.fullchainPath)
+        let chain = try lineage.liveFullchain()
         guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(lineage.fullchainPath) holds no certificate") }
         let current = DANERollover.record(usage: 3, spki: leaf.publicKeyDER)
         let issuer = chain.count > 1 ? DANERollover.record(usage: 2, spki: chain[1].publicKeyDER) : nil
         var next: TLSARecord?
-        let liveKey = try PrivateKey(file: lineage.privkeyPath)
-        if case .usable(let key) = NextKey.read(lineage, type: liveKey.type) {
+        let liveKey = try lineage.liveKey()
+        if case .usable(let key) = try NextKey.read(lineage, type: liveKey.type) {
             next = DANERollover.record(usage: 3, spki: try key.publicKeyDER())
         }
         let owners = settings?.owners ?? DANESettings.owners(names: leaf.dnsNames, ports: [])

@@ -45,7 +45,7 @@ public struct TLSARecords: Sendable {
     /// when the lineage reuses its key, else the key prepared now (or earlier) by `NextKey`.
     public static func nextRecord(lineage: Lineage, store: LineageStore) throws -> (record: Record, created: Bool) {
         let config = try store.renewalConfig(of: lineage)
-        let current = try PrivateKey(file: lineage.privkeyPath)
+        let current = try lineage.liveKey()
         if try RenewalParams.reusesKey(config, path: lineage.renewalConfigPath) {
             return (Record.publicKey(usage: 3, spki: try current.publicKeyDER(),
                            comment: "next renewal reuses the current key"), false)
@@ -76,7 +76,7 @@ public struct TLSARecords: Sendable {
         } else {
             file = certPath ?? ""
         }
-        let chain = try Certificate.chain(file: file)
+        let chain = try lineage?.liveFullchain() ?? Certificate.chain(file: file)
         guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(file) holds no PEM certificate") }
         // As provision does: the first certificate must be the server's own, else the record
         // printed as the current key would pin the CA.

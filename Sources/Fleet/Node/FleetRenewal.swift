@@ -158,7 +158,7 @@ public struct FleetRenewal: Sendable {
             guard options.certName == nil || options.certName == lineage.name else { continue }
             var certificate: CertificateSummary?
             do {
-                let summary = try CertificateSummary(pem: try FS.read(lineage.certPath))
+                let summary = try CertificateSummary(pem: try lineage.readLive("cert"))
                 certificate = summary
                 let lifetime = summary.notAfter.timeIntervalSince(summary.notBefore)
                 if summary.notAfter.timeIntervalSince(current) < lifetime * expiryFraction { urgent.append(lineage.name); continue }

@@ -70,7 +70,7 @@ public struct StoreSync: Sendable {
         if lineages.needsRepair(local) {
             _ = try lineages.repair(local, pairMatches: Issuer.keyMatchesCertificate)
         }
-        let localCert = try FS.read(local.certPath)
+        let localCert = try local.readLive("cert")
         if Array(localCert.utf8) == head.cert { return false }
         let storeSummary = try CertificateSummary(pem: String(decoding: head.cert, as: UTF8.self))
         // A local certificate that does not parse is behind the store's, whatever it says.

@@ -140,7 +140,7 @@ public struct DANERollover: Sendable {
             outcome.decision = .renew(key: nil)
             return outcome
         }
-        if let readyAt, readyAt <= now, case .usable(let key) = NextKey.read(lineage, type: keyType),
+        if let readyAt, readyAt <= now, case .usable(let key) = try NextKey.read(lineage, type: keyType),
            Self.record(usage: 3, spki: try key.publicKeyDER()) == state.entry(.next)?.record {
             outcome.decision = .renew(key: key)
             return outcome
@@ -173,13 +173,13 @@ public struct DANERollover: Sendable {
     /// The record that covers what the live certificate presents: its key (3 1 1) or its issuer's (2 1 1).
     func liveRecord() throws -> TLSARecord {
         if settings.usage == 2 {
-            let chain = try Certificate.chain(file: lineage.fullchainPath)
+            let chain = try lineage.liveFullchain()
             guard chain.count > 1 else {
                 throw IssuanceError(.unreadableLineage, "\(lineage.fullchainPath) holds no issuer certificate, so there is no 2 1 1 record to publish; use the default usage 3 (acme issue --dane without --dane-usage 2)")
             }
             return Self.record(usage: 2, spki: chain[1].publicKeyDER)
         }
-        return Self.record(usage: 3, spki: try Certificate(file: lineage.certPath).publicKeyDER)
+        return Self.record(usage: 3, spki: try lineage.liveCertificate().publicKeyDER)
     }
 
     /// `<usage> 1 1`: SHA-256 over a SubjectPublicKeyInfo.

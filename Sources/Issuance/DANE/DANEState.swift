@@ -50,7 +50,7 @@ public struct DANEState: Codable, Equatable, Sendable {
         guard FS.exists(path) else { return DANEState() }
         let text: String
         do {
-            text = try FS.read(path, limit: sizeLimit)
+            text = try lineage.readArchived(FS.lastComponent(path), limit: sizeLimit)
         } catch {
             throw IssuanceError(.daneState, "cannot read the DANE state \(path): \(error); fix or delete the file (acme then starts the rollover anew and republishes)")
         }
@@ -105,7 +105,8 @@ public struct DANEState: Codable, Equatable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .secondsSince1970
-        try FS.writeAtomically(Self.path(lineage), String(decoding: try encoder.encode(self), as: UTF8.self) + "\n", mode: 0o644)
+        try FS.writeAtomically(Self.path(lineage), String(decoding: try encoder.encode(self), as: UTF8.self) + "\n", mode: 0o644,
+                               below: lineage.archiveRoot)
     }
 
     public func entry(_ role: Role) -> Entry? { entries.first { $0.role == role } }
