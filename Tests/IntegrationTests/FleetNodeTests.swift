@@ -108,8 +108,9 @@ struct FleetNodeTests {
         try fleet.double.setControl(["lifetime_seconds": 600])
         try fleet.issue(on: 1, [name])
         let first = try #require(fleet.serial(1))
-        // The window opens now; finalize hangs long enough to kill the node that reached it.
-        try fleet.double.setControl(["lifetime_seconds": 600, "ari_fractions": [0.0, 0.001], "retry_after": 5, "finalize_delay": 25])
+        // The window opens now (0–6 s after issue: a window of under a second would be an empty one at the
+        // JSON dates' one-second precision, which acme refuses); finalize hangs long enough to kill the node that reached it.
+        try fleet.double.setControl(["lifetime_seconds": 600, "ari_fractions": [0.0, 0.01], "retry_after": 5, "finalize_delay": 25])
         for node in 1...3 { try fleet.start(node) }
         var renewer = 0
         try fleet.wait("a node reaches finalize", timeout: 90) {
