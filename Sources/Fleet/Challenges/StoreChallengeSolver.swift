@@ -87,17 +87,15 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
             throw ChallengeError(.invalidToken, "the CA's \(kind.rawValue) challenge for \(identifier) has a token or key authorization that is not base64url of at most \(ChallengeShape.maxTokenBytes) bytes; not written to the store")
         }
         let (open, kind, lifetime) = (self.open, self.kind, self.lifetime)
-        let committed = try await onOwnThread { () -> Result<Int, Error> in
-            Result {
-                let store = try open()
-                try StoredChallenges(store).put(kind, token: stored, keyAuthorization: keyAuthorization, lifetime: lifetime)
-                // The clock between the commit and the notification: a responder woken by this
-                // notification reads its mark later, so its mark ≥ this means it has the row.
-                let committed = try MirrorMark.clock(store)
-                try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
-                return committed
-            }
-        }.get()
+        let committed = try await onOwnThread(throwing: { () throws -> Int in
+            let store = try open()
+            try StoredChallenges(store).put(kind, token: stored, keyAuthorization: keyAuthorization, lifetime: lifetime)
+            // The clock between the commit and the notification: a responder woken by this
+            // notification reads its mark later, so its mark ≥ this means it has the row.
+            let committed = try MirrorMark.clock(store)
+            try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
+            return committed
+        })
         presentedAt.withLock { $0 = max($0 ?? committed, committed) }
         local?.serve(kind, token: stored, keyAuthorization: keyAuthorization, lifetimeMilliseconds: lifetime * 1000)
     }
@@ -109,14 +107,13 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
             return  // present refused it: nothing was written, and nothing reaches a query
         }
         let (open, kind) = (self.open, self.kind)
-        let removed = await onOwnThread { () -> Result<Void, Error> in
-            Result {
+        do {
+            try await onOwnThread(throwing: {
                 let store = try open()
                 try StoredChallenges(store).remove(kind, token: stored)
                 try store.connection.notify(Self.channel, payload: "\(kind.rawValue) \(stored)")
-            }
-        }
-        if case .failure(let error) = removed {
+            })
+        } catch {
             // Cleanup must not fail the order; the row expires by itself.
             progress("warning: could not remove the \(kind.rawValue) challenge for \(identifier) from the store (\(error)); it expires within \(lifetime / 60) minutes")
         }
@@ -131,19 +128,17 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     public func awaitPublished() async throws {
         guard let since = presentedAt.withLock({ $0 }) else { return }
         let (open, wait) = (self.open, Self.mirrorWait)
-        let state = try await onOwnThread { () -> Result<(all: Int, behind: Int), Error> in
-            Result {
-                let store = try open()  // one connection for the whole wait, on this thread only
-                let deadline = ContinuousClock.now + wait
-                while true {
-                    let state = try MirrorMark.responders(store, since: since)
-                    // No responder connected (the store was just restarted and they are reconnecting):
-                    // wait for one too, rather than send the CA to nodes that would answer 404.
-                    if (state.all > 0 && state.behind == 0) || ContinuousClock.now >= deadline { return state }
-                    usleep(20_000)
-                }
+        let state = try await onOwnThread(throwing: { () throws -> (all: Int, behind: Int) in
+            let store = try open()  // one connection for the whole wait, on this thread only
+            let deadline = ContinuousClock.now + wait
+            while true {
+                let state = try MirrorMark.responders(store, since: since)
+                // No responder connected (the store was just restarted and they are reconnecting):
+                // wait for one too, rather than send the CA to nodes that would answer 404.
+                if (state.all > 0 && state.behind == 0) || ContinuousClock.now >= deadline { return state }
+                usleep(20_000)
             }
-        }.get()
+        })
         if state.all == 0 {
             progress("warning: no node is answering challenges from the store (run acme respond --store on every node); asking the CA anyway")
         } else if state.behind > 0 {

@@ -32,14 +32,10 @@ public enum StoreRenewalInfoCache {
 
     /// Runs `body` on a fresh connection, on a thread of its own.
     static func onStoreThread<T: Sendable>(_ settings: StoreSettings, _ body: @escaping @Sendable (FleetStore) throws -> T) async throws -> T {
-        let result = await onOwnThread { () -> Result<T, any Error> in
-            Result {
-                let store = try FleetStore.open(url: settings.url, keyFile: settings.keyFile, migrate: false)
-                return try body(store)
-            }
-        }
         do {
-            return try result.get()
+            return try await onOwnThread(throwing: {
+                try body(try FleetStore.open(url: settings.url, keyFile: settings.keyFile, migrate: false))
+            })
         } catch let error as FleetError where error.code == .corruptRow {
             throw RenewalInfoCache.UnusableRow(error.message)
         }
