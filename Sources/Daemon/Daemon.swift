@@ -294,7 +294,9 @@ public final class Daemon: @unchecked Sendable {
                 // Not a failure: the DANE rollover waits for DNS; the daemon wakes when it may go on.
                 log.log("held", reason, lineage: report.name)
                 (entry.nextAction, entry.nextActionAt) = ("dane-wait", max(until, current.addingTimeInterval(1)))
-                recovered(report.name, &entry)
+                // A hold with a cause (the store cannot be reached) says nothing about an earlier
+                // failure: its incident and backoff stay until a renewal or a look succeeds.
+                if report.category == nil { recovered(report.name, &entry) }
             case .dryRun:
                 break
             case .failed(let reason):

@@ -167,3 +167,40 @@ struct FleetRecoveryTests {
         #expect(try double.requests(to: "/finalize/").count == 2, "the daemon did not order again: \(nodes.logs())")
     }
 }
+
+extension FleetRecoveryTests {
+    @Test("the store down while a lineage's renewals fail: being held for the store is no recovery, renewal-failing stays; it clears once a renewal succeeds")
+    func failingWhileStoreDown() throws {
+        let double = try ACMEDouble()
+        let nodes = try Nodes("fleet-failing-down", store: true)
+        defer { nodes.stopAll() }
+        let url = nodes.url
+        try double.setControl(["lifetime_seconds": 3600])
+        let issued = try run(TestSupport.acmeBinary, ["issue", "-d", name, "--config-dir", nodes.dir(1), "--http-01-port", String(TestSupport.freePort()),
+                                                      "--store", url, "--server", double.directoryURL, "--ca-bundle", double.caBundle, "--agree-tos"])
+        try #require(issued.status == 0, "\(issued.output)")
+        // Due 10 s after issue by its conf (an hour's certificate: far from the no-lock emergency).
+        try appendToRenewalConf(nodes.dir(1), name, topLevel: "renew_before_expiry = 3590 seconds")
+        try double.setControl(["lifetime_seconds": 3600, "offline": true])
+        try nodes.start(1, ["--ca-bundle", double.caBundle, "--store", url, "--retry-delay", "5", "--alert-after", "1", "--interval", "2"])
+        try nodes.wait("the renewal fails and acme status says renewal-failing", timeout: 90) {
+            let status = try nodes.status(1)
+            return status.status == 1 && status.stdout.contains("renewal-failing")
+        }
+        let server = try #require(nodes.server)
+        try server.pause(immediate: true)
+        let daemon = try #require(nodes.daemons[1])
+        try nodes.wait("the daemon holds the lineage for the store", timeout: 90) {
+            !daemon.lines(containing: "not renewed while the store").isEmpty
+        }
+        let held = try nodes.status(1)
+        #expect(held.status == 1 && held.stdout.contains("renewal-failing"), "a hold for the store cleared the failure:\n\(held.output)\n\(nodes.logs())")
+        #expect(!alertLines(nodes.alerts(1)).contains { $0.hasPrefix("resolved renewal-failing") }, "\(alertLines(nodes.alerts(1)))")
+
+        try server.resume()
+        try double.setControl(["lifetime_seconds": 3600])
+        try nodes.wait("the renewal succeeds and renewal-failing clears", timeout: 90) {
+            alertLines(nodes.alerts(1)).contains { $0.hasPrefix("resolved renewal-failing \(name)") }
+        }
+    }
+}

@@ -166,8 +166,11 @@ public struct FleetRenewal: Sendable {
                 // Not readable: the renewer says what is wrong with it once the store is back.
             }
             waiting.append(lineage.name)
-            reports.append(LineageReport(name: lineage.name, outcome: .held(until: retry, reason: "not renewed while the store \(store.redacted) cannot be reached (no lock)"),
-                                         certificate: certificate))
+            // Held for a cause (category network): not a recovery of an earlier failure.
+            var report = LineageReport(name: lineage.name, outcome: .held(until: retry, reason: "not renewed while the store \(store.redacted) cannot be reached (no lock)"),
+                                       certificate: certificate)
+            report.category = .network
+            reports.append(report)
         }
         var summary = RenewalSummary()
         if !urgent.isEmpty {
