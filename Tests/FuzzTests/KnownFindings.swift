@@ -33,10 +33,10 @@ struct KnownFindings {
     /// one of 1 MiB for hours, before the key is refused as inconsistent. Found by the
     /// `privateKeyJWK` large input "RSA modulus of 1 MiB", and by `accountStore` case 18983 with
     /// FUZZ_SEED=0x1 (a private_key.json whose "n" a mutation had grown to 22 KiB).
-    @Test("a private JWK with a 64 KiB RSA modulus is refused within 3 s")
+    @Test("a private JWK with a 64 KiB RSA modulus is refused at once, not after minutes of arithmetic")
     func hugeRSAModulus() async {
         await #expect(processExitsWith: .success) {
-            alarm(3)  // SIGALRM ends the child: the test fails instead of waiting
+            alarm(60)  // SIGALRM ends the child: the test fails instead of waiting (unbounded: ~5 min here)
             var jwk = try! PrivateKey.generate(.rsa(bits: 2048)).privateJWK()
             jwk["n"] = Base64URL.encode([0xC3] + [UInt8](repeating: 0xA5, count: 64 * 1024))
             _ = try? PrivateKey(jwk: jwk)

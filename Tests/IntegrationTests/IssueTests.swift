@@ -85,7 +85,7 @@ struct IssueTests {
         return count
     }
 
-    @Test("at the protocol floor on every HTTP-01 path: 9 requests for one name, at most 1.2 x (7 + 2 per name) for 20")
+    @Test("at the protocol floor on every HTTP-01 path: 9 requests for one name (a late validation: 2 polls more at most), at most 1.2 x (7 + 2 per name) for 20")
     func requestCounts() throws {
         let pebble = try Pebble()
         let dir = try TestSupport.temporaryDirectory("requests")
@@ -107,7 +107,10 @@ struct IssueTests {
         server.stop()
 
         let standalone = ["--http-01-port", String(pebble.httpPort), "--http-01-address", "127.0.0.1"]
-        #expect(try requests(pebble, dir: dir + "/le", names: ["solo.example.test"], method: standalone) == minimum(1))
+        // The responder sees the CA's fetch, but Pebble records the validation a moment later: on a
+        // loaded machine the first poll after the fetch may still find it pending (seen once).
+        let solo = try requests(pebble, dir: dir + "/le", names: ["solo.example.test"], method: standalone)
+        #expect(solo >= minimum(1) && solo <= minimum(1) + 2, "one name through the responder: \(solo) requests")
         let responded = try requests(pebble, dir: dir + "/le", names: (1...20).map { "s\($0).example.test" }, method: standalone)
         #expect(responded >= minimum(20) && Double(responded) <= 1.2 * Double(minimum(20)), "20 names through the responder: \(responded) requests")
     }
