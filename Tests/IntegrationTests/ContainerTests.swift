@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// The acme mail image (`Sample-configs/container`) as users run it, on Debian's podman
+/// (`.ci/container-setup` prepares it; every test fails loudly when podman cannot run), against
+/// a Pebble in the test's private network namespace.
+@Suite("container image on podman", .serialized, .integration)
+struct ContainerTests {
+    let name = "mail.example.test"
+    /// The seven mail endpoints the image serves, as `acme check` names them.
+    static let endpoints = ["smtp", "submission", "imap", "pop3", "smtps", "imaps", "pop3s"].map { "\($0)://127.0.0.1" }
+
+    @Test("the image's runtime stage has every shared library acme loads: ldd finds each one")
+    func everyLibraryPresent() throws {
+        let engine = try PodmanNamespace()
+        defer { engine.stop() }
+        let ldd = try engine.run(["podman", "run", "--rm", "--network", "host", "--no-healthcheck",
+                                  "--entrypoint", "ldd", engine.image, "/usr/local/bin/acme"])
+        #expect(ldd.status == 0, "ldd failed in the image: \(ldd.output)")
+        #expect(!ldd.output.contains("not found"), "libraries acme loads are missing from the runtime stage: \(ldd.output)")
+        #expect(ldd.output.contains("libpq.so.5"), "the binary under test does not link libpq (fleet mode): \(ldd.output)")
+    }
+
+    @Test("all-in-one image: certificate issued at start and served on all 7 ports, healthy, a renewal served after SIGHUP without a restart, a clean stop, a restart that orders nothing")
+    func allInOne() throws {
+        let engine = try PodmanNamespace()
+        defer { engine.stop() }
+        let root = try engine.pebbleRootFile()
+        let letsencrypt = engine.workDir + "/letsencrypt"
+        try FileManager.default.createDirectory(atPath: letsencrypt, withIntermediateDirectories: true)
+        let container = "acme-mail-\(UUID().uuidString.prefix(8).lowercased())"
+        try engine.podman(["run", "--detach", "--name", container, "--network", "host",
+                           "--volume", letsencrypt + ":/etc/letsencrypt", "--volume", engine.workDir + "/pebble:/pebble:ro",
+                           "--env", "OVERRIDE_HOSTNAME=" + name, "--env", "ACME_EMAIL=postmaster@example.test",
+                           "--env", "ACME_CA_URI=" + engine.pebbleDirectoryURL, "--env", "CA_BUNDLE=/pebble/pebble.pem", engine.image])
+        let started = Date()
+        try waitHealthy(engine, container)
+        let first = try waitServed(engine, root, "the certificate issued at start") { _ in true }
+        print("container: healthy and serving \(Int(Date().timeIntervalSince(started))) s after start")
+
+        let before = try startedAt(engine, container)
+        let renew = try engine.podman(["exec", container, "acme", "renew", "--force-renewal", "--no-random-sleep"])
+        #expect(renew.output.contains("renewed"), "\(renew.output)")
+        try engine.podman(["kill", "--signal", "HUP", container])
+        let renewed = try waitServed(engine, root, "the renewal after SIGHUP") { $0 != first }
+        #expect(try startedAt(engine, container) == before, "the container restarted to serve the renewal")
+
+        try stopCleanly(engine, container)
+        let issued = engine.issuedCount()
+        let versions = archiveVersions(letsencrypt)
+        try engine.podman(["start", container])
+        try waitHealthy(engine, container)
+        let again = try waitServed(engine, root, "the certificate after a restart") { _ in true }
+        #expect(again == renewed, "after a restart the image serves another certificate than the one it had")
+        #expect(engine.issuedCount() == issued, "a restart with the same volume ordered a certificate")
+        #expect(archiveVersions(letsencrypt) == versions, "a restart with the same volume wrote a new lineage version")
+    }
+
+    /// `podman healthcheck run` (no systemd here to schedule it) until it says healthy.
+    func waitHealthy(_ engine: PodmanNamespace, _ container: String) throws {
+        var last = ""
+        do {
+            try waitUntil("podman healthcheck run \(container) is healthy", timeout: 180, interval: 1) {
+                let check = try engine.run(["podman", "healthcheck", "run", container], timeout: 60)
+                last = check.output
+                if check.output.contains("is not running") { throw TestFailure("the container is not running") }
+                return check.status == 0
+            }
+        } catch {
+            let logs = try? engine.run(["podman", "logs", container])
+            throw TestFailure("\(error); last health check: \(last); container log: \(logs?.output.suffix(2000) ?? "")")
+        }
+    }
+
+    /// The SHA-256 every endpoint serves, once `acme check` verifies all seven (Pebble's root,
+    /// the name) serving one certificate for which `accept` holds.
+    func waitServed(_ engine: PodmanNamespace, _ root: String, _ what: String,
+                    _ accept: (String) -> Bool) throws -> String {
+        var served: [String] = []
+        var last = ""
+        do {
+            try waitUntil("every endpoint serves \(what)", timeout: 60, interval: 0.5) {
+                let check = try engine.run([TestSupport.acmeBinary, "check"] + Self.endpoints
+                                           + ["--servername", name, "--ca-file", root, "--json", "--timeout", "5"])
+                last = check.output
+                guard check.status == 0, let reports = try? JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [[String: Any]]
+                else { return false }
+                served = reports.compactMap { $0["verified"] as? Bool == true ? $0["sha256"] as? String : nil }
+                return served.count == Self.endpoints.count && Set(served).count == 1 && accept(served[0])
+            }
+        } catch {
+            throw TestFailure("\(error); last acme check: \(last.suffix(1500))")
+        }
+        return served[0]
+    }
+
+    func startedAt(_ engine: PodmanNamespace, _ container: String) throws -> String {
+        try engine.podman(["inspect", "--format", "{{.State.StartedAt}} {{.State.Pid}}", container]).stdout
+    }
+
+    /// `podman stop` ends the container through its signal handling (exit 0) well before the
+    /// 10-s timeout after which podman would kill it (exit 137).
+    func stopCleanly(_ engine: PodmanNamespace, _ container: String) throws {
+        let start = Date()
+        try engine.podman(["stop", "--time", "10", container])
+        let seconds = Date().timeIntervalSince(start)
+        print("container: podman stop took \(String(format: "%.1f", seconds)) s")
+        #expect(seconds < 8, "podman stop took \(seconds) s: the container did not end on SIGTERM")
+        let exit = try engine.podman(["inspect", "--format", "{{.State.ExitCode}}", container]).stdout
+        #expect(exit.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the container exited with status \(exit) on podman stop")
+    }
+
+    func archiveVersions(_ letsencrypt: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: letsencrypt + "/archive/" + name)) ?? []).sorted()
+    }
+}
