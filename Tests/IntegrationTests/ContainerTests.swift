@@ -56,6 +56,54 @@ struct ContainerTests {
         #expect(archiveVersions(letsencrypt) == versions, "a restart with the same volume wrote a new lineage version")
     }
 
+    @Test("sidecar layout: acme --no-provision renews into the shared /etc/letsencrypt, a Postfix + Dovecot container reading it as docker-mailserver does serves the renewal after its reload")
+    func sidecar() throws {
+        let engine = try PodmanNamespace()
+        defer { engine.stop() }
+        let root = try engine.pebbleRootFile()
+        let letsencrypt = engine.workDir + "/letsencrypt"
+        try FileManager.default.createDirectory(atPath: letsencrypt, withIntermediateDirectories: true)
+        let standIn = engine.workDir + "/dms-stand-in.sh"
+        try Self.dmsStandIn.write(toFile: standIn, atomically: true, encoding: .utf8)
+        // docker-compose.dms-sidecar.yml's acme service: its settings file and its command.
+        let settings = PodmanNamespace.repositoryRoot + "/Sample-configs/container/mailserver.env"
+        try engine.podman(["run", "--detach", "--name", "acme", "--network", "host", "--env-file", settings,
+                           "--volume", letsencrypt + ":/etc/letsencrypt", "--volume", engine.workDir + "/pebble:/pebble:ro",
+                           "--env", "OVERRIDE_HOSTNAME=" + name, "--env", "ACME_CA_URI=" + engine.pebbleDirectoryURL,
+                           "--env", "CA_BUNDLE=/pebble/pebble.pem", engine.image, "--no-provision"])
+        try waitHealthy(engine, "acme")    // depends_on: condition: service_healthy
+        try engine.podman(["run", "--detach", "--name", "mailserver", "--network", "host", "--env-file", settings,
+                           "--env", "OVERRIDE_HOSTNAME=" + name, "--volume", letsencrypt + ":/etc/letsencrypt:ro",
+                           "--volume", standIn + ":/stand-in.sh:ro", "--no-healthcheck", "--entrypoint", "bash",
+                           engine.image, "/stand-in.sh"])
+        let first = try waitServed(engine, root, "the sidecar's first certificate from the mail container") { _ in true }
+        let renew = try engine.podman(["exec", "acme", "acme", "renew", "--force-renewal", "--no-random-sleep"])
+        #expect(renew.output.contains("renewed"), "\(renew.output)")
+        _ = try waitServed(engine, root, "the sidecar's renewal from the mail container") { $0 != first }
+        let acmeLog = try engine.podman(["logs", "acme"]).output
+        #expect(!acmeLog.contains("changed: postfix"), "the sidecar installed into a mail server: \(acmeLog.suffix(800))")
+    }
+
+    /// docker-mailserver with SSL_TYPE=letsencrypt, as far as TLS goes: Postfix and Dovecot read
+    /// live/<name>/ from the shared volume (read-only), and a checksum of its *.pem files, compared
+    /// every second (docker-mailserver: every 2 s), reloads both when it changes.
+    static let dmsStandIn = #"""
+        set -euo pipefail
+        live=/etc/letsencrypt/live/$OVERRIDE_HOSTNAME
+        postconf -e "myhostname=$OVERRIDE_HOSTNAME" smtpd_tls_security_level=may \
+            "smtpd_tls_cert_file=$live/fullchain.pem" "smtpd_tls_key_file=$live/privkey.pem"
+        printf 'ssl_cert = <%s/fullchain.pem\nssl_key = <%s/privkey.pem\n' "$live" "$live" > /etc/dovecot/conf.d/99-dms.conf
+        /usr/lib/postfix/configure-instance.sh -
+        postfix start
+        dovecot
+        sums() { cat "$live"/*.pem | sha256sum; }
+        last=$(sums)
+        while sleep 1; do
+            now=$(sums)
+            if [[ $now != "$last" ]]; then last=$now; echo "certificate changed: reloading"; postfix reload; doveadm reload; fi
+        done
+        """#
+
     /// `podman healthcheck run` (no systemd here to schedule it) until it says healthy.
     func waitHealthy(_ engine: PodmanNamespace, _ container: String) throws {
         var last = ""
