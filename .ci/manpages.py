@@ -14,6 +14,10 @@ import sys
 def roff(text):
     """Escapes text for roff: backslashes, and a leading dot or quote that would be a request."""
     text = (text or "").replace("\\", "\\e")
+    # groff's ASCII and Latin-1 devices (man without a UTF-8 locale) lack these: plain equivalents.
+    for char, plain in (("\u2026", "..."), ("\u2014", "\\(em"), ("\u2013", "\\-"), ("\u2019", "'"),
+                        ("\u201c", '"'), ("\u201d", '"'), ("\u00a7", "section "), ("\u2192", "->")):
+        text = text.replace(char, plain)
     lines = []
     for line in text.splitlines():
         if line.startswith((".", "'")):

@@ -84,6 +84,46 @@ struct ContainerTests {
         #expect(!acmeLog.contains("changed: postfix"), "the sidecar installed into a mail server: \(acmeLog.suffix(800))")
     }
 
+    @Test("Debian package: apt installs it with its dependencies into a clean Debian 12 container; acme --version, man acme-issue, systemd-analyze verify on its units, acme issue against Pebble")
+    func debianPackage() throws {
+        let dist = PodmanNamespace.repositoryRoot + "/dist"
+        let debs = ((try? FileManager.default.contentsOfDirectory(atPath: dist)) ?? []).filter {
+            $0.hasPrefix("acme-mail_") && $0.hasSuffix("_amd64.deb")
+        }
+        guard let deb = debs.sorted().last else {
+            throw TestFailure("no \(dist)/acme-mail_*_amd64.deb: run bash .ci/package (the README's test command does)")
+        }
+        let version = deb.split(separator: "_")[1]
+        let image = "localhost/acme-package:test"
+        let install = try PodmanNamespace.onHostNetwork("""
+            podman rm --force pkg-install >/dev/null 2>&1 || true
+            podman run --name pkg-install --no-healthcheck --network host --volume \(dist):/dist:ro docker.io/library/debian:12-slim \
+                bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends /dist/\(deb) man-db systemd'
+            podman commit -q pkg-install \(image) >/dev/null
+            podman rm pkg-install >/dev/null
+            """)
+        try #require(install.status == 0, "apt-get install ./\(deb) failed in a clean Debian 12 container: \(install.output.suffix(2000))")
+
+        let engine = try PodmanNamespace()
+        defer { engine.stop() }
+        func inside(_ script: String) throws -> RunResult {
+            try engine.run(["podman", "run", "--rm", "--no-healthcheck", "--network", "host",
+                            "--volume", engine.workDir + "/pebble:/pebble:ro", image, "bash", "-c", script])
+        }
+        let installed = try inside("acme --version")
+        #expect(installed.status == 0 && installed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(version),
+                "\(installed.output)")
+        let man = try inside("MANWIDTH=100 man acme-issue 2>&1")
+        #expect(man.status == 0 && man.stdout.contains("acme issue") && man.stdout.contains("--domain"), "\(man.output.prefix(1500))")
+        #expect(!man.stdout.contains("warning"), "man acme-issue: \(man.output.prefix(1500))")
+        let units = ["acme-daemon.service", "acme-renew.service", "acme-renew.timer"].map { "/lib/systemd/system/" + $0 }
+        let verify = try inside("systemd-analyze verify " + units.joined(separator: " ") + " 2>&1")
+        #expect(verify.status == 0 && verify.stdout.isEmpty, "systemd-analyze verify: \(verify.output)")
+        let issue = try inside("acme issue -d \(name) --server \(engine.pebbleDirectoryURL) --ca-bundle /pebble/pebble.pem "
+                               + "--email postmaster@example.test --agree-tos --http-01-port 80 && test -s /etc/letsencrypt/live/\(name)/fullchain.pem")
+        #expect(issue.status == 0, "acme issue from the package against Pebble: \(issue.output)")
+    }
+
     /// docker-mailserver with SSL_TYPE=letsencrypt, as far as TLS goes: Postfix and Dovecot read
     /// live/<name>/ from the shared volume (read-only), and a checksum of its *.pem files, compared
     /// every second (docker-mailserver: every 2 s), reloads both when it changes.

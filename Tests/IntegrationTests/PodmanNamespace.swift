@@ -87,6 +87,15 @@ final class PodmanNamespace: @unchecked Sendable {
         return result
     }
 
+    /// Runs a bash script with this worktree's podman on the host's network (for apt, which
+    /// needs Debian's mirror), in a mount namespace of its own: not while a PodmanNamespace runs.
+    static func onHostNetwork(_ script: String, timeout: TimeInterval = 300) throws -> RunResult {
+        let state = ProcessInfo.processInfo.environment["ACME_PODMAN_DIR"] ?? repositoryRoot + "/.build-podman"
+        return try IntegrationTests.run("/usr/bin/bash", [repositoryRoot + "/.ci/podman-ns", "bash", "-euo", "pipefail", "-c", script],
+                                        environment: ["CONTAINERS_CONF": state + "/containers.conf",
+                                                      "CONTAINERS_STORAGE_CONF": state + "/storage.conf"], timeout: timeout)
+    }
+
     /// Pebble's root certificate (a new one per run), written to a file for `acme check --ca-file`.
     func pebbleRootFile() throws -> String {
         let path = workDir + "/pebble-root.pem"
