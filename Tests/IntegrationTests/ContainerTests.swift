@@ -26,13 +26,13 @@ struct ContainerTests {
         let engine = try PodmanNamespace()
         defer { engine.stop() }
         let root = try engine.pebbleRootFile()
-        let letsencrypt = engine.workDir + "/letsencrypt"
-        try FileManager.default.createDirectory(atPath: letsencrypt, withIntermediateDirectories: true)
+        // docker-compose.yml's mail service, as `docker compose up` runs it, pointed at Pebble.
+        let mail = try ComposeService(file: "docker-compose.yml", service: "mail", engine: engine)
+        #expect(mail.ports == [25, 80, 110, 143, 465, 587, 993, 995], "the compose file publishes other ports than the image serves")
+        let letsencrypt = engine.workDir + "/compose/docker-data/letsencrypt"
         let container = "acme-mail-\(UUID().uuidString.prefix(8).lowercased())"
-        try engine.podman(["run", "--detach", "--name", container, "--network", "host",
-                           "--volume", letsencrypt + ":/etc/letsencrypt", "--volume", engine.workDir + "/pebble:/pebble:ro",
-                           "--env", "OVERRIDE_HOSTNAME=" + name, "--env", "ACME_EMAIL=postmaster@example.test",
-                           "--env", "ACME_CA_URI=" + engine.pebbleDirectoryURL, "--env", "CA_BUNDLE=/pebble/pebble.pem", engine.image])
+        try engine.podman(["run", "--detach", "--name", container, "--network", "host"] + mail.options + pointedAtPebble(engine)
+                          + [engine.image] + mail.command)
         let started = Date()
         try waitHealthy(engine, container)
         let first = try waitServed(engine, root, "the certificate issued at start") { _ in true }
@@ -61,21 +61,20 @@ struct ContainerTests {
         let engine = try PodmanNamespace()
         defer { engine.stop() }
         let root = try engine.pebbleRootFile()
-        let letsencrypt = engine.workDir + "/letsencrypt"
-        try FileManager.default.createDirectory(atPath: letsencrypt, withIntermediateDirectories: true)
         let standIn = engine.workDir + "/dms-stand-in.sh"
         try Self.dmsStandIn.write(toFile: standIn, atomically: true, encoding: .utf8)
-        // docker-compose.dms-sidecar.yml's acme service: its settings file and its command.
-        let settings = PodmanNamespace.repositoryRoot + "/Sample-configs/container/mailserver.env"
-        try engine.podman(["run", "--detach", "--name", "acme", "--network", "host", "--env-file", settings,
-                           "--volume", letsencrypt + ":/etc/letsencrypt", "--volume", engine.workDir + "/pebble:/pebble:ro",
-                           "--env", "OVERRIDE_HOSTNAME=" + name, "--env", "ACME_CA_URI=" + engine.pebbleDirectoryURL,
-                           "--env", "CA_BUNDLE=/pebble/pebble.pem", engine.image, "--no-provision"])
+        // docker-compose.dms-sidecar.yml: its acme service as compose runs it, pointed at Pebble;
+        // its mailserver service's settings and volumes, with the stand-in for docker-mailserver.
+        let acme = try ComposeService(file: "docker-compose.dms-sidecar.yml", service: "acme", engine: engine)
+        let mailserver = try ComposeService(file: "docker-compose.dms-sidecar.yml", service: "mailserver", engine: engine)
+        #expect(acme.ports == [80] && acme.command.first == "--no-provision", "\(acme)")
+        #expect(mailserver.dependsOn == ["acme": "service_healthy"], "\(mailserver)")
+        try engine.podman(["run", "--detach", "--name", "acme", "--network", "host"] + acme.options + pointedAtPebble(engine)
+                          + [engine.image] + acme.command)
         try waitHealthy(engine, "acme")    // depends_on: condition: service_healthy
-        try engine.podman(["run", "--detach", "--name", "mailserver", "--network", "host", "--env-file", settings,
-                           "--env", "OVERRIDE_HOSTNAME=" + name, "--volume", letsencrypt + ":/etc/letsencrypt:ro",
-                           "--volume", standIn + ":/stand-in.sh:ro", "--no-healthcheck", "--entrypoint", "bash",
-                           engine.image, "/stand-in.sh"])
+        try engine.podman(["run", "--detach", "--name", "mailserver", "--network", "host"] + mailserver.options
+                          + ["--env", "OVERRIDE_HOSTNAME=" + name, "--volume", standIn + ":/stand-in.sh:ro", "--no-healthcheck",
+                             "--entrypoint", "bash", engine.image, "/stand-in.sh"])
         let first = try waitServed(engine, root, "the sidecar's first certificate from the mail container") { _ in true }
         let renew = try engine.podman(["exec", "acme", "acme", "renew", "--force-renewal", "--no-random-sleep"])
         #expect(renew.output.contains("renewed"), "\(renew.output)")
@@ -144,6 +143,12 @@ struct ContainerTests {
         done
         """#
 
+    /// The settings that point the image at the test's Pebble, over the compose file's.
+    func pointedAtPebble(_ engine: PodmanNamespace) -> [String] {
+        ["--volume", engine.workDir + "/pebble:/pebble:ro", "--env", "OVERRIDE_HOSTNAME=" + name,
+         "--env", "ACME_CA_URI=" + engine.pebbleDirectoryURL, "--env", "CA_BUNDLE=/pebble/pebble.pem"]
+    }
+
     /// `podman healthcheck run` (no systemd here to schedule it) until it says healthy.
     func waitHealthy(_ engine: PodmanNamespace, _ container: String) throws {
         var last = ""
@@ -200,5 +205,30 @@ struct ContainerTests {
 
     func archiveVersions(_ letsencrypt: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: letsencrypt + "/archive/" + name)) ?? []).sorted()
+    }
+}
+
+/// One service of a compose file in `Sample-configs/container`, as `podman run` options
+/// (`.ci/compose-run.py`: settings file, environment, hostname, volumes under the test's work
+/// directory, stop grace period), with what the test checks against the image: ports, command,
+/// depends_on.
+struct ComposeService: CustomStringConvertible {
+    var options: [String]
+    var command: [String]
+    var ports: [Int]
+    var dependsOn: [String: String]
+    var description: String { "options \(options), command \(command), ports \(ports), depends_on \(dependsOn)" }
+
+    init(file: String, service: String, engine: PodmanNamespace) throws {
+        let root = PodmanNamespace.repositoryRoot
+        let result = try run("/usr/bin/python3", [root + "/.ci/compose-run.py", root + "/Sample-configs/container/" + file, service,
+                                                  engine.workDir + "/compose", engine.volumePrefix])
+        guard result.status == 0, let json = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
+            throw TestFailure("compose-run.py could not read service \(service) of \(file): \(result.output)")
+        }
+        options = json["options"] as? [String] ?? []
+        command = json["command"] as? [String] ?? []
+        ports = json["ports"] as? [Int] ?? []
+        dependsOn = json["depends_on"] as? [String: String] ?? [:]
     }
 }

@@ -96,6 +96,13 @@ final class PodmanNamespace: @unchecked Sendable {
                                                       "CONTAINERS_STORAGE_CONF": state + "/storage.conf"], timeout: timeout)
     }
 
+    /// A new directory in the work directory, for a volume.
+    func directory(_ name: String) throws -> String {
+        let path = workDir + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
     /// Pebble's root certificate (a new one per run), written to a file for `acme check --ca-file`.
     func pebbleRootFile() throws -> String {
         let path = workDir + "/pebble-root.pem"
@@ -113,9 +120,17 @@ final class PodmanNamespace: @unchecked Sendable {
         return log.components(separatedBy: "Issued certificate serial").count - 1
     }
 
-    /// Removes every container of the namespace, then ends it (Pebble with it).
+    /// The prefix of the podman volumes the test's containers create (compose's named volumes).
+    var volumePrefix: String { "acme-test-" + nsPID }
+
+    /// Removes every container of the namespace and the volumes of this test, then ends the
+    /// namespace (Pebble with it).
     func stop() {
         _ = try? run(["podman", "rm", "--force", "--all", "--time", "0"], timeout: 60)
+        if let volumes = try? run(["podman", "volume", "ls", "--quiet", "--filter", "name=" + volumePrefix]) {
+            let names = volumes.stdout.split(separator: "\n").map(String.init)
+            if !names.isEmpty { _ = try? run(["podman", "volume", "rm", "--force"] + names, timeout: 60) }
+        }
         kill(-holder, SIGKILL)
         var status: Int32 = 0
         _ = waitpid(holder, &status, 0)
