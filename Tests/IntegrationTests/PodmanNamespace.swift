@@ -34,7 +34,8 @@ final class PodmanNamespace: @unchecked Sendable {
             throw TestFailure("podman is not set up for the container tests (no \(state)/ready): run bash .ci/container-setup "
                               + "(the README's test command does), and see its error")
         }
-        image = ready.trimmingCharacters(in: .whitespacesAndNewlines)
+        // ACME_CONTAINER_IMAGE: another image to test, e.g. localhost/acme-mail:full (.ci/container-build-full).
+        image = ProcessInfo.processInfo.environment["ACME_CONTAINER_IMAGE"] ?? ready.trimmingCharacters(in: .whitespacesAndNewlines)
         environment = ["CONTAINERS_CONF": state + "/containers.conf", "CONTAINERS_STORAGE_CONF": state + "/storage.conf"]
         workDir = try TestSupport.temporaryDirectory("podman")
         pebbleTLS = workDir + "/pebble/pebble.pem"
