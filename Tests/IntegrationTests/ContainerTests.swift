@@ -21,7 +21,7 @@ struct ContainerTests {
         #expect(ldd.output.contains("libpq.so.5"), "the binary under test does not link libpq (fleet mode): \(ldd.output)")
     }
 
-    @Test("all-in-one image: certificate issued at start and served on all 7 ports, healthy, a renewal served after SIGHUP without a restart, a clean stop, a restart that orders nothing")
+    @Test("all-in-one image: certificate issued at start and served on all 7 ports, healthy, a renewal served after SIGHUP without a restart, a clean stop, a restart and a new container on the same volumes that order nothing")
     func allInOne() throws {
         let engine = try PodmanNamespace()
         defer { engine.stop() }
@@ -31,8 +31,11 @@ struct ContainerTests {
         #expect(mail.ports == [25, 80, 110, 143, 465, 587, 993, 995], "the compose file publishes other ports than the image serves")
         let letsencrypt = engine.workDir + "/compose/docker-data/letsencrypt"
         let container = "acme-mail-\(UUID().uuidString.prefix(8).lowercased())"
-        try engine.podman(["run", "--detach", "--name", container, "--network", "host"] + mail.options + pointedAtPebble(engine)
-                          + [engine.image] + mail.command)
+        let runMail = { (name: String) in
+            try engine.podman(["run", "--detach", "--name", name, "--network", "host"] + mail.options + pointedAtPebble(engine)
+                              + [engine.image] + mail.command)
+        }
+        try runMail(container)
         let started = Date()
         try waitHealthy(engine, container)
         let first = try waitServed(engine, root, "the certificate issued at start") { _ in true }
@@ -48,12 +51,21 @@ struct ContainerTests {
         try stopCleanly(engine, container)
         let issued = engine.issuedCount()
         let versions = archiveVersions(letsencrypt)
+        // The same container started again, then a new one on the same volumes (compose down + up).
         try engine.podman(["start", container])
-        try waitHealthy(engine, container)
-        let again = try waitServed(engine, root, "the certificate after a restart") { _ in true }
-        #expect(again == renewed, "after a restart the image serves another certificate than the one it had")
+        try expectServedAsBefore(engine, root, container, renewed, "a restart")
+        try stopCleanly(engine, container)
+        try engine.podman(["rm", container])
+        try runMail(container + "-new")
+        try expectServedAsBefore(engine, root, container + "-new", renewed, "a new container on the same volumes")
         #expect(engine.issuedCount() == issued, "a restart with the same volume ordered a certificate")
         #expect(archiveVersions(letsencrypt) == versions, "a restart with the same volume wrote a new lineage version")
+    }
+
+    func expectServedAsBefore(_ engine: PodmanNamespace, _ root: String, _ container: String, _ before: String, _ what: String) throws {
+        try waitHealthy(engine, container)
+        let served = try waitServed(engine, root, "the certificate after \(what)") { _ in true }
+        #expect(served == before, "after \(what) the image serves another certificate than the one it had")
     }
 
     @Test("sidecar layout: acme --no-provision renews into the shared /etc/letsencrypt, a Postfix + Dovecot container reading it as docker-mailserver does serves the renewal after its reload")
