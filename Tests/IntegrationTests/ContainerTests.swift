@@ -32,7 +32,7 @@ struct ContainerTests {
         let letsencrypt = engine.workDir + "/compose/docker-data/letsencrypt"
         let container = "acme-mail-\(UUID().uuidString.prefix(8).lowercased())"
         let runMail = { (name: String) in
-            try engine.podman(["run", "--detach", "--name", name, "--network", "host"] + mail.options + pointedAtPebble(engine)
+            _ = try engine.podman(["run", "--detach", "--name", name, "--network", "host"] + mail.options + pointedAtPebble(engine)
                               + [engine.image] + mail.command)
         }
         try runMail(container)
