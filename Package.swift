@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
