@@ -59,8 +59,9 @@ let package = Package(
         .target(name: "FleetStore", dependencies: ["CPostgres", "ACMECrypto", "CertStore", "Base"]),
         // Fleet mode on top of the store: every node materializes the store into its certbot layout,
         // renews under the store's per-lineage lock and publishes what it renewed (Node/); any node
-        // answers the challenges (Challenges/).
-        .target(name: "Fleet", dependencies: ["FleetStore", "Challenges", "ACME", "CertStore", "Issuance", "Renewal", "ACMECrypto", "Base"]),
+        // answers the challenges (Challenges/); the daemon as a fleet node (FleetDaemon, through the
+        // Daemon's StoreHooks: Daemon does not depend on Fleet).
+        .target(name: "Fleet", dependencies: ["FleetStore", "Challenges", "ACME", "CertStore", "Issuance", "Renewal", "Daemon", "ACMECrypto", "Base"]),
         // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
         // verification that the daemons serve what was installed (and rollback).
         .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),
@@ -68,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
+                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

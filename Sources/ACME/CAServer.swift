@@ -17,14 +17,14 @@ public struct CAServer: Sendable, Hashable {
 public typealias ACMEClientFactory = @Sendable (CAServer) throws -> ACMEClient
 
 extension ACMEClient {
-    /// A client for `server` over one reused libcurl handle, the CA bundle loaded once.
+    /// A client for `server` over the transport `makeTransport` builds for it (the CLI gives one
+    /// reused libcurl handle with the CA bundle loaded once; tests a scripted server).
     /// RFC 8555 §6.1: ACME runs over HTTPS only, and the server is always verified.
-    public static func connect(_ server: CAServer, userAgent: String,
+    public static func connect(_ server: CAServer, transport makeTransport: (CAServer) throws -> any HTTPTransport,
                                verbose: (@Sendable (String) -> Void)? = nil) throws -> ACMEClient {
         guard server.directoryURL.hasPrefix("https://") else {
             throw ACMEError(.insecureServer, "\(server.directoryURL) is not an https:// URL; ACME requires HTTPS: give the CA's https:// directory URL (--server, or server = in the renewal conf)")
         }
-        let transport = try CurlTransport(configuration: HTTPConfiguration(caBundle: server.caBundle, userAgent: userAgent))
-        return ACMEClient(directoryURL: server.directoryURL, transport: transport, verbose: verbose)
+        return ACMEClient(directoryURL: server.directoryURL, transport: try makeTransport(server), verbose: verbose)
     }
 }

@@ -91,77 +91,19 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
     /// Loads a private JWK (RFC 7517/7518): `kty` EC with crv/x/y/d, or RSA
     /// with n/e/d and, when present, the CRT members p/q/dp/dq/qi.
     public convenience init(jwk: [String: String]) throws {
-        func member(_ name: String) throws -> [UInt8] {
-            guard let text = jwk[name], let bytes = Base64URL.decode(text), !bytes.isEmpty else {
-                throw CryptoError(.invalidKey, "private JWK lacks a valid \"\(name)\" member")
-            }
-            // No member of a key acme accepts is longer than an RSA modulus of maxRSABits: checked
-            // before OpenSSL builds (and test-signs with) a key from numbers of any size.
-            guard bytes.count <= Self.maxRSABits / 8 else {
-                throw CryptoError(.invalidKey, "private JWK member \"\(name)\" is \(bytes.count) bytes, more than a \(Self.maxRSABits)-bit key has")
-            }
-            return bytes
-        }
-        guard let builder = OSSL_PARAM_BLD_new() else { throw CryptoError.openssl("cannot allocate key parameters") }
-        defer { OSSL_PARAM_BLD_free(builder) }
-        // The builder keeps pointers (names, strings, numbers) until
-        // OSSL_PARAM_BLD_to_param, so everything handed to it must outlive
-        // that call: no Swift temporaries.
-        var bignums: [OpaquePointer] = []
-        var buffers: [UnsafeMutableRawPointer] = []
-        defer {
-            bignums.forEach { BN_clear_free($0) }
-            buffers.forEach { free($0) }
-        }
-        func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
-            let copy = strdup(text)!
-            buffers.append(UnsafeMutableRawPointer(copy))
-            return copy
-        }
-        func pushBN(_ key: String, _ bytes: [UInt8]) throws {
-            guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else { throw CryptoError.openssl("bad JWK number", .invalidKey) }
-            bignums.append(bn)
-            guard OSSL_PARAM_BLD_push_BN(builder, cString(key), bn) == 1 else { throw CryptoError.openssl("bad JWK number", .invalidKey) }
-        }
+        let parameters = try JWKParameters(jwk: jwk)
         let algorithm: String
         switch jwk["kty"] {
         case "EC":
-            let curve: ECCurve
-            switch jwk["crv"] {
-            case "P-256": curve = .p256
-            case "P-384": curve = .p384
-            default: throw CryptoError(.invalidKey, "private JWK has unsupported curve \(jwk["crv"] ?? "(none)")")
-            }
             algorithm = "EC"
-            let x = try member("x"), y = try member("y")
-            guard x.count == curve.coordinateSize, y.count == curve.coordinateSize else {
-                throw CryptoError(.invalidKey, "private JWK has coordinates of the wrong size for \(curve.rawValue)")
-            }
-            let point = [0x04] + x + y
-            let pointBuffer = malloc(point.count)!
-            buffers.append(pointBuffer)
-            point.withUnsafeBytes { pointBuffer.copyMemory(from: $0.baseAddress!, byteCount: point.count) }
-            guard OSSL_PARAM_BLD_push_utf8_string(builder, cString(OSSL_PKEY_PARAM_GROUP_NAME), cString(curve.groupName), 0) == 1,
-                  OSSL_PARAM_BLD_push_octet_string(builder, cString(OSSL_PKEY_PARAM_PUB_KEY), pointBuffer, point.count) == 1 else {
-                throw CryptoError.openssl("bad EC JWK", .invalidKey)
-            }
-            try pushBN(OSSL_PKEY_PARAM_PRIV_KEY, try member("d"))
+            try parameters.pushEC()
         case "RSA":
             algorithm = "RSA"
-            try pushBN(OSSL_PKEY_PARAM_RSA_N, try member("n"))
-            try pushBN(OSSL_PKEY_PARAM_RSA_E, try member("e"))
-            try pushBN(OSSL_PKEY_PARAM_RSA_D, try member("d"))
-            if jwk["p"] != nil {
-                try pushBN("rsa-factor1", try member("p"))
-                try pushBN("rsa-factor2", try member("q"))
-                try pushBN("rsa-exponent1", try member("dp"))
-                try pushBN("rsa-exponent2", try member("dq"))
-                try pushBN("rsa-coefficient1", try member("qi"))
-            }
+            try parameters.pushRSA()
         default:
             throw CryptoError(.invalidKey, "private JWK has unsupported kty \(jwk["kty"] ?? "(none)"): use EC or RSA")
         }
-        guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw CryptoError.openssl("cannot build key parameters") }
+        let params = try parameters.build()
         defer { OSSL_PARAM_free(params) }
         guard let ctx = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else { throw CryptoError.openssl("cannot create a key context") }
         defer { EVP_PKEY_CTX_free(ctx) }
@@ -285,5 +227,94 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         let x = bigParam(OSSL_PKEY_PARAM_EC_PUB_X, width: curve.coordinateSize) ?? []
         let y = bigParam(OSSL_PKEY_PARAM_EC_PUB_Y, width: curve.coordinateSize) ?? []
         return (x, y)
+    }
+}
+
+/// The OSSL_PARAM builder a private JWK's members are pushed into. The builder keeps pointers
+/// (names, strings, numbers) until OSSL_PARAM_BLD_to_param, so everything handed to it lives
+/// as long as this object: no Swift temporaries.
+private final class JWKParameters {
+    let jwk: [String: String]
+    let builder: OpaquePointer
+    private var bignums: [OpaquePointer] = []
+    private var buffers: [UnsafeMutableRawPointer] = []
+
+    init(jwk: [String: String]) throws {
+        guard let builder = OSSL_PARAM_BLD_new() else { throw CryptoError.openssl("cannot allocate key parameters") }
+        self.jwk = jwk
+        self.builder = builder
+    }
+
+    deinit {
+        OSSL_PARAM_BLD_free(builder)
+        bignums.forEach { BN_clear_free($0) }
+        buffers.forEach { free($0) }
+    }
+
+    func member(_ name: String) throws -> [UInt8] {
+        guard let text = jwk[name], let bytes = Base64URL.decode(text), !bytes.isEmpty else {
+            throw CryptoError(.invalidKey, "private JWK lacks a valid \"\(name)\" member")
+        }
+        // No member of a key acme accepts is longer than an RSA modulus of maxRSABits: checked
+        // before OpenSSL builds (and test-signs with) a key from numbers of any size.
+        guard bytes.count <= PrivateKey.maxRSABits / 8 else {
+            throw CryptoError(.invalidKey, "private JWK member \"\(name)\" is \(bytes.count) bytes, more than a \(PrivateKey.maxRSABits)-bit key has")
+        }
+        return bytes
+    }
+
+    func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
+        let copy = strdup(text)!
+        buffers.append(UnsafeMutableRawPointer(copy))
+        return copy
+    }
+
+    func pushBN(_ key: String, _ bytes: [UInt8]) throws {
+        guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else { throw CryptoError.openssl("bad JWK number", .invalidKey) }
+        bignums.append(bn)
+        guard OSSL_PARAM_BLD_push_BN(builder, cString(key), bn) == 1 else { throw CryptoError.openssl("bad JWK number", .invalidKey) }
+    }
+
+    /// The parameters pushed so far, to be freed with OSSL_PARAM_free.
+    func build() throws -> UnsafeMutablePointer<OSSL_PARAM> {
+        guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw CryptoError.openssl("cannot build key parameters") }
+        return params
+    }
+
+    /// crv, x, y (the public point) and d.
+    func pushEC() throws {
+        let curve: ECCurve
+        switch jwk["crv"] {
+        case "P-256": curve = .p256
+        case "P-384": curve = .p384
+        default: throw CryptoError(.invalidKey, "private JWK has unsupported curve \(jwk["crv"] ?? "(none)")")
+        }
+        let x = try member("x"), y = try member("y")
+        guard x.count == curve.coordinateSize, y.count == curve.coordinateSize else {
+            throw CryptoError(.invalidKey, "private JWK has coordinates of the wrong size for \(curve.rawValue)")
+        }
+        let point = [0x04] + x + y
+        let pointBuffer = malloc(point.count)!
+        buffers.append(pointBuffer)
+        point.withUnsafeBytes { pointBuffer.copyMemory(from: $0.baseAddress!, byteCount: point.count) }
+        guard OSSL_PARAM_BLD_push_utf8_string(builder, cString(OSSL_PKEY_PARAM_GROUP_NAME), cString(curve.groupName), 0) == 1,
+              OSSL_PARAM_BLD_push_octet_string(builder, cString(OSSL_PKEY_PARAM_PUB_KEY), pointBuffer, point.count) == 1 else {
+            throw CryptoError.openssl("bad EC JWK", .invalidKey)
+        }
+        try pushBN(OSSL_PKEY_PARAM_PRIV_KEY, try member("d"))
+    }
+
+    /// n, e, d and, when p is there, the CRT members.
+    func pushRSA() throws {
+        try pushBN(OSSL_PKEY_PARAM_RSA_N, try member("n"))
+        try pushBN(OSSL_PKEY_PARAM_RSA_E, try member("e"))
+        try pushBN(OSSL_PKEY_PARAM_RSA_D, try member("d"))
+        if jwk["p"] != nil {
+            try pushBN("rsa-factor1", try member("p"))
+            try pushBN("rsa-factor2", try member("q"))
+            try pushBN("rsa-exponent1", try member("dp"))
+            try pushBN("rsa-exponent2", try member("dq"))
+            try pushBN("rsa-coefficient1", try member("qi"))
+        }
     }
 }

@@ -47,18 +47,7 @@ public struct Subprocess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        var envp: [UnsafeMutablePointer<CChar>?] = []
-        if !environment.isEmpty {
-            var index = 0
-            while let entry = environ[index] {
-                let text = String(cString: entry)
-                let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
-                if environment[name] == nil { envp.append(strdup(entry)) }
-                index += 1
-            }
-            for (name, value) in environment.sorted(by: { $0.key < $1.key }) { envp.append(strdup(name + "=" + value)) }
-            envp.append(nil)
-        }
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.isEmpty ? [] : Self.environmentBlock(adding: environment)
         defer { for pointer in envp { free(pointer) } }
         let spawned = envp.isEmpty
             ? posix_spawn(&pid, program, &actions, nil, argv, environ)
@@ -66,42 +55,14 @@ public struct Subprocess: Sendable {
         close(pipeFDs[1])
         if let input {
             close(inputFDs[0])
-            if spawned == 0 {
-                // Small inputs (a mail) fit the pipe buffer; a child that stops reading gets EPIPE, not us a signal.
-                let previous = signal(SIGPIPE, SIG_IGN)
-                let bytes = Array(input.utf8)
-                var offset = 0
-                while offset < bytes.count {
-                    let n = bytes.withUnsafeBytes { write(inputFDs[1], $0.baseAddress! + offset, $0.count - offset) }
-                    if n <= 0 { break }
-                    offset += n
-                }
-                signal(SIGPIPE, previous)
-            }
+            if spawned == 0 { Self.write(input, to: inputFDs[1]) }
             close(inputFDs[1])
         }
         guard spawned == 0 else {
             close(pipeFDs[0])
             return Result(status: 127, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
         }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        var timedOut = false
-        while true {
-            if let deadline {
-                let left = ContinuousClock.now.duration(to: deadline)
-                var entry = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
-                let milliseconds = max(0, Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
-                let ready = poll(&entry, 1, milliseconds)
-                if ready < 0 && errno == EINTR { continue }
-                if ready <= 0 { timedOut = true; break }
-            }
-            let n = read(pipeFDs[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            if output.count < 1 << 20 { output += buffer.prefix(n) }
-        }
+        let (output, timedOut) = Self.collect(from: pipeFDs[0], timeout: timeout)
         close(pipeFDs[0])
         if timedOut { kill(pid, SIGKILL) }
         var status: Int32 = 0
@@ -113,6 +74,57 @@ public struct Subprocess: Sendable {
         let exited = status & 0x7f == 0
         return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
                       output: String(decoding: output, as: UTF8.self))
+    }
+
+    /// Our environment with `environment` replacing or adding variables, sorted additions
+    /// last, nil-terminated; the strings are the caller's to free.
+    private static func environmentBlock(adding environment: [String: String]) -> [UnsafeMutablePointer<CChar>?] {
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+            if environment[name] == nil { envp.append(strdup(entry)) }
+            index += 1
+        }
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) { envp.append(strdup(name + "=" + value)) }
+        envp.append(nil)
+        return envp
+    }
+
+    /// Writes `input` to the child's stdin pipe. Small inputs (a mail) fit the pipe buffer; a
+    /// child that stops reading gets EPIPE, not us a signal.
+    private static func write(_ input: String, to fd: Int32) {
+        let previous = signal(SIGPIPE, SIG_IGN)
+        let bytes = Array(input.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { break }
+            offset += n
+        }
+        signal(SIGPIPE, previous)
+    }
+
+    /// Reads the child's output until it closes the pipe (kept up to 1 MiB) or `timeout` passes.
+    private static func collect(from fd: Int32, timeout: Duration?) -> (output: [UInt8], timedOut: Bool) {
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        while true {
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let milliseconds = max(0, Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                let ready = poll(&entry, 1, milliseconds)
+                if ready < 0 && errno == EINTR { continue }
+                if ready <= 0 { return (output, true) }
+            }
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return (output, false) }
+            if output.count < 1 << 20 { output += buffer.prefix(n) }
+        }
     }
 
     /// The same on a thread of its own, for async code: waiting for a child on one of the few

@@ -83,9 +83,9 @@ private final class SharedState: Sendable {
     let fetched = Mutex<Set<String>>([])
 }
 
-/// The poll() loop, owned by the responder's thread.
-private final class ServerLoop {
-    struct Connection {
+/// The poll() loop (`ResponderLoop`), owned by the responder's thread.
+private final class ServerLoop: ResponderLoop {
+    struct Connection: LoopConnection {
         var fd: Int32
         var client: ClientAddress
         var request: [UInt8] = []
@@ -106,54 +106,23 @@ private final class ServerLoop {
         self.shared = shared
     }
 
-    func run() {
-        defer {
-            connections.forEach { close($0.fd) }
-            gate.closeParked()
-        }
-        while true {
-            var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-            fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            fds += connections.map { pollfd(fd: $0.fd, events: Int16($0.response == nil ? POLLIN : POLLOUT), revents: 0) }
-            let now = ConnectionGate.now()
-            let nearest = connections.map(\.deadline).min().map { max(0, $0 - now) } ?? 60_000
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(nearest, 60_000)))
-            if ready < 0 && errno != EINTR { return }
-            if fds[0].revents != 0 { return }
-            for (index, fd) in listeners.enumerated() where fds[1 + index].revents & Int16(POLLIN) != 0 {
-                accept(on: fd)
-            }
-            let base = 1 + listeners.count
-            let polled = fds.count - base  // connections accepted just now were not polled
-            var closed: Set<Int32> = []
-            for index in 0..<polled {
-                let revents = fds[base + index].revents
-                guard revents != 0 else { continue }
-                if !service(&connections[index], revents: revents) { closed.insert(connections[index].fd) }
-            }
-            let later = ConnectionGate.now()
-            for connection in connections where connection.deadline <= later { closed.insert(connection.fd) }
-            if !closed.isEmpty {
-                for connection in connections where closed.contains(connection.fd) {
-                    close(connection.fd)
-                    gate.release(connection.client)
-                }
-                connections.removeAll { closed.contains($0.fd) }
-            }
-            gate.admitParked().forEach(adopt)
-        }
+    func events(for connection: Connection) -> Int16? { Int16(connection.response == nil ? POLLIN : POLLOUT) }
+
+    func pollDeadline(of connection: Connection) -> Int? { connection.deadline }
+
+    func expire(_ connection: inout Connection, now: Int) -> Bool { connection.deadline <= now }
+
+    func finish() {
+        connections.forEach { close($0.fd) }
+        gate.closeParked()
     }
 
-    private func accept(on listener: Int32) {
-        while let (fd, client) = gate.accept(on: listener) { adopt(fd, client) }
-    }
-
-    private func adopt(_ fd: Int32, _ client: ClientAddress) {
+    func adopt(_ fd: Int32, _ client: ClientAddress) {
         connections.append(Connection(fd: fd, client: client, deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
     }
 
     /// Reads or writes what is ready; false when the connection is done.
-    private func service(_ connection: inout Connection, revents: Int16) -> Bool {
+    func service(_ connection: inout Connection, revents: Int16) -> Bool {
         if connection.response == nil {
             if revents & Int16(POLLIN | POLLHUP | POLLERR) == 0 { return true }
             var buffer = [UInt8](repeating: 0, count: 4096)

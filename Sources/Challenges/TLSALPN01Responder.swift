@@ -93,7 +93,7 @@ public final class TLSALPN01Responder: @unchecked Sendable {
 
 /// The responder thread's poll() loop over the listeners, the wake pipe, the connections still
 /// delivering their ClientHello and the pipe through which handshake threads say they are done.
-private final class AcceptLoop {
+private final class AcceptLoop: ResponderLoop {
     /// Set by a handshake thread when it has returned, before it writes to the done pipe.
     final class Finished: Sendable {
         let flag = Atomic<Bool>(false)
@@ -106,7 +106,7 @@ private final class AcceptLoop {
         case handshake(thread: pthread_t, finished: Finished)
     }
 
-    struct Connection {
+    struct Connection: LoopConnection {
         let fd: Int32
         let client: ClientAddress
         let deadline: Int
@@ -140,58 +140,41 @@ private final class AcceptLoop {
         self.onServed = onServed
     }
 
-    func run() {
-        defer { finish() }
-        while true {
-            var fds = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0), pollfd(fd: doneRead, events: Int16(POLLIN), revents: 0)]
-            fds += listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let waiting = connections.indices.filter { if case .hello = connections[$0].phase { true } else { false } }
-            fds += waiting.map { pollfd(fd: connections[$0].fd, events: Int16(POLLIN) | Self.pollReadHangUp, revents: 0) }
-            let now = ConnectionGate.now()
-            let nearest = connections.filter { !$0.cutOff }.map(\.deadline).min().map { max(0, $0 - now) } ?? 60_000
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(nearest, 60_000)))
-            if ready < 0 && errno != EINTR { return }
-            if fds[0].revents != 0 { return }
-            if fds[1].revents != 0 {
-                var sink = [UInt8](repeating: 0, count: 256)
-                while read(doneRead, &sink, sink.count) > 0 {}
+    var extraFDs: [Int32] { [doneRead] }
+
+    func drain(_ fd: Int32) {
+        var sink = [UInt8](repeating: 0, count: 256)
+        while read(fd, &sink, sink.count) > 0 {}
+    }
+
+    /// Only connections still delivering their ClientHello; a handshake's thread has the others.
+    func events(for connection: Connection) -> Int16? {
+        guard case .hello = connection.phase else { return nil }
+        return Int16(POLLIN) | Self.pollReadHangUp
+    }
+
+    func pollDeadline(of connection: Connection) -> Int? { connection.cutOff ? nil : connection.deadline }
+
+    func service(_ connection: inout Connection, revents: Int16) -> Bool { advance(&connection, revents: revents) }
+
+    func expire(_ connection: inout Connection, now: Int) -> Bool {
+        switch connection.phase {
+        case .hello:
+            return connection.deadline <= now
+        case .handshake(let thread, let finished):
+            if finished.flag.load(ordering: .acquiring) {
+                pthread_join(thread, nil)
+                return true
+            } else if connection.deadline <= now && !connection.cutOff {
+                // Wakes the handshake thread's blocking read or write: it fails and returns.
+                shutdown(connection.fd, Int32(SHUT_RDWR))
+                connection.cutOff = true
             }
-            for (index, fd) in listeners.enumerated() where fds[2 + index].revents & Int16(POLLIN) != 0 {
-                while let (client, address) = gate.accept(on: fd) { adopt(client, address) }
-            }
-            var closed: Set<Int32> = []
-            let base = 2 + listeners.count
-            for (position, index) in waiting.enumerated() where fds[base + position].revents != 0 {
-                if !advance(&connections[index], revents: fds[base + position].revents) { closed.insert(connections[index].fd) }
-            }
-            let later = ConnectionGate.now()
-            for index in connections.indices {
-                switch connections[index].phase {
-                case .hello:
-                    if connections[index].deadline <= later { closed.insert(connections[index].fd) }
-                case .handshake(let thread, let finished):
-                    if finished.flag.load(ordering: .acquiring) {
-                        pthread_join(thread, nil)
-                        closed.insert(connections[index].fd)
-                    } else if connections[index].deadline <= later && !connections[index].cutOff {
-                        // Wakes the handshake thread's blocking read or write: it fails and returns.
-                        shutdown(connections[index].fd, Int32(SHUT_RDWR))
-                        connections[index].cutOff = true
-                    }
-                }
-            }
-            if !closed.isEmpty {
-                for connection in connections where closed.contains(connection.fd) {
-                    close(connection.fd)
-                    gate.release(connection.client)
-                }
-                connections.removeAll { closed.contains($0.fd) }
-            }
-            gate.admitParked().forEach(adopt)
+            return false
         }
     }
 
-    private func adopt(_ fd: Int32, _ address: ClientAddress) {
+    func adopt(_ fd: Int32, _ address: ClientAddress) {
         var lowWater = Int32(Self.headerBytes)
         setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
         connections.append(Connection(fd: fd, client: address, deadline: ConnectionGate.now() + gate.limits.deadlineMilliseconds))
@@ -247,7 +230,7 @@ private final class AcceptLoop {
     }
 
     /// On stop: cuts off the handshakes still running, waits for their threads, closes everything.
-    private func finish() {
+    func finish() {
         for connection in connections {
             if case .handshake(let thread, _) = connection.phase {
                 shutdown(connection.fd, Int32(SHUT_RDWR))

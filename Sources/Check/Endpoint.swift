@@ -11,10 +11,9 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     /// nil: TLS from the first byte.
     public var startTLS: StartTLS?
 
-    static let schemes: [String: (port: Int, startTLS: StartTLS?)] = [
-        "smtp": (25, .smtp), "submission": (587, .smtp), "smtps": (465, nil),
-        "imap": (143, .imap), "imaps": (993, nil), "pop3": (110, .pop3), "pop3s": (995, nil), "https": (443, nil),
-    ]
+    /// Scheme name -> default port and dialog, from `EndpointScheme.all`.
+    static let schemes: [String: (port: Int, startTLS: StartTLS?)] = Dictionary(
+        uniqueKeysWithValues: EndpointScheme.all.map { ($0.name, (port: $0.port, startTLS: $0.startTLS)) })
 
     public var description: String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
 

@@ -36,7 +36,7 @@ public struct ServedCheck: Sendable {
     }
 
     /// The standard mail ports in the order they are checked.
-    public static let standardEndpoints = ["smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s"]
+    public static let standardEndpoints = EndpointScheme.mail.map(\.name)
 
     /// The standard mail endpoints (25, 587, 465, 143, 993, 110, 995) that accept a TCP
     /// connection on `host` now: what the daemons on this machine serve.

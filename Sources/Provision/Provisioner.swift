@@ -79,66 +79,90 @@ public struct Provisioner: Sendable {
         if set == nil {
             report.warnings.append("SSL_TYPE is empty: Postfix and Dovecot are set up WITHOUT TLS and accept passwords in cleartext; never use this in production")
         }
+        var plan = Plan()
+        try planFiles(set, &plan, &report)
+        try planPostfix(set, &plan, &report)
+        planDovecot(set, &plan, &report)
+        describe(plan, set, &report)
+        guard report.changed, !dryRun else { return report }
+        try apply(plan, &report)
+        return report
+    }
 
-        // 1. The files, as they should be in <tlsDir>/current/.
+    /// What differs between what is installed and what should be, as found by `compareAndApply`.
+    struct Plan {
         var files: [(name: String, content: String, mode: mode_t)] = []
-        if let set {
-            files.append(("key.pem", set.primary.keyPEM, 0o600))
-            files.append(("fullchain.pem", set.primary.chainPEM, 0o644))
-            if let alt = set.alt {
-                files.append(("alt_key.pem", alt.keyPEM, 0o600))
-                files.append(("alt_fullchain.pem", alt.chainPEM, 0o644))
-            }
-            if let ca = set.caPEM { files.append(("cacert.pem", ca, 0o644)) }
-            files.append(("dhparams.pem", try dhParameters(&report), 0o644))
-        }
-        let installedNames = Set(try FS.listIfPresent(paths.current))
-        // An installed file that cannot be read differs from what should be there: it is replaced.
-        var filesDiffer = files.count != installedNames.count
-            || files.contains { (try? FS.read(paths.current + "/" + $0.name)) != $0.content }
-        report.setDigest = files.isEmpty ? nil : Self.setDigest(files)
-        if filesDiffer, let heldBack, heldBack == report.setDigest {
-            report.notes.append("the certificate rolled back earlier is held back until the sources change (or SIGHUP)")
-            filesDiffer = false
-        }
-
-        // 2. Postfix.
+        var installedNames: Set<String> = []
+        var filesDiffer = false
         var postfixChanges: [(String, String)] = []
         var masterChanges: [(String, String)] = []
-        let mainCF = settings.postfixDir + "/main.cf"
-        let havePostfix = FS.exists(mainCF)
-        var queueDirectory = Self.queueDirectory([:])
-        if havePostfix {
-            let current = PostfixConfig.parseMainCF(try FS.read(mainCF))
-            queueDirectory = Self.queueDirectory(current)
-            let wanted = PostfixConfig.render(set: set, level: settings.tlsLevel, paths: paths, current: current)
-            postfixChanges = wanted.settings.filter { current[$0.0] ?? "" != PostfixConfig.normalize($0.1) }
-            if set == nil {
-                let listing = runner.run(["postconf", "-c", settings.postfixDir, "-P"])
-                if listing.succeeded { masterChanges = PostfixConfig.plaintextMasterOverrides(listing.output) }
-            }
-        } else {
-            report.notes.append("no Postfix configuration at \(mainCF); Postfix left alone")
-        }
-
-        // 3. Dovecot.
-        let sslConf = settings.dovecotDir + "/conf.d/10-ssl.conf"
-        let haveDovecot = FS.isDirectory(settings.dovecotDir)
+        var havePostfix = false
+        var queueDirectory = Provisioner.queueDirectory([:])
+        var sslConf = ""
+        var haveDovecot = false
         var dovecotContent: String?
         var detected: (version: DovecotVersion, stamp: String?) = (.v2_3, nil)
-        if haveDovecot {
-            detected = dovecotVersion(&report)
-            let version = detected.version
-            let rendered = DovecotConfig.render(set: set, level: settings.tlsLevel, paths: paths, version: version,
-                                                origin: set == nil ? "SSL_TYPE empty" : "SSL_TYPE=\(settings.sslType.rawValue)")
-            // Missing or unreadable: written anew.
-            if (try? FS.read(sslConf)) != rendered { dovecotContent = rendered }
-        } else {
-            report.notes.append("no Dovecot configuration at \(settings.dovecotDir); Dovecot left alone")
-        }
+    }
 
-        // What changed, in words.
-        if filesDiffer {
+    /// 1. The files, as they should be in <tlsDir>/current/.
+    private func planFiles(_ set: CertificateSet?, _ plan: inout Plan, _ report: inout Report) throws {
+        if let set {
+            plan.files.append(("key.pem", set.primary.keyPEM, 0o600))
+            plan.files.append(("fullchain.pem", set.primary.chainPEM, 0o644))
+            if let alt = set.alt {
+                plan.files.append(("alt_key.pem", alt.keyPEM, 0o600))
+                plan.files.append(("alt_fullchain.pem", alt.chainPEM, 0o644))
+            }
+            if let ca = set.caPEM { plan.files.append(("cacert.pem", ca, 0o644)) }
+            plan.files.append(("dhparams.pem", try dhParameters(&report), 0o644))
+        }
+        plan.installedNames = Set(try FS.listIfPresent(paths.current))
+        // An installed file that cannot be read differs from what should be there: it is replaced.
+        plan.filesDiffer = plan.files.count != plan.installedNames.count
+            || plan.files.contains { (try? FS.read(paths.current + "/" + $0.name)) != $0.content }
+        report.setDigest = plan.files.isEmpty ? nil : Self.setDigest(plan.files)
+        if plan.filesDiffer, let heldBack, heldBack == report.setDigest {
+            report.notes.append("the certificate rolled back earlier is held back until the sources change (or SIGHUP)")
+            plan.filesDiffer = false
+        }
+    }
+
+    /// 2. Postfix.
+    private func planPostfix(_ set: CertificateSet?, _ plan: inout Plan, _ report: inout Report) throws {
+        let mainCF = settings.postfixDir + "/main.cf"
+        plan.havePostfix = FS.exists(mainCF)
+        guard plan.havePostfix else {
+            report.notes.append("no Postfix configuration at \(mainCF); Postfix left alone")
+            return
+        }
+        let current = PostfixConfig.parseMainCF(try FS.read(mainCF))
+        plan.queueDirectory = Self.queueDirectory(current)
+        let wanted = PostfixConfig.render(set: set, level: settings.tlsLevel, paths: paths, current: current)
+        plan.postfixChanges = wanted.settings.filter { current[$0.0] ?? "" != PostfixConfig.normalize($0.1) }
+        if set == nil {
+            let listing = runner.run(["postconf", "-c", settings.postfixDir, "-P"])
+            if listing.succeeded { plan.masterChanges = PostfixConfig.plaintextMasterOverrides(listing.output) }
+        }
+    }
+
+    /// 3. Dovecot.
+    private func planDovecot(_ set: CertificateSet?, _ plan: inout Plan, _ report: inout Report) {
+        plan.sslConf = settings.dovecotDir + "/conf.d/10-ssl.conf"
+        plan.haveDovecot = FS.isDirectory(settings.dovecotDir)
+        guard plan.haveDovecot else {
+            report.notes.append("no Dovecot configuration at \(settings.dovecotDir); Dovecot left alone")
+            return
+        }
+        plan.detected = dovecotVersion(&report)
+        let rendered = DovecotConfig.render(set: set, level: settings.tlsLevel, paths: paths, version: plan.detected.version,
+                                            origin: set == nil ? "SSL_TYPE empty" : "SSL_TYPE=\(settings.sslType.rawValue)")
+        // Missing or unreadable: written anew.
+        if (try? FS.read(plan.sslConf)) != rendered { plan.dovecotContent = rendered }
+    }
+
+    /// What changed, in words.
+    private func describe(_ plan: Plan, _ set: CertificateSet?, _ report: inout Report) {
+        if plan.filesDiffer {
             if let set {
                 // Only the wording of the change line: without an old certificate it says "installed".
                 let old = (try? FS.read(paths.chain)).flatMap { try? Certificate.chain(pem: $0).first }
@@ -150,39 +174,40 @@ public struct Provisioner: Sendable {
                 report.changes.append("TLS files removed from \(paths.current)")
             }
         }
-        for (name, value) in postfixChanges { report.changes.append("postfix: \(name) = \(value)") }
-        for (name, value) in masterChanges { report.changes.append("postfix master.cf: \(name) = \(value)") }
-        if dovecotContent != nil { report.changes.append("dovecot: \(sslConf) rewritten") }
-        guard report.changed, !dryRun else { return report }
+        for (name, value) in plan.postfixChanges { report.changes.append("postfix: \(name) = \(value)") }
+        for (name, value) in plan.masterChanges { report.changes.append("postfix master.cf: \(name) = \(value)") }
+        if plan.dovecotContent != nil { report.changes.append("dovecot: \(plan.sslConf) rewritten") }
+    }
 
-        // Apply. A new file set goes live with one rename. When the new set drops
-        // files (the ALT pair) the configuration stops naming them first; when it
-        // adds files they exist before any configuration names them.
-        let dropsFiles = !installedNames.isSubset(of: Set(files.map(\.name)))
+    /// Apply. A new file set goes live with one rename. When the new set drops
+    /// files (the ALT pair) the configuration stops naming them first; when it
+    /// adds files they exist before any configuration names them.
+    private func apply(_ plan: Plan, _ report: inout Report) throws {
+        let files = plan.files, filesDiffer = plan.filesDiffer
+        let dropsFiles = !plan.installedNames.isSubset(of: Set(files.map(\.name)))
         let previousSet = FS.readLink(paths.current).map(FS.lastComponent)
         if filesDiffer && !dropsFiles { report.installedSet = try installFiles(files) }
-        if !postfixChanges.isEmpty {
-            try postconf(["-e"] + postfixChanges.map { "\($0.0)=\($0.1)" })
+        if !plan.postfixChanges.isEmpty {
+            try postconf(["-e"] + plan.postfixChanges.map { "\($0.0)=\($0.1)" })
         }
-        if !masterChanges.isEmpty {
-            try postconf(["-P"] + masterChanges.map { "\($0.0)=\($0.1)" })
+        if !plan.masterChanges.isEmpty {
+            try postconf(["-P"] + plan.masterChanges.map { "\($0.0)=\($0.1)" })
         }
-        if let dovecotContent {
+        if let dovecotContent = plan.dovecotContent {
             try FS.makeDirectories(settings.dovecotDir + "/conf.d", mode: 0o755)
-            try FS.writeAtomically(sslConf, dovecotContent, mode: 0o644)
+            try FS.writeAtomically(plan.sslConf, dovecotContent, mode: 0o644)
         }
         if filesDiffer && dropsFiles { report.installedSet = try installFiles(files) }
         if filesDiffer { report.previousSet = previousSet }
-        try saveState(files: files, serial: report.serial, dovecot: settings.dovecotVersion == nil ? detected : nil)
+        try saveState(files: files, serial: report.serial, dovecot: settings.dovecotVersion == nil ? plan.detected : nil)
 
         // Reload what runs; a daemon that is down reads the new settings when it starts.
-        if havePostfix && (filesDiffer || !postfixChanges.isEmpty || !masterChanges.isEmpty) {
-            reloadPostfix(&report, queueDirectory: queueDirectory)
+        if plan.havePostfix && (filesDiffer || !plan.postfixChanges.isEmpty || !plan.masterChanges.isEmpty) {
+            reloadPostfix(&report, queueDirectory: plan.queueDirectory)
         }
-        if haveDovecot && (filesDiffer || dovecotContent != nil) {
+        if plan.haveDovecot && (filesDiffer || plan.dovecotContent != nil) {
             reloadDovecot(&report)
         }
-        return report
     }
 
     // MARK: Files

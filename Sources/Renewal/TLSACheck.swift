@@ -37,8 +37,6 @@ public struct TLSACheck: Sendable {
         public var problems: [String] = []
     }
 
-    static let schemes: [Int: String] = [25: "smtp", 465: "smtps", 587: "submission", 993: "imaps", 995: "pop3s", 143: "imap", 110: "pop3", 443: "https"]
-
     /// `run` for async code: DNS and TLS waits on a thread of their own.
     public func run() async throws -> Report {
         try await onOwnThread(throwing: { try self.run() as Report })
@@ -80,7 +78,7 @@ public struct TLSACheck: Sendable {
             var served: [TLSARecord] = []
             if parts.count == 3, let port = Int(parts[0].dropFirst()) {
                 let host = String(parts[2]).hasSuffix(".") ? String(parts[2].dropLast()) : String(parts[2])
-                let targets = endpoints ?? ["\(Self.schemes[port] ?? "smtps")://\(host):\(port)"]
+                let targets = endpoints ?? ["\(EndpointScheme.serving(port: port)?.name ?? "smtps")://\(host):\(port)"]
                 for text in targets {
                     do {
                         var check = EndpointCheck(serverName: host)

@@ -72,31 +72,14 @@ struct DaemonCommand: AsyncParsableCommand {
             let wakeUps = WakeUps()
             wakeUps.onStop = { log.log("stopping", "signal \($0)") }
             if let store {
-                // A store written by a newer acme, a wrong key: refused now. Unreachable: the node
-                // starts anyway and serves what it has (the rounds retry and alert).
-                do { try await onOwnThread(throwing: { _ = try store.open() }) } catch where StoreSettings.isUnreachable(error) {
-                    log.log("store-unreachable", "\(error); starting with the local certificates", level: "error")
+                // With --respond this node answers the fleet's HTTP-01 challenges too.
+                let responder = sources.responder
+                let http01: (() throws -> HTTP01Responder)? = !respond ? nil : {
+                    try responder.method().validate()
+                    return HTTP01Responder(address: responder.http01Address, port: responder.http01Port)
                 }
-                // HTTP-01 and TLS-ALPN-01 through the store; with --respond this node answers too
-                // (its own challenges at once, the others' once the store says so).
-                var local: FleetResponder?
-                if respond {
-                    try sources.responder.method().validate()
-                    let http01 = HTTP01Responder(address: sources.responder.http01Address, port: sources.responder.http01Port)
-                    let responder = try FleetResponder(storeURL: store.url, keyFile: store.keyFile, http01: http01,
-                                                       log: { log.log("respond", $0) })
-                    try responder.start()
-                    log.log("respond", "answering the fleet's HTTP-01 challenges from the store on port \(http01.port)")
-                    local = responder
-                }
-                settings.renewOptions.solverOverride = store.challengeSolvers(local: local, progress: { line in
-                    if line.hasPrefix("warning") { log.log("warning", line, level: "warning") } else if common.printing.verbose { log.log("step", line) }
-                })
-                settings.store = store.daemonHooks(configDirectory: common.configDirectory, lockedRetry: .seconds(retryDelay),
-                                                   log: log, verbose: common.printing.verbose)
-                let listener = StoreListener(settings: store, notified: { wakeUps.post(.storeChanged($0)) },
-                                             failed: { log.log("store-listen", "\($0); listening again with backoff", level: "warning") })
-                try listener.start()
+                try await FleetDaemon.join(store, settings: &settings, wakeUps: wakeUps, http01: http01,
+                                           lockedRetry: .seconds(retryDelay), toolVersion: acmeVersion)
             }
             try await Daemon(settings: settings).run(wakeUps: wakeUps)
         }

@@ -1,4 +1,5 @@
 import ACME
+import ACMEHTTP
 import ACMECrypto
 import ArgumentParser
 import Base
@@ -30,7 +31,11 @@ struct OutputArguments: ParsableArguments {
     var clientFactory: ACMEClientFactory {
         let output = output
         let verbose: (@Sendable (String) -> Void)? = output.verbose ? { @Sendable line in output.detail(line) } : nil
-        return { try ACMEClient.connect($0, userAgent: "acme/\(acmeVersion)", verbose: verbose) }
+        return {
+            try ACMEClient.connect($0, transport: { server in
+                try CurlTransport(configuration: HTTPConfiguration(caBundle: server.caBundle, userAgent: "acme/\(acmeVersion)"))
+            }, verbose: verbose)
+        }
     }
 }
 

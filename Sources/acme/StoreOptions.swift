@@ -2,7 +2,6 @@ import ArgumentParser
 import Base
 import Challenges
 import Issuance
-import Daemon
 import Fleet
 import Renewal
 
@@ -30,19 +29,5 @@ extension StoreSettings {
     /// `listening`: for issue and renew, responders started on this node for the run when the port is free.
     func challengeSolvers(local: FleetResponder? = nil, listening: LocalResponders? = nil, progress: @escaping @Sendable (String) -> Void) -> SolverOverride {
         StoreChallengeSolver.override(storeURL: url, keyFile: keyFile, local: local, listening: listening, progress: progress)
-    }
-
-    /// The daemon's renewal rounds through the store (FleetRenewal), as the daemon's hook.
-    func daemonHooks(configDirectory: String, lockedRetry: Duration, log: EventLog, verbose: Bool) -> StoreHooks {
-        var fleet = FleetRenewal(store: self, configDirectory: configDirectory, toolVersion: acmeVersion,
-                                 progress: { line in
-                                     if line.hasPrefix("WARNING") { log.log("warning", line, level: "warning") } else if verbose { log.log("step", line) }
-                                 })
-        fleet.lockedRetry = lockedRetry
-        let round = fleet
-        return StoreHooks(description: redacted) { renewer, options in
-            let result = try await round.run(renewer, options)
-            return StoreRound(summary: result.summary, installed: result.sync.installed, published: result.sync.published, problem: result.storeProblem)
-        }
     }
 }
