@@ -8,7 +8,7 @@ import Synchronization
 /// `_acme-challenge.<domain>. TXT <ACME_VALIDATION>` and with `ACME_ACTION=remove` to withdraw it
 /// (also after a failure), with `ACME_DOMAIN`, `ACME_VALIDATION`, `ACME_TOKEN`,
 /// `ACME_TXT_NAME` and `ACME_REMAINING_CHALLENGES` in its environment, like certbot's manual
-/// hooks. Before the CA is told to look, it waits `propagationWait` once for all names, or with
+/// hooks (the contract of `Hook`, Docs/HOOKS.md). Before the CA is told to look, it waits `propagationWait` once for all names, or with
 /// a `resolver` asks that server for every record side by side until all are visible (for at
 /// most `propagationWait`). With `parallel`, the script runs for every name at once.
 public final class DNS01HookSolver: ChallengeSolver, Sendable {
@@ -80,10 +80,8 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
     }
 
     private func run(action: String, identifier: String, token: String, value: String, remaining: Int) async -> Subprocess.Result {
-        let script = self.script
-        return await onOwnThread { Subprocess().run(["/bin/sh", "-c", script], environment: [
-            "ACME_ACTION": action, "ACME_DOMAIN": identifier, "ACME_VALIDATION": value, "ACME_TOKEN": token,
-            "ACME_TXT_NAME": "_acme-challenge." + identifier, "ACME_REMAINING_CHALLENGES": String(remaining),
-        ]) }
+        await Hook(.dns, command: script, environment: HookEnvironment(
+            action: action, challengeType: challengeType, domain: identifier, token: token, validation: value,
+            txtName: "_acme-challenge." + identifier, remainingChallenges: remaining)).run()
     }
 }

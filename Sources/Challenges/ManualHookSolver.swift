@@ -6,7 +6,8 @@ import Synchronization
 /// `--manual-cleanup-hook` renew under `acme` unchanged: the same hooks, the same
 /// environment (`CERTBOT_DOMAIN`, `CERTBOT_VALIDATION`, `CERTBOT_TOKEN`,
 /// `CERTBOT_REMAINING_CHALLENGES`, `CERTBOT_ALL_DOMAINS`, and `CERTBOT_AUTH_OUTPUT` for the
-/// cleanup hook), for DNS-01 or HTTP-01 as the lineage's `pref_challs` says.
+/// cleanup hook), for DNS-01 or HTTP-01 as the lineage's `pref_challs` says. These are
+/// aliases of `Hook`'s one contract (Docs/HOOKS.md); the hooks run on a thread of their own.
 public final class ManualHookSolver: ChallengeSolver, Sendable {
     public let challengeType: String
     let authHook: String
@@ -28,12 +29,9 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
         state.withLock { $0.remaining = count }
     }
 
-    private func environment(_ identifier: String, _ token: String, _ keyAuthorization: String, remaining: Int) -> [String: String] {
-        [
-            "CERTBOT_DOMAIN": identifier, "CERTBOT_TOKEN": token,
-            "CERTBOT_VALIDATION": challengeType == "dns-01" ? DNS01HookSolver.validation(keyAuthorization) : keyAuthorization,
-            "CERTBOT_REMAINING_CHALLENGES": String(remaining), "CERTBOT_ALL_DOMAINS": allDomains.joined(separator: ","),
-        ]
+    private func environment(_ identifier: String, _ token: String, validation: String?, remaining: Int) -> HookEnvironment {
+        HookEnvironment(challengeType: challengeType, domain: identifier, token: token, validation: validation,
+                        remainingChallenges: remaining, domains: allDomains)
     }
 
     public func present(identifier: String, token: String, keyAuthorization: String) async throws {
@@ -41,8 +39,10 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
             state.remaining = max(state.remaining - 1, 0)
             return state.remaining
         }
-        let result = await Subprocess().run(["/bin/sh", "-c", authHook],
-                                      environment: environment(identifier, token, keyAuthorization, remaining: remaining))
+        let validation = challengeType == "dns-01" ? DNS01HookSolver.validation(keyAuthorization) : keyAuthorization
+        var environment = environment(identifier, token, validation: validation, remaining: remaining)
+        environment.action = "add"
+        let result = await Hook(.manualAuth, command: authHook, environment: environment).run()
         guard result.succeeded else {
             throw ChallengeError(.hookFailed, "manual auth hook \(authHook) failed for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }
@@ -52,10 +52,10 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
     public func cleanup(identifier: String, token: String) async {
         let output = state.withLock { $0.outputs.removeValue(forKey: token) }
         guard let cleanupHook else { return }
-        var environment = environment(identifier, token, "", remaining: 0)
-        environment["CERTBOT_VALIDATION"] = nil
-        environment["CERTBOT_AUTH_OUTPUT"] = output ?? ""
-        let result = await Subprocess().run(["/bin/sh", "-c", cleanupHook], environment: environment)
+        var environment = environment(identifier, token, validation: nil, remaining: 0)
+        environment.action = "remove"
+        environment.authOutput = output ?? ""
+        let result = await Hook(.manualCleanup, command: cleanupHook, environment: environment).run()
         if !result.succeeded {
             progress("manual cleanup hook \(cleanupHook) failed for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }

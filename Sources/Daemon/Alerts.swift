@@ -32,11 +32,14 @@ public struct Incident: Codable, Sendable, Equatable {
 }
 
 /// Where alerts go: `--alert-to` (the local sendmail, as `acme check`) and `--alert-command`
-/// (a shell command with the event in its environment). Both bounded to 30 s.
+/// (a `Hook` with the event in its environment, Docs/HOOKS.md). sendmail is bounded to 30 s,
+/// the command by the hooks' one timeout.
 public struct Alerter: Sendable {
     public var mailTo: String?
     public var command: String?
     public var runner = Subprocess()
+    /// How long the alert command may run: the hooks' one rule (a test shortens it).
+    public var commandTimeout = Hook.timeout
 
     public init(mailTo: String?, command: String?) {
         self.mailTo = mailTo
@@ -65,9 +68,10 @@ public struct Alerter: Sendable {
             if let warning = CheckAlert.mail(to: mailTo, subject: subject, body: body, runner: runner) { warnings.append(warning) }
         }
         if let command {
-            let environment = ["ACME_EVENT": incident.kind.rawValue, "ACME_STATE": state, "ACME_LINEAGE": incident.lineage ?? "",
-                               "ACME_MESSAGE": incident.message, "ACME_HOST": host, "ACME_SINCE": incident.since.utcText]
-            let result = runner.run(["/bin/sh", "-c", command], environment: environment, timeout: .seconds(30))
+            let details = ["ACME_EVENT": incident.kind.rawValue, "ACME_STATE": state, "ACME_MESSAGE": incident.message,
+                           "ACME_HOST": host, "ACME_SINCE": incident.since.utcText]
+            let environment = HookEnvironment(lineage: incident.lineage ?? "", details: details)
+            let result = Hook(.alert, command: command, environment: environment, timeout: commandTimeout).runHere()
             if !result.succeeded {
                 warnings.append("the alert command failed (status \(result.status)): \(result.lastLine.excerpt(200))")
             }

@@ -6,14 +6,24 @@ import Synchronization
 /// certbot's hook rules: commands from the command line or the renewal conf run through
 /// `/bin/sh -c`; executables in `renewal-hooks/{pre,deploy,post}/` run in name order
 /// before them; a command equal to a directory hook does not run twice. A failing hook is
-/// reported and changes nothing that was already done.
+/// reported and changes nothing that was already done. Each runs as a `Hook` (Docs/HOOKS.md):
+/// on a thread of its own, with the one environment contract and the one timeout.
 public struct HookRunner: Sendable {
-    public enum Kind: String, Sendable { case pre, deploy, post }
+    public enum Kind: String, Sendable {
+        case pre, deploy, post
+
+        var hookKind: Hook.Kind {
+            switch self {
+            case .pre: .pre
+            case .deploy: .deploy
+            case .post: .post
+            }
+        }
+    }
 
     public var configDirectory: String
     public var useDirectoryHooks: Bool
     public var report: @Sendable (String) -> Void
-    private let runner = Subprocess()
 
     public init(configDirectory: String, useDirectoryHooks: Bool, report: @escaping @Sendable (String) -> Void) {
         self.configDirectory = LocalSystem.absolutePath(configDirectory)
@@ -42,28 +52,29 @@ public struct HookRunner: Sendable {
     /// Runs the directory hooks of `kind`, then each command not already run as one of them.
     /// Returns false if any failed.
     @discardableResult
-    public func run(_ kind: Kind, commands: [String], environment: [String: String] = [:]) async -> Bool {
+    public func run(_ kind: Kind, commands: [String], environment: HookEnvironment = HookEnvironment()) async -> Bool {
         let directory = directoryHooks(kind)
         var ok = true
         for path in directory {
-            let succeeded = await execute(kind, display: path, arguments: [path], environment: environment)
+            let succeeded = await execute(Hook(kind.hookKind, command: path, executable: true, environment: environment))
             ok = succeeded && ok
         }
         var seen = Set(directory)
         for command in commands where !command.isEmpty && !seen.contains(command) {
             seen.insert(command)
-            let succeeded = await execute(kind, display: command, arguments: ["/bin/sh", "-c", command], environment: environment)
+            let succeeded = await execute(Hook(kind.hookKind, command: command, environment: environment))
             ok = succeeded && ok
         }
         return ok
     }
 
-    private func execute(_ kind: Kind, display: String, arguments: [String], environment: [String: String]) async -> Bool {
-        report("running \(kind.rawValue) hook: \(display)")
-        let result = await runner.run(arguments, environment: environment)
+    private func execute(_ hook: Hook) async -> Bool {
+        let kind = hook.kind.rawValue
+        report("running \(kind) hook: \(hook.command)")
+        let result = await hook.run()
         for line in result.output.split(separator: "\n") { report("  \(line)") }
         guard result.succeeded else {
-            report("\(kind.rawValue) hook \(display) failed with exit status \(result.status): \(result.lastLine)")
+            report("\(kind) hook \(hook.command) failed with exit status \(result.status): \(result.lastLine)")
             return false
         }
         return true
@@ -95,7 +106,7 @@ public final class HookPlan: Sendable {
 
     /// Runs the deploy hooks for a lineage that got a new certificate.
     public func deployed(_ commands: [String], livePath: String, names: [String], lineage: String) async {
-        let environment = ["RENEWED_LINEAGE": livePath, "RENEWED_DOMAINS": names.joined(separator: " ")]
+        let environment = HookEnvironment(domains: names, lineage: lineage, liveDirectory: livePath)
         if !(await runner.run(.deploy, commands: commands, environment: environment)) {
             record("\(lineage): a deploy hook failed; the new certificate is in place")
         }

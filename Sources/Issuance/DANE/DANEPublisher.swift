@@ -73,10 +73,10 @@ public struct DANEPublisher: Sendable {
             case .remove: try updater.delete(tlsa: record, name: owner, zone: zone)
             }
         case .hook(let command, _):
-            let environment = ["ACME_ACTION": action.rawValue, "ACME_TLSA_OWNER": owner, "ACME_TLSA_RECORD": record.presentation,
-                               "ACME_TLSA_TTL": String(settings.ttl), "ACME_TLSA_ZONE": zone + ".", "ACME_TLSA_ROLE": role.rawValue,
-                               "ACME_LINEAGE": lineage]
-            let result = Subprocess().run(["/bin/sh", "-c", command], environment: environment, timeout: .seconds(120))
+            let details = ["ACME_TLSA_OWNER": owner, "ACME_TLSA_RECORD": record.presentation, "ACME_TLSA_TTL": String(settings.ttl),
+                           "ACME_TLSA_ZONE": zone + ".", "ACME_TLSA_ROLE": role.rawValue]
+            // Called on a thread of its own (the DANE steps' async twins), so the hook runs here.
+            let result = Hook(.dane, command: command, environment: HookEnvironment(action: action.rawValue, lineage: lineage, details: details)).runHere()
             guard result.succeeded else {
                 throw IssuanceError(.daneHookFailed, "the DANE hook failed to \(action == .add ? "add" : "remove") \(owner) TLSA \(record.presentation) (exit \(result.status): \(result.lastLine.escapedForDisplay.prefix(200))); fix the hook (\(command.escapedForDisplay.prefix(80))), then run acme renew again")
             }

@@ -1,0 +1,61 @@
+import Base
+import Glibc
+import Testing
+
+/// `Hook`: the one runner of users' commands (Docs/HOOKS.md). These run on the shared async
+/// threads, where `BlockingCheck` stops a hook waited for in place.
+@Suite("hook runner: one contract, one timeout")
+struct HookTests {
+    @Test("a hook still running at its timeout is killed: status 124, its output so far kept, the rest of acme not held up")
+    func timeout() async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let hook = Hook(.dns, command: "echo started; exec sleep 30", environment: HookEnvironment(), timeout: .milliseconds(300))
+        let result = await hook.run()
+        #expect(result.status == 124)
+        #expect(result.output.hasPrefix("started\n"))
+        // Generous: far below the 30 s the command asks for.
+        #expect(start.duration(to: clock.now) < .seconds(20))
+    }
+
+    @Test("every kind uses the one timeout rule unless a caller shortens it")
+    func oneRule() {
+        #expect(Hook.timeout == .seconds(300))
+        for kind in Hook.Kind.allCases {
+            #expect(Hook(kind, command: "true", environment: HookEnvironment()).timeout == Hook.timeout)
+        }
+    }
+
+    @Test("ACME_HOOK names the setting and ACME_ACTION defaults to it; aliases only for the kinds whose scripts know them")
+    func contract() {
+        let environment = HookEnvironment(challengeType: "http-01", domain: "a.example.com", token: "t", validation: "t.k",
+                                          remainingChallenges: 0, domains: ["a.example.com", "b.example.com"],
+                                          lineage: "a.example.com", liveDirectory: "/etc/letsencrypt/live/a.example.com")
+        let deploy = environment.variables(for: .deploy)
+        #expect(deploy["ACME_HOOK"] == "deploy" && deploy["ACME_ACTION"] == "deploy")
+        #expect(deploy["RENEWED_LINEAGE"] == "/etc/letsencrypt/live/a.example.com" && deploy["RENEWED_DOMAINS"] == "a.example.com b.example.com")
+        #expect(deploy.keys.allSatisfy { !$0.hasPrefix("CERTBOT_") })
+        let manual = environment.variables(for: .manualAuth)
+        #expect(manual["CERTBOT_ALL_DOMAINS"] == "a.example.com,b.example.com" && manual["CERTBOT_VALIDATION"] == "t.k")
+        #expect(manual.keys.allSatisfy { !$0.hasPrefix("RENEWED_") })
+        for kind in [Hook.Kind.dns, .dane, .pre, .post, .alert] {
+            #expect(environment.variables(for: kind).keys.allSatisfy { $0.hasPrefix("ACME_") })
+        }
+        var tlsa = HookEnvironment(action: "tlsa-add", details: ["ACME_TLSA_TTL": "600"])
+        tlsa.lineage = "a.example.com"
+        #expect(tlsa.variables(for: .dane) == ["ACME_HOOK": "dane", "ACME_ACTION": "tlsa-add", "ACME_TLSA_TTL": "600", "ACME_LINEAGE": "a.example.com"])
+    }
+
+    @Test("a directory hook is executed without a shell; a failing one reports its status and last line")
+    func executable() async throws {
+        var template = Array("/tmp/acme-hook-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
+        let path = directory + "/10-hook"
+        let script = "#!/bin/sh\necho \"$ACME_HOOK $ACME_ACTION\"\nexit 3\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+        _ = script.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        let result = await Hook(.post, command: path, executable: true, environment: HookEnvironment()).run()
+        #expect(result.status == 3 && result.lastLine == "post post")
+    }
+}
