@@ -13,9 +13,14 @@ public struct Hook: Sendable {
         case dns, manualAuth = "manual-auth", manualCleanup = "manual-cleanup", dane, pre, deploy, post, alert
     }
 
-    /// The one timeout rule: a hook still running (or still holding its output open) after
-    /// this long is killed, counts as failed with status 124, and its output so far is kept.
+    /// The one timeout rule: a hook still running (or still holding its output open) after its
+    /// kind's limit is killed, counts as failed with status 124, and its output so far is kept.
+    /// 300 s for hooks that do the work of a step; 30 s for the alert command, which runs between
+    /// the daemon's steps (a stuck one must not hold its loop, or its SIGTERM, for minutes).
     public static let timeout: Duration = .seconds(300)
+
+    /// This kind's limit under the rule above.
+    public static func timeout(for kind: Kind) -> Duration { kind == .alert ? .seconds(30) : timeout }
 
     public var kind: Kind
     /// A shell command, or with `executable` the path of a program run without a shell.
@@ -25,8 +30,9 @@ public struct Hook: Sendable {
     public var timeout: Duration
 
     public init(_ kind: Kind, command: String, executable: Bool = false, environment: HookEnvironment,
-                timeout: Duration = Hook.timeout) {
-        (self.kind, self.command, self.executable, self.environment, self.timeout) = (kind, command, executable, environment, timeout)
+                timeout: Duration? = nil) {
+        (self.kind, self.command, self.executable, self.environment) = (kind, command, executable, environment)
+        self.timeout = timeout ?? Hook.timeout(for: kind)
     }
 
     /// What the command sees added to acme's own environment: the contract and its aliases.

@@ -39,7 +39,7 @@ public struct Alerter: Sendable {
     public var command: String?
     public var runner = Subprocess()
     /// How long the alert command may run: the hooks' one rule (a test shortens it).
-    public var commandTimeout = Hook.timeout
+    public var commandTimeout = Hook.timeout(for: .alert)
 
     public init(mailTo: String?, command: String?) {
         self.mailTo = mailTo
