@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// Runs daemon control commands (postconf, postfix, doveadm, dovecot) and hooks
@@ -43,6 +44,7 @@ public struct Subprocess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
         posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+        Self.closeInherited(&actions)
 
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -132,6 +134,14 @@ public struct Subprocess: Sendable {
     public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
                     timeout: Duration? = nil) async -> Result {
         await onOwnThread { self.run(arguments, environment: environment, input: input, timeout: timeout) as Result }
+    }
+
+    /// Adds, as the last file action, "close every descriptor above stderr": a hook or daemon
+    /// command gets stdin, stdout and stderr only, never a descriptor another thread of acme had
+    /// open at that instant without O_CLOEXEC (a file being written, a socket). Call it after the
+    /// actions that set up 0, 1 and 2.
+    public static func closeInherited(_ actions: inout posix_spawn_file_actions_t) {
+        _ = csystem_spawn_close_from(&actions, 3)
     }
 
     /// An executable named `program`: in PATH, else in the system directories where

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -34,4 +35,8 @@ void csystem_write_backtrace(int fd) {
     void *frames[48];
     int count = backtrace(frames, 48);
     backtrace_symbols_fd(frames, count, fd);
+}
+
+int csystem_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }

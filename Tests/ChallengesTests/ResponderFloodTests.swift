@@ -39,6 +39,9 @@ struct ClientAddressTests {
     }
 }
 
+// "Answered at once" below means within 4.5 s: under the 5-s connection deadline that would free
+// a slot, so a client that had to wait for one would miss it; the TLS client is an openssl process on
+// a loaded machine, so the bound is not tighter.
 @Suite("HTTP-01 responder under a flood", .serialized, .integration)
 struct HTTP01FloodTests {
     let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
@@ -97,7 +100,7 @@ struct HTTP01FloodTests {
         usleep(1_500_000)  // the flood takes what it can get and keeps reconnecting
         for host in ["127.0.0.1", "::1"] {
             let reply = try get(responder, host: host)
-            #expect(reply.status == 200 && reply.seconds < 3, "\(host): \(reply); \(flood)")
+            #expect(reply.status == 200 && reply.seconds < 4.5, "\(host): \(reply); \(flood)")
         }
     }
 
@@ -138,7 +141,7 @@ struct HTTP01FloodTests {
         usleep(1_500_000)  // the flood takes what it can get and keeps reconnecting
         for _ in 0..<5 {
             let reply = try get(responder, from: "127.0.0.1")
-            #expect(reply.status == 200 && reply.seconds < 3, "\(reply); \(flood)")
+            #expect(reply.status == 200 && reply.seconds < 4.5, "\(reply); \(flood)")
             usleep(200_000)
         }
         #expect(responder.hasServed(token: token))
@@ -178,7 +181,7 @@ struct TLSALPNFloodTests {
         }
         for fd in held { #expect(Loopback.secondsUntilClosed(fd, limit: 0.05) == nil, "one of the first \(limit) was closed") }
         let other = try handshake(responder)
-        #expect(other.served && other.seconds < 3, "127.0.0.1 while 127.0.0.2 holds its \(limit): \(other)")
+        #expect(other.served && other.seconds < 4.5, "127.0.0.1 while 127.0.0.2 holds its \(limit): \(other)")
     }
 
     @Test("a connection that sends nothing is closed after the 5 s deadline")
@@ -207,7 +210,7 @@ struct TLSALPNFloodTests {
         }
         usleep(1_000_000)
         let other = try handshake(responder)
-        #expect(other.served && other.seconds < 3, "while a ClientHello drips in: \(other)")
+        #expect(other.served && other.seconds < 4.5, "while a ClientHello drips in: \(other)")
         done.wait()
         let closed = result.value
         let deadline = Double(TLSALPN01Responder.handshakeDeadlineMilliseconds) / 1000
@@ -231,7 +234,7 @@ struct TLSALPNFloodTests {
             #expect(n == 5 && header[0] == 22, "no ServerHello for a stalled client: \(n) bytes \(header)")
         }
         let other = try handshake(responder)
-        #expect(other.served && other.seconds < 3, "while 8 handshakes stall: \(other)")
+        #expect(other.served && other.seconds < 4.5, "while 8 handshakes stall: \(other)")
         let deadline = Double(TLSALPN01Responder.handshakeDeadlineMilliseconds) / 1000
         for fd in stalled {
             let closed = Loopback.secondsUntilClosed(fd, limit: 30).map { _ in Date().timeIntervalSince(connected) }
@@ -251,7 +254,7 @@ struct TLSALPNFloodTests {
         usleep(1_500_000)  // the flood takes what it can get and keeps reconnecting
         for _ in 0..<5 {
             let reply = try handshake(responder)
-            #expect(reply.served && reply.seconds < 3, "\(reply); \(flood)")
+            #expect(reply.served && reply.seconds < 4.5, "\(reply); \(flood)")
             usleep(200_000)
         }
         #expect(responder.hasServed(identifier: name))

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import TestFixtures
 import Testing
@@ -125,6 +126,7 @@ struct HostileCheckTests {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        Subprocess.closeInherited(&actions)
         var environment = ProcessInfo.processInfo.environment
         if let path { environment["PATH"] = path }
         let binary = TestSupport.acmeBinary

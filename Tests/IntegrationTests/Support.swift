@@ -1,3 +1,4 @@
+import Base
 import Synchronization
 import Foundation
 import TestFixtures
@@ -159,6 +160,7 @@ func spawnLogging(_ executable: String, _ arguments: [String], log: String, appe
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    Subprocess.closeInherited(&actions)  // a daemon must not keep another test's files open
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Glibc
 
@@ -140,6 +141,7 @@ public final class PostgresServer: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_TRUNC, 0)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        Subprocess.closeInherited(&actions)  // postgres must not keep another test's files open
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }

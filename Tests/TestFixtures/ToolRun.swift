@@ -35,6 +35,8 @@ public func runChild(_ executable: String, _ arguments: [String], environment: [
     posix_spawn_file_actions_addopen(&actions, 0, dir.path + "/stdin", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, dir.path + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, dir.path + "/stderr", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    // Nothing else the test process has open (another test's half-written script: "Text file busy").
+    Subprocess.closeInherited(&actions)
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]

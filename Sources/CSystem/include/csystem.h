@@ -1,6 +1,8 @@
 #ifndef CSYSTEM_H
 #define CSYSTEM_H
 
+#include <spawn.h>
+
 /// Swaps two paths (files or directories) in one atomic step
 /// (renameat2 with RENAME_EXCHANGE, Linux 3.15+). 0 or -1 with errno.
 int csystem_exchange(const char *first, const char *second);
@@ -12,6 +14,11 @@ int csystem_exchange(const char *first, const char *second);
 /// lock is free.
 /// 0 on success, -1 with errno (EAGAIN/EACCES: held elsewhere).
 int csystem_lock_file(int fd, int wait);
+
+/// Adds "close every descriptor from `lowest` up" to a spawn's file actions (glibc's
+/// posix_spawn_file_actions_addclosefrom_np, a GNU extension Swift's Glibc module does not show):
+/// a child gets only the descriptors its spawn gave it, whatever other threads had open.
+int csystem_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 /// Writes the calling thread's stack (return addresses with symbol names where the
 /// dynamic linker knows them) to `fd`: glibc's backtrace(3), which Swift does not import.
