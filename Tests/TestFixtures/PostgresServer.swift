@@ -108,24 +108,13 @@ public final class PostgresServer: @unchecked Sendable {
         return try Self.runProcess(tool, arguments)
     }
 
-    /// Runs a tool to completion with its output in a file, through posix_spawn and waitpid:
+    /// Runs a tool to completion (`runChild`: posix_spawn and waitpid, output through files):
     /// `pg_ctl start` leaves a server running that holds inherited descriptors (a pipe would
     /// never reach end-of-file), and Foundation's Process did not notice runuser's exit under
-    /// the test runner. The child gets default signal handling and an empty signal mask.
+    /// the test runner.
     static func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, output: String) {
-        var template = Array("/tmp/acme-pg-out-XXXXXX".utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw FixtureFailure("mkstemp failed (errno \(errno))") }
-        close(fd)
-        let path = template.withUnsafeBufferPointer { String(validatingCString: $0.baseAddress!) ?? "" }
-        defer { unlink(path) }
-        let pid = try spawn(executable, arguments, output: path)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        // Output that is not UTF-8 is shown as empty; the status still tells success from failure.
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return (code, text, text)
+        let result = try runChild(executable, arguments)
+        return (result.status, result.stdout, result.output)
     }
 
     /// psql running `commands` against `database` in a child process (stdin /dev/null, output
