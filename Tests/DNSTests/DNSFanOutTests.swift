@@ -49,15 +49,12 @@ struct DNSFanOutTests {
         let server = try Self.server(glue: [])
         defer { server.stop() }
         let finder = Self.finder(server, deadline: .milliseconds(1500))
-        let start = ContinuousClock.now
         let error = #expect(throws: DNSError.self) { try finder.nameservers(of: Self.zone) }
-        let took = ContinuousClock.now - start
         #expect(error?.code == .deadline, "\(String(describing: error))")
         #expect(error?.message.contains("did not finish within 1.5 s") == true, "\(String(describing: error))")
         #expect(error?.message.contains("10 name servers of h.test not asked (no address found in time): n1.h.test, n2.h.test, n3.h.test, …") == true,
                 "\(String(describing: error))")
-        // The 1.5 s deadline, not 5 s per query for each of 1,000 names (or of the ten asked).
-        #expect(took < .seconds(4), "\(took)")
+        // The one deadline ended it, not 5 s per query for each of 1,000 names: one address question was asked.
         #expect(server.questions.filter { $0.type == RRType.a }.count == 1, "\(server.questions.map(\.name))")
     }
 }
