@@ -1,5 +1,6 @@
 import ArgumentParser
 import Base
+import DANE
 import DNS
 import Provision
 import Renewal
