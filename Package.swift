@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "TestFixtures"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base", "ACMECrypto", "TestFixtures"]),
-        .testTarget(name: "DANETests", dependencies: ["DANE", "Issuance", "CertStore", "ACMECrypto", "DNS", "Base", "TestFixtures"]),
+        .testTarget(name: "DANETests", dependencies: ["DANE", "Issuance", "Renewal", "CertStore", "ACMECrypto", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base", "TestFixtures"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base", "TestFixtures"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetStore", "Challenges", "ACME", "Base", "TestFixtures"]),
