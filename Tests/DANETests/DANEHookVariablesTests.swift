@@ -27,26 +27,26 @@ struct DANEHookVariablesTests {
         ])
     }
 
+    /// What a DANE hook got for one `tlsa-add` of a current key's record.
+    func addedOnce() async throws -> [String: String] {
+        let dane = try HookProbe()
+        let settings = DANESettings(owners: ["_25._tcp.mail.example.com."], publisher: .hook(command: dane.command(), resolver: "127.0.0.1:53"))
+        let publisher = try DANEPublisher(settings: settings, lineage: "mail.example.com", progress: { _ in })
+        let record = TLSARecord(usage: 3, selector: 1, matching: 1, data: String(repeating: "cd", count: 32))
+        try await onOwnThread(throwing: { try publisher.change(.add, record, owner: "_25._tcp.mail.example.com.", zone: "example.com", role: .current) })
+        return dane.calls().first ?? [:]
+    }
+
     @Test("acme issue --help names exactly the variables a DANE hook gets (one list: DANEHookVariables)")
     func helpNamesWhatTheHookGets() async throws {
-        let probe = try HookProbe()
-        let settings = DANESettings(owners: ["_25._tcp.mail.example.com."], publisher: .hook(command: probe.command(), resolver: "127.0.0.1:53"))
-        let publisher = try DANEPublisher(settings: settings, lineage: "mail.example.com", progress: { _ in })
-        let record = TLSARecord(usage: 3, selector: 1, matching: 1, data: String(repeating: "ef", count: 32))
-        try await onOwnThread(throwing: { try publisher.change(.add, record, owner: "_25._tcp.mail.example.com.", zone: "example.com", role: .current) })
         let named = Set(DANEHookVariables.summary.split(separator: ", ").map { String($0.split(separator: "=")[0]) })
-        let received = Set(probe.calls().first?.keys.filter { $0.hasPrefix("ACME_") && $0 != "ACME_HOOK" } ?? [])
+        let received = Set(try await addedOnce().keys.filter { $0.hasPrefix("ACME_") && $0 != "ACME_HOOK" })
         #expect(named == received)
         #expect(DANEHookVariables.summary.hasPrefix("ACME_ACTION=tlsa-add|tlsa-remove, "))
     }
 
     @Test("the one contract: the DANE hook gets ACME_HOOK=dane")
     func contract() async throws {
-        let dane = try HookProbe()
-        let settings = DANESettings(owners: ["_25._tcp.mail.example.com."], publisher: .hook(command: dane.command(), resolver: "127.0.0.1:53"))
-        let publisher = try DANEPublisher(settings: settings, lineage: "mail.example.com", progress: { _ in })
-        let record = TLSARecord(usage: 3, selector: 1, matching: 1, data: String(repeating: "cd", count: 32))
-        try await onOwnThread(throwing: { try publisher.change(.add, record, owner: "_25._tcp.mail.example.com.", zone: "example.com", role: .current) })
-        #expect(dane.calls().first?["ACME_HOOK"] == "dane")
+        #expect(try await addedOnce()["ACME_HOOK"] == "dane")
     }
 }
