@@ -3,7 +3,6 @@ import Base
 import DANE
 import DNS
 import Provision
-import Renewal
 
 struct SelfSigned: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
