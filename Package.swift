@@ -41,15 +41,19 @@ let package = Package(
         .target(name: "CertStore", dependencies: ["CSystem", "Base"]),
         // RFC 8555 protocol over an abstract transport.
         .target(name: "ACME", dependencies: ["ACMECrypto", "ACMEHTTP", "Base"]),
-        // DNS messages: queries, TXT lookups, RFC 2136 updates signed with TSIG (RFC 8945).
+        // DNS messages: queries, TXT and TLSA lookups, RFC 2136 updates signed with TSIG (RFC 8945).
         .target(name: "DNS", dependencies: ["ACMECrypto", "Base"]),
         // Every solver beside its challenge: HTTP-01 responder and webroot, TLS-ALPN-01, DNS-01
         // (hook and RFC 2136) and manual hooks.
         .target(name: "Challenges", dependencies: ["ACME", "ACMECrypto", "DNS", "Base"]),
-        // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks.
-        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "Challenges", "DNS", "CertStore", "Base"]),
-        // Which lineages are due (ARI, windows); renews through Issuance.
-        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "DNS", "Check", "Base"]),
+        // Obtain a certificate: account + order + lineage decisions, the renewal conf codec, hooks;
+        // a lineage's key records (DANE) come in through the `KeyRecords` seam.
+        .target(name: "Issuance", dependencies: ["ACME", "ACMECrypto", "Challenges", "CertStore", "Base"]),
+        // Which lineages are due (ARI, windows); renews through Issuance; asks a `KeyRolloverGate` (DANE's).
+        .target(name: "Renewal", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Base"]),
+        // DANE above Issuance and Renewal: TLSA settings and state, the key rollover (DANEGate for
+        // renewals, DANESettings as Issuance's KeyRecords), publishing, acme tlsa and acme tlsa --check.
+        .target(name: "DANE", dependencies: ["ACMECrypto", "CertStore", "Challenges", "Check", "DNS", "Issuance", "Renewal", "Base"]),
         // Find, check and install certificates for Postfix and Dovecot (issuing through Issuance when asked).
         .target(name: "Provision", dependencies: ["ACMECrypto", "CertStore", "Issuance", "Base"]),
         // acme check: STARTTLS dialogs and TLS verification of mail endpoints, alert mail.
@@ -64,12 +68,12 @@ let package = Package(
         .target(name: "Fleet", dependencies: ["FleetStore", "Challenges", "ACME", "CertStore", "Issuance", "Renewal", "Daemon", "ACMECrypto", "Base"]),
         // acme daemon and acme status: the supervisor loop, backoff, alerts, the status file,
         // verification that the daemons serve what was installed (and rollback).
-        .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "Provision", "Check", "Base"]),
+        .target(name: "Daemon", dependencies: ["ACME", "ACMECrypto", "CertStore", "Issuance", "Renewal", "DANE", "Provision", "Check", "Base"]),
         // The command line: flags in, one library call, output and the exit code out.
         .executableTarget(
             name: "acme",
             dependencies: [
-                "Issuance", "Renewal", "Check", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
+                "Issuance", "Renewal", "DANE", "Check", "ACME", "ACMECrypto", "ACMEHTTP", "CertStore", "Challenges", "Provision", "Daemon", "DNS", "FleetStore", "Fleet", "Base",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,15 +86,16 @@ let package = Package(
         .testTarget(name: "ChallengesTests", dependencies: ["Challenges", "ACME", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "ACMECrypto", "Base", "TestFixtures"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base", "TestFixtures"]),
-        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "DNS", "Base", "TestFixtures"]),
+        .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "TestFixtures"]),
-        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base", "ACMECrypto", "DNS", "TestFixtures"]),
+        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base", "ACMECrypto", "TestFixtures"]),
+        .testTarget(name: "DANETests", dependencies: ["DANE", "Issuance", "Renewal", "CertStore", "ACMECrypto", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base", "TestFixtures"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base", "TestFixtures"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetStore", "Challenges", "ACME", "Base", "TestFixtures"]),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "CPostgres", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base", "TestFixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "Base", "TestFixtures"]),
-        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "DNS", "Issuance", "Renewal", "Provision", "Check", "Base", "TestFixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ACMECrypto", "CertStore", "DNS", "Base", "TestFixtures"]),
+        .testTarget(name: "FuzzTests", dependencies: ["ACMECrypto", "ACMEHTTP", "ACME", "CertStore", "Challenges", "DNS", "Issuance", "Renewal", "DANE", "Provision", "Check", "Base", "TestFixtures"]),
     ]
 )

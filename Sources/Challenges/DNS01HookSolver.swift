@@ -4,7 +4,8 @@ import Base
 import DNS
 import Synchronization
 
-/// DNS-01 through a user's script (RFC 8555 §8.4): called with `ACME_ACTION=add` to publish
+/// DNS-01 through a user's script (RFC 8555 §8.4; the one record publisher's hook kind,
+/// `HookPublisher`, which DANE's TLSA records use too): called with `ACME_ACTION=add` to publish
 /// `_acme-challenge.<domain>. TXT <ACME_VALIDATION>` and with `ACME_ACTION=remove` to withdraw it
 /// (also after a failure), with `ACME_DOMAIN`, `ACME_VALIDATION`, `ACME_TOKEN`,
 /// `ACME_TXT_NAME` and `ACME_REMAINING_CHALLENGES` in its environment, like certbot's manual
@@ -47,7 +48,7 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             state.remaining = max(state.remaining - 1, 0)
             return state.remaining
         }
-        let result = await run(action: "add", identifier: identifier, token: token, value: value, remaining: remaining)
+        let result = await run(action: .add, identifier: identifier, token: token, value: value, remaining: remaining)
         guard result.succeeded else {
             throw ChallengeError(.hookFailed, "DNS hook \(script) failed to add the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine)")
         }
@@ -59,7 +60,7 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             guard let index = state.records.firstIndex(where: { $0.name == "_acme-challenge." + identifier }) else { return nil }
             return state.records.remove(at: index).value
         }
-        let result = await run(action: "remove", identifier: identifier, token: token, value: value ?? "", remaining: 0)
+        let result = await run(action: .remove, identifier: identifier, token: token, value: value ?? "", remaining: 0)
         if !result.succeeded {
             progress("DNS hook \(script) failed to remove the TXT record for \(identifier) (exit status \(result.status)): \(result.lastLine); remove _acme-challenge.\(identifier) by hand")
         }
@@ -79,9 +80,12 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
         progress("TXT records visible at \(resolver.label)")
     }
 
-    private func run(action: String, identifier: String, token: String, value: String, remaining: Int) async -> Subprocess.Result {
-        await Hook(.dns, command: script, environment: HookEnvironment(
-            action: action, challengeType: challengeType, domain: identifier, token: token, validation: value,
-            txtName: "_acme-challenge." + identifier, remainingChallenges: remaining)).run()
+    private func run(action: RecordChange.Action, identifier: String, token: String, value: String, remaining: Int) async -> Subprocess.Result {
+        let name = "_acme-challenge." + identifier
+        let environment = HookEnvironment(action: action == .add ? "add" : "remove", challengeType: challengeType, domain: identifier,
+                                          token: token, validation: value, txtName: name, remainingChallenges: remaining)
+        // No zone to find: the script knows its DNS; its resolver (if any) is asked in awaitPublished.
+        let change = RecordChange(action, .txt(value), owner: name, zone: nil, hookEnvironment: environment)
+        return await onOwnThread { [script] in HookPublisher(.dns, command: script).run(change) as Subprocess.Result }
     }
 }

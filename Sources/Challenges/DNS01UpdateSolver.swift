@@ -3,7 +3,8 @@ import ACME
 import DNS
 import Synchronization
 
-/// DNS-01 through RFC 2136 dynamic updates signed with a TSIG key: `present` adds
+/// DNS-01 through RFC 2136 dynamic updates signed with a TSIG key (the one record publisher,
+/// `RFC2136Publisher`, which DANE's TLSA records use too): `present` adds
 /// `_acme-challenge.<domain>. TXT <validation>` in the zone the server's SOA names, `cleanup`
 /// deletes exactly that value (a wildcard and its base name share the TXT name), and
 /// `awaitPublished` asks every authoritative server of each zone, directly and without recursion,
@@ -11,6 +12,7 @@ import Synchronization
 public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
     public let challengeType = "dns-01"
     public let updater: DNSUpdater
+    private let publisher: RFC2136Publisher
     /// The longest wait for every authoritative server to serve the records.
     public let propagationWait: Duration
     private let progress: @Sendable (String) -> Void
@@ -18,6 +20,7 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
 
     public init(updater: DNSUpdater, propagationWait: Duration, progress: @escaping @Sendable (String) -> Void) {
         self.updater = updater
+        publisher = RFC2136Publisher(updater: updater)
         self.propagationWait = propagationWait
         self.progress = progress
     }
@@ -29,11 +32,11 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         if let known = state.withLock({ $0.zones[name] }) {
             zone = known
         } else {
-            zone = try await onOwnThread(throwing: { [updater] in try updater.zone(of: name) })
+            zone = try await onOwnThread(throwing: { [publisher] in try publisher.zone(of: name) })
             state.withLock { $0.zones[name] = zone }
         }
         do {
-            try await onOwnThread(throwing: { [updater] in try updater.add(txt: value, name: name, zone: zone) })
+            try await onOwnThread(throwing: { [publisher] in try publisher.apply(RecordChange(.add, .txt(value), owner: name, zone: zone)) })
         } catch let error as DNSError where error.code == .badAnswer {
             // An answer came but cannot be trusted: the server may have made the change, so cleanup deletes it.
             state.withLock { $0.records.append((token: token, name: name, value: value, zone: zone)) }
@@ -49,7 +52,9 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         }
         guard let record else { return }
         do {
-            try await onOwnThread(throwing: { [updater] in try updater.delete(txt: record.value, name: record.name, zone: record.zone) })
+            try await onOwnThread(throwing: { [publisher] in
+                try publisher.apply(RecordChange(.remove, .txt(record.value), owner: record.name, zone: record.zone))
+            })
         } catch {
             progress("could not remove the TXT record \(record.name) (\(record.value)): \(error); remove it by hand")
         }
@@ -63,14 +68,11 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         let deadline = DNSDeadline()
         for zone in Set(records.map(\.zone)).sorted() {
             let inZone = records.filter { $0.zone == zone }.map { (name: $0.name, value: $0.value) }
-            let found = try await onOwnThread(throwing: { [updater] in try updater.nameservers(of: zone, deadline: deadline) })
+            let found = try await onOwnThread(throwing: { [publisher] in try publisher.authoritativeServers(of: zone, deadline: deadline) })
             if let leftOut = found.leftOut { progress(leftOut) }
-            for (name, addresses) in found.servers {
-                for address in addresses {
-                    // Authoritative servers are asked on the port of --dns-rfc2136 (53 unless a test says otherwise).
-                    let label = "\(name) (\(DNSServer(host: address, port: updater.server.port)))"
-                    checks.append((TXTLookup(server: address, port: updater.server.port, recursionDesired: false, label: label), inZone))
-                }
+            // Authoritative servers are asked on the port of --dns-rfc2136 (53 unless a test says otherwise).
+            for (server, label) in found.servers {
+                checks.append((TXTLookup(server: server.host, port: server.port, recursionDesired: false, label: label), inZone))
             }
         }
         try await TXTPropagation(checks: checks, wait: propagationWait,

@@ -2,6 +2,7 @@ import ACME
 import ACMECrypto
 import Base
 import CertStore
+import DANE
 import FoundationEssentials
 import Glibc
 import Issuance
@@ -239,6 +240,7 @@ public final class Daemon: @unchecked Sendable {
         var renewer = Renewer(configDirectory: settings.configDirectory, makeClient: settings.makeClient,
                               progress: { if verbose { log.log("step", $0) } })
         renewer.now = now
+        renewer.keyRollover = DANEGate(progress: renewer.progress)
         let directory = settings.configDirectory
         renewer.waiting = { log.log("waiting", "another acme or certbot holds the lock of \(directory); waiting") }
         let summary: RenewalSummary

@@ -63,8 +63,9 @@ public struct IssueRequest: Sendable {
     /// The key to certify, chosen by the DANE rollover (its TLSA record is published and has been
     /// visible long enough): used instead of a new key, the prepared next key or the current one.
     public var pinnedKey: PrivateKey?
-    /// `acme issue --dane`: saved in the renewal conf; the lineage's TLSA records are published.
-    public var dane: DANESettings?
+    /// `acme issue --dane` (`DANESettings`, in the DANE module): records of the lineage's key kept
+    /// in DNS, saved in the renewal conf and published after issuance; a renewal here keeps the key.
+    public var keyRecords: (any KeyRecords)?
     /// The account id to sign with (a renewal conf's `account`); nil: the server's oldest.
     public var accountID: String?
     /// The ARI id of the certificate being replaced (RFC 9773 §5).

@@ -86,41 +86,25 @@ public struct IssueWorkflow: Sendable {
         }
     }
 
-    /// One certificate: with DANE, a renewal here keeps the current key (a key whose record is
-    /// not published is never deployed; acme renew changes keys through the rollover,
-    /// Docs/DANE.md), and the key's TLSA record is published before the deploy hook installs it.
+    /// One certificate: with key records (DANE), a renewal here keeps the current key (a key whose
+    /// record is not published is never deployed; acme renew changes keys through the rollover,
+    /// Docs/DANE.md), and the key's records are published before the deploy hook installs it.
     private func issueOne(_ request: IssueRequest, issuer: Issuer) async throws -> IssueResult {
         var request = request
-        if request.dane != nil, request.pinnedKey == nil, !request.dryRun,
+        if request.keyRecords != nil, request.pinnedKey == nil, !request.dryRun,
            let existing = try LineageStore(configDirectory: request.configDirectory).lineage(named: request.certName ?? request.names[0]),
            FS.exists(existing.privkeyPath) {
             request.pinnedKey = try existing.liveKey()
         }
         let result = try await issuer.issue(request)
-        if let dane = request.dane, result.outcome != .dryRun {
+        if let records = request.keyRecords, result.outcome != .dryRun {
             // DNS updates, hooks and visibility checks wait: on a thread of their own.
-            try await onOwnThread(throwing: { [request] in try self.enableDANE(dane, lineageName: result.lineageName, request: request) })
+            try await onOwnThread(throwing: { [request, progress] in
+                let lineage = try LineageStore(configDirectory: request.configDirectory).existingLineage(named: result.lineageName)
+                try records.publish(for: lineage, request: request, progress: progress)
+            })
         }
         return result
-    }
-
-    /// Saves the DANE settings in the lineage's renewal conf and publishes its records: the live
-    /// key's and, when keys change on renewal, the next key's, so that its record has long been
-    /// visible when the renewal comes (Docs/DANE.md).
-    private func enableDANE(_ dane: DANESettings, lineageName: String, request: IssueRequest) throws {
-        let store = LineageStore(configDirectory: request.configDirectory)
-        let lineage = try store.existingLineage(named: lineageName)
-        var config = try store.renewalConfig(of: lineage)
-        config.renewalParams = dane.merged(into: config.renewalParams)
-        try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
-        if dane.usage == 2 {
-            progress("warning: DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem")
-        }
-        let certificate = try lineage.liveCertificate()
-        let reuses = try request.reuseKey || RenewalParams.reusesKey(config, path: lineage.renewalConfigPath)
-        let rollover = DANERollover(lineage: lineage, settings: dane, reuseKey: reuses,
-                                    keyType: request.keyType, progress: progress)
-        _ = try rollover.advance(wantRenewal: false, notBefore: certificate.notBefore, notAfter: certificate.notAfter, now: Date())
     }
 
     /// One run: the lock, one client, the CT notice and the pre hook once before the CA is first

@@ -108,6 +108,8 @@ public struct Renewer: Sendable {
     public var now: @Sendable () -> Date = { Date() }
     /// Called once if another acme or certbot run holds the lock.
     public var waiting: @Sendable () -> Void = {}
+    /// Asked for every lineage looked at (DANE's rollover, `DANEGate`); nil: no lineage rolls keys.
+    public var keyRollover: (any KeyRolloverGate)?
 
     public init(configDirectory: String, makeClient: @escaping ACMEClientFactory, progress: @escaping @Sendable (String) -> Void) {
         self.configDirectory = LocalSystem.absolutePath(configDirectory)
@@ -202,7 +204,7 @@ public struct Renewer: Sendable {
                 summary.reports.append(report)
             } else if decision.date <= current {
                 if case .renew(let plan, _) = dane { danePlans[lineage.name] = plan }
-                if case .renew(.reuseCurrent(let warning)?, _) = dane { summary.notes.append(warning) }
+                if case .renew(let plan?, _) = dane, case .reuseCurrent(let warning)? = plan.key { summary.notes.append(warning) }
                 due.append((candidate, decision.basis))
             } else {
                 let recheck = askARI ? (offline[candidate.server] != nil ? current.addingTimeInterval(3600)
@@ -430,5 +432,53 @@ struct ClientCache {
         let client = try makeClient(key)
         clients[key] = client
         return client
+    }
+}
+
+/// What the key-rollover gate says about one lineage in a renew run.
+enum DANEStep {
+    /// No rollover for this lineage (or a dry run, which never touches DNS).
+    case off
+    /// Go ahead (renew if due, with this plan); `step`: when the rollover next has work of its own.
+    case renew(DANEPlan?, step: Date?)
+    /// Due, but held by the rollover: the report says until when and why.
+    case held(LineageReport)
+    case failed(LineageReport)
+}
+
+/// The key a gated lineage's renewal uses: the gate's (nil: the usual choice).
+struct DANEPlan {
+    var key: RolloverKey?
+}
+
+extension Renewer {
+    /// Asks `keyRollover` about the lineage; `due`: a renewal is wanted.
+    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, keepRetiring: Bool = false, now: Date) async -> DANEStep {
+        guard let keyRollover else { return .off }
+        let subject = RolloverSubject(lineage: candidate.lineage, config: candidate.config, certificate: candidate.certificate)
+        switch await keyRollover.step(subject, wantRenewal: due, reuseKey: reuseKey, keepRetiring: keepRetiring, now: now) {
+        case .off:
+            return .off
+        case .proceed(let key, let step):
+            return .renew(DANEPlan(key: key), step: step)
+        case .hold(let until, let reason, let step):
+            var report = LineageReport(name: candidate.lineage.name, outcome: .held(until: until, reason: reason), certificate: candidate.certificate)
+            report.daneStep = step ?? until
+            return .held(report)
+        case .failed(let error):
+            return .failed(LineageReport(name: candidate.lineage.name, outcome: .failed("DANE: \(error)"),
+                                         category: (error as? any CodedError)?.category, certificate: candidate.certificate))
+        }
+    }
+
+    /// Sets the key of a gated lineage's renewal.
+    func apply(_ plan: DANEPlan, to request: inout IssueRequest, lineage: Lineage) throws {
+        switch plan.key {
+        case nil: break
+        case .pinned(let key): request.pinnedKey = key
+        case .reuseCurrent:
+            // The warning is in the run's notes.
+            request.pinnedKey = try lineage.liveKey()
+        }
     }
 }

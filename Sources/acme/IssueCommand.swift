@@ -1,6 +1,7 @@
 import ArgumentParser
 import Base
 import Challenges
+import DANE
 import Fleet
 import FleetStore
 import Issuance
@@ -40,7 +41,7 @@ struct Issue: AsyncParsableCommand {
     @Option(help: .init("With --dane: 3 (DANE-EE, default: the server key) or 2 (DANE-TA: the issuing CA's key; breaks when the CA changes its intermediate).", valueName: "USAGE")) var daneUsage: Int?
     @Option(help: .init("With --dane: TTL of the TLSA records acme writes (default 300 s); a new key waits 2 × TTL after its record is visible.", valueName: "SECONDS")) var daneTtl: Int?
     @Option(name: .customLong("dane-rfc2136"), help: .init("With --dane: publish the TLSA records by RFC 2136 at this primary server, signed with --tsig-key (default: the --dns-rfc2136 server).", valueName: "SERVER[:PORT]")) var daneRFC2136: String?
-    @Option(help: .init("With --dane: publish through this shell command, called with ACME_ACTION=tlsa-add|tlsa-remove, ACME_TLSA_OWNER, ACME_TLSA_RECORD, ACME_TLSA_TTL, ACME_TLSA_ZONE, ACME_TLSA_ROLE, ACME_LINEAGE (default: the --dns-hook).", valueName: "COMMAND")) var daneHook: String?
+    @Option(help: .init("With --dane: publish through this shell command, called with \(DANEHookVariables.summary) (default: the --dns-hook).", valueName: "COMMAND")) var daneHook: String?
     @Option(help: .init("With --dane-hook: the DNS server that finds each owner's zone and name servers (default: the system resolver).", valueName: "HOST:PORT")) var daneResolver: String?
     @Option(help: .init("Shell command run before contacting the CA (saved for renewal).", valueName: "COMMAND")) var preHook: String?
     @Option(help: .init("Shell command run after the certificate is saved, with RENEWED_LINEAGE and RENEWED_DOMAINS (saved for renewal).", valueName: "COMMAND")) var deployHook: String?
@@ -77,7 +78,7 @@ struct Issue: AsyncParsableCommand {
                                                                 progress: progress)
             }
             if dane {
-                request.dane = try DANESettings(names: request.names, ports: danePort, usage: daneUsage, ttl: daneTtl, rfc2136: daneRFC2136,
+                request.keyRecords = try DANESettings(names: request.names, ports: danePort, usage: daneUsage, ttl: daneTtl, rfc2136: daneRFC2136,
                                                 tsigKey: tsigKey, hook: daneHook, resolver: daneResolver, challenge: challenge)
             }
             let output = common.output

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Base
+import DANE
 import Fleet
 import Issuance
 import Renewal
@@ -50,6 +51,7 @@ struct Renew: AsyncParsableCommand {
             let output = printing.output
             var renewer = Renewer(configDirectory: store.configDirectory, makeClient: printing.clientFactory, progress: { output.step($0) })
             renewer.waiting = output.waiting(store.configDirectory)
+            renewer.keyRollover = DANEGate(progress: renewer.progress)
             if let offset = TestClock.offset { renewer.now = { Date().addingTimeInterval(offset) } }
             var summary: RenewalSummary
             if let settings = fleet.settings {

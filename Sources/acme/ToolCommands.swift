@@ -1,8 +1,8 @@
 import ArgumentParser
 import Base
+import DANE
 import DNS
 import Provision
-import Renewal
 
 struct SelfSigned: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

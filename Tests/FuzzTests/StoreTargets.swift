@@ -5,6 +5,7 @@ import Glibc
 @testable import CertStore
 @testable import Issuance
 @testable import Renewal
+@testable import DANE
 import DNS
 
 enum StoreTargets {

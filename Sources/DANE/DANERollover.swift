@@ -3,6 +3,7 @@ import Base
 import CertStore
 import DNS
 import FoundationEssentials
+import Issuance
 
 /// A lineage's DANE-safe key rollover (RFC 7671 §8.1, "current + next"): the record of the key
 /// the next renewal will use is published beside the current one; that key is used only once
@@ -59,105 +60,35 @@ public struct DANERollover: Sendable {
     public func advance(wantRenewal: Bool, notBefore: Date, notAfter: Date, now: Date, keepRetiring: Bool = false) throws -> Outcome {
         var state = try DANEState.read(lineage)
         let publisher = try DANEPublisher(settings: settings, lineage: lineage.name, progress: progress)
-        var zones: [String: String] = [:]
-        func zone(_ owner: String) throws -> String {
-            if let known = zones[owner] { return known }
-            let found = try publisher.zone(of: owner)
-            zones[owner] = found
-            return found
-        }
+        let zones = ZoneCache(publisher: publisher)
 
         // 1. The live key is `current`; a `current` it replaced starts retiring.
-        let live = try liveRecord()
-        if !state.entries.isEmpty, !state.entries.contains(where: { $0.record == live }) {
-            progress("warning: \(lineage.name): the live key has no published TLSA record (renewed outside acme's DANE rollover, e.g. by certbot?); publishing \(live.presentation) now — DANE senders may fail until it is visible")
-        }
-        if state.adopt(live: live, now: now, holdTime: settings.holdTime) { try state.save(lineage) }
-
+        try adoptLive(&state, now: now)
         // 2. Retiring records whose time has come go (one owner at a time, saved after each).
-        func removeDueRecords() throws {
-            for index in state.entries.indices.reversed() where state.entries[index].role == .retiring {
-                guard let due = state.entries[index].removeAfter, due <= now, !keepRetiring else { continue }
-                let record = state.entries[index].record
-                for owner in state.entries[index].publishedAt {
-                    try publisher.change(.remove, record, owner: owner, zone: try zone(owner), role: .retiring)
-                    state.entries[index].publishedAt.removeAll { $0 == owner }
-                    try state.save(lineage)
-                }
-                state.entries.remove(at: index)
-                try state.save(lineage)
-            }
-        }
-        try removeDueRecords()
-
+        try removeDueRecords(&state, publisher: publisher, zones: zones, now: now, keepRetiring: keepRetiring)
         // 3. The next key's record, once no old record is still retiring.
-        if rollsKeys, !state.entries.contains(where: { $0.role == .retiring }) {
-            let (key, created) = try NextKey.prepare(lineage, type: keyType)
-            if created { progress("\(lineage.name): made the key for the next renewal (\(lineage.nextKeyPath), 0600)") }
-            let record = Self.record(usage: 3, spki: try key.publicKeyDER())
-            // A replaced next record (its key file was lost or replaced) retires at once: its key was never used.
-            if state.setNext(record, now: now) { try state.save(lineage) }
-        } else if !rollsKeys, state.setNext(nil, now: now) {
-            try state.save(lineage)
-        }
+        try prepareNext(&state, now: now)
         // A stale next record just turned retiring with removeAfter now: remove it in this run.
-        try removeDueRecords()
-
+        try removeDueRecords(&state, publisher: publisher, zones: zones, now: now, keepRetiring: keepRetiring)
         // 4. Publish what is not published yet at every owner (an add of a present record is a no-op).
-        for index in state.entries.indices where state.entries[index].role != .retiring {
-            for owner in settings.owners where !state.entries[index].publishedAt.contains(owner) {
-                try publisher.change(.add, state.entries[index].record, owner: owner, zone: try zone(owner), role: state.entries[index].role)
-                state.entries[index].publishedAt.append(owner)
-                state.entries[index].visibleSince = nil
-                try state.save(lineage)
-            }
-        }
-
+        try publishMissing(&state, publisher: publisher, zones: zones)
         // 5. Is the next record served by every authoritative server? Asked while the clock has
         // not started, and again right before it is relied on.
-        var missing: [String] = []
-        if let index = state.index(.next), state.entries[index].visibleSince == nil || wantRenewal {
-            missing = try invisible(state.entries[index].record, publisher: publisher, zone: zone)
-            let before = state.entries[index].visibleSince
-            state.entries[index].visibleSince = missing.isEmpty ? (before ?? now) : nil
-            if before != state.entries[index].visibleSince { try state.save(lineage) }
-        }
+        let missing = try checkNext(&state, wantRenewal: wantRenewal, publisher: publisher, zones: zones, now: now)
 
-        var outcome = Outcome(decision: nil, nextStep: nil)
-        // Kept while the endpoints serve an older certificate: look again later, not at once.
-        let removals = keepRetiring ? state.entries.compactMap { $0.removeAfter.map { _ in now.addingTimeInterval(max(settings.holdTime, 600)) } }
-            : state.entries.compactMap(\.removeAfter)
-        let readyAt = state.entry(.next)?.visibleSince.map { $0.addingTimeInterval(settings.holdTime) }
-        if let earliest = removals.min() { outcome.nextStep = earliest }
-        if state.entry(.next) != nil, readyAt == nil {
-            // Not visible yet: look again in a TTL (at least a minute apart when the TTL is long).
-            let again = now.addingTimeInterval(Double(min(settings.ttl, 60)))
-            outcome.nextStep = min(outcome.nextStep ?? again, again)
-        }
+        let timing = Timing(state: state, settings: settings, now: now, keepRetiring: keepRetiring)
+        var outcome = Outcome(decision: nil, nextStep: timing.nextStep)
         guard wantRenewal else { return outcome }
-
         guard rollsKeys else {
             outcome.decision = .renew(key: nil)
             return outcome
         }
-        if let readyAt, readyAt <= now, case .usable(let key) = try NextKey.read(lineage, type: keyType),
+        if let readyAt = timing.readyAt, readyAt <= now, case .usable(let key) = try NextKey.read(lineage, type: keyType),
            Self.record(usage: 3, spki: try key.publicKeyDER()) == state.entry(.next)?.record {
             outcome.decision = .renew(key: key)
             return outcome
         }
-        let reason: String
-        let until: Date
-        if let readyAt {
-            until = max(readyAt, now)
-            reason = "waiting for the DANE record of the next key: \(Self.duration(until.timeIntervalSince(now))) left (visible at every authoritative server since \(state.entry(.next)?.visibleSince?.utcText ?? "-"), waiting 2 × TTL \(settings.ttl) s)"
-        } else if state.entries.contains(where: { $0.role == .retiring }) {
-            until = removals.min() ?? now
-            reason = "waiting for the DANE record of the previous key to be retired before the next key's record is published: \(Self.duration(until.timeIntervalSince(now))) left" + (keepRetiring ? " (kept while the endpoints do not serve the newest certificate)" : "")
-        } else {
-            until = now.addingTimeInterval(Double(min(settings.ttl, 60)))
-            let servers = missing.isEmpty ? "" : ": not visible at " + missing.joined(separator: ", ")
-            reason = "waiting for the DANE record of the next key (\(state.entry(.next)?.record.presentation ?? "-")) to be visible at every authoritative server\(servers); then 2 × TTL (\(2 * settings.ttl) s)"
-        }
+        let (until, reason) = holdReason(state, timing: timing, missing: missing, now: now, keepRetiring: keepRetiring)
         // Never let the certificate expire for DANE: in the last tenth of its lifetime, renew with
         // the current key (its record is published) and postpone the key change.
         let lifetime = notAfter.timeIntervalSince(notBefore)
@@ -168,6 +99,116 @@ public struct DANERollover: Sendable {
         outcome.decision = .hold(until: until, reason: reason)
         outcome.nextStep = min(outcome.nextStep ?? until, until)
         return outcome
+    }
+
+    /// Each owner's zone, asked once per run.
+    final class ZoneCache {
+        let publisher: DANEPublisher
+        var zones: [String: String] = [:]
+        init(publisher: DANEPublisher) { self.publisher = publisher }
+
+        func zone(_ owner: String) throws -> String {
+            if let known = zones[owner] { return known }
+            let found = try publisher.zone(of: owner)
+            zones[owner] = found
+            return found
+        }
+    }
+
+    /// Step 1: the live key's record is `current` (a `current` it replaced starts retiring).
+    func adoptLive(_ state: inout DANEState, now: Date) throws {
+        let live = try liveRecord()
+        if !state.entries.isEmpty, !state.entries.contains(where: { $0.record == live }) {
+            progress("warning: \(lineage.name): the live key has no published TLSA record (renewed outside acme's DANE rollover, e.g. by certbot?); publishing \(live.presentation) now — DANE senders may fail until it is visible")
+        }
+        if state.adopt(live: live, now: now, holdTime: settings.holdTime) { try state.save(lineage) }
+    }
+
+    /// Step 2: retiring records whose time has come go (one owner at a time, saved after each).
+    func removeDueRecords(_ state: inout DANEState, publisher: DANEPublisher, zones: ZoneCache, now: Date, keepRetiring: Bool) throws {
+        for index in state.entries.indices.reversed() where state.entries[index].role == .retiring {
+            guard let due = state.entries[index].removeAfter, due <= now, !keepRetiring else { continue }
+            let record = state.entries[index].record
+            for owner in state.entries[index].publishedAt {
+                try publisher.change(.remove, record, owner: owner, zone: try zones.zone(owner), role: .retiring)
+                state.entries[index].publishedAt.removeAll { $0 == owner }
+                try state.save(lineage)
+            }
+            state.entries.remove(at: index)
+            try state.save(lineage)
+        }
+    }
+
+    /// Step 3: the next key (made when missing) and its record, once no old record is still retiring.
+    func prepareNext(_ state: inout DANEState, now: Date) throws {
+        if rollsKeys, !state.entries.contains(where: { $0.role == .retiring }) {
+            let (key, created) = try NextKey.prepare(lineage, type: keyType)
+            if created { progress("\(lineage.name): made the key for the next renewal (\(lineage.nextKeyPath), 0600)") }
+            let record = Self.record(usage: 3, spki: try key.publicKeyDER())
+            // A replaced next record (its key file was lost or replaced) retires at once: its key was never used.
+            if state.setNext(record, now: now) { try state.save(lineage) }
+        } else if !rollsKeys, state.setNext(nil, now: now) {
+            try state.save(lineage)
+        }
+    }
+
+    /// Step 4: every record that is not retiring, added at each owner where it is not yet.
+    func publishMissing(_ state: inout DANEState, publisher: DANEPublisher, zones: ZoneCache) throws {
+        for index in state.entries.indices where state.entries[index].role != .retiring {
+            for owner in settings.owners where !state.entries[index].publishedAt.contains(owner) {
+                try publisher.change(.add, state.entries[index].record, owner: owner, zone: try zones.zone(owner), role: state.entries[index].role)
+                state.entries[index].publishedAt.append(owner)
+                state.entries[index].visibleSince = nil
+                try state.save(lineage)
+            }
+        }
+    }
+
+    /// Step 5: whether every authoritative server serves the next record; returns those that do not.
+    func checkNext(_ state: inout DANEState, wantRenewal: Bool, publisher: DANEPublisher, zones: ZoneCache, now: Date) throws -> [String] {
+        guard let index = state.index(.next), state.entries[index].visibleSince == nil || wantRenewal else { return [] }
+        let missing = try invisible(state.entries[index].record, publisher: publisher, zone: zones.zone)
+        let before = state.entries[index].visibleSince
+        state.entries[index].visibleSince = missing.isEmpty ? (before ?? now) : nil
+        if before != state.entries[index].visibleSince { try state.save(lineage) }
+        return missing
+    }
+
+    /// When the records' next steps are due.
+    struct Timing {
+        /// When each retiring record goes (kept while the endpoints serve an older certificate: look again later, not at once).
+        var removals: [Date]
+        /// When the next key may be used (visible since + 2 × TTL); nil: not visible yet.
+        var readyAt: Date?
+        /// When the rollover next has something to do by itself.
+        var nextStep: Date?
+
+        init(state: DANEState, settings: DANESettings, now: Date, keepRetiring: Bool) {
+            removals = keepRetiring ? state.entries.compactMap { $0.removeAfter.map { _ in now.addingTimeInterval(max(settings.holdTime, 600)) } }
+                : state.entries.compactMap(\.removeAfter)
+            readyAt = state.entry(.next)?.visibleSince.map { $0.addingTimeInterval(settings.holdTime) }
+            nextStep = removals.min()
+            if state.entry(.next) != nil, readyAt == nil {
+                // Not visible yet: look again in a TTL (at least a minute apart when the TTL is long).
+                let again = now.addingTimeInterval(Double(min(settings.ttl, 60)))
+                nextStep = min(nextStep ?? again, again)
+            }
+        }
+    }
+
+    /// Until when a wanted renewal waits for the next key, and why.
+    func holdReason(_ state: DANEState, timing: Timing, missing: [String], now: Date, keepRetiring: Bool) -> (until: Date, reason: String) {
+        if let readyAt = timing.readyAt {
+            let until = max(readyAt, now)
+            return (until, "waiting for the DANE record of the next key: \(Self.duration(until.timeIntervalSince(now))) left (visible at every authoritative server since \(state.entry(.next)?.visibleSince?.utcText ?? "-"), waiting 2 × TTL \(settings.ttl) s)")
+        } else if state.entries.contains(where: { $0.role == .retiring }) {
+            let until = timing.removals.min() ?? now
+            return (until, "waiting for the DANE record of the previous key to be retired before the next key's record is published: \(Self.duration(until.timeIntervalSince(now))) left" + (keepRetiring ? " (kept while the endpoints do not serve the newest certificate)" : ""))
+        } else {
+            let until = now.addingTimeInterval(Double(min(settings.ttl, 60)))
+            let servers = missing.isEmpty ? "" : ": not visible at " + missing.joined(separator: ", ")
+            return (until, "waiting for the DANE record of the next key (\(state.entry(.next)?.record.presentation ?? "-")) to be visible at every authoritative server\(servers); then 2 × TTL (\(2 * settings.ttl) s)")
+        }
     }
 
     /// The record that covers what the live certificate presents: its key (3 1 1) or its issuer's (2 1 1).

@@ -2,6 +2,7 @@ import Base
 import CertStore
 import DNS
 import FoundationEssentials
+import Issuance
 
 /// What a lineage's DANE rollover has done so far, in `archive/<name>/.acme-dane.json` (0644;
 /// certbot ignores dot files there): each TLSA record acme keeps published, the key it covers

@@ -1,7 +1,7 @@
 import ACMECrypto
 import DNS
 import Foundation
-import Renewal
+import DANE
 import TestFixtures
 import Testing
 

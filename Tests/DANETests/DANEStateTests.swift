@@ -4,7 +4,8 @@ import DNS
 import FoundationEssentials
 import Glibc
 import Testing
-@testable import Issuance
+@testable import DANE
+import Issuance
 
 @Suite("DANE rollover state and settings")
 struct DANEStateTests {

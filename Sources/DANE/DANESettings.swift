@@ -1,6 +1,7 @@
 import Base
 import Challenges
 import DNS
+import Issuance
 
 /// A lineage's DANE settings (`acme issue --dane`), kept in its renewal conf as `acme_dane_*`
 /// keys (certbot ignores keys it does not know; acme's renewals keep them): which TLSA owner

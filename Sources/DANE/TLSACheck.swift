@@ -50,17 +50,34 @@ public struct TLSACheck: Sendable {
         var report = Report()
         let chain = try lineage.liveFullchain()
         guard let leaf = chain.first else { throw CryptoError(.invalidCertificate, "\(lineage.fullchainPath) holds no certificate") }
-        let current = DANERollover.record(usage: 3, spki: leaf.publicKeyDER)
-        let issuer = chain.count > 1 ? DANERollover.record(usage: 2, spki: chain[1].publicKeyDER) : nil
-        var next: TLSARecord?
+        var keys = Keys(current: DANERollover.record(usage: 3, spki: leaf.publicKeyDER),
+                        issuer: chain.count > 1 ? DANERollover.record(usage: 2, spki: chain[1].publicKeyDER) : nil,
+                        usage: settings?.usage ?? 3)
         let liveKey = try lineage.liveKey()
         if case .usable(let key) = try NextKey.read(lineage, type: liveKey.type) {
-            next = DANERollover.record(usage: 3, spki: try key.publicKeyDER())
+            keys.next = DANERollover.record(usage: 3, spki: try key.publicKeyDER())
         }
         let owners = settings?.owners ?? DANESettings.owners(names: leaf.dnsNames, ports: [])
         if settings == nil { report.warnings.append("DANE is not on for \(lineage.name) (acme issue --dane); checking \(owners.joined(separator: ", "))") }
 
         let (finder, port) = try finder(settings, deadline: DNSDeadline(dnsTime))
+        for owner in owners {
+            report.lines.append(owner)
+            let served = servedKeys(owner, keys: keys, report: &report)
+            let places = try authoritative(owner, finder: finder, port: port, report: &report)
+            compare(owner, places: places, served: served, keys: keys, report: &report)
+            authenticated(owner, deadline: finder.deadline, report: &report)
+        }
+        return report
+    }
+
+    /// The records of the lineage's keys: the current key's, its issuer's, the next key's.
+    struct Keys {
+        var current: TLSARecord
+        var issuer: TLSARecord?
+        var next: TLSARecord?
+        /// The lineage's DANE usage (3 unless DANE-TA is on).
+        var usage: UInt8
 
         func label(_ record: TLSARecord, served: [TLSARecord]) -> String {
             var what: [String] = []
@@ -70,43 +87,43 @@ public struct TLSACheck: Sendable {
             if served.contains(record) { what.append("served") }
             return what.isEmpty ? "matches nothing of this lineage" : what.joined(separator: ", ")
         }
+    }
 
-        for owner in owners {
-            report.lines.append(owner)
-            // The endpoint of this owner: `_25._tcp.mx.example.com.` → smtp://mx.example.com:25.
-            let parts = owner.split(separator: ".", maxSplits: 2)
-            var served: [TLSARecord] = []
-            if parts.count == 3, let port = Int(parts[0].dropFirst()) {
-                let host = String(parts[2]).hasSuffix(".") ? String(parts[2].dropLast()) : String(parts[2])
-                let targets = endpoints ?? ["\(EndpointScheme.serving(port: port)?.name ?? "smtps")://\(host):\(port)"]
-                for text in targets {
-                    do {
-                        var check = EndpointCheck(serverName: host)
-                        check.timeoutSeconds = timeoutSeconds
-                        let key = try check.servedLeaf(try Endpoint(parsing: text))
-                        let record = DANERollover.record(usage: 3, spki: key.publicKeyDER)
-                        served.append(record)
-                        report.lines.append("  \(text.escapedForDisplay) serves the key \(record.presentation) (\(record == current ? "the current key" : record == next ? "the next key" : "not this lineage's current key"))")
-                    } catch {
-                        report.warnings.append("\(owner): cannot fetch the key \(text.escapedForDisplay) serves: \(error)")
-                    }
-                }
+    /// The keys the endpoints of `owner` serve (`_25._tcp.mx.example.com.` → smtp://mx.example.com:25, or `endpoints`).
+    func servedKeys(_ owner: String, keys: Keys, report: inout Report) -> [TLSARecord] {
+        let parts = owner.split(separator: ".", maxSplits: 2)
+        guard parts.count == 3, let port = Int(parts[0].dropFirst()) else { return [] }
+        var served: [TLSARecord] = []
+        let host = String(parts[2]).hasSuffix(".") ? String(parts[2].dropLast()) : String(parts[2])
+        let targets = endpoints ?? ["\(EndpointScheme.serving(port: port)?.name ?? "smtps")://\(host):\(port)"]
+        for text in targets {
+            do {
+                var check = EndpointCheck(serverName: host)
+                check.timeoutSeconds = timeoutSeconds
+                let key = try check.servedLeaf(try Endpoint(parsing: text))
+                let record = DANERollover.record(usage: 3, spki: key.publicKeyDER)
+                served.append(record)
+                report.lines.append("  \(text.escapedForDisplay) serves the key \(record.presentation) (\(record == keys.current ? "the current key" : record == keys.next ? "the next key" : "not this lineage's current key"))")
+            } catch {
+                report.warnings.append("\(owner): cannot fetch the key \(text.escapedForDisplay) serves: \(error)")
             }
-            // What must be covered: what is served, else (unknown) the current key.
-            let mustCover: [TLSARecord] = served.isEmpty ? [settings?.usage == 2 ? issuer ?? current : current] : served
-            let places = try authoritative(owner, finder: finder, port: port, report: &report)
-            for (place, answer) in places {
-                if answer.records.isEmpty { report.lines.append("  \(place): no TLSA records") }
-                for record in answer.records {
-                    report.lines.append("  \(place): \(record.presentation.prefix(140))  ; \(label(record, served: served))")
-                }
-                for needed in mustCover where !answer.records.contains(needed) && !(settings?.usage == 2 && answer.records.contains(where: { $0 == issuer })) {
-                    report.problems.append("\(owner) at \(place): no record matches the \(served.isEmpty ? "current" : "served") key (\(needed.presentation)); DANE-validating senders cannot deliver to it")
-                }
-            }
-            authenticated(owner, deadline: finder.deadline, report: &report)
         }
-        return report
+        return served
+    }
+
+    /// Each server's records, labelled; a problem where one lacks what must be covered: what is
+    /// served, else (unknown) the current key (or its issuer's with DANE-TA).
+    func compare(_ owner: String, places: [(place: String, answer: TLSALookup.Answer)], served: [TLSARecord], keys: Keys, report: inout Report) {
+        let mustCover: [TLSARecord] = served.isEmpty ? [keys.usage == 2 ? keys.issuer ?? keys.current : keys.current] : served
+        for (place, answer) in places {
+            if answer.records.isEmpty { report.lines.append("  \(place): no TLSA records") }
+            for record in answer.records {
+                report.lines.append("  \(place): \(record.presentation.prefix(140))  ; \(keys.label(record, served: served))")
+            }
+            for needed in mustCover where !answer.records.contains(needed) && !(keys.usage == 2 && answer.records.contains(where: { $0 == keys.issuer })) {
+                report.problems.append("\(owner) at \(place): no record matches the \(served.isEmpty ? "current" : "served") key (\(needed.presentation)); DANE-validating senders cannot deliver to it")
+            }
+        }
     }
 
     /// With `--resolver`: whether its answer for `owner` is DNSSEC-authenticated (the AD bit).
@@ -141,7 +158,7 @@ public struct TLSACheck: Sendable {
             let address = try DNSServer(parsing: saved, flag: "acme_dane_resolver")
             return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true), deadline: deadline), serverPort ?? address.port)
         default:
-            let address = try resolver ?? DANEPublisher.systemResolver()
+            let address = try resolver ?? DNSServer.system()
             return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true), deadline: deadline), serverPort ?? 53)
         }
     }
