@@ -62,9 +62,9 @@ public struct AccountService: Sendable {
     public var store: AccountStore
     public var client: ACMEClient
     public var server: String
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(configDirectory: String, client: ACMEClient, server: String, progress: @escaping @Sendable (String) -> Void) {
+    public init(configDirectory: String, client: ACMEClient, server: String, progress: @escaping EventSink) {
         self.store = AccountStore(configDirectory: configDirectory)
         self.client = client
         self.server = server

@@ -11,7 +11,7 @@ import Synchronization
 /// any attempt, also a failed one), and issues through `Issuer`.
 public struct IssueWorkflow: Sendable {
     public var makeClient: ACMEClientFactory
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
     /// Run the request's saved hooks (`acme issue`); provisioning leaves them to renewals.
     public var runHooks = true
     /// Say that the names go to public CT logs (not with --quiet).
@@ -19,7 +19,7 @@ public struct IssueWorkflow: Sendable {
     /// Called once if the config directory is locked by another run.
     public var waiting: @Sendable () -> Void = {}
 
-    public init(makeClient: @escaping ACMEClientFactory, progress: @escaping @Sendable (String) -> Void) {
+    public init(makeClient: @escaping ACMEClientFactory, progress: @escaping EventSink) {
         self.makeClient = makeClient
         self.progress = progress
     }
@@ -114,7 +114,7 @@ public struct IssueWorkflow: Sendable {
         config.renewalParams = dane.merged(into: config.renewalParams)
         try FS.writeAtomically(lineage.renewalConfigPath, config.serialized(), mode: FS.mode(lineage.renewalConfigPath) ?? 0o644)
         if dane.usage == 2 {
-            progress("warning: DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem")
+            progress(.warning("DANE-TA (2 1 1) pins the issuing CA's key: when the CA changes its intermediate, the record no longer matches until acme renew publishes the new one; 3 1 1 (the default) does not have this problem"))
         }
         let certificate = try lineage.liveCertificate()
         let reuses = try request.reuseKey || RenewalParams.reusesKey(config, path: lineage.renewalConfigPath)
@@ -145,7 +145,7 @@ public struct IssueWorkflow: Sendable {
         request.beforeContactingCA = {
             // Once per run, also when a pair makes two orders.
             guard contacted.withLock({ done in defer { done = true }; return !done }) else { return }
-            if let notice { progress(notice) }
+            if let notice { progress(.notice(notice)) }
             await hooks?.beforeContactingCA(pre: pre)
         }
         let issuer = Issuer(client: client, progress: progress)

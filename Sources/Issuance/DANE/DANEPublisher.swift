@@ -8,7 +8,7 @@ import DNS
 public struct DANEPublisher: Sendable {
     var settings: DANESettings
     var lineage: String
-    var progress: @Sendable (String) -> Void
+    var progress: EventSink
     private let updater: DNSUpdater?
     /// Where zones and name servers are asked (the update server or the resolver).
     private let query: DNSQuery
@@ -16,7 +16,7 @@ public struct DANEPublisher: Sendable {
     /// a test runs its servers elsewhere).
     private let port: UInt16
 
-    init(settings: DANESettings, lineage: String, progress: @escaping @Sendable (String) -> Void) throws {
+    init(settings: DANESettings, lineage: String, progress: @escaping EventSink) throws {
         self.settings = settings
         self.lineage = lineage
         self.progress = progress

@@ -1,0 +1,18 @@
+import Base
+
+/// The flags that set the settings libraries name in their messages: a library says "the ACME
+/// server URL", the line the CLI prints says "the ACME server URL (--server)".
+enum SettingFlags {
+    static let flags: [SettingName: String] = [
+        .acmeServerURL: "--server",
+    ]
+
+    /// `message` with the flag after each setting it names.
+    static func naming(_ message: String) -> String {
+        var text = message
+        for (setting, flag) in flags.sorted(by: { $0.key.description < $1.key.description }) {
+            text = text.replacing(setting.description, with: "\(setting) (\(flag))")
+        }
+        return text
+    }
+}
