@@ -8,4 +8,16 @@ public struct SettingName: Sendable, Hashable, CustomStringConvertible {
 
     /// The CA's ACME directory URL (`--server`, `server =` in a renewal conf).
     public static let acmeServerURL = SettingName("the ACME server URL")
+    /// The mail address an account is registered with (`--email`).
+    public static let contactAddress = SettingName("the account's contact address")
+    /// Agreeing to the CA's terms of service (`--agree-tos`).
+    public static let termsAgreement = SettingName("your agreement to the terms")
+    /// External Account Binding: the key ID and the HMAC key the CA gave (`--eab-kid`, `--eab-hmac-key`).
+    public static let eabKeyID = SettingName("the External Account Binding key ID")
+    public static let eabHMACKey = SettingName("the External Account Binding HMAC key")
+    /// Why a certificate is revoked (`--reason`).
+    public static let revocationReason = SettingName("the revocation reason")
+
+    /// Every setting a library names; the CLI has a flag for each.
+    public static let all: [SettingName] = [.acmeServerURL, .contactAddress, .termsAgreement, .eabKeyID, .eabHMACKey, .revocationReason]
 }

@@ -26,7 +26,7 @@ public enum RevocationReason: Int, Sendable, CaseIterable {
     /// A `--reason` value, or a usage error listing the reasons.
     public init(flag text: String) throws {
         guard let reason = Self(name: text) else {
-            throw IssuanceError(.invalidRevocationInput, "--reason \(text) is not one of \(Self.allCases.map(\.name).joined(separator: ", "))")
+            throw IssuanceError(.invalidRevocationInput, "\(SettingName.revocationReason) \(text) is not one of \(Self.allCases.map(\.name).joined(separator: ", "))")
         }
         self = reason
     }

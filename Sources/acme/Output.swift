@@ -29,7 +29,8 @@ struct Output: Sendable {
 
     /// How the CLI prints an event: its message, after `warning: ` or `error: ` for those severities.
     static func text(of event: Event) -> String {
-        event.severity >= .warning ? "\(event.severity): \(event.message)" : event.message
+        let message = SettingFlags.naming(event.message)
+        return event.severity >= .warning ? "\(event.severity): \(message)" : message
     }
 
     /// The CLI's sink for a library's events.

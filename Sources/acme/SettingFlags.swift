@@ -5,6 +5,11 @@ import Base
 enum SettingFlags {
     static let flags: [SettingName: String] = [
         .acmeServerURL: "--server",
+        .contactAddress: "--email",
+        .termsAgreement: "--agree-tos",
+        .eabKeyID: "--eab-kid",
+        .eabHMACKey: "--eab-hmac-key",
+        .revocationReason: "--reason",
     ]
 
     /// `message` with the flag after each setting it names.
