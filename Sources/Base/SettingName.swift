@@ -17,7 +17,18 @@ public struct SettingName: Sendable, Hashable, CustomStringConvertible {
     public static let eabHMACKey = SettingName("the External Account Binding HMAC key")
     /// Why a certificate is revoked (`--reason`).
     public static let revocationReason = SettingName("the revocation reason")
+    /// The mail server's name (`--hostname`, OVERRIDE_HOSTNAME) and the extra names of its certificate (`--san`).
+    public static let mailHostname = SettingName("the mail server's hostname")
+    public static let extraNames = SettingName("the certificate's extra names")
+    /// The Dovecot version the settings are written for (`--dovecot-version`).
+    public static let dovecotVersion = SettingName("the Dovecot version")
+    /// SSL_TYPE=manual's files (`--cert-path`, `--key-path`).
+    public static let manualCertificate = SettingName("the manual certificate file")
+    public static let manualKey = SettingName("the manual key file")
+    /// Caddy's data directory (`--caddy-data`).
+    public static let caddyData = SettingName("Caddy's data directory")
 
     /// Every setting a library names; the CLI has a flag for each.
-    public static let all: [SettingName] = [.acmeServerURL, .contactAddress, .termsAgreement, .eabKeyID, .eabHMACKey, .revocationReason]
+    public static let all: [SettingName] = [.acmeServerURL, .contactAddress, .termsAgreement, .eabKeyID, .eabHMACKey, .revocationReason,
+                                            .mailHostname, .extraNames, .dovecotVersion, .manualCertificate, .manualKey, .caddyData]
 }

@@ -10,6 +10,12 @@ enum SettingFlags {
         .eabKeyID: "--eab-kid",
         .eabHMACKey: "--eab-hmac-key",
         .revocationReason: "--reason",
+        .mailHostname: "--hostname",
+        .extraNames: "--san",
+        .dovecotVersion: "--dovecot-version",
+        .manualCertificate: "--cert-path",
+        .manualKey: "--key-path",
+        .caddyData: "--caddy-data",
     ]
 
     /// `message` with the flag after each setting it names.
