@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "DNSTests", dependencies: ["DNS", "ACMECrypto", "Base", "TestFixtures"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "Base", "TestFixtures"]),
-        .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "TestFixtures"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "Base", "TestFixtures"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base", "ACMECrypto", "TestFixtures"]),
         .testTarget(name: "DANETests", dependencies: ["DANE", "Issuance", "Renewal", "CertStore", "ACMECrypto", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base", "TestFixtures"]),

@@ -28,7 +28,7 @@ public struct ExternalAccountBinding: Sendable {
 public actor ACMEClient {
     public let directoryURL: String
     private let transport: any HTTPTransport
-    private let verbose: (@Sendable (String) -> Void)?
+    private let verbose: (EventSink)?
     private var nonces = NonceStore()
     private var cachedDirectory: Directory?
     /// Requests sent to the server by this client (directory, nonces, POSTs, retries included).
@@ -51,7 +51,7 @@ public actor ACMEClient {
     /// waits past it; the failure is reported instead.
     @TaskLocal static var runDeadline: ContinuousClock.Instant?
 
-    public init(directoryURL: String, transport: any HTTPTransport, verbose: (@Sendable (String) -> Void)? = nil,
+    public init(directoryURL: String, transport: any HTTPTransport, verbose: (EventSink)? = nil,
                 clock: RetryClock = .continuous) {
         self.directoryURL = directoryURL
         self.transport = transport

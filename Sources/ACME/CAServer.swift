@@ -21,9 +21,9 @@ extension ACMEClient {
     /// reused libcurl handle with the CA bundle loaded once; tests a scripted server).
     /// RFC 8555 §6.1: ACME runs over HTTPS only, and the server is always verified.
     public static func connect(_ server: CAServer, transport makeTransport: (CAServer) throws -> any HTTPTransport,
-                               verbose: (@Sendable (String) -> Void)? = nil) throws -> ACMEClient {
+                               verbose: (EventSink)? = nil) throws -> ACMEClient {
         guard server.directoryURL.hasPrefix("https://") else {
-            throw ACMEError(.insecureServer, "\(server.directoryURL) is not an https:// URL; ACME requires HTTPS: give the CA's https:// directory URL (--server, or server = in the renewal conf)")
+            throw ACMEError(.insecureServer, "\(server.directoryURL) is not an https:// URL; ACME requires HTTPS: set \(SettingName.acmeServerURL) to the CA's https:// directory URL (or server = in the renewal conf)")
         }
         return ACMEClient(directoryURL: server.directoryURL, transport: try makeTransport(server), verbose: verbose)
     }

@@ -1,3 +1,5 @@
+import Base
+
 /// The ACME directory object (RFC 8555 §7.1.1): the URLs of every resource and the server's metadata.
 public struct Directory: Sendable, Decodable {
     public struct Meta: Sendable, Decodable {
@@ -51,7 +53,7 @@ public struct Directory: Sendable, Decodable {
         do {
             return try JSONDecoder().decode(Directory.self, from: Data(body))
         } catch {
-            throw ACMEError(.malformedResponse, "\(url) is not an ACME directory (expected JSON with newNonce, newAccount and newOrder); check the --server URL")
+            throw ACMEError(.malformedResponse, "\(url) is not an ACME directory (expected JSON with newNonce, newAccount and newOrder); check \(SettingName.acmeServerURL)")
         }
     }
 }

@@ -9,12 +9,12 @@ public struct OrderFlow: Sendable {
     public var credentials: AccountCredentials
     public var solver: any ChallengeSolver
     /// One human line per step, for the CLI's progress output.
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
     /// How long validation and issuance may take before we give up.
     public var timeout: Duration = .seconds(300)
 
     public init(client: ACMEClient, credentials: AccountCredentials, solver: any ChallengeSolver,
-                progress: @escaping @Sendable (String) -> Void) {
+                progress: @escaping EventSink) {
         self.client = client
         self.credentials = credentials
         self.solver = solver

@@ -92,7 +92,7 @@ public enum ChallengeMethod: Sendable, Equatable {
 
     /// The solver that answers this way; the one place a method becomes a solver.
     /// `names`: every name of the order (the manual hooks' CERTBOT_ALL_DOMAINS).
-    public func makeSolver(names: [String], progress: @escaping @Sendable (String) -> Void) throws -> any ChallengeSolver {
+    public func makeSolver(names: [String], progress: @escaping EventSink) throws -> any ChallengeSolver {
         switch self {
         case .standalone(let address, let port):
             return StandaloneSolver(address: address, port: port)

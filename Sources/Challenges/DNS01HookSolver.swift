@@ -19,11 +19,11 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
     public let resolver: TXTLookup?
     /// Whether the script may run for several names at the same time (`--dns-hook-parallel`).
     public let parallel: Bool
-    private let progress: @Sendable (String) -> Void
+    private let progress: EventSink
     private let state = Mutex<(remaining: Int, records: [(name: String, value: String)])>((0, []))
 
     public init(script: String, propagationWait: Duration, resolver: TXTLookup?, parallel: Bool = false,
-                progress: @escaping @Sendable (String) -> Void) {
+                progress: @escaping EventSink) {
         self.script = script
         self.propagationWait = propagationWait
         self.resolver = resolver

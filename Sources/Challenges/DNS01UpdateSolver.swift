@@ -15,10 +15,10 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
     private let publisher: RFC2136Publisher
     /// The longest wait for every authoritative server to serve the records.
     public let propagationWait: Duration
-    private let progress: @Sendable (String) -> Void
+    private let progress: EventSink
     private let state = Mutex<(zones: [String: String], records: [(token: String, name: String, value: String, zone: String)])>(([:], []))
 
-    public init(updater: DNSUpdater, propagationWait: Duration, progress: @escaping @Sendable (String) -> Void) {
+    public init(updater: DNSUpdater, propagationWait: Duration, progress: @escaping EventSink) {
         self.updater = updater
         publisher = RFC2136Publisher(updater: updater)
         self.propagationWait = propagationWait
@@ -69,7 +69,7 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
         for zone in Set(records.map(\.zone)).sorted() {
             let inZone = records.filter { $0.zone == zone }.map { (name: $0.name, value: $0.value) }
             let found = try await onOwnThread(throwing: { [publisher] in try publisher.authoritativeServers(of: zone, deadline: deadline) })
-            if let leftOut = found.leftOut { progress(leftOut) }
+            if let leftOut = found.leftOut { progress(Event(leftOut)) }
             // Authoritative servers are asked on the port of --dns-rfc2136 (53 unless a test says otherwise).
             for (server, label) in found.servers {
                 checks.append((TXTLookup(server: server.host, port: server.port, recursionDesired: false, label: label), inZone))

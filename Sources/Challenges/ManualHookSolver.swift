@@ -13,11 +13,11 @@ public final class ManualHookSolver: ChallengeSolver, Sendable {
     let authHook: String
     let cleanupHook: String?
     let allDomains: [String]
-    private let progress: @Sendable (String) -> Void
+    private let progress: EventSink
     private let state = Mutex<(remaining: Int, outputs: [String: String])>((0, [:]))
 
     public init(challengeType: String, authHook: String, cleanupHook: String?, allDomains: [String],
-                progress: @escaping @Sendable (String) -> Void) {
+                progress: @escaping EventSink) {
         self.challengeType = challengeType
         self.authHook = authHook
         self.cleanupHook = cleanupHook

@@ -7,9 +7,9 @@ import Renewal
 /// that are due now (`DANERollover.advance`, on a thread of its own: DNS updates, hooks and
 /// visibility checks wait) and says whether a wanted renewal may go ahead, with which key.
 public struct DANEGate: KeyRolloverGate {
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(progress: @escaping @Sendable (String) -> Void) {
+    public init(progress: @escaping EventSink) {
         self.progress = progress
     }
 

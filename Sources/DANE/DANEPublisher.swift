@@ -10,10 +10,10 @@ import Issuance
 public struct DANEPublisher: Sendable {
     var settings: DANESettings
     var lineage: String
-    var progress: @Sendable (String) -> Void
+    var progress: EventSink
     let publisher: any RecordPublisher
 
-    init(settings: DANESettings, lineage: String, progress: @escaping @Sendable (String) -> Void) throws {
+    init(settings: DANESettings, lineage: String, progress: @escaping EventSink) throws {
         self.settings = settings
         self.lineage = lineage
         self.progress = progress

@@ -21,9 +21,9 @@ public struct DANERollover: Sendable {
     public var reuseKey: Bool
     /// The key type the next renewal uses (the renewal conf's).
     public var keyType: KeyType
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(lineage: Lineage, settings: DANESettings, reuseKey: Bool, keyType: KeyType, progress: @escaping @Sendable (String) -> Void) {
+    public init(lineage: Lineage, settings: DANESettings, reuseKey: Bool, keyType: KeyType, progress: @escaping EventSink) {
         self.lineage = lineage
         self.settings = settings
         self.reuseKey = reuseKey
@@ -119,7 +119,7 @@ public struct DANERollover: Sendable {
     func adoptLive(_ state: inout DANEState, now: Date) throws {
         let live = try liveRecord()
         if !state.entries.isEmpty, !state.entries.contains(where: { $0.record == live }) {
-            progress("warning: \(lineage.name): the live key has no published TLSA record (renewed outside acme's DANE rollover, e.g. by certbot?); publishing \(live.presentation) now — DANE senders may fail until it is visible")
+            progress(.warning("\(lineage.name): the live key has no published TLSA record (renewed outside acme's DANE rollover, e.g. by certbot?); publishing \(live.presentation) now — DANE senders may fail until it is visible"))
         }
         if state.adopt(live: live, now: now, holdTime: settings.holdTime) { try state.save(lineage) }
     }
@@ -239,7 +239,7 @@ public struct DANERollover: Sendable {
             let ownerZone = try zone(owner)
             if servers[ownerZone] == nil {
                 let found = try publisher.servers(of: ownerZone, deadline: deadline)
-                if let leftOut = found.leftOut { progress("\(lineage.name): \(leftOut)") }
+                if let leftOut = found.leftOut { progress(Event("\(lineage.name): \(leftOut)")) }
                 servers[ownerZone] = found.lookups
             }
             for lookup in servers[ownerZone] ?? [] {

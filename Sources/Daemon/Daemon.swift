@@ -129,11 +129,11 @@ public final class Daemon: @unchecked Sendable {
     /// Runs until SIGTERM/SIGINT (or `wakeUps` posts `.stop`).
     public func run(wakeUps: WakeUps) async throws {
         try loadEnvironment()
-        log.log("started", "acme daemon pid \(getpid()), config \(settings.configDirectory), status \(settings.statusPath)")
-        if let startNote { log.log("warning", startNote, level: "warning") }
+        log.log(.started, "acme daemon pid \(getpid()), config \(settings.configDirectory), status \(settings.statusPath)")
+        if let startNote { log.log(.warning, startNote) }
         if let store = settings.store {
             // Every lineage of the store first (a node joining later), then provision installs them.
-            log.log("store", "fleet store \(store.description)")
+            log.log(.store, "fleet store \(store.description)")
             _ = await renewRound()
         }
         if settings.provision != nil { await provisionRound() }
@@ -149,17 +149,17 @@ public final class Daemon: @unchecked Sendable {
             case .timer:
                 continue
             case .storeChanged(let name):
-                if !name.isEmpty { log.log("notified", "the store has a new version", lineage: name) }
+                if !name.isEmpty { log.log(.notified, "the store has a new version", lineage: name) }
                 nextStoreLook = .distantPast
             case .reload:
-                log.log("reload", "SIGHUP: reading the settings again, forgetting backoff and held-back certificates")
-                do { try loadEnvironment() } catch { log.log("error", "\(error); keeping the previous settings", level: "error") }
+                log.log(.reload, "SIGHUP: reading the settings again, forgetting backoff and held-back certificates")
+                do { try loadEnvironment() } catch { log.log(.error, "\(error); keeping the previous settings") }
                 status.retries = [:]
                 status.heldBack = nil
                 renewedAt = [:]  // an edited conf (names, profile) may renew again at once
                 nextProvisionCheck = .distantPast
             case .stop(let signal):
-                log.log("stopped", signal == 0 ? "the loop ended" : "after signal \(signal)")
+                log.log(.stopped, signal == 0 ? "the loop ended" : "after signal \(signal)")
                 status.nextWake = nil
                 saveStatus()
                 return
@@ -202,7 +202,7 @@ public final class Daemon: @unchecked Sendable {
                   let live = try? CertificateSummary(pem: FS.read(path)), live.notAfter != failedAt else { continue }
             status.retries[name]?.retryAt = nil
             replaced.append(name)
-            log.log("note", "a new certificate (expires \(live.notAfter.utcText)) replaced the one whose renewal failed; looking at it now", lineage: name)
+            log.log(.note, "a new certificate (expires \(live.notAfter.utcText)) replaced the one whose renewal failed; looking at it now", lineage: name)
         }
         return replaced.sorted()
     }
@@ -214,21 +214,21 @@ public final class Daemon: @unchecked Sendable {
         if settings.store != nil, storeRetry != nil, current < nextStoreLook { return false }
         var options = settings.renewOptions
         options.randomDelay = .zero
-        var waiting: [String: (Date, String)] = [:]
+        var waiting: [String: (Date, DaemonStatus.NextAction)] = [:]
         var calmDANE: [String: Date] = [:]
         for (name, retry) in status.retries {
-            if let at = retry.retryAt, at > current { waiting[name] = (at, "retry") }
+            if let at = retry.retryAt, at > current { waiting[name] = (at, .retry) }
         }
         for lineage in status.lineages {
             guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
             let calm = renewed.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 4)
             guard calm > current, waiting[lineage.name] == nil else { continue }
-            if lineage.nextAction.hasPrefix("dane") {
+            if lineage.nextAction.isDANE {
                 // A DANE rollover step (removing the old key's record) does not wait for the calm
                 // period, but the lineage is not renewed again in it.
                 calmDANE[lineage.name] = calm
             } else {
-                waiting[lineage.name] = (calm, "renew")
+                waiting[lineage.name] = (calm, .renew)
             }
         }
         options.daneStepsOnly = Set(calmDANE.keys)
@@ -238,19 +238,19 @@ public final class Daemon: @unchecked Sendable {
         let verbose = settings.verbose
         let log = self.log
         var renewer = Renewer(configDirectory: settings.configDirectory, makeClient: settings.makeClient,
-                              progress: { if verbose { log.log("step", $0) } })
+                              progress: log.events(verbose: verbose))
         renewer.now = now
         renewer.keyRollover = DANEGate(progress: renewer.progress)
         let directory = settings.configDirectory
-        renewer.waiting = { log.log("waiting", "another acme or certbot holds the lock of \(directory); waiting") }
+        renewer.waiting = { log.log(.waiting, "another acme or certbot holds the lock of \(directory); waiting") }
         let summary: RenewalSummary
         var synced = false
         do {
             if let store = settings.store {
                 let round = try await store.round(renewer, options)
                 summary = round.summary
-                for name in round.installed { log.log("synced", "new version from the store \(store.description)", lineage: name) }
-                for name in round.published { log.log("published", "the version renewed here is now in the store", lineage: name) }
+                for name in round.installed { log.log(.synced, "new version from the store \(store.description)", lineage: name) }
+                for name in round.published { log.log(.published, "the version renewed here is now in the store", lineage: name) }
                 synced = !round.installed.isEmpty
                 storeLooked(round.problem, store: store, at: current)
             } else {
@@ -258,44 +258,44 @@ public final class Daemon: @unchecked Sendable {
             }
         } catch {
             // Could not look at all (config directory, lock): say so and look again soon.
-            log.log("error", "cannot look at the certificates: \(error)", level: "error")
+            log.log(.error, "cannot look at the certificates: \(error)")
             passRetry = settings.backoff.failed(passRetry ?? RetryState(), reachedCA: false, error: "\(error)", now: current)
             return false
         }
         passRetry = nil
-        for note in summary.notes { log.log("note", note) }
+        for note in summary.notes { log.log(.note, note) }
         var renewedAny = synced
         var seen = Set<String>()
         var lineages: [DaemonStatus.Lineage] = []
         for report in summary.reports {
             seen.insert(report.name)
             var entry = status.lineages.first { $0.name == report.name }
-                ?? DaemonStatus.Lineage(name: report.name, names: [], nextAction: "renew", failures: 0)
+                ?? DaemonStatus.Lineage(name: report.name, names: [], nextAction: .renew, failures: 0)
             if let certificate = report.certificate {
                 (entry.names, entry.notBefore, entry.notAfter) = (certificate.dnsNames, certificate.notBefore, certificate.notAfter)
             }
             switch report.outcome {
             case .notDue(let until, _):
                 if let recheck = report.recheck, recheck < until {
-                    (entry.nextAction, entry.nextActionAt) = ("ask-ari", recheck)
+                    (entry.nextAction, entry.nextActionAt) = (.askARI, recheck)
                 } else {
-                    (entry.nextAction, entry.nextActionAt) = ("renew", until)
+                    (entry.nextAction, entry.nextActionAt) = (.renew, until)
                 }
                 if let step = report.daneStep, step < (entry.nextActionAt ?? until) {
-                    (entry.nextAction, entry.nextActionAt) = ("dane", step)
+                    (entry.nextAction, entry.nextActionAt) = (.dane, step)
                 }
                 recovered(report.name, &entry)
             case .renewed(let notAfter, let version, let basis):
-                log.log("renewed", "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
+                log.log(.renewed, "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
                 renewedAt[report.name] = current
                 renewedAny = true
                 entry.notAfter = notAfter
-                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { ("dane", $0) } ?? ("renew", nil)
+                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { (.dane, $0) } ?? (.renew, nil)
                 recovered(report.name, &entry)
             case .held(let until, let reason):
                 // Not a failure: the DANE rollover waits for DNS; the daemon wakes when it may go on.
-                log.log("held", reason, lineage: report.name)
-                (entry.nextAction, entry.nextActionAt) = ("dane-wait", max(until, current.addingTimeInterval(1)))
+                log.log(.held, reason, lineage: report.name)
+                (entry.nextAction, entry.nextActionAt) = (.daneWait, max(until, current.addingTimeInterval(1)))
                 // A hold with a cause (the store cannot be reached) says nothing about an earlier
                 // failure: its incident and backoff stay until a renewal or a look succeeds.
                 if report.category == nil { recovered(report.name, &entry) }
@@ -308,9 +308,9 @@ public final class Daemon: @unchecked Sendable {
                 retry.notAfter = report.certificate?.notAfter ?? entry.notAfter
                 status.retries[report.name] = retry
                 (entry.failures, entry.lastError) = (retry.failures, reason)
-                (entry.nextAction, entry.nextActionAt) = ("retry", retry.retryAt)
-                log.log("renewal-failed", "\(reason); attempt \(retry.failures), next at \(retry.retryAt?.utcText ?? "-")",
-                        lineage: report.name, level: "error")
+                (entry.nextAction, entry.nextActionAt) = (.retry, retry.retryAt)
+                log.log(.renewalFailed, "\(reason); attempt \(retry.failures), next at \(retry.retryAt?.utcText ?? "-")",
+                        lineage: report.name)
                 // Clocks that disagree do not mend by retrying: alert at once.
                 if retry.failures >= settings.alertAfter || report.codeName == IssuanceError.Code.clockDisagreement.name {
                     raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
@@ -319,7 +319,7 @@ public final class Daemon: @unchecked Sendable {
             }
             if let calm = calmDANE[report.name], !report.isFailure {
                 // Only the DANE steps ran: the next is the rollover's, else the renewal after the calm period.
-                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { ("dane", $0) } ?? ("renew", calm)
+                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { (.dane, $0) } ?? (.renew, calm)
             }
             lineages.append(entry)
         }
@@ -348,7 +348,7 @@ public final class Daemon: @unchecked Sendable {
             // when its connection comes back).
             let at = min(retry.retryAt ?? current.addingTimeInterval(interval), current.addingTimeInterval(300))
             nextStoreLook = at
-            log.log("store-unreachable", "\(problem); serving what is installed, next look at \(at.utcText)", level: "error")
+            log.log(.storeUnreachable, "\(problem); serving what is installed, next look at \(at.utcText)")
             raise(Incident(kind: .storeUnreachable, lineage: nil, since: current,
                            message: "the fleet store \(store.description) cannot be reached: \(problem). This node keeps serving its certificates and does not renew them (another node may hold the lock) until it can."))
         } else {
@@ -398,7 +398,7 @@ public final class Daemon: @unchecked Sendable {
         do {
             workflow = try makeWorkflow(environment)
         } catch {
-            log.log("provision-failed", "\(error)", level: "error")
+            log.log(.provisionFailed, "\(error)")
             return
         }
         workflow.heldBack = status.heldBack
@@ -407,17 +407,17 @@ public final class Daemon: @unchecked Sendable {
             report = try await workflow.run()
         } catch {
             // What is installed stays; the next look tries again.
-            log.log("provision-failed", "\(error); what is installed stays", level: "error")
+            log.log(.provisionFailed, "\(error); what is installed stays")
             return
         }
-        for warning in report.warnings { log.log("warning", warning, level: "warning") }
+        for warning in report.warnings { log.log(.warning, warning) }
         if status.heldBack != nil && report.setDigest != status.heldBack {
             status.heldBack = nil  // the sources hold something new: it gets its chance
         }
         guard report.changed else { return }
-        for note in report.notes { log.log("note", note) }
-        for change in report.changes { log.log("installed", change) }
-        if !report.reloaded.isEmpty { log.log("reloaded", report.reloaded.joined(separator: " and ")) }
+        for note in report.notes { log.log(.note, note) }
+        for change in report.changes { log.log(.installed, change) }
+        if !report.reloaded.isEmpty { log.log(.reloaded, report.reloaded.joined(separator: " and ")) }
         status.lastInstall = DaemonStatus.Install(at: now(), set: report.installedSet, origin: report.origin, serial: report.serial, rolledBack: false)
         guard let verifier = settings.verifier, report.installedSet != nil else { return }
         await verify(verifier, settings: workflow.settings, after: report)
@@ -428,24 +428,24 @@ public final class Daemon: @unchecked Sendable {
         let at = now()
         switch outcome {
         case .nothingToCheck(let why):
-            log.log("verify-skipped", why, level: "warning")
+            log.log(.verifySkipped, why)
         case .served(let results):
             status.lastVerification = .init(at: at, ok: true, endpoints: results)
-            log.log("verified", "\(results.count) endpoint(s) serve the new certificate: \(results.map(\.endpoint).joined(separator: " "))")
+            log.log(.verified, "\(results.count) endpoint(s) serve the new certificate: \(results.map(\.endpoint).joined(separator: " "))")
             clear(.notServed, lineage: nil)
             clear(.rolledBack, lineage: nil)
         case .rolledBack(let failed, let restored, let heldBack):
             status.lastVerification = .init(at: at, ok: false, endpoints: failed)
             status.heldBack = heldBack
             status.lastInstall?.rolledBack = true
-            log.log("not-served", failed.summary, level: "error")
-            log.log("rolled-back", "the previous certificate is live again"
-                    + (restored.allSatisfy(\.ok) ? " and served" : "; it is NOT served either: \(restored.summary)"), level: "error")
+            log.log(.notServed, failed.summary)
+            log.log(.rolledBack, "the previous certificate is live again"
+                    + (restored.allSatisfy(\.ok) ? " and served" : "; it is NOT served either: \(restored.summary)"))
             raise(Incident(kind: .rolledBack, lineage: nil, since: at,
                            message: (outcome.problem ?? "") + ". Fix the daemon's TLS settings, then send SIGHUP to acme daemon (or run acme provision)."))
         case .notServed(let failed, _):
             status.lastVerification = .init(at: at, ok: false, endpoints: failed)
-            log.log("not-served", outcome.problem ?? "", level: "error")
+            log.log(.notServed, outcome.problem ?? "")
             raise(Incident(kind: .notServed, lineage: nil, since: at, message: outcome.problem ?? ""))
         }
     }
@@ -454,13 +454,13 @@ public final class Daemon: @unchecked Sendable {
 
     func raise(_ incident: Incident) {
         guard status.incidents.raise(incident) else { return }
-        log.log("alert", incident.message, lineage: incident.lineage, level: "error")
+        log.log(.alert, incident.message, lineage: incident.lineage)
         unsentAlerts.append((incident, false))
     }
 
     func clear(_ kind: Incident.Kind, lineage: String?) {
         guard let incident = status.incidents.clear(kind, lineage: lineage) else { return }
-        log.log("resolved", "\(kind.rawValue) since \(incident.since.utcText) is over", lineage: lineage)
+        log.log(.resolved, "\(kind.rawValue) since \(incident.since.utcText) is over", lineage: lineage)
         unsentAlerts.append((incident, true))
     }
 
@@ -470,7 +470,7 @@ public final class Daemon: @unchecked Sendable {
         let unsent = unsentAlerts
         unsentAlerts = []
         for (incident, resolved) in unsent {
-            for warning in await settings.alerter.send(incident, resolved: resolved) { log.log("alert-failed", warning, level: "error") }
+            for warning in await settings.alerter.send(incident, resolved: resolved) { log.log(.alertFailed, warning) }
         }
     }
 
@@ -498,7 +498,7 @@ public final class Daemon: @unchecked Sendable {
     func saveStatus() {
         status.updated = now()
         do { try status.save(settings.statusPath) } catch {
-            log.log("error", "cannot write the status file: \(error)", level: "error")
+            log.log(.error, "cannot write the status file: \(error)")
         }
     }
 }

@@ -12,12 +12,12 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         public var notAfter: Date?
         /// `renew`, `ask-ari` (the CA's renewal information), `retry` (after a failure), `dane` (a DANE
         /// rollover step: an old record to remove, a new one to see), `dane-wait` (a renewal held by DANE).
-        public var nextAction: String
+        public var nextAction: NextAction
         public var nextActionAt: Date?
         public var failures: Int
         public var lastError: String?
 
-        public init(name: String, names: [String], notBefore: Date? = nil, notAfter: Date? = nil, nextAction: String,
+        public init(name: String, names: [String], notBefore: Date? = nil, notAfter: Date? = nil, nextAction: NextAction,
                     nextActionAt: Date? = nil, failures: Int, lastError: String? = nil) {
             (self.name, self.names, self.notBefore, self.notAfter) = (name, names, notBefore, notAfter)
             (self.nextAction, self.nextActionAt, self.failures, self.lastError) = (nextAction, nextActionAt, failures, lastError)
@@ -90,7 +90,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         if let nextWake { lines.append("next wake-up: \(nextWake.utcText)") }
         for lineage in lineages {
             let expiry = lineage.notAfter.map { "expires \($0.utcText)" } ?? "no certificate"
-            let next = field(lineage.nextAction) + (lineage.nextActionAt.map { " at \($0.utcText)" } ?? "")
+            let next = field(lineage.nextAction.rawValue) + (lineage.nextActionAt.map { " at \($0.utcText)" } ?? "")
             var line = "\(field(lineage.name)): \(expiry); next: \(next)"
             if lineage.failures > 0 { line += "; \(lineage.failures) failed attempt(s), last: \(field(lineage.lastError ?? "?"))" }
             lines.append(line)

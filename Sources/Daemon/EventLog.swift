@@ -27,8 +27,10 @@ public struct EventLog: Sendable {
         }
     }
 
-    /// `event`: a short word (`renewed`, `renewal-failed`, `installed`, `verified`, …).
-    public func log(_ event: String, _ message: String, lineage: String? = nil, level: String = "info", now: Date = Date()) {
+    /// One event: its name from the table of `DaemonEvent` (the contract of `--log-format json`),
+    /// logged at `level`, by default the event's usual level.
+    public func log(_ event: DaemonEvent, _ message: String, lineage: String? = nil, level: Severity? = nil, now: Date = Date()) {
+        let (event, level) = (event.rawValue, (level ?? event.level).description)
         switch format {
         case .text:
             let subject = lineage.map { " \($0.escapedForDisplay):" } ?? ""
@@ -38,6 +40,19 @@ public struct EventLog: Sendable {
             if let lineage { fields.append("\"lineage\":" + jsonString(lineage)) }
             fields.append("\"message\":" + jsonString(message))
             write("{" + fields.joined(separator: ",") + "}")
+        }
+    }
+
+    /// A library's events in the daemon's log: a warning or an error always (as the event
+    /// `warning` or `error`, at its severity), everything else as `step` with `--verbose`.
+    public func events(verbose: Bool) -> EventSink {
+        let log = self
+        return { event in
+            if event.severity >= .warning {
+                log.log(event.severity == .error ? .error : .warning, event.message, level: event.severity)
+            } else if verbose {
+                log.log(.step, event.message, level: event.severity)
+            }
         }
     }
 }

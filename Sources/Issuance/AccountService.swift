@@ -23,18 +23,18 @@ extension RegistrationOptions {
     /// From the registration flags: a plain mail address, EAB key id and base64url HMAC key together.
     public init(email: String?, agreeTOS: Bool, eabKid: String?, eabHmacKey: String?, accountKeyType: KeyType) throws {
         if let email, !email.contains("@") || email.contains(" ") || email.contains(",") {
-            throw IssuanceError(.invalidRegistration, "--email \(email) is not a mail address")
+            throw IssuanceError(.invalidRegistration, "\(SettingName.contactAddress) \(email) is not a mail address")
         }
         var eab: ExternalAccountBinding?
         switch (eabKid, eabHmacKey) {
         case (nil, nil): break
         case (let kid?, let key?):
             guard let mac = Base64URL.decode(key), !mac.isEmpty else {
-                throw IssuanceError(.invalidRegistration, "--eab-hmac-key is not base64url text; copy it exactly as your CA shows it")
+                throw IssuanceError(.invalidRegistration, "\(SettingName.eabHMACKey) is not base64url text; copy it exactly as your CA shows it")
             }
             eab = ExternalAccountBinding(keyID: kid, macKey: mac)
         default:
-            throw IssuanceError(.invalidRegistration, "--eab-kid and --eab-hmac-key go together; give both or neither")
+            throw IssuanceError(.invalidRegistration, "\(SettingName.eabKeyID) and \(SettingName.eabHMACKey) go together; give both or neither")
         }
         self.init(email: email, agreeTOS: agreeTOS, eab: eab, accountKeyType: accountKeyType)
     }
@@ -62,9 +62,9 @@ public struct AccountService: Sendable {
     public var store: AccountStore
     public var client: ACMEClient
     public var server: String
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(configDirectory: String, client: ACMEClient, server: String, progress: @escaping @Sendable (String) -> Void) {
+    public init(configDirectory: String, client: ACMEClient, server: String, progress: @escaping EventSink) {
         self.store = AccountStore(configDirectory: configDirectory)
         self.client = client
         self.server = server
@@ -97,10 +97,10 @@ public struct AccountService: Sendable {
     public func register(_ options: RegistrationOptions, key existingKey: PrivateKey? = nil) async throws -> ResolvedAccount {
         let directory = try await client.directory()
         if let tos = directory.meta?.termsOfService, !options.agreeTOS {
-            throw IssuanceError(.termsNotAgreed, "the CA requires agreeing to its terms of service (\(tos)); read them and pass --agree-tos")
+            throw IssuanceError(.termsNotAgreed, "the CA requires agreeing to its terms of service (\(tos)); read them, then give \(SettingName.termsAgreement)")
         }
         if directory.meta?.externalAccountRequired == true, options.eab == nil {
-            throw IssuanceError(.eabRequired, "the CA requires External Account Binding; pass --eab-kid and --eab-hmac-key from your CA account")
+            throw IssuanceError(.eabRequired, "the CA requires External Account Binding; give \(SettingName.eabKeyID) and \(SettingName.eabHMACKey) from your CA account")
         }
         let key = try existingKey ?? PrivateKey.generate(options.accountKeyType)
         let contact = options.email.map { ["mailto:" + $0] } ?? []

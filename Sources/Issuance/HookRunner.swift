@@ -23,9 +23,9 @@ public struct HookRunner: Sendable {
 
     public var configDirectory: String
     public var useDirectoryHooks: Bool
-    public var report: @Sendable (String) -> Void
+    public var report: EventSink
 
-    public init(configDirectory: String, useDirectoryHooks: Bool, report: @escaping @Sendable (String) -> Void) {
+    public init(configDirectory: String, useDirectoryHooks: Bool, report: @escaping EventSink) {
         self.configDirectory = LocalSystem.absolutePath(configDirectory)
         self.useDirectoryHooks = useDirectoryHooks
         self.report = report

@@ -11,7 +11,7 @@ import Synchronization
 /// any attempt, also a failed one), and issues through `Issuer`.
 public struct IssueWorkflow: Sendable {
     public var makeClient: ACMEClientFactory
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
     /// Run the request's saved hooks (`acme issue`); provisioning leaves them to renewals.
     public var runHooks = true
     /// Say that the names go to public CT logs (not with --quiet).
@@ -19,7 +19,7 @@ public struct IssueWorkflow: Sendable {
     /// Called once if the config directory is locked by another run.
     public var waiting: @Sendable () -> Void = {}
 
-    public init(makeClient: @escaping ACMEClientFactory, progress: @escaping @Sendable (String) -> Void) {
+    public init(makeClient: @escaping ACMEClientFactory, progress: @escaping EventSink) {
         self.makeClient = makeClient
         self.progress = progress
     }
@@ -129,7 +129,7 @@ public struct IssueWorkflow: Sendable {
         request.beforeContactingCA = {
             // Once per run, also when a pair makes two orders.
             guard contacted.withLock({ done in defer { done = true }; return !done }) else { return }
-            if let notice { progress(notice) }
+            if let notice { progress(.notice(notice)) }
             await hooks?.beforeContactingCA(pre: pre)
         }
         let issuer = Issuer(client: client, progress: progress)

@@ -7,9 +7,9 @@ import Challenges
 /// `acme issue`: account, order, challenges, and a certbot-compatible lineage on disk.
 public struct Issuer: Sendable {
     public var client: ACMEClient
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(client: ACMEClient, progress: @escaping @Sendable (String) -> Void) {
+    public init(client: ACMEClient, progress: @escaping EventSink) {
         self.client = client
         self.progress = progress
     }
@@ -23,7 +23,7 @@ public struct Issuer: Sendable {
         try request.challenge.validate()
         let lineages = LineageStore(configDirectory: request.configDirectory)
         // A first issuance that died half-way is finished or removed, never forked as <name>-0001.
-        for action in try lineages.finishInterruptedCreations(pairMatches: Self.keyMatchesCertificate) { progress(action) }
+        for action in try lineages.finishInterruptedCreations(pairMatches: Self.keyMatchesCertificate) { progress(Event(action)) }
 
         // An existing lineage: the one named, else the one with exactly these names.
         let existing = try findLineage(lineages, request: request)
@@ -82,7 +82,7 @@ public struct Issuer: Sendable {
         if let (lineage, _) = existing {
             // Finish or undo what an interrupted run left before adding a version on top of it.
             if lineages.needsRepair(lineage) {
-                for action in try lineages.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress(action) }
+                for action in try lineages.repair(lineage, pairMatches: Self.keyMatchesCertificate) { progress(Event(action)) }
             }
             // Keep what certbot (or a plugin) saved that we do not manage.
             let config = try lineages.renewalConfig(of: lineage)

@@ -1,3 +1,4 @@
+import Base
 import CertStore
 
 /// Records of a lineage's key that live in DNS beside its certificate (DANE's TLSA records:
@@ -7,5 +8,5 @@ import CertStore
 public protocol KeyRecords: Sendable {
     /// Saves the settings in the lineage's renewal conf and publishes the records its live key
     /// (and the next key, where keys change) needs. Called on a thread of its own, not on a dry run.
-    func publish(for lineage: Lineage, request: IssueRequest, progress: @escaping @Sendable (String) -> Void) throws
+    func publish(for lineage: Lineage, request: IssueRequest, progress: @escaping EventSink) throws
 }

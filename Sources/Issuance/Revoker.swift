@@ -26,7 +26,7 @@ public enum RevocationReason: Int, Sendable, CaseIterable {
     /// A `--reason` value, or a usage error listing the reasons.
     public init(flag text: String) throws {
         guard let reason = Self(name: text) else {
-            throw IssuanceError(.invalidRevocationInput, "--reason \(text) is not one of \(Self.allCases.map(\.name).joined(separator: ", "))")
+            throw IssuanceError(.invalidRevocationInput, "\(SettingName.revocationReason) \(text) is not one of \(Self.allCases.map(\.name).joined(separator: ", "))")
         }
         self = reason
     }
@@ -75,9 +75,9 @@ public struct RevocationRequest: Sendable {
 /// `acme revoke`: finds the certificate and the CA, signs with the account or the certificate's key.
 public struct Revoker: Sendable {
     public var makeClient: ACMEClientFactory
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(makeClient: @escaping ACMEClientFactory, progress: @escaping @Sendable (String) -> Void) {
+    public init(makeClient: @escaping ACMEClientFactory, progress: @escaping EventSink) {
         self.makeClient = makeClient
         self.progress = progress
     }

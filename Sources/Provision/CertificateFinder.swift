@@ -91,7 +91,7 @@ public struct CertificateFinder: Sendable {
 
     func manual() throws -> CertificateSet {
         guard let certPath = settings.certPath, let keyPath = settings.keyPath, !certPath.isEmpty, !keyPath.isEmpty else {
-            throw ProvisionError(.invalidSetting, "SSL_TYPE=manual needs SSL_CERT_PATH and SSL_KEY_PATH (or --cert-path and --key-path)")
+            throw ProvisionError(.invalidSetting, "SSL_TYPE=manual needs SSL_CERT_PATH and SSL_KEY_PATH (or \(SettingName.manualCertificate) and \(SettingName.manualKey))")
         }
         let primary = try KeyPair.load(keyPath: keyPath, certPath: certPath)
         var set = CertificateSet(primary: primary, origin: "manual \(certPath)")

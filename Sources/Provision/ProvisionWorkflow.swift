@@ -13,11 +13,11 @@ public struct ProvisionWorkflow: Sendable {
     /// With `issueIfMissing`: also an RSA certificate of this type beside the request's ECDSA one
     /// (`--key-type ecdsa,rsa`: lineages `<fqdn>` and `<fqdn>-rsa`, installed as primary and ALT pair).
     public var issuePairRSAKeyType: KeyType?
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
     /// A file set not to install again (see `Provisioner.heldBack`).
     public var heldBack: String?
 
-    public init(settings: ProvisionSettings, progress: @escaping @Sendable (String) -> Void) {
+    public init(settings: ProvisionSettings, progress: @escaping EventSink) {
         self.settings = settings
         self.progress = progress
     }

@@ -24,11 +24,11 @@ public struct SelfSignedSet: Sendable {
     public init(hostname: String?, extraNames: [String], environment: [String: String]) throws {
         let given = [hostname, environment["OVERRIDE_HOSTNAME"], environment["HOSTNAME"]].compactMap { $0 }.first { !$0.isEmpty }
         guard let given else {
-            throw ProvisionError(.invalidSetting, "give the mail server's name with --hostname mail.example.com")
+            throw ProvisionError(.invalidSetting, "give \(SettingName.mailHostname), e.g. mail.example.com")
         }
         let names = try DomainName.normalize(all: [given] + extraNames)
         if names[0].hasPrefix("*.") {
-            throw ProvisionError(.invalidSetting, "--hostname \(names[0]) is a wildcard; give the mail server's own name (add the wildcard with --san)")
+            throw ProvisionError(.invalidSetting, "\(SettingName.mailHostname) \(names[0]) is a wildcard; give the mail server's own name (add the wildcard to \(SettingName.extraNames))")
         }
         self.init(fqdn: names[0])
         self.extraNames = Array(names.dropFirst())

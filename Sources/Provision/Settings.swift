@@ -165,7 +165,7 @@ extension ProvisionSettings {
         }
         let fqdn = value(inputs.hostname, "OVERRIDE_HOSTNAME") ?? hostName()
         guard fqdn.contains(".") else {
-            throw ProvisionError(.invalidSetting, "the hostname \(fqdn) is not fully qualified; set OVERRIDE_HOSTNAME or --hostname to e.g. mail.example.com")
+            throw ProvisionError(.invalidSetting, "the hostname \(fqdn) is not fully qualified; set OVERRIDE_HOSTNAME or \(SettingName.mailHostname) to e.g. mail.example.com")
         }
         self.init(sslType: sslType, fqdn: fqdn)
         sslDomain = value(inputs.sslDomain, "SSL_DOMAIN")
@@ -181,7 +181,7 @@ extension ProvisionSettings {
         }
         if let version = inputs.dovecotVersion {
             guard let parsed = DovecotVersion(rawValue: version) else {
-                throw ProvisionError(.invalidSetting, "--dovecot-version \(version) is not 2.3 or 2.4")
+                throw ProvisionError(.invalidSetting, "\(SettingName.dovecotVersion) \(version) is not 2.3 or 2.4")
             }
             dovecotVersion = parsed
         }

@@ -82,7 +82,7 @@ struct CaddyStore {
     func entries() throws -> [() throws -> CertificateFinder.Candidate?] {
         let root = dataDir + "/certificates"
         guard FS.isDirectory(root) else {
-            throw ProvisionError(.refused, "\(root) does not exist; --caddy-data must be Caddy's data directory (the one holding certificates/)")
+            throw ProvisionError(.refused, "\(root) does not exist; \(SettingName.caddyData) must be the one holding certificates/")
         }
         var result: [() throws -> CertificateFinder.Candidate?] = []
         for issuer in try FS.list(root) where FS.isDirectory(root + "/" + issuer) {

@@ -104,14 +104,14 @@ public struct RenewalSummary: Sendable {
 public struct Renewer: Sendable {
     public var configDirectory: String
     public var makeClient: ACMEClientFactory
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
     public var now: @Sendable () -> Date = { Date() }
     /// Called once if another acme or certbot run holds the lock.
     public var waiting: @Sendable () -> Void = {}
     /// Asked for every lineage looked at (DANE's rollover, `DANEGate`); nil: no lineage rolls keys.
     public var keyRollover: (any KeyRolloverGate)?
 
-    public init(configDirectory: String, makeClient: @escaping ACMEClientFactory, progress: @escaping @Sendable (String) -> Void) {
+    public init(configDirectory: String, makeClient: @escaping ACMEClientFactory, progress: @escaping EventSink) {
         self.configDirectory = LocalSystem.absolutePath(configDirectory)
         self.makeClient = makeClient
         self.progress = progress
@@ -379,7 +379,7 @@ public struct Renewer: Sendable {
             var withARI = request
             if try await client.directory().renewalInfo != nil { withARI.replaces = candidate.certificate.renewalInfoID }
             progress("\(name): renewing (\(basis.description))")
-            let result = try await Issuer(client: client, progress: { progress("\(name): \($0)") }).issue(withARI)
+            let result = try await Issuer(client: client, progress: { progress(Event("\(name): \($0.message)", severity: $0.severity)) }).issue(withARI)
             switch result.outcome {
             case .dryRun:
                 return LineageReport(name: name, outcome: .dryRun(notAfter: result.notAfter))

@@ -70,7 +70,7 @@ struct DaemonCommand: AsyncParsableCommand {
             (settings.interval, settings.verbose) = (.seconds(interval), common.printing.verbose)
             settings.backoff.base = Double(retryDelay)
             let wakeUps = WakeUps()
-            wakeUps.onStop = { log.log("stopping", "signal \($0)") }
+            wakeUps.onStop = { log.log(.stopping, "signal \($0)") }
             if let store {
                 // With --respond this node answers the fleet's HTTP-01 challenges too.
                 let responder = sources.responder

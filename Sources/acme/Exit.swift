@@ -22,7 +22,7 @@ enum ExitStatus {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            Output.writeErr("error: \(error)")
+            Output.writeErr("error: \(SettingFlags.naming("\(error)"))")
             // Every module's error is a CodedError; anything else is a bug reported as a CA-side failure.
             throw ExitCode((error as? any CodedError).map { code(for: $0.category) } ?? 1)
         }

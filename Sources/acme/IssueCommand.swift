@@ -73,7 +73,7 @@ struct Issue: AsyncParsableCommand {
             request.hooks = SavedHooks(pre: preHook, post: postHook, deploy: deployHook)
             if let store = fleet.settings {
                 // Fleet mode: HTTP-01 and TLS-ALPN-01 are answered by every node from the store (acme respond, daemon --respond).
-                let progress: @Sendable (String) -> Void = { [output = common.output] in output.step($0) }
+                let progress: EventSink = { [output = common.output] in output.step($0) }
                 request.solverOverride = store.challengeSolvers(listening: LocalResponders(storeURL: store.url, keyFile: store.keyFile, progress: progress),
                                                                 progress: progress)
             }

@@ -30,7 +30,7 @@ struct OutputArguments: ParsableArguments {
     /// Clients for the CAs a command talks to, printing requests with --verbose.
     var clientFactory: ACMEClientFactory {
         let output = output
-        let verbose: (@Sendable (String) -> Void)? = output.verbose ? { @Sendable line in output.detail(line) } : nil
+        let verbose: (EventSink)? = output.verbose ? { @Sendable line in output.detail(line) } : nil
         return {
             try ACMEClient.connect($0, transport: { server in
                 try CurlTransport(configuration: HTTPConfiguration(caBundle: server.caBundle, userAgent: "acme/\(acmeVersion)"))

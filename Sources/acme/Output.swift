@@ -12,9 +12,31 @@ struct Output: Sendable {
         if !quiet { Output.writeErr(line) }
     }
 
+    /// A library's event, one line a step unless --quiet: a warning reads `warning: …`, an error
+    /// the run goes on after `error: …`; the severity is rendered here, not carried in the text.
+    func step(_ event: Event) {
+        step(Output.text(of: event))
+    }
+
     /// Requests and statuses, only with --verbose.
     func detail(_ line: String) {
         if verbose { Output.writeErr("  " + line) }
+    }
+
+    func detail(_ event: Event) {
+        detail(Output.text(of: event))
+    }
+
+    /// How the CLI prints an event: its message, after `warning: ` or `error: ` for those severities.
+    static func text(of event: Event) -> String {
+        let message = SettingFlags.naming(event.message)
+        return event.severity >= .warning ? "\(event.severity): \(message)" : message
+    }
+
+    /// The CLI's sink for a library's events.
+    var events: EventSink {
+        let output = self
+        return { output.step($0) }
     }
 
     func result(_ text: String) { if !quiet { Output.print(text) } }

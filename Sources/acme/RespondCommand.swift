@@ -38,7 +38,7 @@ struct RespondCommand: AsyncParsableCommand {
             let http01 = noHttp01 ? nil : HTTP01Responder(address: responder.http01Address, port: responder.http01Port)
             let tlsALPN01 = try tlsALPNPort.map { try TLSALPN01Responder(address: tlsALPNAddress, port: $0) }
             let fleet = try FleetResponder(storeURL: store.url, keyFile: store.keyFile, http01: http01, tlsALPN01: tlsALPN01,
-                                           log: { Output.print($0) })
+                                           log: { Output.print(Output.text(of: $0)) })
             try fleet.start()
             let ports = [http01.map { "HTTP-01 on port \($0.port)" }, tlsALPN01.map { "TLS-ALPN-01 on port \($0.port)" }].compactMap { $0 }
             Output.print("answering the fleet's challenges from \(storeName): \(ports.joined(separator: ", "))")

@@ -27,7 +27,7 @@ extension StoreSettings {
     /// HTTP-01 and TLS-ALPN-01 through the store (every node's `acme respond` or `daemon --respond`
     /// answers; `local`, this node's own responder, at once); other methods keep their solver.
     /// `listening`: for issue and renew, responders started on this node for the run when the port is free.
-    func challengeSolvers(local: FleetResponder? = nil, listening: LocalResponders? = nil, progress: @escaping @Sendable (String) -> Void) -> SolverOverride {
+    func challengeSolvers(local: FleetResponder? = nil, listening: LocalResponders? = nil, progress: @escaping EventSink) -> SolverOverride {
         StoreChallengeSolver.override(storeURL: url, keyFile: keyFile, local: local, listening: listening, progress: progress)
     }
 }

@@ -1,6 +1,7 @@
 @testable import ACME
 import ACMECrypto
 import ACMEHTTP
+import Base
 import Foundation
 import Synchronization
 import TestFixtures
@@ -102,7 +103,7 @@ struct OrderFlowTests {
     }
 
     func flow(_ server: ScriptedServer, solver: any ChallengeSolver = RecordingSolver(),
-              progress: @escaping @Sendable (String) -> Void = { _ in }) -> OrderFlow {
+              progress: @escaping EventSink = { _ in }) -> OrderFlow {
         OrderFlow(client: ACMEClient(directoryURL: b + "/dir", transport: server),
                   credentials: AccountCredentials(key: key, url: b + "/acct/1"), solver: solver, progress: progress)
     }
@@ -113,7 +114,7 @@ struct OrderFlowTests {
         let (server, _) = server(pem: pem)
         let solver = RecordingSolver()
         let lines = Mutex<[String]>([])
-        let result = try await flow(server, solver: solver, progress: { line in lines.withLock { $0.append(line) } })
+        let result = try await flow(server, solver: solver, progress: { event in lines.withLock { $0.append(event.message) } })
             .run(names: ["a.test", "b.test"], csr: [1, 2, 3])
         #expect(result.chainPEM == pem)
         let thumb = key.publicJWK.thumbprint

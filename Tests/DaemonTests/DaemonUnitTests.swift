@@ -73,13 +73,13 @@ struct DaemonUnitTests {
         var status = DaemonStatus(pid: 42, started: t0, heartbeatSeconds: 900)
         status.updated = t0
         #expect(status.problems(now: t0 + 60) == ["no certificate: no lineage to renew and nothing installed yet"])
-        status.lineages = [.init(name: "m", names: ["m"], notBefore: t0 - 100, notAfter: t0 + 10_000, nextAction: "renew", failures: 0)]
+        status.lineages = [.init(name: "m", names: ["m"], notBefore: t0 - 100, notAfter: t0 + 10_000, nextAction: .renew, failures: 0)]
         #expect(status.problems(now: t0 + 60).isEmpty)
         #expect(status.problems(now: t0 + 3 * 900 + 61).first?.contains("has not updated its status") == true)
         _ = status.incidents.raise(Incident(kind: .rolledBack, lineage: nil, since: t0, message: "put back"))
         #expect(status.problems(now: t0 + 1) == ["rolled-back: put back"])
         status.incidents = IncidentBook()
-        status.lineages = [.init(name: "m", names: ["m"], notBefore: t0 - 100, notAfter: t0 - 1, nextAction: "renew", failures: 0)]
+        status.lineages = [.init(name: "m", names: ["m"], notBefore: t0 - 100, notAfter: t0 - 1, nextAction: .renew, failures: 0)]
         #expect(status.problems(now: t0).first?.contains("m: the certificate expired") == true)
         #expect(status.text(now: t0).contains("UNHEALTHY"))
     }

@@ -126,4 +126,18 @@ struct NameTests {
             try RegistrationOptions(email: "not-an-address", agreeTOS: true, eabKid: nil, eabHmacKey: nil, accountKeyType: .rsa(bits: 2048))
         })?.code == .invalidRegistration)
     }
+
+    @Test("registration and revocation errors name the setting, not a command-line flag (the CLI adds the flag)")
+    func settingsNotFlags() {
+        let email = #expect(throws: IssuanceError.self) {
+            try RegistrationOptions(email: "not-an-address", agreeTOS: true, eabKid: nil, eabHmacKey: nil, accountKeyType: .rsa(bits: 2048))
+        }
+        #expect(email?.message == "the account's contact address not-an-address is not a mail address")
+        let eab = #expect(throws: IssuanceError.self) {
+            try RegistrationOptions(email: nil, agreeTOS: true, eabKid: "kid", eabHmacKey: nil, accountKeyType: .rsa(bits: 2048))
+        }
+        #expect(eab?.message == "the External Account Binding key ID and the External Account Binding HMAC key go together; give both or neither")
+        let reason = #expect(throws: IssuanceError.self) { try RevocationReason(flag: "nope") }
+        #expect(reason?.message.hasPrefix("the revocation reason nope is not one of ") == true && reason?.message.contains("--") == false)
+    }
 }

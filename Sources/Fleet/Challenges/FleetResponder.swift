@@ -39,7 +39,7 @@ public final class FleetResponder: @unchecked Sendable {
     public let settings: Settings
     private let open: @Sendable () throws -> FleetStore
     private let storeName: String
-    private let log: @Sendable (String) -> Void
+    private let log: EventSink
 
     private struct Key: Hashable {
         var kind: StoredChallenges.Kind
@@ -70,7 +70,7 @@ public final class FleetResponder: @unchecked Sendable {
 
     /// `open`: a fresh store connection; `storeName`: the store as messages show it (password redacted).
     public init(http01: HTTP01Responder?, tlsALPN01: TLSALPN01Responder? = nil, settings: Settings = Settings(), storeName: String,
-                log: @escaping @Sendable (String) -> Void, open: @escaping @Sendable () throws -> FleetStore) {
+                log: @escaping EventSink, open: @escaping @Sendable () throws -> FleetStore) {
         self.http01 = http01
         self.tlsALPN01 = tlsALPN01
         self.settings = settings
@@ -81,7 +81,7 @@ public final class FleetResponder: @unchecked Sendable {
 
     /// The responder for the store at `url` (checked here: a bad URL is a usage error before anything listens).
     public convenience init(storeURL: String, keyFile: String? = nil, http01: HTTP01Responder?, tlsALPN01: TLSALPN01Responder? = nil,
-                            settings: Settings = Settings(), log: @escaping @Sendable (String) -> Void) throws {
+                            settings: Settings = Settings(), log: @escaping EventSink) throws {
         let name = try StoreURL(storeURL).redacted
         // A bad key file is the user's to fix now, not a reason to retry forever in the background.
         if let keyFile { _ = try StoreKey(file: keyFile) }

@@ -11,11 +11,11 @@ import Synchronization
 public final class LocalResponders: Sendable {
     private let storeURL: String
     private let keyFile: String?
-    private let progress: @Sendable (String) -> Void
+    private let progress: EventSink
     /// Per "kind port": the responder started, or nil when the port was taken.
     private let started = Mutex<[String: FleetResponder?]>([:])
 
-    public init(storeURL: String, keyFile: String?, progress: @escaping @Sendable (String) -> Void) {
+    public init(storeURL: String, keyFile: String?, progress: @escaping EventSink) {
         self.storeURL = storeURL
         self.keyFile = keyFile
         self.progress = progress

@@ -30,7 +30,7 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     private let lifetime: Int
     private let open: @Sendable () throws -> FleetStore
     private let local: FleetResponder?
-    private let progress: @Sendable (String) -> Void
+    private let progress: EventSink
     /// The server's clock after the last challenge was committed: what `awaitPublished` waits for every responder to pass.
     private let presentedAt = Mutex<Int?>(nil)
     /// The longest `awaitPublished` waits for the responders to mirror the challenges; then the CA is asked anyway.
@@ -39,7 +39,7 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     /// `open`: a fresh store connection (`FleetStore.open(url:keyFile:)`); `local`: this node's
     /// own responder, which then serves the challenge at once rather than after the notification.
     public init(kind: StoredChallenges.Kind, lifetime: Int = defaultLifetime, local: FleetResponder? = nil,
-                progress: @escaping @Sendable (String) -> Void = { _ in }, open: @escaping @Sendable () throws -> FleetStore) {
+                progress: @escaping EventSink = { _ in }, open: @escaping @Sendable () throws -> FleetStore) {
         self.kind = kind
         self.lifetime = min(max(lifetime, 1), StoredChallenges.maxLifetime)
         self.local = local
@@ -49,7 +49,7 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
 
     /// The store solver for `url`: what `--store` makes of it.
     public convenience init(kind: StoredChallenges.Kind, storeURL: String, keyFile: String? = nil, local: FleetResponder? = nil,
-                            progress: @escaping @Sendable (String) -> Void = { _ in }) {
+                            progress: @escaping EventSink = { _ in }) {
         self.init(kind: kind, local: local, progress: progress) { try FleetStore.open(url: storeURL, keyFile: keyFile) }
     }
 
@@ -59,7 +59,7 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
     /// own solver (nil), since DNS-01 needs nothing extra and a webroot is the user's web server.
     /// `listening`: responders started on demand on this node (`LocalResponders`) when no `local` one is given.
     public static func override(storeURL: String, keyFile: String?, local: FleetResponder? = nil, listening: LocalResponders? = nil,
-                                progress: @escaping @Sendable (String) -> Void) -> @Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)? {
+                                progress: @escaping EventSink) -> @Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)? {
         { method, _ in
             switch method {
             case .standalone:
@@ -115,7 +115,7 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
             })
         } catch {
             // Cleanup must not fail the order; the row expires by itself.
-            progress("warning: could not remove the \(kind.rawValue) challenge for \(identifier) from the store (\(error)); it expires within \(lifetime / 60) minutes")
+            progress(.warning("could not remove the \(kind.rawValue) challenge for \(identifier) from the store (\(error)); it expires within \(lifetime / 60) minutes"))
         }
     }
 
@@ -140,9 +140,9 @@ public final class StoreChallengeSolver: ChallengeSolver, Sendable {
             }
         })
         if state.all == 0 {
-            progress("warning: no node is answering challenges from the store (run acme respond --store on every node); asking the CA anyway")
+            progress(.warning("no node is answering challenges from the store (run acme respond --store on every node); asking the CA anyway"))
         } else if state.behind > 0 {
-            progress("warning: \(state.behind) of \(state.all) nodes did not take the challenges from the store within \(wait); asking the CA anyway")
+            progress(.warning("\(state.behind) of \(state.all) nodes did not take the challenges from the store within \(wait); asking the CA anyway"))
         }
     }
 

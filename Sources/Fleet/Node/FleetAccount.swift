@@ -18,9 +18,9 @@ public struct FleetAccount: Sendable {
     public var toolVersion: String
     /// How long to wait while another node holds the account's lock.
     public var lockWait: Duration = .seconds(300)
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(store: StoreSettings, service: AccountService, toolVersion: String, progress: @escaping @Sendable (String) -> Void) {
+    public init(store: StoreSettings, service: AccountService, toolVersion: String, progress: @escaping EventSink) {
         self.store = store
         self.service = service
         self.toolVersion = toolVersion
@@ -113,7 +113,7 @@ public struct FleetAccount: Sendable {
         let directory = sync.configDirectory
         sync.waiting = { [progress] in progress("another acme or certbot run is using \(directory); waiting for it to finish") }
         let report = try sync.run(opened)
-        for problem in report.problems { progress("warning: \(problem)") }
+        for problem in report.problems { progress(.warning(problem)) }
         if report.accounts > 0 { progress("accounts from the store \(store.redacted): \(report.accounts)") }
     }
 

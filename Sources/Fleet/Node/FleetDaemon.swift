@@ -16,24 +16,22 @@ public enum FleetDaemon {
                             http01 makeHTTP01: (() throws -> HTTP01Responder)?, lockedRetry: Duration, toolVersion: String) async throws {
         let log = settings.log, verbose = settings.verbose
         do { try await onOwnThread(throwing: { _ = try store.open() }) } catch where StoreSettings.isUnreachable(error) {
-            log.log("store-unreachable", "\(error); starting with the local certificates", level: "error")
+            log.log(.storeUnreachable, "\(error); starting with the local certificates")
         }
         var local: FleetResponder?
         if let makeHTTP01 {
             let http01 = try makeHTTP01()
             let responder = try FleetResponder(storeURL: store.url, keyFile: store.keyFile, http01: http01,
-                                               log: { log.log("respond", $0) })
+                                               log: { log.log(.respond, $0.message, level: $0.severity) })
             try responder.start()
-            log.log("respond", "answering the fleet's HTTP-01 challenges from the store on port \(http01.port)")
+            log.log(.respond, "answering the fleet's HTTP-01 challenges from the store on port \(http01.port)")
             local = responder
         }
-        settings.renewOptions.solverOverride = StoreChallengeSolver.override(storeURL: store.url, keyFile: store.keyFile, local: local, progress: { line in
-            if line.hasPrefix("warning") { log.log("warning", line, level: "warning") } else if verbose { log.log("step", line) }
-        })
+        settings.renewOptions.solverOverride = StoreChallengeSolver.override(storeURL: store.url, keyFile: store.keyFile, local: local, progress: log.events(verbose: verbose))
         settings.store = roundHooks(store, configDirectory: settings.configDirectory, lockedRetry: lockedRetry,
                                     toolVersion: toolVersion, log: log, verbose: verbose)
         let listener = StoreListener(settings: store, notified: { wakeUps.post(.storeChanged($0)) },
-                                     failed: { log.log("store-listen", "\($0); listening again with backoff", level: "warning") })
+                                     failed: { log.log(.storeListen, "\($0); listening again with backoff") })
         try listener.start()
     }
 
@@ -41,9 +39,7 @@ public enum FleetDaemon {
     static func roundHooks(_ store: StoreSettings, configDirectory: String, lockedRetry: Duration, toolVersion: String,
                            log: EventLog, verbose: Bool) -> StoreHooks {
         var fleet = FleetRenewal(store: store, configDirectory: configDirectory, toolVersion: toolVersion,
-                                 progress: { line in
-                                     if line.hasPrefix("WARNING") { log.log("warning", line, level: "warning") } else if verbose { log.log("step", line) }
-                                 })
+                                 progress: log.events(verbose: verbose))
         fleet.lockedRetry = lockedRetry
         let round = fleet
         return StoreHooks(description: store.redacted) { renewer, options in

@@ -14,9 +14,9 @@ public struct FleetIssue: Sendable {
     /// How long to wait for a lock another node holds (it is issuing the same lineage, or
     /// registering the account): then the store holds its result.
     public var lockWait: Duration = .seconds(300)
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
 
-    public init(store: StoreSettings, progress: @escaping @Sendable (String) -> Void) {
+    public init(store: StoreSettings, progress: @escaping EventSink) {
         self.store = store
         self.progress = progress
     }
@@ -29,7 +29,7 @@ public struct FleetIssue: Sendable {
     private func runHoldingLocks(on thread: isolated OwnThread, _ request: IssueRequest, workflow: IssueWorkflow) async throws -> IssueResult {
         let opened = try store.open()
         let sync = StoreSync(configDirectory: request.configDirectory, toolVersion: request.toolVersion)
-        for problem in try sync.run(opened).problems { progress("warning: \(problem)") }
+        for problem in try sync.run(opened).problems { progress(.warning(problem)) }
         let name = request.certName ?? request.names[0]
         let lineageLock = AdvisoryLock.lineage(name), accountLock = AdvisoryLock.account(serverPath: request.server)
         try acquire(lineageLock, on: opened)

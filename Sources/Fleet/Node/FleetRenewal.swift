@@ -55,10 +55,10 @@ public struct FleetRenewal: Sendable {
     /// With the store down, a lineage is renewed here anyway once less than this fraction of
     /// its lifetime is left (a tenth: 9 days of 90).
     public var expiryFraction = 0.1
-    public var progress: @Sendable (String) -> Void
+    public var progress: EventSink
     public var now: @Sendable () -> Date = { Date() }
 
-    public init(store: StoreSettings, configDirectory: String, toolVersion: String, progress: @escaping @Sendable (String) -> Void) {
+    public init(store: StoreSettings, configDirectory: String, toolVersion: String, progress: @escaping EventSink) {
         self.store = store
         self.configDirectory = LocalSystem.absolutePath(configDirectory)
         self.toolVersion = toolVersion
@@ -174,7 +174,7 @@ public struct FleetRenewal: Sendable {
         }
         var summary = RenewalSummary()
         if !urgent.isEmpty {
-            progress("WARNING: the store \(store.redacted) cannot be reached and \(urgent.joined(separator: ", ")) would expire; renewing here without the fleet's lock (another node may renew too); published when the store is back")
+            progress(.warning("the store \(store.redacted) cannot be reached and \(urgent.joined(separator: ", ")) would expire; renewing here without the fleet's lock (another node may renew too); published when the store is back"))
             var options = options
             options.skip.formUnion(waiting)
             summary = try await renewer.run(options)

@@ -6,7 +6,7 @@ import Glibc
 extension AdvisoryLock {
     /// Takes the lock, polling every second while another node holds it (saying once which
     /// session holds it), for at most `wait`.
-    func acquire(on opened: FleetStore, waitingAtMost wait: Duration, progress: @Sendable (String) -> Void) throws {
+    func acquire(on opened: FleetStore, waitingAtMost wait: Duration, progress: EventSink) throws {
         let deadline = Date().addingTimeInterval(Double(wait.components.seconds))
         var told = false
         while !(try tryAcquire(on: opened.connection)) {

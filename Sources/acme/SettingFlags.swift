@@ -1,0 +1,29 @@
+import Base
+
+/// The flags that set the settings libraries name in their messages: a library says "the ACME
+/// server URL", the line the CLI prints says "the ACME server URL (--server)".
+enum SettingFlags {
+    static let flags: [SettingName: String] = [
+        .acmeServerURL: "--server",
+        .contactAddress: "--email",
+        .termsAgreement: "--agree-tos",
+        .eabKeyID: "--eab-kid",
+        .eabHMACKey: "--eab-hmac-key",
+        .revocationReason: "--reason",
+        .mailHostname: "--hostname",
+        .extraNames: "--san",
+        .dovecotVersion: "--dovecot-version",
+        .manualCertificate: "--cert-path",
+        .manualKey: "--key-path",
+        .caddyData: "--caddy-data",
+    ]
+
+    /// `message` with the flag after each setting it names.
+    static func naming(_ message: String) -> String {
+        var text = message
+        for (setting, flag) in flags.sorted(by: { $0.key.description < $1.key.description }) {
+            text = text.replacing(setting.description, with: "\(setting) (\(flag))")
+        }
+        return text
+    }
+}
