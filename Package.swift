@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "IssuanceTests", dependencies: ["Issuance", "CertStore", "ACMECrypto", "Challenges", "DNS", "Base", "TestFixtures"]),
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "TestFixtures"]),
-        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "Issuance", "Base", "ACMECrypto", "DNS", "TestFixtures"]),
+        .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "ACMEHTTP", "CertStore", "Issuance", "Base", "ACMECrypto", "DNS", "TestFixtures"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base", "TestFixtures"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base", "TestFixtures"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetStore", "Challenges", "ACME", "Base", "TestFixtures"]),

@@ -4,65 +4,37 @@ import CertStore
 import FoundationEssentials
 import Issuance
 
-/// What the DANE rollover says about one lineage in a renew run.
-enum DANEStep {
-    /// No DANE for this lineage (or a dry run, which never touches DNS).
-    case off
-    /// Go ahead (renew if due, with this plan); `step`: when the rollover next has work of its own.
-    case renew(DANEPlan?, step: Date?)
-    /// Due, but held by the rollover: the report says until when and why.
-    case held(LineageReport)
-    case failed(LineageReport)
-}
+/// DANE's key-rollover gate (Docs/DANE.md): runs a lineage's rollover steps that are due now
+/// (records published, retired, checked for visibility) and says whether a wanted renewal may
+/// go ahead, with the next key, held until its record is visible, or with the current key near expiry.
+public struct DANEGate: KeyRolloverGate {
+    public var progress: @Sendable (String) -> Void
 
-/// The key a DANE lineage's renewal uses.
-enum DANEPlan {
-    /// The prepared next key whose record has been visible long enough (nil: the usual choice,
-    /// for lineages whose leaf key is not pinned or does not change).
-    case key(PrivateKey?)
-    /// The certificate would expire before the next key may be used: keep the current key.
-    case reuseCurrent(warning: String)
-}
+    public init(progress: @escaping @Sendable (String) -> Void) { self.progress = progress }
 
-extension Renewer {
-    /// `daneStep` for async code: the DNS updates, hooks and visibility checks wait, on a thread of their own.
-    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, keepRetiring: Bool = false, now: Date) async -> DANEStep {
-        await onOwnThread { self.daneStep(candidate, due: due, reuseKey: reuseKey, keepRetiring: keepRetiring, now: now) as DANEStep }
+    /// The DNS updates, hooks and visibility checks wait, on a thread of their own.
+    public func step(_ subject: RolloverSubject, wantRenewal: Bool, reuseKey: Bool, keepRetiring: Bool, now: Date) async -> RolloverVerdict {
+        await onOwnThread { self.stepHere(subject, wantRenewal: wantRenewal, reuseKey: reuseKey, keepRetiring: keepRetiring, now: now) }
     }
 
-    /// Runs the lineage's DANE rollover steps that are due now; `due`: a renewal is wanted.
-    func daneStep(_ candidate: Candidate, due: Bool, reuseKey: Bool, keepRetiring: Bool = false, now: Date) -> DANEStep {
-        let lineage = candidate.lineage
+    /// `step` for code already on a thread of its own.
+    public func stepHere(_ subject: RolloverSubject, wantRenewal: Bool, reuseKey: Bool, keepRetiring: Bool, now: Date) -> RolloverVerdict {
+        let lineage = subject.lineage
         do {
-            guard let settings = try DANESettings(params: candidate.config.renewalParams, path: lineage.renewalConfigPath) else { return .off }
-            let params = try RenewalParams(decoding: candidate.config, path: lineage.renewalConfigPath, defaultServer: LetsEncrypt.production)
+            guard let settings = try DANESettings(params: subject.config.renewalParams, path: lineage.renewalConfigPath) else { return .off }
+            let params = try RenewalParams(decoding: subject.config, path: lineage.renewalConfigPath, defaultServer: LetsEncrypt.production)
             let rollover = DANERollover(lineage: lineage, settings: settings, reuseKey: reuseKey || params.reuseKey, keyType: params.keyType,
                                         progress: progress)
-            let outcome = try rollover.advance(wantRenewal: due, notBefore: candidate.certificate.notBefore,
-                                               notAfter: candidate.certificate.notAfter, now: now, keepRetiring: keepRetiring)
+            let outcome = try rollover.advance(wantRenewal: wantRenewal, notBefore: subject.certificate.notBefore,
+                                               notAfter: subject.certificate.notAfter, now: now, keepRetiring: keepRetiring)
             switch outcome.decision {
-            case nil: return .renew(nil, step: outcome.nextStep)
-            case .renew(let key): return .renew(.key(key), step: outcome.nextStep)
-            case .renewReusingKey(let warning): return .renew(.reuseCurrent(warning: warning), step: outcome.nextStep)
-            case .hold(let until, let reason):
-                var report = LineageReport(name: lineage.name, outcome: .held(until: until, reason: reason), certificate: candidate.certificate)
-                report.daneStep = outcome.nextStep ?? until
-                return .held(report)
+            case nil: return .proceed(nil, nextStep: outcome.nextStep)
+            case .renew(let key): return .proceed(key.map(RolloverKey.pinned), nextStep: outcome.nextStep)
+            case .renewReusingKey(let warning): return .proceed(.reuseCurrent(warning: warning), nextStep: outcome.nextStep)
+            case .hold(let until, let reason): return .hold(until: until, reason: reason, nextStep: outcome.nextStep)
             }
         } catch {
-            return .failed(LineageReport(name: lineage.name, outcome: .failed("DANE: \(error)"),
-                                         category: (error as? any CodedError)?.category, certificate: candidate.certificate))
-        }
-    }
-
-    /// Sets the key of a DANE lineage's renewal.
-    func apply(_ plan: DANEPlan, to request: inout IssueRequest, lineage: Lineage) throws {
-        switch plan {
-        case .key(let key):
-            if let key { request.pinnedKey = key }
-        case .reuseCurrent:
-            // The warning is in the run's notes.
-            request.pinnedKey = try lineage.liveKey()
+            return .failed(error)
         }
     }
 }
