@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ACMETests", dependencies: ["ACME", "ACMECrypto", "ACMEHTTP", "TestFixtures"]),
         .testTarget(name: "RenewalTests", dependencies: ["Renewal", "ACME", "ACMEHTTP", "CertStore", "Issuance", "Base", "ACMECrypto", "DNS", "TestFixtures"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "Base", "TestFixtures"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "Base", "TestFixtures"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Check", "Renewal", "ACME", "ACMEHTTP", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetStore", "Challenges", "ACME", "Base", "TestFixtures"]),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "CPostgres", "ACMECrypto", "CertStore", "Base", "TestFixtures"]),
         .testTarget(name: "ProvisionTests", dependencies: ["Provision", "ACMECrypto", "Base", "TestFixtures"]),
