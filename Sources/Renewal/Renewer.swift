@@ -128,8 +128,9 @@ public struct Renewer: Sendable {
     /// execute (`RenewalExecutor`: hooks and renewals), all under the config directory's lock.
     /// `filter`: how the daemon (or the fleet) narrows the run.
     public func run(_ options: RenewOptions, filter: PlanFilter = PlanFilter()) async throws -> RenewalSummary {
-        let lock = try await ConfigLock.acquire(configDirectory: configDirectory, create: false, waiting: waiting)
-        defer { withExtendedLifetime(lock) {} }
+        // Lock, then read and decide under the lock, then act (LineageLocker.swift).
+        var lock = try await ConfigDirectoryLocker(configDirectory: configDirectory, waiting: waiting).locked()
+        defer { lock.unlock() }
         var run = RenewRun(renewer: self, options: options, filter: filter)
         let current = now()
         let gathered = try await run.gather(now: current)

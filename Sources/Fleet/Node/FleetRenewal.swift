@@ -88,17 +88,19 @@ public struct FleetRenewal: Sendable {
         } catch where StoreSettings.isUnreachable(error) {
             return try await storeDown(renewer, options, filter, problem: "\(error)")
         }
-        var locks = LockSet(store: opened)
-        defer { locks.releaseAll() }
+        var locks = AdvisoryLineageLocker(store: opened)
+        defer { locks.unlock() }
         do {
             // First the store's state, so a later-joining node knows every lineage.
             var report = try sync.run(opened)
             let local = try LineageStore(configDirectory: configDirectory).allLineages().map(\.name)
             let wanted = local.filter { !filter.leaveOut.contains($0) && (options.certName == nil || options.certName == $0) }
-            var elsewhere: [String] = []
-            for name in wanted where !(try locks.tryAcquire(name)) { elsewhere.append(name) }
-            // Under the locks: another node may have published between the first sync and now.
-            let again = try sync.run(opened, only: Set(locks.held))
+            // Lock → reload → re-check → act: the lineages another node holds are left out; under
+            // the locks the store is synced again (another node may have published between the
+            // first sync and now) and the renewer reads and decides from that.
+            let held = try locks.lock(wanted)
+            let elsewhere = wanted.filter { !held.contains($0) }
+            let again = try sync.run(opened, only: Set(held))
             report.installed += again.installed.filter { !report.installed.contains($0) }
             report.published += again.published.filter { !report.published.contains($0) }
             var filter = filter
@@ -108,13 +110,13 @@ public struct FleetRenewal: Sendable {
             renewer.fleet.ariCache = renewer.fleet.ariCache ?? StoreRenewalInfoCache.make(store)
             // Forced: a lineage that another node renewed during this run (its version just came
             // in) is not renewed again — one forced renewal per fleet, not one per node.
-            let justRenewedElsewhere = options.policy.force ? Set(report.installed).intersection(locks.held) : []
+            let justRenewedElsewhere = options.policy.force ? Set(report.installed).intersection(held) : []
             filter.leaveOut.formUnion(justRenewedElsewhere)
             var summary: RenewalSummary
-            if locks.held.isEmpty {
+            if held.isEmpty {
                 summary = RenewalSummary()
             } else {
-                if let only = options.certName, !locks.held.contains(only) { summary = RenewalSummary() } else {
+                if let only = options.certName, !held.contains(only) { summary = RenewalSummary() } else {
                     summary = try await renewer.run(options, filter: filter)
                 }
             }
@@ -191,28 +193,5 @@ public struct FleetRenewal: Sendable {
         summary.reports += reports
         summary.reports.sort { $0.name < $1.name }
         return Result(summary: summary, sync: StoreSync.Report(), storeProblem: problem)
-    }
-}
-
-/// The lineage locks one round holds, on one connection; released at the end (and by the
-/// server when the connection ends, also when the process is killed).
-struct LockSet {
-    let store: FleetStore
-    private(set) var held: [String] = []
-
-    init(store: FleetStore) { self.store = store }
-
-    mutating func tryAcquire(_ name: String) throws -> Bool {
-        guard try AdvisoryLock.lineage(name).tryAcquire(on: store.connection) else { return false }
-        held.append(name)
-        return true
-    }
-
-    mutating func releaseAll() {
-        for name in held {
-            // A failed release (the connection is gone) releases too: the session ended.
-            _ = try? AdvisoryLock.lineage(name).release(on: store.connection)
-        }
-        held = []
     }
 }
