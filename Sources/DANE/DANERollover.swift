@@ -91,8 +91,7 @@ public struct DANERollover: Sendable {
         let (until, reason) = holdReason(state, timing: timing, missing: missing, now: now, keepRetiring: keepRetiring)
         // Never let the certificate expire for DANE: in the last tenth of its lifetime, renew with
         // the current key (its record is published) and postpone the key change.
-        let lifetime = notAfter.timeIntervalSince(notBefore)
-        if now >= notAfter.addingTimeInterval(-lifetime / 10) || until >= notAfter.addingTimeInterval(-lifetime / 10) {
+        if LifetimePolicy.standard.isEmergency(notBefore: notBefore, notAfter: notAfter, now: max(now, until)) {
             outcome.decision = .renewReusingKey(warning: "WARNING: \(lineage.name) expires \(notAfter.utcText) and is still \(reason); renewing with the current key, which its published TLSA record covers, and postponing the key change to the next renewal — check the TLSA records with acme tlsa --check --cert-name \(lineage.name)")
             return outcome
         }

@@ -66,9 +66,9 @@ public struct StoreRound: Sendable {
 public struct StoreHooks: Sendable {
     /// The store's URL with the password redacted.
     public var description: String
-    public var round: @Sendable (Renewer, RenewOptions) async throws -> StoreRound
+    public var round: @Sendable (Renewer, RenewOptions, PlanFilter) async throws -> StoreRound
 
-    public init(description: String, round: @escaping @Sendable (Renewer, RenewOptions) async throws -> StoreRound) {
+    public init(description: String, round: @escaping @Sendable (Renewer, RenewOptions, PlanFilter) async throws -> StoreRound) {
         self.description = description
         self.round = round
     }
@@ -212,56 +212,8 @@ public final class Daemon: @unchecked Sendable {
         // Fleet mode with the store down: wait for the backoff (or a notification from the
         // listener, whose connection came back) before looking again.
         if settings.store != nil, storeRetry != nil, current < nextStoreLook { return false }
-        var options = settings.renewOptions
-        options.randomDelay = .zero
-        var waiting: [String: (Date, DaemonStatus.NextAction)] = [:]
-        var calmDANE: [String: Date] = [:]
-        for (name, retry) in status.retries {
-            if let at = retry.retryAt, at > current { waiting[name] = (at, .retry) }
-        }
-        for lineage in status.lineages {
-            guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
-            let calm = renewed.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 4)
-            guard calm > current, waiting[lineage.name] == nil else { continue }
-            if lineage.nextAction.isDANE {
-                // A DANE rollover step (removing the old key's record) does not wait for the calm
-                // period, but the lineage is not renewed again in it.
-                calmDANE[lineage.name] = calm
-            } else {
-                waiting[lineage.name] = (calm, .renew)
-            }
-        }
-        options.daneStepsOnly = Set(calmDANE.keys)
-        // While the endpoints serve an older certificate (rolled back, not served), its key's TLSA record stays.
-        options.keepRetiringDANERecords = status.incidents.open.values.contains { $0.kind == .rolledBack || $0.kind == .notServed }
-        options.skip = Set(waiting.keys)
-        let verbose = settings.verbose
-        let log = self.log
-        var renewer = Renewer(configDirectory: settings.configDirectory, makeClient: settings.makeClient,
-                              progress: log.events(verbose: verbose))
-        renewer.now = now
-        renewer.keyRollover = DANEGate(progress: renewer.progress)
-        let directory = settings.configDirectory
-        renewer.waiting = { log.log(.waiting, "another acme or certbot holds the lock of \(directory); waiting") }
-        let summary: RenewalSummary
-        var synced = false
-        do {
-            if let store = settings.store {
-                let round = try await store.round(renewer, options)
-                summary = round.summary
-                for name in round.installed { log.log(.synced, "new version from the store \(store.description)", lineage: name) }
-                for name in round.published { log.log(.published, "the version renewed here is now in the store", lineage: name) }
-                synced = !round.installed.isEmpty
-                storeLooked(round.problem, store: store, at: current)
-            } else {
-                summary = try await renewer.run(options)
-            }
-        } catch {
-            // Could not look at all (config directory, lock): say so and look again soon.
-            log.log(.error, "cannot look at the certificates: \(error)")
-            passRetry = settings.backoff.failed(passRetry ?? RetryState(), reachedCA: false, error: "\(error)", now: current)
-            return false
-        }
+        let (filter, waiting, calmDANE) = renewFilter(at: current)
+        guard let (summary, synced) = await runRenewal(filter, at: current) else { return false }
         passRetry = nil
         for note in summary.notes { log.log(.note, note) }
         var renewedAny = synced
@@ -269,58 +221,8 @@ public final class Daemon: @unchecked Sendable {
         var lineages: [DaemonStatus.Lineage] = []
         for report in summary.reports {
             seen.insert(report.name)
-            var entry = status.lineages.first { $0.name == report.name }
-                ?? DaemonStatus.Lineage(name: report.name, names: [], nextAction: .renew, failures: 0)
-            if let certificate = report.certificate {
-                (entry.names, entry.notBefore, entry.notAfter) = (certificate.dnsNames, certificate.notBefore, certificate.notAfter)
-            }
-            switch report.outcome {
-            case .notDue(let until, _):
-                if let recheck = report.recheck, recheck < until {
-                    (entry.nextAction, entry.nextActionAt) = (.askARI, recheck)
-                } else {
-                    (entry.nextAction, entry.nextActionAt) = (.renew, until)
-                }
-                if let step = report.daneStep, step < (entry.nextActionAt ?? until) {
-                    (entry.nextAction, entry.nextActionAt) = (.dane, step)
-                }
-                recovered(report.name, &entry)
-            case .renewed(let notAfter, let version, let basis):
-                log.log(.renewed, "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
-                renewedAt[report.name] = current
-                renewedAny = true
-                entry.notAfter = notAfter
-                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { (.dane, $0) } ?? (.renew, nil)
-                recovered(report.name, &entry)
-            case .held(let until, let reason):
-                // Not a failure: the DANE rollover waits for DNS; the daemon wakes when it may go on.
-                log.log(.held, reason, lineage: report.name)
-                (entry.nextAction, entry.nextActionAt) = (.daneWait, max(until, current.addingTimeInterval(1)))
-                // A hold with a cause (the store cannot be reached) says nothing about an earlier
-                // failure: its incident and backoff stay until a renewal or a look succeeds.
-                if report.category == nil { recovered(report.name, &entry) }
-            case .dryRun:
-                break
-            case .failed(let reason):
-                let reachedCA = report.category == .caRefused || report.category == .validationFailed
-                var retry = settings.backoff.failed(status.retries[report.name] ?? RetryState(), reachedCA: reachedCA,
-                                                    error: reason, now: current)
-                retry.notAfter = report.certificate?.notAfter ?? entry.notAfter
-                status.retries[report.name] = retry
-                (entry.failures, entry.lastError) = (retry.failures, reason)
-                (entry.nextAction, entry.nextActionAt) = (.retry, retry.retryAt)
-                log.log(.renewalFailed, "\(reason); attempt \(retry.failures), next at \(retry.retryAt?.utcText ?? "-")",
-                        lineage: report.name)
-                // Clocks that disagree do not mend by retrying: alert at once.
-                if retry.failures >= settings.alertAfter || report.codeName == IssuanceError.Code.clockDisagreement.name {
-                    raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
-                                   message: "\(report.name): \(retry.failures) renewals failed in a row; the last: \(reason)"))
-                }
-            }
-            if let calm = calmDANE[report.name], !report.isFailure {
-                // Only the DANE steps ran: the next is the rollover's, else the renewal after the calm period.
-                (entry.nextAction, entry.nextActionAt) = report.daneStep.map { (.dane, $0) } ?? (.renew, calm)
-            }
+            let (entry, renewed) = record(report, calm: calmDANE[report.name], at: current)
+            renewedAny = renewedAny || renewed
             lineages.append(entry)
         }
         // Lineages skipped this round keep their entry, with the reason they wait.
@@ -335,6 +237,120 @@ public final class Daemon: @unchecked Sendable {
             status.retries[name] = nil
         }
         return renewedAny
+    }
+
+    /// The daemon's filter of a pass: lineages backing off after a failure or calm after a
+    /// renewal (`LifetimePolicy.calmUntil`) are left out, with when and why they wait; calm ones
+    /// with a DANE step pending get the rollover's steps only (returned with their calm end).
+    func renewFilter(at current: Date) -> (PlanFilter, waiting: [String: (Date, DaemonStatus.NextAction)], calm: [String: Date]) {
+        var waiting: [String: (Date, DaemonStatus.NextAction)] = [:]
+        var calmDANE: [String: Date] = [:]
+        for (name, retry) in status.retries {
+            if let at = retry.retryAt, at > current { waiting[name] = (at, .retry) }
+        }
+        for lineage in status.lineages {
+            guard let renewed = renewedAt[lineage.name], let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
+            let calm = LifetimePolicy.standard.calmUntil(renewedAt: renewed, lifetime: notAfter.timeIntervalSince(notBefore))
+            guard calm > current, waiting[lineage.name] == nil else { continue }
+            if lineage.nextAction.isDANE {
+                // A DANE rollover step (removing the old key's record) does not wait for the calm
+                // period, but the lineage is not renewed again in it.
+                calmDANE[lineage.name] = calm
+            } else {
+                waiting[lineage.name] = (calm, .renew)
+            }
+        }
+        // While the endpoints serve an older certificate (rolled back, not served), its key's TLSA record stays.
+        let filter = PlanFilter(leaveOut: Set(waiting.keys), rolloverOnly: Set(calmDANE.keys),
+                                keepRetiringRecords: status.incidents.open.values.contains { $0.kind == .rolledBack || $0.kind == .notServed })
+        return (filter, waiting, calmDANE)
+    }
+
+    /// One renew run (through the store's round in fleet mode); nil when it could not look at all.
+    /// The second value: the store's sync installed a new version.
+    func runRenewal(_ filter: PlanFilter, at current: Date) async -> (RenewalSummary, Bool)? {
+        var options = settings.renewOptions
+        options.randomDelay = .zero
+        let verbose = settings.verbose
+        let log = self.log
+        var renewer = Renewer(configDirectory: settings.configDirectory, makeClient: settings.makeClient,
+                              progress: log.events(verbose: verbose))
+        renewer.now = now
+        renewer.keyRollover = DANEGate(progress: renewer.progress)
+        let directory = settings.configDirectory
+        renewer.waiting = { log.log(.waiting, "another acme or certbot holds the lock of \(directory); waiting") }
+        do {
+            guard let store = settings.store else { return (try await renewer.run(options, filter: filter), false) }
+            let round = try await store.round(renewer, options, filter)
+            for name in round.installed { log.log(.synced, "new version from the store \(store.description)", lineage: name) }
+            for name in round.published { log.log(.published, "the version renewed here is now in the store", lineage: name) }
+            storeLooked(round.problem, store: store, at: current)
+            return (round.summary, !round.installed.isEmpty)
+        } catch {
+            // Could not look at all (config directory, lock): say so and look again soon.
+            log.log(.error, "cannot look at the certificates: \(error)")
+            passRetry = settings.backoff.failed(passRetry ?? RetryState(), reachedCA: false, error: "\(error)", now: current)
+            return nil
+        }
+    }
+
+    /// A report's effect on the lineage's status entry, backoff and incidents; true when renewed.
+    func record(_ report: LineageReport, calm: Date?, at current: Date) -> (DaemonStatus.Lineage, Bool) {
+        var renewedAny = false
+        var entry = status.lineages.first { $0.name == report.name }
+            ?? DaemonStatus.Lineage(name: report.name, names: [], nextAction: .renew, failures: 0)
+        if let certificate = report.certificate {
+            (entry.names, entry.notBefore, entry.notAfter) = (certificate.dnsNames, certificate.notBefore, certificate.notAfter)
+        }
+        switch report.outcome {
+        case .notDue(let until, _):
+            if let recheck = report.recheck, recheck < until {
+                (entry.nextAction, entry.nextActionAt) = (.askARI, recheck)
+            } else {
+                (entry.nextAction, entry.nextActionAt) = ("renew", until)
+            }
+            if let step = report.daneStep, step < (entry.nextActionAt ?? until) {
+                (entry.nextAction, entry.nextActionAt) = (.dane, step)
+            }
+            recovered(report.name, &entry)
+        case .renewed(let notAfter, let version, let basis):
+            log.log(.renewed, "version \(version), expires \(notAfter.utcText) (\(basis.description))", lineage: report.name)
+            renewedAt[report.name] = current
+            renewedAny = true
+            entry.notAfter = notAfter
+            (entry.nextAction, entry.nextActionAt) = report.daneStep.map { (.dane, $0) } ?? (.renew, nil)
+            recovered(report.name, &entry)
+        case .held(let until, let reason):
+            // Not a failure: the DANE rollover waits for DNS; the daemon wakes when it may go on.
+            log.log(.held, reason, lineage: report.name)
+            (entry.nextAction, entry.nextActionAt) = (.daneWait, max(until, current.addingTimeInterval(1)))
+            // A hold with a cause (the store cannot be reached) says nothing about an earlier
+            // failure: its incident and backoff stay until a renewal or a look succeeds.
+            if report.category == nil { recovered(report.name, &entry) }
+        case .dryRun:
+            break
+        case .failed(let failure):
+            let reason = failure.message
+            let reachedCA = report.category == .caRefused || report.category == .validationFailed
+            var retry = settings.backoff.failed(status.retries[report.name] ?? RetryState(), reachedCA: reachedCA,
+                                                error: reason, now: current)
+            retry.notAfter = report.certificate?.notAfter ?? entry.notAfter
+            status.retries[report.name] = retry
+            (entry.failures, entry.lastError) = (retry.failures, reason)
+            (entry.nextAction, entry.nextActionAt) = (.retry, retry.retryAt)
+            log.log(.renewalFailed, "\(reason); attempt \(retry.failures), next at \(retry.retryAt?.utcText ?? "-")",
+                    lineage: report.name)
+            // Clocks that disagree do not mend by retrying: alert at once.
+            if retry.failures >= settings.alertAfter || report.codeName == IssuanceError.Code.clockDisagreement.name {
+                raise(Incident(kind: .renewalFailing, lineage: report.name, since: current,
+                               message: "\(report.name): \(retry.failures) renewals failed in a row; the last: \(reason)"))
+            }
+        }
+        if let calm, !report.isFailure {
+            // Only the DANE steps ran: the next is the rollover's, else the renewal after the calm period.
+            (entry.nextAction, entry.nextActionAt) = report.daneStep.map { (.dane, $0) } ?? (.renew, calm)
+        }
+        return (entry, renewedAny)
     }
 
     /// Fleet mode: the store was looked at; `problem` says why it could not be reached. One
@@ -370,8 +386,7 @@ public final class Daemon: @unchecked Sendable {
         let current = now()
         for lineage in status.lineages {
             guard let notBefore = lineage.notBefore, let notAfter = lineage.notAfter else { continue }
-            let lifetime = notAfter.timeIntervalSince(notBefore)
-            if notAfter.timeIntervalSince(current) < lifetime / 6 {
+            if LifetimePolicy.standard.isExpiring(notBefore: notBefore, notAfter: notAfter, now: current) {
                 let left = notAfter.timeIntervalSince(current)
                 let words = left <= 0 ? "expired \(notAfter.utcText)" : "expires \(notAfter.utcText), in \(Self.duration(left))"
                 raise(Incident(kind: .expiring, lineage: lineage.name, since: current,

@@ -3,7 +3,7 @@ import ACMECrypto
 import Base
 import Challenges
 
-/// Fleet mode's hook (`IssueRequest.solverOverride`, `RenewOptions.solverOverride`): for a
+/// Fleet mode's hook (`IssueRequest.solverOverride`, `FleetInputs.solverOverride`): for a
 /// challenge method and the order's names, the solver that answers instead, or nil for the method's own.
 public typealias SolverOverride = @Sendable (ChallengeMethod, [String]) throws -> (any ChallengeSolver)?
 

@@ -1,6 +1,8 @@
+import FoundationEssentials
+
 /// When a certificate is due for renewal without ARI: when a third of its lifetime
 /// is left, or half when the lifetime is under 10 days (what certbot 4 and lego do),
-/// unless an explicit window is given.
+/// unless an explicit window is given (`LifetimePolicy` holds the fractions).
 public struct RenewalWindow: Sendable {
     public var renewBefore: Duration?
 
@@ -11,8 +13,6 @@ public struct RenewalWindow: Sendable {
         if let renewBefore {
             return notAfter.addingTimeInterval(-Double(renewBefore.components.seconds))
         }
-        let lifetime = notAfter.timeIntervalSince(notBefore)
-        let fraction = lifetime < 10 * 86_400 ? 0.5 : 1.0 / 3.0
-        return notAfter.addingTimeInterval(-lifetime * fraction)
+        return LifetimePolicy.standard.renewalDate(notBefore: notBefore, notAfter: notAfter)
     }
 }

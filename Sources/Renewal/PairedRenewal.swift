@@ -19,36 +19,38 @@ extension Renewer {
             return [lineage]
         }
     }
+}
 
-    /// Moves the not-due partner of every due lineage into `due` (its not-due report line is
-    /// dropped) and orders each pair ECDSA first. Returns a note for each due lineage whose
-    /// partner's renewal conf is gone (deleted by hand): that lineage is renewed alone.
-    static func pairUp(_ due: inout [(Candidate, DueBasis)], notDue: [String: Candidate], reports: inout [LineageReport],
-                       store: LineageStore) -> [String] {
-        var notes: [String] = []
+extension RenewalPlanner {
+    /// Pulls the not-due partner of every lineage the plan renews into the renewals (basis
+    /// `pairedWith`; its not-due entry is replaced) and orders the renewals so that each pair runs
+    /// ECDSA first. Adds a note for each renewed lineage whose partner's renewal conf is gone
+    /// (deleted by hand): that lineage is renewed alone. Returns the names pulled in.
+    @discardableResult
+    public static func pairUp(_ plan: inout RenewalPlan) -> [String] {
         var partnerOf: [String: String] = [:]
         var ecdsa: [String: Bool] = [:]
-        func look(_ candidate: Candidate) {
-            let path = candidate.lineage.renewalConfigPath
+        for case let lineage? in plan.entries.map(\.subject) {
+            let path = lineage.lineage.renewalConfigPath
             // An unreadable acme_key_pair or key type is reported when the lineage is renewed
             // (RenewalParams decodes the same conf); here it only means "not paired".
-            guard let partner = try? KeyPairing.partner(in: candidate.config, path: path) else { return }
-            partnerOf[candidate.lineage.name] = partner
-            ecdsa[candidate.lineage.name] = try? KeyPairing.holdsECDSA(candidate.config, path: path)
+            guard let partner = try? KeyPairing.partner(in: lineage.config, path: path) else { continue }
+            partnerOf[lineage.name] = partner
+            ecdsa[lineage.name] = try? KeyPairing.holdsECDSA(lineage.config, path: path)
         }
-        due.forEach { look($0.0) }
-        notDue.values.forEach(look)
-
-        var dueNames = Set(due.map(\.0.lineage.name))
-        for (candidate, _) in due {
-            let name = candidate.lineage.name
-            guard let partner = partnerOf[name], !dueNames.contains(partner) else { continue }
-            if let waiting = notDue[partner] {
-                due.append((waiting, .pairedWith(name)))
+        var dueNames = Set(plan.renewals.map(\.name))
+        var pulled: [String] = []
+        for entry in plan.renewals {
+            guard let partner = partnerOf[entry.name], !dueNames.contains(partner) else { continue }
+            if let index = plan.entries.firstIndex(where: { $0.name == partner && $0.subject != nil }),
+               case .notDue = plan.entries[index].decision {
+                var moved = plan.entries.remove(at: index)
+                (moved.decision, moved.rolloverStep) = (.renew(.pairedWith(entry.name)), nil)
+                plan.entries.append(moved)
                 dueNames.insert(partner)
-                reports.removeAll { $0.name == partner }
-            } else if !FS.exists(Lineage(name: partner, configDirectory: store.configDirectory).renewalConfigPath) {
-                notes.append("\(name): its pair \(partner) has no renewal conf any more; renewing \(name) alone (issue the pair again with acme issue --key-type ecdsa,rsa --cert-name \(ecdsa[name] == false ? partner : name) to restore it)")
+                pulled.append(partner)
+            } else if entry.subject?.partnerConfExists == false {
+                plan.notes.append("\(entry.name): its pair \(partner) has no renewal conf any more; renewing \(entry.name) alone (issue the pair again with acme issue --key-type ecdsa,rsa --cert-name \(ecdsa[entry.name] == false ? partner : entry.name) to restore it)")
             }
         }
         // ECDSA first within a pair: sort by the pair's ECDSA name, then RSA after it (stable).
@@ -56,12 +58,13 @@ extension Renewer {
             guard let partner = partnerOf[name], dueNames.contains(partner) else { return name }
             return ecdsa[name] == false ? partner : name
         }
-        due = due.enumerated().sorted { a, b in
-            let ga = group(a.element.0.lineage.name), gb = group(b.element.0.lineage.name)
+        let renewals = plan.renewals.enumerated().sorted { a, b in
+            let ga = group(a.element.name), gb = group(b.element.name)
             if ga != gb { return ga < gb }
-            let ra = ecdsa[a.element.0.lineage.name] == false, rb = ecdsa[b.element.0.lineage.name] == false
+            let ra = ecdsa[a.element.name] == false, rb = ecdsa[b.element.name] == false
             return ra != rb ? !ra : a.offset < b.offset
         }.map(\.element)
-        return notes
+        plan.entries = renewals + plan.entries.filter { !$0.renews }
+        return pulled
     }
 }

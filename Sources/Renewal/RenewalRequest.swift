@@ -14,6 +14,8 @@ struct RenewalRequest {
     var caBundle: String?
     var hooks: SavedHooks
     var options: RenewOptions
+    /// The fleet's challenge solver (`FleetInputs`).
+    var solverOverride: SolverOverride?
 
     func make() throws -> IssueRequest {
         // The conf's acme_domains when it lists them (a change there is why this renewal runs).
@@ -39,7 +41,7 @@ struct RenewalRequest {
         request.hooks = hooks
         request.profile = params.profile
         request.pairedLineage = params.pairedLineage
-        request.solverOverride = options.solverOverride
+        request.solverOverride = solverOverride
         return request
     }
 }

@@ -57,10 +57,11 @@ struct Renew: AsyncParsableCommand {
             if let settings = fleet.settings {
                 // Fleet mode: sync, then renew each due lineage under the store's lock, publish;
                 // HTTP-01 and TLS-ALPN-01 answered by every node from the store.
-                options.solverOverride = settings.challengeSolvers(listening: LocalResponders(storeURL: settings.url, keyFile: settings.keyFile, progress: { output.step($0) }),
-                                                                   progress: { output.step($0) })
-                let result = try await FleetRenewal(store: settings, configDirectory: store.configDirectory, toolVersion: acmeVersion,
-                                                    progress: { output.step($0) }).run(renewer, options)
+                var fleetRenewal = FleetRenewal(store: settings, configDirectory: store.configDirectory, toolVersion: acmeVersion,
+                                                progress: { output.step($0) })
+                fleetRenewal.solverOverride = settings.challengeSolvers(listening: LocalResponders(storeURL: settings.url, keyFile: settings.keyFile, progress: { output.step($0) }),
+                                                                        progress: { output.step($0) })
+                let result = try await fleetRenewal.run(renewer, options)
                 for name in result.sync.installed { output.step("\(name): new version from the store") }
                 summary = result.summary
                 if let problem = result.storeProblem {

@@ -1,6 +1,7 @@
 import Base
 import Challenges
 import Daemon
+import Issuance
 
 /// `acme daemon --store`: the daemon as a fleet node. Fleet plugs into the daemon through its
 /// `StoreHooks` (the daemon does not know the store); this is the one place that wires them.
@@ -27,9 +28,9 @@ public enum FleetDaemon {
             log.log(.respond, "answering the fleet's HTTP-01 challenges from the store on port \(http01.port)")
             local = responder
         }
-        settings.renewOptions.solverOverride = StoreChallengeSolver.override(storeURL: store.url, keyFile: store.keyFile, local: local, progress: log.events(verbose: verbose))
+        let solvers = StoreChallengeSolver.override(storeURL: store.url, keyFile: store.keyFile, local: local, progress: log.events(verbose: verbose))
         settings.store = roundHooks(store, configDirectory: settings.configDirectory, lockedRetry: lockedRetry,
-                                    toolVersion: toolVersion, log: log, verbose: verbose)
+                                    toolVersion: toolVersion, log: log, verbose: verbose, solverOverride: solvers)
         let listener = StoreListener(settings: store, notified: { wakeUps.post(.storeChanged($0)) },
                                      failed: { log.log(.storeListen, "\($0); listening again with backoff") })
         try listener.start()
@@ -37,13 +38,14 @@ public enum FleetDaemon {
 
     /// The daemon's renewal rounds through the store (FleetRenewal), as the daemon's hook.
     static func roundHooks(_ store: StoreSettings, configDirectory: String, lockedRetry: Duration, toolVersion: String,
-                           log: EventLog, verbose: Bool) -> StoreHooks {
+                           log: EventLog, verbose: Bool, solverOverride: SolverOverride? = nil) -> StoreHooks {
         var fleet = FleetRenewal(store: store, configDirectory: configDirectory, toolVersion: toolVersion,
                                  progress: log.events(verbose: verbose))
         fleet.lockedRetry = lockedRetry
+        fleet.solverOverride = solverOverride
         let round = fleet
-        return StoreHooks(description: store.redacted) { renewer, options in
-            let result = try await round.run(renewer, options)
+        return StoreHooks(description: store.redacted) { renewer, options, filter in
+            let result = try await round.run(renewer, options, filter: filter)
             return StoreRound(summary: result.summary, installed: result.sync.installed, published: result.sync.published, problem: result.storeProblem)
         }
     }

@@ -3,6 +3,7 @@ import Base
 import CertStore
 import FleetStore
 import FoundationEssentials
+import Issuance
 import Renewal
 
 /// Where the fleet store is and how to open it: `--store URL` (or `ACME_STORE`) and `--store-key FILE`.
@@ -52,9 +53,11 @@ public struct FleetRenewal: Sendable {
     public var toolVersion: String
     /// When a lineage whose lock another node holds is looked at again.
     public var lockedRetry: Duration = .seconds(60)
-    /// With the store down, a lineage is renewed here anyway once less than this fraction of
-    /// its lifetime is left (a tenth: 9 days of 90).
-    public var expiryFraction = 0.1
+    /// With the store down, a lineage is renewed here anyway once it is in its emergency fraction
+    /// (`LifetimePolicy.emergencyFraction`, a tenth: 9 days of 90).
+    public var lifetime = LifetimePolicy.standard
+    /// The store-backed challenge solver every renewal of this node uses (`StoreChallengeSolver`).
+    public var solverOverride: SolverOverride?
     public var progress: EventSink
     public var now: @Sendable () -> Date = { Date() }
 
@@ -68,45 +71,53 @@ public struct FleetRenewal: Sendable {
     var sync: StoreSync { StoreSync(configDirectory: configDirectory, toolVersion: toolVersion) }
 
     /// One round: sync, lock, sync again under the locks, renew what is still due, publish, release.
-    public func run(_ renewer: Renewer, _ options: RenewOptions) async throws -> Result {
+    /// `filter`: the daemon's (lineages backing off are left out, …); the fleet adds the lineages
+    /// another node holds the lock of.
+    public func run(_ renewer: Renewer, _ options: RenewOptions, filter: PlanFilter = PlanFilter()) async throws -> Result {
         // libpq blocks: the round runs on a thread of its own, and awaits the renewer from there.
-        try await OwnThread.run { thread in try await run(on: thread, renewer, options) }
+        var renewer = renewer
+        renewer.fleet.solverOverride = solverOverride
+        let fleetRenewer = renewer
+        return try await OwnThread.run { thread in try await run(on: thread, fleetRenewer, options, filter) }
     }
 
-    private func run(on thread: isolated OwnThread, _ renewer: Renewer, _ options: RenewOptions) async throws -> Result {
+    private func run(on thread: isolated OwnThread, _ renewer: Renewer, _ options: RenewOptions, _ filter: PlanFilter) async throws -> Result {
         let opened: FleetStore
         do {
             opened = try store.open()
         } catch where StoreSettings.isUnreachable(error) {
-            return try await storeDown(renewer, options, problem: "\(error)")
+            return try await storeDown(renewer, options, filter, problem: "\(error)")
         }
-        var locks = LockSet(store: opened)
-        defer { locks.releaseAll() }
+        var locks = AdvisoryLineageLocker(store: opened)
+        defer { locks.unlock() }
         do {
             // First the store's state, so a later-joining node knows every lineage.
             var report = try sync.run(opened)
             let local = try LineageStore(configDirectory: configDirectory).allLineages().map(\.name)
-            let wanted = local.filter { !options.skip.contains($0) && (options.certName == nil || options.certName == $0) }
-            var elsewhere: [String] = []
-            for name in wanted where !(try locks.tryAcquire(name)) { elsewhere.append(name) }
-            // Under the locks: another node may have published between the first sync and now.
-            let again = try sync.run(opened, only: Set(locks.held))
+            let wanted = local.filter { !filter.leaveOut.contains($0) && (options.certName == nil || options.certName == $0) }
+            // Lock → reload → re-check → act: the lineages another node holds are left out; under
+            // the locks the store is synced again (another node may have published between the
+            // first sync and now) and the renewer reads and decides from that.
+            let held = try locks.lock(wanted)
+            let elsewhere = wanted.filter { !held.contains($0) }
+            let again = try sync.run(opened, only: Set(held))
             report.installed += again.installed.filter { !report.installed.contains($0) }
             report.published += again.published.filter { !report.published.contains($0) }
-            var options = options
-            options.skip.formUnion(elsewhere)
+            var filter = filter
+            filter.leaveOut.formUnion(elsewhere)
             // ARI through the store's acme_ari: one request per lineage and Retry-After for the fleet.
-            options.ariCache = options.ariCache ?? StoreRenewalInfoCache.make(store)
+            var renewer = renewer
+            renewer.fleet.ariCache = renewer.fleet.ariCache ?? StoreRenewalInfoCache.make(store)
             // Forced: a lineage that another node renewed during this run (its version just came
             // in) is not renewed again — one forced renewal per fleet, not one per node.
-            let justRenewedElsewhere = options.policy.force ? Set(report.installed).intersection(locks.held) : []
-            options.skip.formUnion(justRenewedElsewhere)
+            let justRenewedElsewhere = options.policy.force ? Set(report.installed).intersection(held) : []
+            filter.leaveOut.formUnion(justRenewedElsewhere)
             var summary: RenewalSummary
-            if locks.held.isEmpty {
+            if held.isEmpty {
                 summary = RenewalSummary()
             } else {
-                if let only = options.certName, !locks.held.contains(only) { summary = RenewalSummary() } else {
-                    summary = try await renewer.run(options)
+                if let only = options.certName, !held.contains(only) { summary = RenewalSummary() } else {
+                    summary = try await renewer.run(options, filter: filter)
                 }
             }
             let retry = now().addingTimeInterval(Double(lockedRetry.components.seconds))
@@ -129,7 +140,7 @@ public struct FleetRenewal: Sendable {
             }
             return Result(summary: summary, sync: report, storeProblem: nil)
         } catch where StoreSettings.isUnreachable(error) {
-            return try await storeDown(renewer, options, problem: "\(error)")
+            return try await storeDown(renewer, options, filter, problem: "\(error)")
         }
     }
 
@@ -147,21 +158,20 @@ public struct FleetRenewal: Sendable {
     /// The store cannot be reached: no lock, so no renewal — except lineages that would expire
     /// otherwise, renewed here with a loud warning and published by the first sync that reaches
     /// the store (their local version is then newer than the store's).
-    func storeDown(_ renewer: Renewer, _ options: RenewOptions, problem: String) async throws -> Result {
+    func storeDown(_ renewer: Renewer, _ options: RenewOptions, _ filter: PlanFilter, problem: String) async throws -> Result {
         let lineages = LineageStore(configDirectory: configDirectory)
         let current = now()
         var urgent: [String] = []
         var waiting: [String] = []
         var reports: [LineageReport] = []
         let retry = current.addingTimeInterval(Double(lockedRetry.components.seconds))
-        for lineage in try lineages.allLineages() where !options.skip.contains(lineage.name) {
+        for lineage in try lineages.allLineages() where !filter.leaveOut.contains(lineage.name) {
             guard options.certName == nil || options.certName == lineage.name else { continue }
             var certificate: CertificateSummary?
             do {
                 let summary = try CertificateSummary(pem: try lineage.readLive("cert"))
                 certificate = summary
-                let lifetime = summary.notAfter.timeIntervalSince(summary.notBefore)
-                if summary.notAfter.timeIntervalSince(current) < lifetime * expiryFraction { urgent.append(lineage.name); continue }
+                if lifetime.isEmergency(notBefore: summary.notBefore, notAfter: summary.notAfter, now: current) { urgent.append(lineage.name); continue }
             } catch {
                 // Not readable: the renewer says what is wrong with it once the store is back.
             }
@@ -175,36 +185,13 @@ public struct FleetRenewal: Sendable {
         var summary = RenewalSummary()
         if !urgent.isEmpty {
             progress(.warning("the store \(store.redacted) cannot be reached and \(urgent.joined(separator: ", ")) would expire; renewing here without the fleet's lock (another node may renew too); published when the store is back"))
-            var options = options
-            options.skip.formUnion(waiting)
-            summary = try await renewer.run(options)
+            var filter = filter
+            filter.leaveOut.formUnion(waiting)
+            summary = try await renewer.run(options, filter: filter)
             summary.notes.append("renewed without the store's lock (the store cannot be reached): \(urgent.joined(separator: ", "))")
         }
         summary.reports += reports
         summary.reports.sort { $0.name < $1.name }
         return Result(summary: summary, sync: StoreSync.Report(), storeProblem: problem)
-    }
-}
-
-/// The lineage locks one round holds, on one connection; released at the end (and by the
-/// server when the connection ends, also when the process is killed).
-struct LockSet {
-    let store: FleetStore
-    private(set) var held: [String] = []
-
-    init(store: FleetStore) { self.store = store }
-
-    mutating func tryAcquire(_ name: String) throws -> Bool {
-        guard try AdvisoryLock.lineage(name).tryAcquire(on: store.connection) else { return false }
-        held.append(name)
-        return true
-    }
-
-    mutating func releaseAll() {
-        for name in held {
-            // A failed release (the connection is gone) releases too: the session ended.
-            _ = try? AdvisoryLock.lineage(name).release(on: store.connection)
-        }
-        held = []
     }
 }

@@ -3,7 +3,7 @@ import FleetStore
 import FoundationEssentials
 import Renewal
 
-/// `RenewOptions.ariCache` for a fleet: the store's `acme_ari` rows. Each call opens its own
+/// `FleetInputs.ariCache` (set by FleetRenewal) for a fleet: the store's `acme_ari` rows. Each call opens its own
 /// connection on a thread of its own and closes it (a connection is confined to one thread, an
 /// async call may resume on any; libpq blocks). A row is database content, hence untrusted: a
 /// date that is missing or infinite, or a value out of bounds, makes it `UnusableRow` (ignored

@@ -1,0 +1,23 @@
+import Base
+import CertStore
+import Foundation
+import Testing
+@testable import Renewal
+
+@Suite("lineage locker: the config directory's kind")
+struct LineageLockerTests {
+    @Test("holds the config directory's lock (another run cannot take it) until unlocked; a missing directory is an error naming it")
+    func configDirectoryKind() async throws {
+        let directory = NSTemporaryDirectory() + "acme-locker-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var locker = try await ConfigDirectoryLocker(configDirectory: directory).locked()
+        #expect(try locker.lock(["a", "b"]) == ["a", "b"], "every lineage: the lock covers the directory")
+        let whileHeld = await onOwnThread { (try? ConfigLock.acquire(configDirectory: directory, create: false, wait: false)) == nil }
+        #expect(whileHeld, "a second run cannot take the lock while the locker holds it")
+        locker.unlock()
+        let afterwards = await onOwnThread { (try? ConfigLock.acquire(configDirectory: directory, create: false, wait: false)) != nil }
+        #expect(afterwards, "free again once unlocked")
+        await #expect(throws: StoreError.self) { _ = try await ConfigDirectoryLocker(configDirectory: directory + "/missing").locked() }
+    }
+}
