@@ -21,14 +21,24 @@ public final class HTTP01Responder: @unchecked Sendable {
 
     private let address: String?
     private let requestedPort: Int
+    private let limits: ConnectionLimits
     private let shared = SharedState()
     // Lifecycle state: only touched by start()/stop(), which callers serialise.
     private let server = ServerThread()
     private var boundPort = 0
 
-    public init(address: String? = nil, port: Int = 80) {
+    public convenience init(address: String? = nil, port: Int = 80) {
+        self.init(address: address, port: port, deadlineMilliseconds: Self.connectionDeadlineMilliseconds)
+    }
+
+    /// With a per-connection deadline other than `connectionDeadlineMilliseconds`: tests give a
+    /// long one, so that connections they hold are certainly still held while they check others.
+    init(address: String?, port: Int, deadlineMilliseconds: Int) {
         self.address = address
         self.requestedPort = port
+        var limits = Self.limits
+        limits.deadlineMilliseconds = deadlineMilliseconds
+        self.limits = limits
     }
 
     deinit { stop() }
@@ -57,9 +67,9 @@ public final class HTTP01Responder: @unchecked Sendable {
     public func start() throws {
         guard !server.isRunning else { return }
         let sockets = try bind()
-        let shared = self.shared
+        let shared = self.shared, limits = self.limits
         try server.start(listeners: sockets, purpose: "the HTTP-01 responder") { wake in
-            ServerLoop(listeners: sockets, wake: wake, shared: shared).run()
+            ServerLoop(listeners: sockets, wake: wake, shared: shared, limits: limits).run()
         }
     }
 
@@ -98,12 +108,13 @@ private final class ServerLoop: ResponderLoop {
     let wake: Int32
     let shared: SharedState
     var connections: [Connection] = []
-    var gate = ConnectionGate(limits: HTTP01Responder.limits)
+    var gate: ConnectionGate
 
-    init(listeners: [Int32], wake: Int32, shared: SharedState) {
+    init(listeners: [Int32], wake: Int32, shared: SharedState, limits: ConnectionLimits) {
         self.listeners = listeners
         self.wake = wake
         self.shared = shared
+        self.gate = ConnectionGate(limits: limits)
     }
 
     func events(for connection: Connection) -> Int16? { Int16(connection.response == nil ? POLLIN : POLLOUT) }

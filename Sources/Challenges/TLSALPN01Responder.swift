@@ -24,14 +24,24 @@ public final class TLSALPN01Responder: @unchecked Sendable {
 
     private let address: String?
     private let requestedPort: Int
+    private let limits: ConnectionLimits
     private let tls: ChallengeTLSServer
     private let served = Mutex<Set<String>>([])
     private let server = ServerThread()
     private var boundPort = 0
 
-    public init(address: String? = nil, port: Int = 443) throws {
+    public convenience init(address: String? = nil, port: Int = 443) throws {
+        try self.init(address: address, port: port, deadlineMilliseconds: Self.handshakeDeadlineMilliseconds)
+    }
+
+    /// With a per-connection deadline other than `handshakeDeadlineMilliseconds`: tests give a
+    /// long one, so that connections they hold are certainly still held while they check others.
+    init(address: String?, port: Int, deadlineMilliseconds: Int) throws {
         self.address = address
         self.requestedPort = port
+        var limits = Self.limits
+        limits.deadlineMilliseconds = deadlineMilliseconds
+        self.limits = limits
         self.tls = try ChallengeTLSServer()
     }
 
@@ -74,13 +84,13 @@ public final class TLSALPN01Responder: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
-        let tls = self.tls
+        let tls = self.tls, limits = self.limits
         let served: @Sendable (String) -> Void = { [weak self] name in
             _ = self?.served.withLock { $0.insert(name.lowercased()) }
         }
         do {
             try server.start(listeners: sockets, purpose: "the TLS-ALPN-01 responder") { wake in
-                AcceptLoop(listeners: sockets, wake: wake, done: (done[0], done[1]), tls: tls, onServed: served).run()
+                AcceptLoop(listeners: sockets, wake: wake, done: (done[0], done[1]), tls: tls, limits: limits, onServed: served).run()
             }
         } catch {
             close(done[0]); close(done[1])
@@ -126,12 +136,13 @@ private final class AcceptLoop: ResponderLoop {
     let doneWrite: Int32
     let tls: ChallengeTLSServer
     let onServed: @Sendable (String) -> Void
-    var gate = ConnectionGate(limits: TLSALPN01Responder.limits)
+    var gate: ConnectionGate
     var connections: [Connection] = []
     var peek = [UInt8](repeating: 0, count: headerBytes + TLSALPN01Responder.maxClientHelloRecordBytes)
 
-    init(listeners: [Int32], wake: Int32, done: (read: Int32, write: Int32), tls: ChallengeTLSServer,
+    init(listeners: [Int32], wake: Int32, done: (read: Int32, write: Int32), tls: ChallengeTLSServer, limits: ConnectionLimits,
          onServed: @escaping @Sendable (String) -> Void) {
+        self.gate = ConnectionGate(limits: limits)
         self.listeners = listeners
         self.wake = wake
         self.doneRead = done.read

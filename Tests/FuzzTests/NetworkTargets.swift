@@ -107,14 +107,20 @@ enum ResponderTarget {
         return Parts.encode([request, [chunk]])
     }
 
+    /// A bound on each read that only a responder ignoring its own 5-s deadline reaches, however
+    /// loaded the machine: the verdict is "answered or closed", not how fast.
+    static let readSeconds = 60
+
     /// One exchange; the answer must be an HTTP/1.1 response or nothing (a closed connection).
     static func exchange(_ request: [UInt8], chunk: Int) throws -> [UInt8] {
-        let fd = try Loopback.connect(port: state.port)
+        let fd = try Loopback.connect(port: state.port, timeoutSeconds: readSeconds)
         defer { close(fd) }
         Loopback.send(fd, request, chunk: chunk)
         shutdown(fd, Int32(SHUT_WR))
         let (answer, timedOut) = Loopback.readAll(fd, limit: 64 * 1024)
-        if timedOut { throw FuzzFailure(description: "the responder neither answered nor closed within 3 s") }
+        if timedOut {
+            throw FuzzFailure(description: "the responder neither answered nor closed within \(readSeconds) s (its deadline is \(HTTP01Responder.connectionDeadlineMilliseconds / 1000) s)")
+        }
         if !answer.isEmpty && !answer.starts(with: "HTTP/1.1 ".bytes) {
             throw FuzzFailure(description: "the responder answered something that is not HTTP/1.1: \(Log.escaped(Array(answer.prefix(80))))")
         }
@@ -162,12 +168,15 @@ enum ResponderTarget {
 // MARK: - acme check's SMTP/IMAP/POP3 dialogs
 
 /// A scripted mail server on loopback: sends the first message, then one message per line the
-/// client sends, then closes. A client that sends nothing for 100 ms (it is waiting for more of a
-/// reply that the script cut short) finds the connection closed.
+/// client sends, then closes. A client that sends nothing for `commandWait` milliseconds (it is
+/// waiting for more of a reply that the script cut short) finds the connection closed.
 final class ScriptedMailServer: @unchecked Sendable {
     let listener: Int32
     let port: Int
     let script = Mutex<[[UInt8]]>([])
+    /// 50 ms while fuzzing (a close is an answer too); the set-up's dialogs, whose verdict needs
+    /// the whole script played, wait as long as a loaded machine may take.
+    let commandWait = Atomic<Int32>(50)
     private var thread: Thread?
 
     init() throws {
@@ -177,7 +186,7 @@ final class ScriptedMailServer: @unchecked Sendable {
                 let fd = accept(listener, nil, nil)
                 if fd < 0 { if errno == EINTR { continue } else { return } }
                 let messages = script.withLock { $0 }
-                Self.serve(fd, messages)
+                Self.serve(fd, messages, wait: commandWait.load(ordering: .relaxed))
                 shutdown(fd, Int32(SHUT_RDWR))
                 close(fd)
             }
@@ -187,14 +196,14 @@ final class ScriptedMailServer: @unchecked Sendable {
 
     /// The last message stands for the TLS server's first flight: it answers whatever the
     /// client sends first (its ClientHello), not a line.
-    static func serve(_ fd: Int32, _ messages: [[UInt8]]) {
+    static func serve(_ fd: Int32, _ messages: [[UInt8]], wait: Int32) {
         for (index, message) in messages.enumerated() {
             if index > 0 {
                 // Wait for the client's command (one line), or any bytes before the last message.
                 var received: [UInt8] = []
                 repeat {
                     var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    guard poll(&entry, 1, 50) == 1 else { return }
+                    guard poll(&entry, 1, wait) == 1 else { return }
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     let n = recv(fd, &buffer, buffer.count, 0)
                     if n <= 0 { return }
@@ -269,12 +278,12 @@ enum MailDialogTarget {
         return Parts.encode([[UInt8(kind)]] + messages)
     }
 
-    static func check(_ input: [UInt8]) throws -> CheckRun {
+    static func check(_ input: [UInt8], timeoutSeconds: Int = 1) throws -> CheckRun {
         let parts = Parts.decode(input)
         let kind = Int(parts.first??.first ?? 0) % protocols.count
         state.server?.script.withLock { $0 = parts.dropFirst().map { $0 ?? [] } }
         var check = EndpointCheck(serverName: Corpus.fqdn)
-        check.timeoutSeconds = 1
+        check.timeoutSeconds = timeoutSeconds
         return try check.run(endpoints: ["\(protocols[kind].0)://127.0.0.1:\(state.server?.port ?? 0)"])
     }
 
@@ -294,11 +303,15 @@ enum MailDialogTarget {
         ],
         maxSeconds: 3,
         setUp: {
-            state.server = try ScriptedMailServer()
-            // The unmutated dialogs must get as far as the TLS handshake, or the fuzzing tests nothing.
+            let server = try ScriptedMailServer()
+            state.server = server
+            // The unmutated dialogs must get as far as the TLS handshake, or the fuzzing tests nothing:
+            // neither side gives up on the other for a minute, so this does not depend on the machine's speed.
+            server.commandWait.store(60_000, ordering: .relaxed)
+            defer { server.commandWait.store(50, ordering: .relaxed) }
             for kind in 0..<protocols.count {
                 let input = Parts.encode([[UInt8(kind)]] + protocols[kind].1.map(\.bytes) + [[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]])
-                let run = try check(input)
+                let run = try check(input, timeoutSeconds: 60)
                 guard let error = run.errors.first, error.code == .handshake else {
                     throw FuzzFailure(description: "the \(protocols[kind].0) dialog did not reach the TLS handshake: \(run.failures)")
                 }
