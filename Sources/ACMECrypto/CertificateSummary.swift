@@ -52,28 +52,35 @@ public struct CertificateSummary: Sendable, Equatable {
     /// after padding, zero leftover bits) over bytes through a table: a leaf's body is decoded
     /// for every lineage of a renew run, and a String's UTF-8 view costs four times as much.
     static func base64(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(text.count * 3 / 4)
         var accumulator: UInt32 = 0
         var bits: UInt32 = 0
         var sawPadding = false
-        for c in text {
-            let value = base64Values[Int(c)]
-            if value < 64 {
-                if sawPadding { return nil }
-                accumulator = accumulator << 6 | UInt32(value)
-                bits += 6
-                if bits >= 8 {
-                    bits -= 8
-                    out.append(UInt8(truncatingIfNeeded: accumulator >> bits))
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: text.count * 3 / 4 + 1) { out, count in
+            count = 0
+            base64Values.withUnsafeBufferPointer { values in
+                text.withUnsafeBufferPointer { input in
+                    for c in input {
+                        let value = values[Int(c)]
+                        if value < 64 {
+                            if sawPadding { valid = false; return }
+                            accumulator = accumulator << 6 | UInt32(value)
+                            bits += 6
+                            if bits >= 8 {
+                                bits -= 8
+                                out[count] = UInt8(truncatingIfNeeded: accumulator >> bits)
+                                count += 1
+                            }
+                        } else if value == padding {
+                            sawPadding = true
+                        } else if value != whitespace {
+                            valid = false; return
+                        }
+                    }
                 }
-            } else if value == padding {
-                sawPadding = true
-            } else if value != whitespace {
-                return nil
             }
         }
-        if bits >= 6 || accumulator & ((1 << bits) - 1) != 0 { return nil }
+        if !valid || bits >= 6 || accumulator & ((1 << bits) - 1) != 0 { return nil }
         return out
     }
 
