@@ -33,13 +33,77 @@ public struct CertificateSummary: Sendable, Equatable {
     }
 
     /// The first certificate of a PEM text.
+    /// The markers are searched byte-wise: `firstRange(of:)` on a String compares Characters,
+    /// which cost more than the whole DER walk (a nothing-due run reads one leaf per lineage).
     public init(pem: String) throws {
-        guard let begin = pem.firstRange(of: "-----BEGIN CERTIFICATE-----"),
-              let end = pem[begin.upperBound...].firstRange(of: "-----END CERTIFICATE-----"),
-              let der = Base64.decode(String(pem[begin.upperBound..<end.lowerBound])) else {
+        let bytes = Array(pem.utf8)
+        guard let begin = Self.find(Self.beginMarker, in: bytes, from: 0),
+              let end = Self.find(Self.endMarker, in: bytes, from: begin + Self.beginMarker.count),
+              let der = Self.base64(bytes[(begin + Self.beginMarker.count)..<end]) else {
             throw CryptoError(.invalidCertificate, "no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
         }
         try self.init(der: der)
+    }
+
+    static let beginMarker = Array("-----BEGIN CERTIFICATE-----".utf8)
+    static let endMarker = Array("-----END CERTIFICATE-----".utf8)
+
+    /// `Base64.decode`'s rules (either alphabet, padding optional, whitespace ignored, nothing
+    /// after padding, zero leftover bits) over bytes through a table: a leaf's body is decoded
+    /// for every lineage of a renew run, and a String's UTF-8 view costs four times as much.
+    static func base64(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        var accumulator: UInt32 = 0
+        var bits: UInt32 = 0
+        var sawPadding = false
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: text.count * 3 / 4 + 1) { out, count in
+            count = 0
+            base64Values.withUnsafeBufferPointer { values in
+                text.withUnsafeBufferPointer { input in
+                    for c in input {
+                        let value = values[Int(c)]
+                        if value < 64 {
+                            if sawPadding { valid = false; return }
+                            accumulator = accumulator << 6 | UInt32(value)
+                            bits += 6
+                            if bits >= 8 {
+                                bits -= 8
+                                out[count] = UInt8(truncatingIfNeeded: accumulator >> bits)
+                                count += 1
+                            }
+                        } else if value == padding {
+                            sawPadding = true
+                        } else if value != whitespace {
+                            valid = false; return
+                        }
+                    }
+                }
+            }
+        }
+        if !valid || bits >= 6 || accumulator & ((1 << bits) - 1) != 0 { return nil }
+        return out
+    }
+
+    private static let (whitespace, padding, invalid): (UInt8, UInt8, UInt8) = (64, 65, 255)
+    /// 0-63: a digit of either alphabet; `whitespace`, `padding`, else `invalid`.
+    private static let base64Values: [UInt8] = {
+        var table = [UInt8](repeating: invalid, count: 256)
+        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8.enumerated() { table[Int(c)] = UInt8(i) }
+        for (c, v) in [("+", 62), ("-", 62), ("/", 63), ("_", 63)] as [(Unicode.Scalar, UInt8)] { table[Int(c.value)] = v }
+        for c in [" ", "\n", "\r", "\t"] as [Unicode.Scalar] { table[Int(c.value)] = whitespace }
+        table[Int(Unicode.Scalar("=").value)] = padding
+        return table
+    }()
+
+    /// The offset of the first `needle` in `haystack` at or after `start`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        var i = start
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
     }
 
     public init(der: [UInt8]) throws {

@@ -45,8 +45,9 @@ public enum FS {
         chmod(path, mode)
     }
 
+    /// Byte-wise (paths are bytes to the kernel; a search by Character costs grapheme breaking).
     public static func parentDirectory(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
@@ -88,13 +89,22 @@ public enum FS {
         let parent = parentDirectory(path), name = lastComponent(path)
         let root = tree ?? parent
         let prefix = root.hasSuffix("/") ? root : root + "/"
-        guard parent == root || parent.hasPrefix(prefix), name != ".", name != ".." else {
+        guard parent == root || parent.utf8.starts(with: prefix.utf8), name != ".", name != ".." else {
             throw BaseError(.unsafePath, "\(path) is not inside \(root)")
+        }
+        let below = parent.utf8.dropFirst(root.utf8.count).split(separator: UInt8(ascii: "/"))
+            .map { String(decoding: $0, as: UTF8.self) }
+        // One directory below the tree (archive/<name>, live/<name>): `open` with O_NOFOLLOW
+        // resolves `root` as given and refuses a link in the last component, as the steps below
+        // do, in one call instead of two. Any failure takes the steps, whose messages say which.
+        if below.count == 1, below[0] != ".", below[0] != ".." {
+            let fd = open(prefix + below[0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 { return (fd, name) }
         }
         var fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw BaseError(failure, "cannot open \(root): \(errorText())") }
         var reached = root
-        for component in parent.dropFirst(root.count).split(separator: "/").map(String.init) {
+        for component in below {
             reached += "/" + component
             let next = component == "." || component == ".." ? -1 : openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             let reason = component == "." || component == ".." ? ELOOP : errno
@@ -121,17 +131,23 @@ public enum FS {
         guard Int(info.st_size) <= limit else {
             throw BaseError(.unreadable, "\(path) is larger than \(limit >> 10) KiB; is it really the file acme expects?")
         }
-        var data = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 16384)
+        // Read straight into a buffer of the file's size (+1 to see the end in one call): no
+        // 16 KiB scratch buffer to clear and copy from for every small key or certificate.
+        var data = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+        var count = 0
         while true {
-            let n = Glibc.read(fd, &buffer, buffer.count)
+            if count == data.count { data += [UInt8](repeating: 0, count: max(4096, data.count)) }
+            let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 { if errno == EINTR { continue }; throw BaseError(.unreadable, "cannot read \(path): \(errorText())") }
             if n == 0 { break }
-            data += buffer.prefix(n)
+            count += n
             // The file may grow while it is read.
-            if data.count > limit { throw BaseError(.unreadable, "\(path) is larger than \(limit >> 10) KiB; is it really the file acme expects?") }
+            if count > limit { throw BaseError(.unreadable, "\(path) is larger than \(limit >> 10) KiB; is it really the file acme expects?") }
+            // All that fstat saw, and less than asked for: the end (what is appended now is as if
+            // it came after the read), without a last read(2) to hear 0 from.
+            if count == Int(info.st_size), count < data.count { break }
         }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: data[..<count], as: UTF8.self)
     }
 
     /// "a FIFO", "a directory"… for messages about what stands where a file should.
@@ -237,11 +253,16 @@ public enum FS {
         }
     }
 
+    /// The target of the link `path`; nil when it is not a link (or cannot be read).
+    /// A scratch buffer on the stack: needsRepair and readLive call this for every live file.
     public static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buffer in
+            let n = readlink(path, buffer.baseAddress!, buffer.count - 1)
+            guard n > 0 else { return nil }
+            return buffer.baseAddress!.withMemoryRebound(to: UInt8.self, capacity: n) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+            }
+        }
     }
 
     public static func syncDirectory(_ path: String) {
@@ -274,7 +295,12 @@ public enum FS {
         }
     }
 
+    /// The last non-empty component ("b" for "a/b/"), or `path` itself when it has none; byte-wise.
     public static func lastComponent(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
+        let bytes = path.utf8, slash = UInt8(ascii: "/")
+        guard let last = bytes.lastIndex(where: { $0 != slash }) else { return path }
+        let end = bytes.index(after: last)
+        let start = bytes[..<end].lastIndex(of: slash).map { bytes.index(after: $0) } ?? bytes.startIndex
+        return String(path[start..<end])
     }
 }

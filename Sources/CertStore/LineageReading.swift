@@ -12,8 +12,9 @@ extension Lineage {
     /// The text of `live/<name>/<kind>.pem` (`kind`: cert, chain, fullchain, privkey).
     public func readLive(_ kind: String) throws -> String {
         let path = "\(livePath)/\(kind).pem"
-        guard FS.isSymlink(path) else { return try FS.readNoFollow(path, below: configDirectory + "/live") }
-        let target = FS.readLink(path) ?? ""
+        // readlink fails on anything but a link (or a link it cannot read, which the no-follow
+        // read then refuses): one call where lstat + readlink were two.
+        guard let target = FS.readLink(path) else { return try FS.readNoFollow(path, below: configDirectory + "/live") }
         let relative = "../../archive/\(name)/", absolute = archivePath + "/"
         let file = target.hasPrefix(relative) ? target.dropFirst(relative.count)
             : target.hasPrefix(absolute) ? target.dropFirst(absolute.count) : ""
