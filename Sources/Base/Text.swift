@@ -47,6 +47,8 @@ extension StringProtocol {
     /// that a certificate field, a server's greeting or a line of a file printed in a message,
     /// a report or a mail cannot start a new line, move the cursor or forge output.
     public var escapedForDisplay: String {
+        // The common case, printable ASCII only, has nothing to escape.
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(self) }
         var out = ""
         for scalar in unicodeScalars {
             switch scalar {

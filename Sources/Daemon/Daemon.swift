@@ -307,7 +307,7 @@ public final class Daemon: @unchecked Sendable {
             if let recheck = report.recheck, recheck < until {
                 (entry.nextAction, entry.nextActionAt) = (.askARI, recheck)
             } else {
-                (entry.nextAction, entry.nextActionAt) = ("renew", until)
+                (entry.nextAction, entry.nextActionAt) = (.renew, until)
             }
             if let step = report.daneStep, step < (entry.nextActionAt ?? until) {
                 (entry.nextAction, entry.nextActionAt) = (.dane, step)

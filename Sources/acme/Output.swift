@@ -39,7 +39,8 @@ struct Output: Sendable {
         return { output.step($0) }
     }
 
-    func result(_ text: String) { if !quiet { Output.print(text) } }
+    /// `text` is built only when it is printed (`--quiet` over 1,000 lineages builds no report line).
+    func result(_ text: @autoclosure () -> String) { if !quiet { Output.print(text()) } }
 
     /// Results on stdout, every line with control characters escaped (text from certificates,
     /// peers and files cannot forge output), flushed: under docker logs or systemd it is a pipe.

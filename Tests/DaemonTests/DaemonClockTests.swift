@@ -52,13 +52,13 @@ struct DaemonClockTests {
         #expect(await daemon.renewPass() == false)
         var entry = try #require(daemon.status.lineages.first)
         // The CA could not be asked for its window: the dates decide, ARI is asked again in an hour.
-        #expect(entry.name == "mail" && entry.nextAction == "ask-ari")
+        #expect(entry.name == "mail" && entry.nextAction == .askARI)
         #expect(entry.nextActionAt == start.addingTimeInterval(86_400 + 3600))
 
         clock.set(start.addingTimeInterval(61 * 86_400))
         #expect(await daemon.renewPass() == false)
         entry = try #require(daemon.status.lineages.first)
-        #expect(entry.nextAction == "retry" && entry.failures == 1)
+        #expect(entry.nextAction == .retry && entry.failures == 1)
         let retry = try #require(daemon.status.retries["mail"]?.retryAt)
         #expect(retry > start.addingTimeInterval(61 * 86_400))
 
@@ -67,7 +67,7 @@ struct DaemonClockTests {
         #expect(filter.leaveOut == ["mail"] && waiting["mail"]?.0 == retry)
         #expect(await daemon.renewPass() == false)
         entry = try #require(daemon.status.lineages.first)
-        #expect(entry.nextAction == "retry" && entry.nextActionAt == retry && entry.failures == 1)
+        #expect(entry.nextAction == .retry && entry.nextActionAt == retry && entry.failures == 1)
     }
 
     @Test("calm after a renewal (a quarter of the lifetime): left out, or rollover steps only with a DANE step pending")
@@ -76,9 +76,9 @@ struct DaemonClockTests {
         let (daemon, directory) = try daemon(clock: FakeClock(now))
         defer { try? FileManager.default.removeItem(atPath: directory) }
         daemon.status.lineages = [
-            DaemonStatus.Lineage(name: "calm", names: [], nextAction: "renew", failures: 0),
-            DaemonStatus.Lineage(name: "dane", names: [], nextAction: "dane", failures: 0),
-            DaemonStatus.Lineage(name: "over", names: [], nextAction: "renew", failures: 0),
+            DaemonStatus.Lineage(name: "calm", names: [], nextAction: .renew, failures: 0),
+            DaemonStatus.Lineage(name: "dane", names: [], nextAction: .dane, failures: 0),
+            DaemonStatus.Lineage(name: "over", names: [], nextAction: .renew, failures: 0),
         ]
         for index in daemon.status.lineages.indices {
             (daemon.status.lineages[index].notBefore, daemon.status.lineages[index].notAfter) = (start, start + 90 * 86_400)
@@ -86,7 +86,7 @@ struct DaemonClockTests {
         daemon.renewedAt = ["calm": start, "dane": start, "over": start - 20 * 86_400]
         let (filter, waiting, calm) = daemon.renewFilter(at: now)
         #expect(filter.leaveOut == ["calm"] && filter.rolloverOnly == ["dane"] && !filter.keepRetiringRecords)
-        #expect(waiting["calm"]?.1 == "renew" && waiting["calm"]?.0 == start + 22.5 * 86_400)
+        #expect(waiting["calm"]?.1 == .renew && waiting["calm"]?.0 == start + 22.5 * 86_400)
         #expect(calm["dane"] == start + 22.5 * 86_400)
     }
 }
