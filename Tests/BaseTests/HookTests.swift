@@ -20,8 +20,7 @@ struct HookTests {
 
     @Test("a timeout stops the hook's whole process group: a child it started in the background does not live on")
     func timeoutStopsChildren() async throws {
-        var template = Array("/tmp/acme-hook-XXXXXX".utf8CString)
-        let directory = String(cString: try #require(mkdtemp(&template)))
+        let directory = try makeDirectory()
         let pidFile = directory + "/child.pid"
         // The background child (as a hook's `nsupdate` or `sleep 1000 &` would be) writes its pid;
         // the hook waits until it has, then outlives its timeout.
@@ -47,6 +46,12 @@ struct HookTests {
         // /proc/PID/stat: "PID (name) STATE ..."; the name may contain spaces and parentheses.
         guard kill(pid, 0) == 0, let stat = try? readAll("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
         return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+    }
+
+    private func makeDirectory() throws -> String {
+        var template = Array("/tmp/acme-hook-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw HookTestFailure("mkdtemp failed (errno \(errno))") }
+        return String(decoding: template.dropLast().map(UInt8.init(bitPattern:)), as: UTF8.self)
     }
 
     private func readAll(_ path: String) throws -> String {
@@ -90,8 +95,7 @@ struct HookTests {
 
     @Test("a directory hook is executed without a shell; a failing one reports its status and last line")
     func executable() async throws {
-        var template = Array("/tmp/acme-hook-XXXXXX".utf8CString)
-        let directory = String(cString: try #require(mkdtemp(&template)))
+        let directory = try makeDirectory()
         let path = directory + "/10-hook"
         let script = "#!/bin/sh\necho \"$ACME_HOOK $ACME_ACTION\"\nexit 3\n"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o755)

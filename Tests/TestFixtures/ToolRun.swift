@@ -75,8 +75,6 @@ private struct TemporaryFiles {
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A fixture that could not be set up (a tool failed), with what it said.
-public struct TestFixtureFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
+/// A fixture that could not be set up (a tool failed), with what it said: the fixtures' one
+/// failure type under the name some tests use.
+public typealias TestFixtureFailure = FixtureFailure
