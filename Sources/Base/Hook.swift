@@ -45,7 +45,7 @@ public struct Hook: Sendable {
 
     /// Runs the hook on the calling thread, for code already on a thread of its own.
     public func runHere() -> Subprocess.Result {
-        Subprocess().run(executable ? [command] : ["/bin/sh", "-c", command], environment: variables, timeout: timeout)
+        Subprocess(ownProcessGroup: true).run(executable ? [command] : ["/bin/sh", "-c", command], environment: variables, timeout: timeout)
     }
 }
 

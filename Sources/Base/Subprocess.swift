@@ -14,12 +14,27 @@ public struct Subprocess: Sendable {
         }
     }
 
-    public init() {}
+    /// Whether the child gets a process group of its own (hooks: `Hook` sets it). Then a timeout
+    /// stops the whole group — a hook's `sleep 1000 &` or the `nsupdate` it started, not only its
+    /// `/bin/sh` — with SIGTERM, and SIGKILL after `terminationGrace`; the child starts with
+    /// default signal handling and an empty signal mask (the daemon ignores SIGHUP, SIGTERM and
+    /// SIGINT, and a child would inherit that), and SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
+    /// acme are passed on to the group while it runs (Ctrl-C reaches the hook as it did when the
+    /// hook shared acme's group; see `csystem_forward_signals_to`). Without it the child stays in
+    /// acme's group, as `postconf` or `postfix reload`, and a timeout SIGKILLs it alone.
+    public var ownProcessGroup: Bool
+    /// How long a timed-out process group has, after SIGTERM, before SIGKILL.
+    public var terminationGrace: Duration
+
+    public init(ownProcessGroup: Bool = false, terminationGrace: Duration = .seconds(2)) {
+        self.ownProcessGroup = ownProcessGroup
+        self.terminationGrace = terminationGrace
+    }
 
     /// Runs `arguments[0]` (looked up with `locate`) and waits for it, with
     /// `environment` added to ours. A program that cannot be started gives
     /// status 127, like a shell. With a `timeout`, a program still running (or still
-    /// holding its output open) then is killed and the status is 124, as timeout(1) says.
+    /// holding its output open) then is stopped and the status is 124, as timeout(1) says.
     public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
                     timeout: Duration? = nil) -> Result {
         BlockingCheck.willWait("running \(arguments.first ?? "?") (posix_spawn, waitpid)")
@@ -46,14 +61,7 @@ public struct Subprocess: Sendable {
         posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
         Self.closeInherited(&actions)
 
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.isEmpty ? [] : Self.environmentBlock(adding: environment)
-        defer { for pointer in envp { free(pointer) } }
-        let spawned = envp.isEmpty
-            ? posix_spawn(&pid, program, &actions, nil, argv, environ)
-            : posix_spawn(&pid, program, &actions, nil, argv, envp)
+        let (pid, spawned) = spawn(program, arguments, actions: &actions, environment: environment)
         close(pipeFDs[1])
         if let input {
             close(inputFDs[0])
@@ -66,16 +74,68 @@ public struct Subprocess: Sendable {
         }
         let (output, timedOut) = Self.collect(from: pipeFDs[0], timeout: timeout)
         close(pipeFDs[0])
-        if timedOut { kill(pid, SIGKILL) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if timedOut { stop(pid) }
+        if ownProcessGroup { csystem_stop_forwarding_to(pid) }
+        let status = Self.reap(pid)
         if timedOut {
             return Result(status: 124, output: String(decoding: output, as: UTF8.self) + "\n\(arguments[0]) did not finish within \(timeout!) and was stopped")
         }
+        return Result(status: status, output: String(decoding: output, as: UTF8.self))
+    }
+
+    /// posix_spawn with our environment plus `environment`; with `ownProcessGroup` in a new
+    /// process group, with default signal handling, and acme's signals passed on to it.
+    private func spawn(_ program: String, _ arguments: [String], actions: inout posix_spawn_file_actions_t,
+                       environment: [String: String]) -> (pid: pid_t, error: Int32) {
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.isEmpty ? [] : Self.environmentBlock(adding: environment)
+        defer { for pointer in envp { free(pointer) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if ownProcessGroup {
+            var none = sigset_t(), all = sigset_t()
+            sigemptyset(&none)
+            sigfillset(&all)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            posix_spawnattr_setsigdefault(&attributes, &all)
+            posix_spawnattr_setpgroup(&attributes, 0)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        }
+        var pid: pid_t = 0
+        let spawned = envp.isEmpty
+            ? posix_spawn(&pid, program, &actions, &attributes, argv, environ)
+            : posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        // The group exists once posix_spawn returns (the child's setpgid runs before exec).
+        if spawned == 0 && ownProcessGroup { _ = csystem_forward_signals_to(pid) }
+        return (pid, spawned)
+    }
+
+    /// Stops a child that ran out of time: its whole process group (SIGTERM, then SIGKILL once
+    /// the group's leader has exited or `terminationGrace` has passed), or without a group of
+    /// its own the child alone, with SIGKILL. The leader stays unreaped (a zombie holding the
+    /// group's number) until `reap`, so the group number cannot be reused meanwhile.
+    private func stop(_ pid: pid_t) {
+        guard ownProcessGroup else { kill(pid, SIGKILL); return }
+        kill(-pid, SIGTERM)
+        let deadline = ContinuousClock.now + terminationGrace
+        while ContinuousClock.now < deadline {
+            // WNOWAIT: look without reaping; si_signo stays 0 while the leader runs.
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_signo == SIGCHLD { break }
+            usleep(10_000)
+        }
+        kill(-pid, SIGKILL)
+    }
+
+    /// Waits for `pid` and returns its status in a shell's terms (128 + signal for a killed child).
+    private static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED / WEXITSTATUS are macros.
         let exited = status & 0x7f == 0
-        return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
-                      output: String(decoding: output, as: UTF8.self))
+        return exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// Our environment with `environment` replacing or adding variables, sorted additions

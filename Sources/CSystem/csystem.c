@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,4 +42,54 @@ void csystem_write_backtrace(int fd) {
 
 int csystem_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}
+
+// The process groups of running hooks; 0 is a free slot. Read in a signal handler: atomics only.
+#define CSYSTEM_GROUPS 64
+static _Atomic int csystem_groups[CSYSTEM_GROUPS];
+static const int csystem_forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static pthread_once_t csystem_forwarding_once = PTHREAD_ONCE_INIT;
+
+static void csystem_forward(int signo) {
+    int saved = errno;
+    for (int i = 0; i < CSYSTEM_GROUPS; i++) {
+        int group = atomic_load(&csystem_groups[i]);
+        if (group > 0) kill(-group, signo);
+    }
+    // Then what the default would have done: the signal is blocked while this handler runs, so
+    // raise() takes effect, with the default disposition, when it returns.
+    signal(signo, SIG_DFL);
+    raise(signo);
+    errno = saved;
+}
+
+static void csystem_install_forwarding(void) {
+    for (size_t i = 0; i < sizeof csystem_forwarded / sizeof csystem_forwarded[0]; i++) {
+        struct sigaction current;
+        if (sigaction(csystem_forwarded[i], NULL, &current) != 0) continue;
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) {
+            struct sigaction forward;
+            memset(&forward, 0, sizeof forward);
+            forward.sa_handler = csystem_forward;
+            sigemptyset(&forward.sa_mask);
+            forward.sa_flags = SA_RESTART;
+            sigaction(csystem_forwarded[i], &forward, NULL);
+        }
+    }
+}
+
+int csystem_forward_signals_to(int group) {
+    pthread_once(&csystem_forwarding_once, csystem_install_forwarding);
+    for (int i = 0; i < CSYSTEM_GROUPS; i++) {
+        int free_slot = 0;
+        if (atomic_compare_exchange_strong(&csystem_groups[i], &free_slot, group)) return 0;
+    }
+    return -1;
+}
+
+void csystem_stop_forwarding_to(int group) {
+    for (int i = 0; i < CSYSTEM_GROUPS; i++) {
+        int expected = group;
+        if (atomic_compare_exchange_strong(&csystem_groups[i], &expected, 0)) return;
+    }
 }

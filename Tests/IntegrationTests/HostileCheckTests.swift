@@ -120,25 +120,11 @@ struct HostileCheckTests {
     static func observe(_ arguments: [String], in dir: String, path: String? = nil, limit: Double = bound + 4) throws -> Observed {
         let label = UUID().uuidString.prefix(8)
         let outPath = "\(dir)/\(label).out", errPath = "\(dir)/\(label).err"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        Subprocess.closeInherited(&actions)
-        var environment = ProcessInfo.processInfo.environment
-        if let path { environment["PATH"] = path }
         let binary = TestSupport.acmeBinary
-        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-
         let clock = ContinuousClock()
         let start = clock.now
-        var pid: pid_t = 0
-        let spawned = withDefaultSignals { posix_spawn(&pid, binary, &actions, $0, argv, envp) }
-        guard spawned == 0 else { throw TestFailure("cannot run \(binary): \(String(cString: strerror(spawned)))") }
+        let pid = try ChildSpawn.start(binary, arguments, output: .files(stdout: outPath, stderr: errPath),
+                                       environment: path.map { ["PATH": $0] } ?? [:])
         var status: Int32 = 0
         var usage = rusage()
         var finished = false

@@ -151,26 +151,13 @@ func runDaemonStart(_ executable: String, _ arguments: [String], log: String) th
 }
 
 /// Starts `executable` with stdin from /dev/null, stdout and stderr into `log` (appended or
-/// truncated), default signal handling, and our environment with `environment` over it.
+/// truncated), default signal handling, and our environment with `environment` over it
+/// (`ChildSpawn.start`).
 func spawnLogging(_ executable: String, _ arguments: [String], log: String, append: Bool,
                   environment: [String: String] = [:]) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    Subprocess.closeInherited(&actions)  // a daemon must not keep another test's files open
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    // The test runner blocks signals in its threads; a daemon must not inherit that
-    // mask, or it would never see the SIGHUP of a reload.
-    var pid: pid_t = 0
-    let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, envp) }
-    guard spawned == 0 else { throw TestFailure("cannot run \(executable): \(String(cString: strerror(spawned)))") }
-    return pid
+    // The test runner blocks signals in its threads; a daemon must not inherit that mask, or it
+    // would never see the SIGHUP of a reload (ChildSpawn gives default handling). It stays in our
+    // process group: a caller may run setsid, which a group leader cannot.
+    try ChildSpawn.start(executable, arguments, output: .log(log, append: append), environment: environment)
 }
 

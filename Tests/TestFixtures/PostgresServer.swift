@@ -120,24 +120,9 @@ public final class PostgresServer: @unchecked Sendable {
     /// psql running `commands` against `database` in a child process (stdin /dev/null, output
     /// discarded) — a client that another test can kill; the caller reaps it with waitpid.
     public func spawnPSQL(_ commands: [String], database: String) throws -> pid_t {
-        try Self.spawn(Self.binaries + "/psql", psqlArguments(database: database) + commands.flatMap { ["-c", $0] }, output: "/dev/null")
-    }
-
-    static func spawn(_ executable: String, _ arguments: [String], output path: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_TRUNC, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        Subprocess.closeInherited(&actions)  // postgres must not keep another test's files open
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = withDefaultSignals { posix_spawn(&pid, executable, &actions, $0, argv, envp) }
-        guard spawned == 0 else { throw FixtureFailure("cannot run \(executable): error \(spawned)") }
-        return pid
+        // postgres must not keep another test's files open: ChildSpawn closes inherited descriptors.
+        try ChildSpawn.start(Self.binaries + "/psql", psqlArguments(database: database) + commands.flatMap { ["-c", $0] },
+                             output: .log("/dev/null", append: false))
     }
 
     public static func freePort() -> Int {
@@ -151,20 +136,4 @@ public final class PostgresServer: @unchecked Sendable {
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: address.sin_port))
     }
-}
-
-/// Runs `body` with posix_spawn attributes that give the child an empty signal mask and default
-/// handlers: the test runner blocks signals in its threads, and a child must not inherit that.
-public func withDefaultSignals<T>(_ body: (UnsafeMutablePointer<posix_spawnattr_t>) throws -> T) rethrows -> T {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    return try body(&attributes)
 }

@@ -15,13 +15,13 @@ public struct ToolResult: Sendable {
 
 /// Runs `executable` to completion on the caller's thread and returns its status and output.
 ///
-/// posix_spawn + waitpid, the way `Base.Subprocess` does it, not Foundation's `Process`: under
-/// the test runner `Process` twice failed to notice a child's exit (a dovecot launcher, and an
-/// `openssl | sha256sum` pipeline that then "did not finish within 180 s"). Output goes to
-/// files, not pipes, so a child that leaves a daemon holding its descriptors cannot keep us
-/// waiting for end-of-file. The child gets stdin from `input` (else /dev/null), default signal
-/// handling, our environment with `environment` over it, and its own process group, which is
-/// killed whole (a shell's pipeline included) when `timeout` passes.
+/// `ChildSpawn.start` + waitpid, not Foundation's `Process`: under the test runner `Process`
+/// twice failed to notice a child's exit (a dovecot launcher, and an `openssl | sha256sum`
+/// pipeline that then "did not finish within 180 s"). Output goes to files, not pipes, so a
+/// child that leaves a daemon holding its descriptors cannot keep us waiting for end-of-file.
+/// The child gets stdin from `input` (else nothing), default signal handling, our environment
+/// with `environment` over it, and its own process group, which is killed whole (a shell's
+/// pipeline included) when `timeout` passes.
 ///
 /// It waits: call it on a thread of the `.integration` trait, or through `runTool`.
 public func runChild(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
@@ -29,29 +29,9 @@ public func runChild(_ executable: String, _ arguments: [String], environment: [
     let dir = try TemporaryFiles()
     defer { dir.remove() }
     try (input ?? Data()).write(to: URL(fileURLWithPath: dir.path + "/stdin"))
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, dir.path + "/stdin", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, dir.path + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, dir.path + "/stderr", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    // Nothing else the test process has open (another test's half-written script: "Text file busy").
-    Subprocess.closeInherited(&actions)
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid: pid_t = 0
-    let spawned = withDefaultSignals { attributes -> Int32 in
-        var flags: Int16 = 0
-        posix_spawnattr_getflags(attributes, &flags)
-        posix_spawnattr_setflags(attributes, flags | Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(attributes, 0)
-        return posix_spawn(&pid, executable, &actions, attributes, argv, envp)
-    }
-    guard spawned == 0 else {
-        throw TestFixtureFailure("cannot run \(executable): \(String(cString: strerror(spawned)))")
-    }
+    let pid = try ChildSpawn.start(executable, arguments, stdin: dir.path + "/stdin",
+                                   output: .files(stdout: dir.path + "/stdout", stderr: dir.path + "/stderr"),
+                                   environment: environment, ownProcessGroup: true)
     guard let status = waitForExit(pid, timeout: timeout) else {
         kill(-pid, SIGKILL)
         _ = waitForExit(pid, timeout: .infinity)
@@ -95,8 +75,6 @@ private struct TemporaryFiles {
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A fixture that could not be set up (a tool failed), with what it said.
-public struct TestFixtureFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
+/// A fixture that could not be set up (a tool failed), with what it said: the fixtures' one
+/// failure type under the name some tests use.
+public typealias TestFixtureFailure = FixtureFailure

@@ -24,4 +24,15 @@ int csystem_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 /// dynamic linker knows them) to `fd`: glibc's backtrace(3), which Swift does not import.
 void csystem_write_backtrace(int fd);
 
+/// Records `group`, the process group of a running hook (spawned with POSIX_SPAWN_SETPGROUP), so
+/// that SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to acme reach the hook too, as timeout(1) does:
+/// the first call installs, for each of these signals whose disposition is still the default,
+/// a handler that sends the signal to every recorded group and then ends acme with it as before.
+/// A signal acme ignores or handles itself (the daemon's) is left alone. 0, or -1 when 64 groups
+/// are already recorded (the hook still runs; it just does not get acme's signals).
+int csystem_forward_signals_to(int group);
+
+/// Forgets `group` (its hook has ended).
+void csystem_stop_forwarding_to(int group);
+
 #endif
