@@ -42,13 +42,14 @@ public struct Subprocess: Sendable {
             return Result(status: 127, output: "\(arguments[0]) not found in PATH or /usr/sbin, /usr/bin, /sbin, /bin")
         }
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { return Result(status: 127, output: "cannot create a pipe") }
+        // Close-on-exec: a child another thread spawns at this moment never holds our pipe open.
+        guard Self.makePipe(&pipeFDs) else { return Result(status: 127, output: "cannot create a pipe") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         var inputFDs: [Int32] = [-1, -1]
         if input != nil {
-            guard pipe(&inputFDs) == 0 else { return Result(status: 127, output: "cannot create a pipe") }
+            guard Self.makePipe(&inputFDs) else { return Result(status: 127, output: "cannot create a pipe") }
             posix_spawn_file_actions_adddup2(&actions, inputFDs[0], 0)
             posix_spawn_file_actions_addclose(&actions, inputFDs[0])
             posix_spawn_file_actions_addclose(&actions, inputFDs[1])
@@ -194,6 +195,12 @@ public struct Subprocess: Sendable {
     public func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
                     timeout: Duration? = nil) async -> Result {
         await onOwnThread { self.run(arguments, environment: environment, input: input, timeout: timeout) as Result }
+    }
+
+    /// A pipe whose both ends close on exec (pipe2 with O_CLOEXEC): a child spawned by another
+    /// thread in the same instant never holds it open (its reader would wait for that child's end).
+    public static func makePipe(_ fds: inout [Int32]) -> Bool {
+        fds.withUnsafeMutableBufferPointer { csystem_pipe_cloexec($0.baseAddress) == 0 }
     }
 
     /// Adds, as the last file action, "close every descriptor above stderr": a hook or daemon

@@ -93,3 +93,7 @@ void csystem_stop_forwarding_to(int group) {
         if (atomic_compare_exchange_strong(&csystem_groups[i], &expected, 0)) return;
     }
 }
+
+int csystem_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}

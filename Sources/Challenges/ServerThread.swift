@@ -14,11 +14,10 @@ final class ServerThread {
     /// `purpose`: "the HTTP-01 responder", for error messages.
     func start(listeners: [Int32], purpose: String, serve: @escaping (_ wake: Int32) -> Void) throws {
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else {
+        guard Subprocess.makePipe(&pipeFDs) else {
             listeners.forEach { close($0) }
             throw ChallengeError(.system, "cannot create a pipe for \(purpose): \(String(cString: strerror(errno)))")
         }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let wake = pipeFDs[0]
         let started = NativeThread.spawn {
             serve(wake)

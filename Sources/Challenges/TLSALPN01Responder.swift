@@ -75,15 +75,12 @@ public final class TLSALPN01Responder: @unchecked Sendable {
         let sockets = try listener.open()
         boundPort = listener.boundPort(sockets[0])
         var done: [Int32] = [-1, -1]
-        guard pipe(&done) == 0 else {
+        guard Subprocess.makePipe(&done) else {
             let reason = String(cString: strerror(errno))
             sockets.forEach { close($0) }
             throw ChallengeError(.system, "cannot create a pipe for the TLS-ALPN-01 responder: \(reason)")
         }
-        for fd in done {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
+        for fd in done { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         let tls = self.tls, limits = self.limits
         let served: @Sendable (String) -> Void = { [weak self] name in
             _ = self?.served.withLock { $0.insert(name.lowercased()) }

@@ -8,7 +8,8 @@ import Testing
 struct HookTests {
     @Test("a hook still running at its timeout is killed: status 124, its output so far kept")
     func timeout() async {
-        let hook = Hook(.dns, command: "echo started; exec sleep 30", environment: HookEnvironment(), timeout: .milliseconds(300))
+        // Long enough that "started" is written first on any machine; the sleep outlasts it.
+        let hook = Hook(.dns, command: "echo started; exec sleep 120", environment: HookEnvironment(), timeout: .seconds(30))
         let result = await hook.run()
         #expect(result.status == 124)
         #expect(result.output.hasPrefix("started\n"))
@@ -21,8 +22,9 @@ struct HookTests {
         // The background child (as a hook's `nsupdate` or `sleep 1000 &` would be) writes its pid;
         // the hook waits until it has, then outlives its timeout.
         let command = "sh -c 'echo $$ > \(pidFile); exec sleep 1000' & "
-            + "while [ ! -s \(pidFile) ]; do sleep 0.05; done; echo ready; exec sleep 60"
-        let hook = Hook(.dns, command: command, environment: HookEnvironment(), timeout: .seconds(3))
+            + "while [ ! -s \(pidFile) ]; do sleep 0.05; done; echo ready; exec sleep 120"
+        // A timeout the hook reaches "ready" well before, however loaded the machine (the test waits it out).
+        let hook = Hook(.dns, command: command, environment: HookEnvironment(), timeout: .seconds(30))
         let result = await hook.run()
         #expect(result.status == 124)
         #expect(result.output.hasPrefix("ready\n"), "\(result.output)")

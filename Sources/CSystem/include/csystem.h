@@ -15,6 +15,10 @@ int csystem_exchange(const char *first, const char *second);
 /// 0 on success, -1 with errno (EAGAIN/EACCES: held elsewhere).
 int csystem_lock_file(int fd, int wait);
 
+/// pipe2(fds, O_CLOEXEC), which Swift's Glibc module does not show: a pipe no child spawned by
+/// another thread in the same instant inherits. 0 or -1 with errno.
+int csystem_pipe_cloexec(int fds[2]);
+
 /// Adds "close every descriptor from `lowest` up" to a spawn's file actions (glibc's
 /// posix_spawn_file_actions_addclosefrom_np, a GNU extension Swift's Glibc module does not show):
 /// a child gets only the descriptors its spawn gave it, whatever other threads had open.
