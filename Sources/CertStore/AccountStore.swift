@@ -48,7 +48,7 @@ public struct AccountStore: Sendable {
             do {
                 result.append(try load(directory + "/" + id, id: id))
             } catch {
-                throw StoreError(.corruptAccount, "account \(directory)/\(id) is unreadable (\(error)); restore it from a backup or move that directory away to register a new account")
+                throw CertStoreError(.corruptAccount, "account \(directory)/\(id) is unreadable (\(error)); restore it from a backup or move that directory away to register a new account")
             }
         }
         return result.sorted { $0.creationDate < $1.creationDate }
@@ -102,8 +102,8 @@ public struct AccountStore: Sendable {
     public func delete(id: String, server: String) throws {
         try validatePathComponent(id, what: "account id")
         let directory = serverDirectory(for: server) + "/" + id
-        guard FS.isDirectory(directory) else { throw StoreError(.notFound, "no account \(id) under \(serverDirectory(for: server))") }
+        guard FS.isDirectory(directory) else { throw CertStoreError(.notFound, "no account \(id) under \(serverDirectory(for: server))") }
         for file in try FS.list(directory) { unlink(directory + "/" + file) }
-        guard rmdir(directory) == 0 else { throw StoreError(.unwritable, "cannot remove \(directory): \(FS.errorText())") }
+        guard rmdir(directory) == 0 else { throw CertStoreError(.unwritable, "cannot remove \(directory): \(FS.errorText())") }
     }
 }

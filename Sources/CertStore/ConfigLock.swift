@@ -35,7 +35,7 @@ public enum ConfigDirectory {
     public static func requireExisting(_ directory: String) throws {
         guard FS.isDirectory(directory) else {
             let what = FS.exists(directory) ? "is not a directory" : "does not exist"
-            throw StoreError(.notFound, "the config directory \(directory) \(what); check --config-dir (certbot's default is /etc/letsencrypt)")
+            throw CertStoreError(.notFound, "the config directory \(directory) \(what); check --config-dir (certbot's default is /etc/letsencrypt)")
         }
     }
 }

@@ -19,24 +19,24 @@ public enum DiskRoom {
         while !FS.isDirectory(existing), FS.parentDirectory(existing) != existing { existing = FS.parentDirectory(existing) }
         var stats = statvfs()
         guard statvfs(existing, &stats) == 0 else {
-            throw StoreError(.unwritable, "cannot look at the \(setting) \(directory): \(FS.errorText()); no order was placed")
+            throw CertStoreError(.unwritable, "cannot look at the \(setting) \(directory): \(FS.errorText()); no order was placed")
         }
         let free = UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
         if free < minimumBytes {
-            throw StoreError(.noRoom, "the \(setting) \(directory) has \(free >> 10) KiB free, and saving a certificate needs at least \(minimumBytes >> 20) MiB: free some space; no order was placed")
+            throw CertStoreError(.noRoom, "the \(setting) \(directory) has \(free >> 10) KiB free, and saving a certificate needs at least \(minimumBytes >> 20) MiB: free some space; no order was placed")
         }
         if stats.f_files > 0, UInt64(stats.f_favail) < minimumFiles {
-            throw StoreError(.noRoom, "the \(setting) \(directory) has \(stats.f_favail) free inodes, and saving a certificate needs \(minimumFiles): remove some files; no order was placed")
+            throw CertStoreError(.noRoom, "the \(setting) \(directory) has \(stats.f_favail) free inodes, and saving a certificate needs \(minimumFiles): remove some files; no order was placed")
         }
         if stats.f_flag & UInt(ST_RDONLY) != 0 {
-            throw StoreError(.unwritable, "the \(setting) \(directory) is on a read-only file system; no order was placed")
+            throw CertStoreError(.unwritable, "the \(setting) \(directory) is on a read-only file system; no order was placed")
         }
         // A probe file: catches what statvfs does not (immutable directories, quotas, permissions).
         guard existing == directory else { return }
         let probe = directory + "/.acme-room-probe-\(getpid())"
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StoreError(.unwritable, "cannot write in the \(setting) \(directory): \(FS.errorText()); no order was placed")
+            throw CertStoreError(.unwritable, "cannot write in the \(setting) \(directory): \(FS.errorText()); no order was placed")
         }
         var byte: UInt8 = 0x0a
         let written = write(fd, &byte, 1)
@@ -44,7 +44,7 @@ public enum DiskRoom {
         close(fd)
         unlink(probe)
         guard written == 1 else {
-            throw StoreError(.noRoom, "cannot write in the \(setting) \(directory): \(reason); no order was placed")
+            throw CertStoreError(.noRoom, "cannot write in the \(setting) \(directory): \(reason); no order was placed")
         }
     }
 }

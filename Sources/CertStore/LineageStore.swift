@@ -90,7 +90,7 @@ public struct LineageStore: Sendable {
     public func existingLineage(named name: String) throws -> Lineage {
         try ConfigDirectory.requireExisting(configDirectory)
         guard let lineage = try lineage(named: name) else {
-            throw StoreError(.noSuchLineage, "no certificate named \(name) under \(configDirectory)/renewal; see acme certificates")
+            throw CertStoreError(.noSuchLineage, "no certificate named \(name) under \(configDirectory)/renewal; see acme certificates")
         }
         return lineage
     }
@@ -116,8 +116,8 @@ public struct LineageStore: Sendable {
         let text = try FS.read(lineage.renewalConfigPath, limit: 64 << 10)
         do {
             return try RenewalConfig.parse(text)
-        } catch let error as StoreError {
-            throw StoreError(error.code, "\(lineage.renewalConfigPath): \(error.message)")
+        } catch let error as CertStoreError {
+            throw CertStoreError(error.code, "\(lineage.renewalConfigPath): \(error.message)")
         }
     }
 
@@ -129,7 +129,7 @@ public struct LineageStore: Sendable {
                        webrootMap: [(domain: String, path: String)] = [], version: String) throws -> Lineage {
         try validatePathComponent(name, what: "certificate name")
         let lineage = Lineage(name: name, configDirectory: configDirectory)
-        guard !taken(name) else { throw StoreError(.exists, "certificate \(name) already exists under \(configDirectory)") }
+        guard !taken(name) else { throw CertStoreError(.exists, "certificate \(name) already exists under \(configDirectory)") }
         for top in ["live", "archive", "renewal"] {
             try FS.makeDirectories(configDirectory + "/" + top, mode: 0o700)
         }
@@ -147,7 +147,7 @@ public struct LineageStore: Sendable {
         } catch {
             // A key without a renewal conf would never be renewed, and the next run would fork <name>-0001.
             do { try abandonCreation(lineage) } catch {
-                throw StoreError(.unwritable, "could not create lineage \(name) (\(error)), nor remove what was made; the next run under \(configDirectory) finishes or removes it")
+                throw CertStoreError(.unwritable, "could not create lineage \(name) (\(error)), nor remove what was made; the next run under \(configDirectory) finishes or removes it")
             }
             throw error
         }
@@ -272,10 +272,10 @@ public struct LineageStore: Sendable {
     /// The version the live `cert.pem` points at.
     public func currentVersion(of lineage: Lineage) throws -> Int {
         guard let target = FS.readLink(lineage.certPath) else {
-            throw StoreError(.damaged, "\(lineage.certPath) is not a link into archive/; the lineage is damaged")
+            throw CertStoreError(.damaged, "\(lineage.certPath) is not a link into archive/; the lineage is damaged")
         }
         guard let number = Self.versionNumber(FS.lastComponent(target), kind: "cert") else {
-            throw StoreError(.damaged, "\(lineage.certPath) points at \(target), which is not a certN.pem")
+            throw CertStoreError(.damaged, "\(lineage.certPath) points at \(target), which is not a certN.pem")
         }
         return number
     }
@@ -350,7 +350,7 @@ public struct LineageStore: Sendable {
         if current == nil {
             // Mixed or broken links: the newest complete, matching version wins.
             guard let good = try allArchiveVersions(lineage).sorted(by: >).first(where: matches) else {
-                throw StoreError(.damaged, "lineage \(lineage.name): the links in \(lineage.livePath) disagree and no archived version has a key matching its certificate; restore \(lineage.archivePath) from a backup or issue anew")
+                throw CertStoreError(.damaged, "lineage \(lineage.name): the links in \(lineage.livePath) disagree and no archived version has a key matching its certificate; restore \(lineage.archivePath) from a backup or issue anew")
             }
             try pointLive(lineage, at: good)
             actions.append("pointed \(lineage.livePath) at version \(good) (its links disagreed)")
@@ -394,12 +394,12 @@ public struct LineageStore: Sendable {
     public func delete(_ lineage: Lineage) throws {
         try requireRealDirectories(lineage)
         guard unlink(lineage.renewalConfigPath) == 0 || errno == ENOENT else {
-            throw StoreError(.unwritable, "cannot remove \(lineage.renewalConfigPath): \(FS.errorText())")
+            throw CertStoreError(.unwritable, "cannot remove \(lineage.renewalConfigPath): \(FS.errorText())")
         }
         try removeLinkDirectory(lineage.livePath)
         try FS.removeManagedDirectory(lineage.archivePath)
         guard !FS.exists(lineage.livePath), !FS.exists(lineage.archivePath) else {
-            throw StoreError(.unwritable, "could not remove everything of lineage \(lineage.name) (\(lineage.livePath), \(lineage.archivePath)): \(FS.errorText())")
+            throw CertStoreError(.unwritable, "could not remove everything of lineage \(lineage.name) (\(lineage.livePath), \(lineage.archivePath)): \(FS.errorText())")
         }
     }
 
@@ -420,7 +420,7 @@ public struct LineageStore: Sendable {
     /// deleted through it outside the config directory.
     func requireRealDirectories(_ lineage: Lineage) throws {
         for path in [lineage.livePath, lineage.archivePath] where FS.isSymlink(path) {
-            throw StoreError(.unsafeLineage, "\(path) is a symbolic link; acme does not follow links out of \(configDirectory): replace it with the real directory (or remove the link by hand)")
+            throw CertStoreError(.unsafeLineage, "\(path) is a symbolic link; acme does not follow links out of \(configDirectory): replace it with the real directory (or remove the link by hand)")
         }
     }
 
@@ -429,7 +429,7 @@ public struct LineageStore: Sendable {
         // The key first: a certificate must never sit in archive/ without it.
         for kind in ["privkey", "cert", "chain", "fullchain"] {
             let path = "\(lineage.archivePath)/\(kind)\(version).pem"
-            guard !FS.exists(path) else { throw StoreError(.exists, "\(path) already exists; refusing to overwrite an archived version") }
+            guard !FS.exists(path) else { throw CertStoreError(.exists, "\(path) already exists; refusing to overwrite an archived version") }
             try FS.writeAtomically(path, texts[kind]!, mode: kind == "privkey" ? 0o600 : 0o644)
         }
     }
@@ -446,7 +446,7 @@ public struct LineageStore: Sendable {
         // Created in place, not through a temporary file: a run killed here leaves either
         // no marker (and nothing else changed yet) or the marker, never a stray temporary.
         let fd = open(changeMarker(lineage), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw StoreError(.unwritable, "cannot create \(changeMarker(lineage)): \(FS.errorText())") }
+        guard fd >= 0 else { throw CertStoreError(.unwritable, "cannot create \(changeMarker(lineage)): \(FS.errorText())") }
         fsync(fd)
         close(fd)
         FS.syncDirectory(lineage.archivePath)
@@ -485,23 +485,23 @@ public struct LineageStore: Sendable {
     private func pointLive(_ lineage: Lineage, at version: Int) throws {
         let staging = stagingPath(lineage)
         try removeLinkDirectory(staging)
-        guard mkdir(staging, 0o755) == 0 else { throw StoreError(.unwritable, "cannot create \(staging): \(FS.errorText())") }
+        guard mkdir(staging, 0o755) == 0 else { throw CertStoreError(.unwritable, "cannot create \(staging): \(FS.errorText())") }
         for kind in Self.kinds {
             let link = "\(staging)/\(kind).pem"
             guard symlink("../../archive/\(lineage.name)/\(kind)\(version).pem", link) == 0 else {
-                throw StoreError(.unwritable, "cannot create link \(link): \(FS.errorText())")
+                throw CertStoreError(.unwritable, "cannot create link \(link): \(FS.errorText())")
             }
         }
         try FS.writeAtomically(staging + "/README", Self.readme(prefix: ""), mode: 0o644)
         FS.syncDirectory(staging)
         if FS.isDirectory(lineage.livePath) {
             guard csystem_exchange(staging, lineage.livePath) == 0 else {
-                throw StoreError(.unwritable, "cannot swap \(lineage.livePath) for the new version: \(FS.errorText())")
+                throw CertStoreError(.unwritable, "cannot swap \(lineage.livePath) for the new version: \(FS.errorText())")
             }
             try removeLinkDirectory(staging)  // now holds the old links
         } else {
             guard rename(staging, lineage.livePath) == 0 else {
-                throw StoreError(.unwritable, "cannot move \(staging) to \(lineage.livePath): \(FS.errorText())")
+                throw CertStoreError(.unwritable, "cannot move \(staging) to \(lineage.livePath): \(FS.errorText())")
             }
         }
         FS.syncDirectory(configDirectory + "/live")

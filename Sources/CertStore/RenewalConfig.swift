@@ -54,7 +54,7 @@ public struct RenewalConfig: Sendable {
                     .trimmed
                 if line.starts(with: [UInt8(ascii: "["), UInt8(ascii: "[")]) {
                     guard section == "renewalparams" || section.hasPrefix("renewalparams/") else {
-                        throw StoreError(.malformedConfig, "renewal config line \(number): a subsection outside [renewalparams]")
+                        throw CertStoreError(.malformedConfig, "renewal config line \(number): a subsection outside [renewalparams]")
                     }
                     section = "renewalparams/" + String(name)
                 } else {
@@ -64,7 +64,7 @@ public struct RenewalConfig: Sendable {
             }
             guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
                 // Never the line itself: the file may be a link to something secret.
-                throw StoreError(.malformedConfig, "renewal config line \(number) (\(line.count) bytes) is not \"key = value\"; is this a certbot renewal conf?")
+                throw CertStoreError(.malformedConfig, "renewal config line \(number) (\(line.count) bytes) is not \"key = value\"; is this a certbot renewal conf?")
             }
             let key = String(decoding: Self.unquote(Self.trim(line[..<equals])), as: UTF8.self)
             let value = String(decoding: Self.unquote(Self.trim(line[(equals + 1)...])), as: UTF8.self)
@@ -77,7 +77,7 @@ public struct RenewalConfig: Sendable {
         }
         func take(_ key: String) throws -> String {
             guard let index = top.firstIndex(where: { $0.0 == key }) else {
-                throw StoreError(.malformedConfig, "renewal config lacks \"\(key)\"")
+                throw CertStoreError(.malformedConfig, "renewal config lacks \"\(key)\"")
             }
             return top.remove(at: index).1
         }

@@ -57,7 +57,7 @@ public struct Inventory: Sendable {
             result.profile = config[param: "required_profile"] ?? config[param: "preferred_profile"]
             // What renew would decode: a value it cannot use breaks the lineage's renewal.
             _ = try RenewalParams(decoding: config, path: lineage.renewalConfigPath, defaultServer: LetsEncrypt.production)
-        } catch let error as StoreError {
+        } catch let error as CertStoreError {
             result.status = "unreadable renewal conf: \(error)"
         } catch {
             result.status = "renew would fail: \(error)"

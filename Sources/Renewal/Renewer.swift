@@ -137,7 +137,7 @@ public struct Renewer: Sendable {
         var plan = RenewalPlanner(policy: options.dryRun ? DuePolicy(force: true) : options.policy, filter: filter)
             .plan(gathered, now: current)
         await run.gate(&plan, now: current)
-        // An ECDSA + RSA pair is renewed together, ECDSA first (PairedRenewal.swift). A partner
+        // An ECDSA + RSA pair is renewed together, ECDSA first (RenewalPlanner+Pairing.swift). A partner
         // pulled in by its pair asks its own gate: it changes keys only with a published record,
         // else it is held (and renewed on its own later).
         let pulled = RenewalPlanner.pairUp(&plan)

@@ -68,7 +68,7 @@ struct Renew: AsyncParsableCommand {
                     // Only lineages about to expire were renewed (without the lock); the rest waits for the store.
                     for note in summary.notes { output.step(note) }
                     for report in summary.reports where !report.isFailure { output.result(report.line) }
-                    throw FleetNodeError(.storeDown, "\(problem); nothing else renewed (without the store's lock another node may be renewing)")
+                    throw FleetError(.storeDown, "\(problem); nothing else renewed (without the store's lock another node may be renewing)")
                 }
             } else {
                 summary = try await renewer.run(options)

@@ -51,7 +51,7 @@ struct LineageStoreTests {
         // No temporary files left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/archive/mail.example.test").sorted()
                 == ["cert1.pem", "chain1.pem", "fullchain1.pem", "privkey1.pem"])
-        #expect((#expect(throws: StoreError.self) { try store.create(name: "mail.example.test", files: sampleFiles, renewalParams: sampleParams, version: "0.1.0") })?.code == .exists)
+        #expect((#expect(throws: CertStoreError.self) { try store.create(name: "mail.example.test", files: sampleFiles, renewalParams: sampleParams, version: "0.1.0") })?.code == .exists)
     }
 
     @Test("a new version is archived next to the old one and the links move to it")
@@ -121,7 +121,7 @@ struct LineageStoreTests {
         let again = try RenewalConfig.parse(config.serialized())
         #expect(again.serialized() == config.serialized())
         #expect(again[param: "deploy_hook"] == "systemctl reload postfix # and more")
-        #expect((#expect(throws: StoreError.self) { try RenewalConfig.parse("version = 1\n") })?.code == .malformedConfig)
+        #expect((#expect(throws: CertStoreError.self) { try RenewalConfig.parse("version = 1\n") })?.code == .malformedConfig)
     }
 }
 

@@ -41,9 +41,9 @@ struct HostileTreeTests {
         try FileManager.default.removeItem(atPath: path)
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: outside)
 
-        #expect((#expect(throws: StoreError.self) { try store.delete(lineage) })?.code == .unsafeLineage)
-        #expect((#expect(throws: StoreError.self) { try store.repair(lineage) { _, _ in true } })?.code == .unsafeLineage)
-        #expect((#expect(throws: StoreError.self) {
+        #expect((#expect(throws: CertStoreError.self) { try store.delete(lineage) })?.code == .unsafeLineage)
+        #expect((#expect(throws: CertStoreError.self) { try store.repair(lineage) { _, _ in true } })?.code == .unsafeLineage)
+        #expect((#expect(throws: CertStoreError.self) {
             try store.addVersion(to: lineage, files: sampleFiles, renewalParams: nil, version: "0.1.0")
         })?.code == .unsafeLineage)
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).sorted() == ["cert.pem", "cert1.pem", "keep.txt"])

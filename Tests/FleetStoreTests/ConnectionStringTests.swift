@@ -56,7 +56,7 @@ struct ConnectionStringTests {
         #expect(reread.map(\.keyword) == options.map(\.keyword), "\(shown)")
         #expect(reread.map { $0.secret ? "***" : $0.value } == options.map { $0.secret ? "***" : $0.value }, "\(shown)")
 
-        let error = await #expect(throws: FleetError.self) { try await onOwnThread(throwing: { _ = try FleetStore.open(url: text, keyFile: nil) }) }
+        let error = await #expect(throws: FleetStoreError.self) { try await onOwnThread(throwing: { _ = try FleetStore.open(url: text, keyFile: nil) }) }
         #expect(error?.code == .unreachable, "\(error?.message ?? "")")
         for marker in ["Zq7", "Kw9"] { #expect(error?.message.contains(marker) == false, "\(error?.message ?? "")") }
         #expect(error?.message.contains(shown) == true, "\(error?.message ?? "")")
@@ -75,11 +75,11 @@ struct ConnectionStringTests {
             "Zq7-x-Kw9",                                            // libpq would take it as a database name
         ]
         for text in cases {
-            let error = #expect(throws: FleetError.self, "\(text)") { try StoreURL(text) }
+            let error = #expect(throws: FleetStoreError.self, "\(text)") { try StoreURL(text) }
             #expect(error?.code == .invalidURL)
             for marker in ["Zq7", "Kw9"] { #expect(error?.message.contains(marker) == false, "\(error?.message ?? "")") }
         }
-        let other = #expect(throws: FleetError.self) { try StoreURL("mysql://acme:Zq7-Kw9@db/acme") }
+        let other = #expect(throws: FleetStoreError.self) { try StoreURL("mysql://acme:Zq7-Kw9@db/acme") }
         #expect(other?.message.contains("mysql://") == true && other?.message.contains("Zq7") == false, "\(other?.message ?? "")")
     }
 }

@@ -87,17 +87,17 @@ struct ImportExportTests {
         #expect(try server.psql("SELECT count(*) FROM acme_versions WHERE position('BEGIN CERTIFICATE'::bytea IN cert) > 0", database: "fleet").hasPrefix("4"),
                 "certificates are public and stay readable")
 
-        let refused = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: wrong, to: base + "/wrong") }
+        let refused = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: wrong, to: base + "/wrong") }
         #expect(refused?.code == .wrongKey)
         #expect(refused?.message.contains(base + "/wrong.key") == true, "\(refused?.message ?? "")")
         #expect(!FileManager.default.fileExists(atPath: base + "/wrong"), "a refused export wrote something")
 
-        let missing = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/nokey") }
+        let missing = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/nokey") }
         #expect(missing?.code == .keyRequired)
         #expect(!FileManager.default.fileExists(atPath: base + "/nokey"))
-        let plainImport = #expect(throws: FleetError.self) { try LayoutImport.run(configDirectory: base + "/le", storeURL: url, keyFile: nil) }
+        let plainImport = #expect(throws: FleetStoreError.self) { try LayoutImport.run(configDirectory: base + "/le", storeURL: url, keyFile: nil) }
         #expect(plainImport?.code == .keyRequired, "unencrypted keys must not be mixed into an encrypted store")
-        let wrongImport = #expect(throws: FleetError.self) { try LayoutImport.run(configDirectory: base + "/le", storeURL: url, keyFile: wrong) }
+        let wrongImport = #expect(throws: FleetStoreError.self) { try LayoutImport.run(configDirectory: base + "/le", storeURL: url, keyFile: wrong) }
         #expect(wrongImport?.code == .wrongKey)
 
         // A sealed key moved to another row does not open there (the row is authenticated too).
@@ -105,7 +105,7 @@ struct ImportExportTests {
             UPDATE acme_versions SET privkey = (SELECT privkey FROM acme_versions WHERE lineage = 'mail1.example.test' AND version = 1)
             WHERE lineage = 'mail0.example.test' AND version = 1
             """, database: "fleet")
-        let swapped = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: key, to: base + "/swapped") }
+        let swapped = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: key, to: base + "/swapped") }
         #expect(swapped?.code == .wrongKey)
         #expect(!FileManager.default.fileExists(atPath: base + "/swapped"))
 
@@ -122,15 +122,15 @@ struct ImportExportTests {
     func keyFiles() throws {
         let base = try Layouts.temporaryDirectory("keyfile")
         let open = try Self.keyFile(base, name: "open.key", mode: 0o644)
-        let error = #expect(throws: FleetError.self) { try StoreKey(file: open) }
+        let error = #expect(throws: FleetStoreError.self) { try StoreKey(file: open) }
         #expect(error?.code == .badKeyFile)
         #expect(error?.message.contains("chmod 600 \(open)") == true, "\(error?.message ?? "")")
         try "not base64 at all!\n".write(toFile: base + "/bad.key", atomically: true, encoding: .utf8)
         chmod(base + "/bad.key", 0o600)
-        #expect((#expect(throws: FleetError.self) { try StoreKey(file: base + "/bad.key") })?.code == .badKeyFile)
+        #expect((#expect(throws: FleetStoreError.self) { try StoreKey(file: base + "/bad.key") })?.code == .badKeyFile)
         try (Data(repeating: 7, count: 16).base64EncodedString()).write(toFile: base + "/short.key", atomically: true, encoding: .utf8)
         chmod(base + "/short.key", 0o600)
-        #expect((#expect(throws: FleetError.self) { try StoreKey(file: base + "/short.key") })?.code == .badKeyFile)
+        #expect((#expect(throws: FleetStoreError.self) { try StoreKey(file: base + "/short.key") })?.code == .badKeyFile)
         #expect(throws: Never.self) { try StoreKey(file: try Self.keyFile(base, mode: 0o400)) }
     }
 
@@ -140,11 +140,11 @@ struct ImportExportTests {
         let url = try server.createDatabase("fleet")
         let base = try Layouts.temporaryDirectory("hostile")
 
-        func layout(_ label: String, _ damage: (String) throws -> Void) throws -> FleetError? {
+        func layout(_ label: String, _ damage: (String) throws -> Void) throws -> FleetStoreError? {
             let dir = base + "/" + label
             try Layouts.make(dir, lineages: 1, versions: 2)
             try damage(dir)
-            return #expect(throws: FleetError.self) { try LayoutImport.run(configDirectory: dir, storeURL: url, keyFile: nil) }
+            return #expect(throws: FleetStoreError.self) { try LayoutImport.run(configDirectory: dir, storeURL: url, keyFile: nil) }
         }
         let name = "mail0.example.test"
         let outside = try layout("outside") { dir in
@@ -184,18 +184,18 @@ struct ImportExportTests {
         try Layouts.make(base + "/le", lineages: 1, versions: 1)
         _ = try LayoutImport.run(configDirectory: base + "/le", storeURL: url, keyFile: nil)
         try server.psql("UPDATE acme_accounts SET id = '..'", database: "fleet")
-        let dots = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
+        let dots = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
         #expect(dots?.code == .corruptRow)
         try server.psql("UPDATE acme_accounts SET id = 'ok', server_path = 'ca.test/../../../etc'", database: "fleet")
-        let path = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
+        let path = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
         #expect(path?.code == .corruptRow)
         try server.psql("UPDATE acme_accounts SET server_path = 'ca.test/dir'; UPDATE acme_lineages SET current_version = 7", database: "fleet")
-        let current = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
+        let current = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
         #expect(current?.code == .corruptRow)
         #expect(!FileManager.default.fileExists(atPath: base + "/out"))
 
         try FileManager.default.createDirectory(atPath: base + "/full/x", withIntermediateDirectories: true)
-        let full = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/full") }
+        let full = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/full") }
         #expect(full?.code == .exportTargetExists)
     }
 

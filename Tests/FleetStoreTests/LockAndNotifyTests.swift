@@ -86,7 +86,7 @@ struct LockAndNotifyTests {
             #expect(try listener.nextNotification(timeout: 0.2) == nil)
         }
         #expect(try listener.nextNotification(timeout: 5)?.payload == "in a transaction")
-        #expect(throws: FleetError.self) { try sender.notify("bad channel; DROP TABLE x", payload: "") }
+        #expect(throws: FleetStoreError.self) { try sender.notify("bad channel; DROP TABLE x", payload: "") }
     }
 
     @Test("challenges are answered from the store until they expire")

@@ -29,12 +29,12 @@ struct StoreTests {
         let url = try server.createDatabase("fleet")
         _ = try FleetStore.open(url: url, keyFile: nil)
         try server.psql("UPDATE acme_schema SET version = 99", database: "fleet")
-        let error = #expect(throws: FleetError.self) { try FleetStore.open(url: url, keyFile: nil) }
+        let error = #expect(throws: FleetStoreError.self) { try FleetStore.open(url: url, keyFile: nil) }
         #expect(error?.code == .newerSchema)
         #expect(error?.message.contains("newer acme (schema version 99; this acme knows up to \(StoreSchema.latest))") == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("\n") == false)
         #expect(error?.message.contains(server.password) == false)
-        let status = #expect(throws: FleetError.self) { try FleetStore.status(url: url) }
+        let status = #expect(throws: FleetStoreError.self) { try FleetStore.status(url: url) }
         #expect(status?.code == .newerSchema)
         #expect(try server.psql("SELECT version FROM acme_schema", database: "fleet").trimmingCharacters(in: .whitespacesAndNewlines) == "99")
     }
@@ -43,7 +43,7 @@ struct StoreTests {
     func unreachableRedacted() throws {
         let port = PostgresServer.freePort()
         let password = "s3cr%40t-pw"
-        let error = #expect(throws: FleetError.self) {
+        let error = #expect(throws: FleetStoreError.self) {
             try FleetStore.open(url: "postgresql://acme:\(password)@127.0.0.1:\(port)/fleet?connect_timeout=3", keyFile: nil)
         }
         #expect(error?.code == .unreachable)
@@ -54,7 +54,7 @@ struct StoreTests {
         // A wrong password against a running server: refused, and the password is not echoed either.
         let server = try PostgresServer()
         let wrong = "postgresql://acme:Wr0ngPassw0rd@127.0.0.1:\(server.port)/postgres"
-        let refused = #expect(throws: FleetError.self) { try FleetStore.open(url: wrong, keyFile: nil) }
+        let refused = #expect(throws: FleetStoreError.self) { try FleetStore.open(url: wrong, keyFile: nil) }
         #expect(refused?.code == .unreachable)
         #expect(refused?.message.contains("Wr0ngPassw0rd") == false, "\(refused?.message ?? "")")
         #expect(refused?.message.contains("password authentication failed") == true, "\(refused?.message ?? "")")
@@ -70,7 +70,7 @@ struct StoreTests {
         #expect(try StoreURL("host=db password=hunter2 dbname='my db'").redacted == "password=*** dbname='my db' host=db")
         #expect(try StoreURL("host=db dbname='a\u{202E}b'").redacted == "dbname='a\\u{202e}b' host=db")
         // Another scheme's URL given by mistake holds a password too: only its scheme is named.
-        let other = #expect(throws: FleetError.self) { try StoreURL("mysql://acme:s3cret@db/acme") }
+        let other = #expect(throws: FleetStoreError.self) { try StoreURL("mysql://acme:s3cret@db/acme") }
         #expect(other?.code == .invalidURL)
         #expect(other?.message.contains("s3cret") == false && other?.message.contains("mysql://") == true, "\(other?.message ?? "")")
     }
@@ -81,7 +81,7 @@ struct StoreTests {
         var limits = PostgresConnection.Limits()
         limits.maxResultBytes = 1 << 20
         let connection = try PostgresConnection(url: try StoreURL(server.url()), limits: limits)
-        let error = #expect(throws: FleetError.self) { try connection.execute("SELECT repeat('x', 1000) FROM generate_series(1, 5000)") }
+        let error = #expect(throws: FleetStoreError.self) { try connection.execute("SELECT repeat('x', 1000) FROM generate_series(1, 5000)") }
         #expect(error?.code == .resultTooLarge)
         // The connection is still usable afterwards.
         #expect(try connection.execute("SELECT 41 + $1::int", [.int(1)]).first?.int(0) == 42)
@@ -96,7 +96,7 @@ struct StoreTests {
         var limits = PostgresConnection.Limits()
         limits.statementTimeout = 300
         let connection = try PostgresConnection(url: try StoreURL(server.url()), limits: limits)
-        let error = #expect(throws: FleetError.self) { try connection.execute("SELECT pg_sleep(5)") }
+        let error = #expect(throws: FleetStoreError.self) { try connection.execute("SELECT pg_sleep(5)") }
         #expect(error?.code == .timeout)
         #expect(error?.category == .network)
     }
@@ -109,7 +109,7 @@ extension StoreTests {
         let server = try PostgresServer()
         let url = try server.createDatabase("empty")
         let base = try Layouts.temporaryDirectory("export-empty")
-        let error = #expect(throws: FleetError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
+        let error = #expect(throws: FleetStoreError.self) { try LayoutExport.run(storeURL: url, keyFile: nil, to: base + "/out") }
         #expect(error?.code == .notInitialized)
         #expect(error?.message.contains("acme store init") == true)
         #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'acme_%'", database: "empty").hasPrefix("0"))

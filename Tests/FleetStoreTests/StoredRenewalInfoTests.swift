@@ -34,11 +34,11 @@ struct StoredRenewalInfoTests {
         #expect(infinite.windowEnd == nil && infinite.nextCheck == nil && infinite.windowStart == row.windowStart)
 
         try server.psql("UPDATE acme_ari SET cert_id = repeat('a', 5000)", database: "fleet")
-        let long = #expect(throws: FleetError.self) { try ari.row(lineage: "mail") }
+        let long = #expect(throws: FleetStoreError.self) { try ari.row(lineage: "mail") }
         #expect(long?.code == .corruptRow && long?.message.contains("mail") == true && long?.message.contains("\n") == false)
         #expect(long?.message.contains(server.password) == false)
         var oversized = row
         oversized.explanationURL = String(repeating: "u", count: 3000)
-        #expect(throws: FleetError.self) { try ari.put(lineage: "mail", oversized) }
+        #expect(throws: FleetStoreError.self) { try ari.put(lineage: "mail", oversized) }
     }
 }

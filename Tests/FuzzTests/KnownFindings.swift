@@ -11,7 +11,7 @@ import Testing
 /// (Found with FUZZ_SEED=0xac3e00f0225eed and 0x1; see Docs/FUZZING.md.)
 @Suite("Fuzzing: known findings")
 struct KnownFindings {
-    /// `HTTPResponse.retryAfter` → `HTTPDate.parse` (Sources/ACMEHTTP/HTTPMessage.swift) converts
+    /// `HTTPResponse.retryAfter` → `HTTPDate.parse` (Sources/ACMEHTTP/HTTPTransport.swift) converts
     /// the year, day and clock fields with `Int32(_:)` (and computes `year - 1900`), which traps
     /// for values outside Int32: one Retry-After header from a CA (or anything answering at the
     /// server URL) kills `acme issue`, `acme renew` (ARI) and the daemon.

@@ -68,12 +68,12 @@ enum StoreTargets {
             _ = config[param: "authenticator"]
             _ = config.topLevelValue("renew_before_expiry").flatMap(DuePolicy.parseInterval)
             // What acme writes back must read back (lists, quotes).
-            try secondary("parse(serialized())", { $0 is StoreError }) {
+            try secondary("parse(serialized())", { $0 is CertStoreError }) {
                 let again = try RenewalConfig.parse(config.serialized())
                 if again.renewalParams.count != config.renewalParams.count { RoundTrip.note("renewalConf", "params \(config.renewalParams.count) → \(again.renewalParams.count)", input) }
             }
         },
-        allowed: { $0 is StoreError },
+        allowed: { $0 is CertStoreError },
         large: [
             ("2 MiB one line", { ("archive_dir = " + String(repeating: "a", count: 2 << 20)).bytes }),
             ("50 000 params", { (Corpus.renewalConfs[0] + String(repeating: "k = v\n", count: 50_000)).bytes }),
@@ -98,7 +98,7 @@ enum StoreTargets {
                 if again != params { RoundTrip.note("renewalParams", "re-decoded parameters differ", input) }
             }
         },
-        allowed: { $0 is StoreError || $0 is IssuanceError },
+        allowed: { $0 is CertStoreError || $0 is IssuanceError },
         large: [
             ("2 MiB hook", { (Corpus.renewalConfs[0] + "pre_hook = " + String(repeating: "x", count: 2 << 20) + "\n").bytes }),
             ("2 000 webroot_map entries", {
@@ -168,7 +168,7 @@ enum StoreTargets {
                 try secondary("PrivateKey(jwk:)", { $0 is CryptoError }) { _ = try PrivateKey(jwk: account.privateKeyJWK) }
             }
         },
-        allowed: { $0 is StoreError },
+        allowed: { $0 is CertStoreError },
         large: [
             ("16 MiB meta.json (the read limit)", { Parts.encode([accountSeeds[0], accountSeeds[2], #"{"creation_dt": ""#.bytes + Array(repeating: UInt8(ascii: "a"), count: (16 << 20) - 40) + #"", "creation_host": "h"}"#.bytes]) }),
             ("8 MiB regr.json of nested arrays", { Parts.encode([accountSeeds[0], Array(repeating: UInt8(ascii: "["), count: 8 << 20), accountSeeds[3]]) }),
@@ -235,6 +235,6 @@ enum DANETargets {
             let again = try DANESettings(params: settings.encoded(), path: "again")
             if again != settings { RoundTrip.note("daneSettings", "re-decoded settings differ", input) }
         },
-        allowed: { $0 is IssuanceError || $0 is StoreError || $0 is DNSError },
+        allowed: { $0 is IssuanceError || $0 is CertStoreError || $0 is DNSError },
         large: [])
 }

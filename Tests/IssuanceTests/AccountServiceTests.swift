@@ -40,7 +40,7 @@ struct AccountServiceTests {
         try "{ not json".write(toFile: directory + "/regr.json", atomically: true, encoding: .utf8)
         let ca = UnreachableCA()
         let service = AccountService(configDirectory: fixture.directory, client: ca.client, server: "https://ca.invalid/dir", progress: { _ in })
-        let error = await #expect(throws: StoreError.self) { try await service.resolve(RegistrationOptions(agreeTOS: true)) }
+        let error = await #expect(throws: CertStoreError.self) { try await service.resolve(RegistrationOptions(agreeTOS: true)) }
         #expect(error?.code == .corruptAccount)
         #expect(error?.message.contains(directory) == true)
         #expect(ca.requests.withLock { $0 } == 0, "a corrupt account must not lead to registering another")

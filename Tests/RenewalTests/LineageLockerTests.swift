@@ -18,6 +18,6 @@ struct LineageLockerTests {
         locker.unlock()
         let afterwards = await onOwnThread { (try? ConfigLock.acquire(configDirectory: directory, create: false, wait: false)) != nil }
         #expect(afterwards, "free again once unlocked")
-        await #expect(throws: StoreError.self) { _ = try await ConfigDirectoryLocker(configDirectory: directory + "/missing").locked() }
+        await #expect(throws: CertStoreError.self) { _ = try await ConfigDirectoryLocker(configDirectory: directory + "/missing").locked() }
     }
 }

@@ -117,7 +117,7 @@ struct RenewalPlannerTests {
 
     @Test("an unreadable lineage fails with its error's code and category")
     func unreadable() throws {
-        let error = StoreError(.malformedConfig, "renewal config lacks \"cert\"")
+        let error = CertStoreError(.malformedConfig, "renewal config lacks \"cert\"")
         let plan = RenewalPlanner(policy: DuePolicy()).plan([.unreadable(name: "broken", RenewalFailure(error))], now: now)
         guard case .failed(let failure)? = plan["broken"]?.decision else { Issue.record("expected a failure"); return }
         let report = Renewer.report(plan.entries[0])

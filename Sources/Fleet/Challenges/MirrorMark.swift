@@ -16,7 +16,7 @@ enum MirrorMark {
     /// The server's clock in milliseconds.
     static func clock(_ store: FleetStore) throws -> Int {
         guard let value = try store.connection.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").first?.int(0) else {
-            throw FleetError(.corruptRow, "the store \(store.url.redacted) did not tell its time")
+            throw FleetStoreError(.corruptRow, "the store \(store.url.redacted) did not tell its time")
         }
         return value
     }

@@ -77,7 +77,7 @@ public struct FleetAccount: Sendable {
             do {
                 try publish(opened)
             } catch {
-                throw FleetNodeError(.storeDown, "the CA now knows account \(account.stored.id) by its new key, saved on this node, but the store \(store.redacted) could not be updated (\(error)); run `acme account register --store` on this node once the store is reachable: it publishes the new key")
+                throw FleetError(.storeDown, "the CA now knows account \(account.stored.id) by its new key, saved on this node, but the store \(store.redacted) could not be updated (\(error)); run `acme account register --store` on this node once the store is reachable: it publishes the new key")
             }
             try FS.remove(marker)
             return (account, true)

@@ -27,7 +27,7 @@ public struct StoreSettings: Sendable {
     /// Whether `error` means the store cannot be reached now (retry later), rather than a
     /// store or key that is wrong (a person must act).
     public static func isUnreachable(_ error: any Error) -> Bool {
-        (error as? FleetError)?.category == .network
+        (error as? FleetStoreError)?.category == .network
     }
 }
 

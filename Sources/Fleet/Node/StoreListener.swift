@@ -26,7 +26,7 @@ public final class StoreListener: @unchecked Sendable {
     public func start() throws {
         let result = NativeThread.spawn { [self] in self.loop() }
         if case .failure(let failure) = result {
-            throw FleetError(.unreachable, "cannot start the thread that listens to the store: pthread error \(failure.code)")
+            throw FleetStoreError(.unreachable, "cannot start the thread that listens to the store: pthread error \(failure.code)")
         }
     }
 

@@ -36,7 +36,7 @@ public enum StoreRenewalInfoCache {
             return try await onOwnThread(throwing: {
                 try body(try FleetStore.open(url: settings.url, keyFile: settings.keyFile, migrate: false))
             })
-        } catch let error as FleetError where error.code == .corruptRow {
+        } catch let error as FleetStoreError where error.code == .corruptRow {
             throw RenewalInfoCache.UnusableRow(error.message)
         }
     }

@@ -57,7 +57,7 @@ public struct StoreSync: Sendable {
         return report
     }
 
-    static func isUnreachable(_ error: any Error) -> Bool { (error as? FleetError)?.category == .network }
+    static func isUnreachable(_ error: any Error) -> Bool { (error as? FleetStoreError)?.category == .network }
 
     /// One lineage; true when the store's version was installed here.
     func sync(_ head: StoredLineageHead, _ store: FleetStore, _ lineages: LineageStore, _ report: inout Report) throws -> Bool {

@@ -53,11 +53,11 @@ public enum LayoutExport {
         case .missing: break
         case .directory where try LayoutFiles.list(target).isEmpty: break
         default:
-            throw FleetError(.exportTargetExists, "\(target) already exists and is not an empty directory; export into a new directory (materializing into a live config directory comes with acme daemon --store)")
+            throw FleetStoreError(.exportTargetExists, "\(target) already exists and is not an empty directory; export into a new directory (materializing into a live config directory comes with acme daemon --store)")
         }
         let parent = FS.parentDirectory(target)
         guard LayoutFiles.kind(parent).isDirectory else {
-            throw FleetError(.unwritable, "\(parent) is not a directory; create it first")
+            throw FleetStoreError(.unwritable, "\(parent) is not a directory; create it first")
         }
         // Everything is read and checked (and every key opened) before the first byte is written.
         let (lineages, accounts, liveReadme, modes) = try read(store, target: target)
@@ -67,7 +67,7 @@ public enum LayoutExport {
         do {
             try write(lineages, accounts, liveReadme, modes, into: staging)
             guard rename(staging, target) == 0 else {
-                throw FleetError(.unwritable, "cannot move \(staging) to \(target): \(FS.errorText())")
+                throw FleetStoreError(.unwritable, "cannot move \(staging) to \(target): \(FS.errorText())")
             }
             FS.syncDirectory(parent)
         } catch {
@@ -94,7 +94,7 @@ public enum LayoutExport {
             var lineages: [Lineage] = []
             for row in try connection.execute("SELECT name, current_version, renewal_conf, config_dir, readme FROM acme_lineages ORDER BY name") {
                 guard let name = row.string(0), let current = row.int(1), let conf = row.bytes(2), let origin = row.string(3) else {
-                    throw FleetError(.corruptRow, "a row of acme_lineages in the store \(store.url.redacted) lacks a column; restore the database from a backup")
+                    throw FleetStoreError(.corruptRow, "a row of acme_lineages in the store \(store.url.redacted) lacks a column; restore the database from a backup")
                 }
                 try checkName(name, what: "lineage name", store)
                 try checkSize(conf, limit: LayoutImport.maxConfSize, what: "the renewal conf of lineage \(name)", store)
@@ -105,7 +105,7 @@ public enum LayoutExport {
                     """, [.text(name)]) {
                     guard let number = v.int(0), (1...999_999).contains(number), let cert = v.bytes(1), let chain = v.bytes(2),
                           let fullchain = v.bytes(3), let key = v.bytes(4), let sealed = v.bool(5) else {
-                        throw FleetError(.corruptRow, "a version of lineage \(name) in the store \(store.url.redacted) is incomplete; restore the database from a backup")
+                        throw FleetStoreError(.corruptRow, "a version of lineage \(name) in the store \(store.url.redacted) is incomplete; restore the database from a backup")
                     }
                     for (bytes, kind) in [(cert, "cert"), (chain, "chain"), (fullchain, "fullchain"), (key, "privkey")] {
                         try checkSize(bytes, limit: maxFieldSize, what: "\(kind)\(number).pem of lineage \(name)", store)
@@ -115,7 +115,7 @@ public enum LayoutExport {
                     versions.append(Version(number: number, cert: cert, chain: chain, fullchain: fullchain, privkey: privkey))
                 }
                 guard versions.contains(where: { $0.number == current }) else {
-                    throw FleetError(.corruptRow, "lineage \(name) in the store \(store.url.redacted) names version \(current) as current, which the store does not hold")
+                    throw FleetStoreError(.corruptRow, "lineage \(name) in the store \(store.url.redacted) names version \(current) as current, which the store does not hold")
                 }
                 let rewritten = try rewriteConf(conf, name: name, from: origin, to: target, store)
                 lineages.append(Lineage(name: name, current: current, conf: rewritten, readme: row.bytes(4), versions: versions))
@@ -124,11 +124,11 @@ public enum LayoutExport {
             for row in try connection.execute("SELECT server_path, id, regr, meta, private_key, key_sealed FROM acme_accounts ORDER BY server_path, id") {
                 guard let serverPath = row.string(0), let id = row.string(1), let regr = row.bytes(2), let meta = row.bytes(3),
                       let key = row.bytes(4), let sealed = row.bool(5) else {
-                    throw FleetError(.corruptRow, "a row of acme_accounts in the store \(store.url.redacted) lacks a column; restore the database from a backup")
+                    throw FleetStoreError(.corruptRow, "a row of acme_accounts in the store \(store.url.redacted) lacks a column; restore the database from a backup")
                 }
                 let components = serverPath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
                 guard (1...maxAccountDepth).contains(components.count) else {
-                    throw FleetError(.corruptRow, "account \(id) in the store \(store.url.redacted) has a server path of \(components.count) components; is this an acme store?")
+                    throw FleetStoreError(.corruptRow, "account \(id) in the store \(store.url.redacted) has a server path of \(components.count) components; is this an acme store?")
                 }
                 for component in components { try checkName(component, what: "account server path component", store) }
                 try checkName(id, what: "account id", store)
@@ -147,13 +147,13 @@ public enum LayoutExport {
 
     static func checkName(_ name: String, what: String, _ store: FleetStore) throws {
         do { try validatePathComponent(name, what: what) } catch {
-            throw FleetError(.corruptRow, "the store \(store.url.redacted) holds an unusable \(what): \(error)")
+            throw FleetStoreError(.corruptRow, "the store \(store.url.redacted) holds an unusable \(what): \(error)")
         }
     }
 
     static func checkSize(_ bytes: [UInt8], limit: Int, what: String, _ store: FleetStore) throws {
         guard bytes.count <= limit else {
-            throw FleetError(.corruptRow, "\(what) in the store \(store.url.redacted) is larger than \(limit >> 10) KiB; is this an acme store?")
+            throw FleetStoreError(.corruptRow, "\(what) in the store \(store.url.redacted) is larger than \(limit >> 10) KiB; is this an acme store?")
         }
     }
 
@@ -175,11 +175,11 @@ public enum LayoutExport {
         let text = lines.joined(separator: "\n")
         let parsed: RenewalConfig
         do { parsed = try RenewalConfig.parse(text) } catch {
-            throw FleetError(.corruptRow, "the renewal conf of lineage \(name) in the store \(store.url.redacted) is not a renewal conf: \(error)")
+            throw FleetStoreError(.corruptRow, "the renewal conf of lineage \(name) in the store \(store.url.redacted) is not a renewal conf: \(error)")
         }
         let paths = ["archive_dir": parsed.archiveDir, "cert": parsed.cert, "privkey": parsed.privkey, "chain": parsed.chain, "fullchain": parsed.fullchain]
         for (key, tail) in expected where paths[key] != target + tail {
-            throw FleetError(.corruptRow, "the renewal conf of lineage \(name) in the store \(store.url.redacted) names \(key) = \(paths[key] ?? ""), which export cannot move to \(target)\(tail)")
+            throw FleetStoreError(.corruptRow, "the renewal conf of lineage \(name) in the store \(store.url.redacted) names \(key) = \(paths[key] ?? ""), which export cannot move to \(target)\(tail)")
         }
         return Array(text.utf8)
     }
@@ -231,9 +231,9 @@ public enum LayoutExport {
         case .missing: return
         case .directory:
             for entry in try FS.list(path) { try removeTree(path + "/" + entry) }
-            guard rmdir(path) == 0 else { throw FleetError(.unwritable, "cannot remove \(path): \(FS.errorText())") }
+            guard rmdir(path) == 0 else { throw FleetStoreError(.unwritable, "cannot remove \(path): \(FS.errorText())") }
         default:
-            guard unlink(path) == 0 else { throw FleetError(.unwritable, "cannot remove \(path): \(FS.errorText())") }
+            guard unlink(path) == 0 else { throw FleetStoreError(.unwritable, "cannot remove \(path): \(FS.errorText())") }
         }
     }
 }

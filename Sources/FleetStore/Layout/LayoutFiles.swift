@@ -28,25 +28,25 @@ enum LayoutFiles {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW)
         guard fd >= 0 else {
             let what = errno == ELOOP ? "is a symbolic link (acme does not follow links in the layout it imports)" : "cannot be read: \(FS.errorText())"
-            throw FleetError(.badLayout, "\(path) \(what)")
+            throw FleetStoreError(.badLayout, "\(path) \(what)")
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw FleetError(.badLayout, "\(path) is not a regular file; replace it with the file certbot writes there, or move it away")
+            throw FleetStoreError(.badLayout, "\(path) is not a regular file; replace it with the file certbot writes there, or move it away")
         }
         guard Int(info.st_size) <= limit else {
-            throw FleetError(.badLayout, "\(path) is larger than \(limit >> 10) KiB; is it really the file certbot writes there?")
+            throw FleetStoreError(.badLayout, "\(path) is larger than \(limit >> 10) KiB; is it really the file certbot writes there?")
         }
         var data: [UInt8] = []
         data.reserveCapacity(Int(info.st_size))
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = Glibc.read(fd, &buffer, buffer.count)
-            if n < 0 { if errno == EINTR { continue }; throw FleetError(.badLayout, "cannot read \(path): \(FS.errorText())") }
+            if n < 0 { if errno == EINTR { continue }; throw FleetStoreError(.badLayout, "cannot read \(path): \(FS.errorText())") }
             if n == 0 { break }
             data += buffer.prefix(n)
-            if data.count > limit { throw FleetError(.badLayout, "\(path) is larger than \(limit >> 10) KiB; is it really the file certbot writes there?") }
+            if data.count > limit { throw FleetStoreError(.badLayout, "\(path) is larger than \(limit >> 10) KiB; is it really the file certbot writes there?") }
         }
         return data
     }
@@ -56,14 +56,14 @@ enum LayoutFiles {
         switch kind(path) {
         case .directory: break
         case .missing where optional: return []
-        case .missing: throw FleetError(.badLayout, "\(path) does not exist; is this a certbot config directory (--config-dir)?")
-        case .link: throw FleetError(.badLayout, "\(path) is a symbolic link; acme does not follow links out of the layout it imports: replace it with the real directory")
-        default: throw FleetError(.badLayout, "\(path) is not a directory")
+        case .missing: throw FleetStoreError(.badLayout, "\(path) does not exist; is this a certbot config directory (--config-dir)?")
+        case .link: throw FleetStoreError(.badLayout, "\(path) is a symbolic link; acme does not follow links out of the layout it imports: replace it with the real directory")
+        default: throw FleetStoreError(.badLayout, "\(path) is not a directory")
         }
         do {
             return try FS.list(path)
         } catch {
-            throw FleetError(.badLayout, "\(error)")
+            throw FleetStoreError(.badLayout, "\(error)")
         }
     }
 
@@ -76,16 +76,16 @@ enum LayoutFiles {
 
     static func makeDirectory(_ path: String, mode: mode_t) throws {
         guard mkdir(path, mode) == 0 || (errno == EEXIST && kind(path).isDirectory) else {
-            throw FleetError(.unwritable, "cannot create directory \(path): \(FS.errorText())")
+            throw FleetStoreError(.unwritable, "cannot create directory \(path): \(FS.errorText())")
         }
         // mkdir's mode passes through the umask; certbot's modes are exact.
-        guard chmod(path, mode) == 0 else { throw FleetError(.unwritable, "cannot set the mode of \(path): \(FS.errorText())") }
+        guard chmod(path, mode) == 0 else { throw FleetStoreError(.unwritable, "cannot set the mode of \(path): \(FS.errorText())") }
     }
 
     /// Writes a new file with exactly `bytes` and `mode`, flushed (the caller syncs the directory).
     static func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw FleetError(.unwritable, "cannot create \(path): \(FS.errorText())") }
+        guard fd >= 0 else { throw FleetStoreError(.unwritable, "cannot create \(path): \(FS.errorText())") }
         var ok = fchmod(fd, mode) == 0
         var offset = 0
         while ok && offset < bytes.count {
@@ -97,11 +97,11 @@ enum LayoutFiles {
         let reason = FS.errorText()
         ok = ok && fsync(fd) == 0
         ok = close(fd) == 0 && ok
-        guard ok else { throw FleetError(.unwritable, "cannot write \(path): \(reason)") }
+        guard ok else { throw FleetStoreError(.unwritable, "cannot write \(path): \(reason)") }
     }
 
     static func symlink(_ target: String, at path: String) throws {
-        guard Glibc.symlink(target, path) == 0 else { throw FleetError(.unwritable, "cannot create link \(path): \(FS.errorText())") }
+        guard Glibc.symlink(target, path) == 0 else { throw FleetStoreError(.unwritable, "cannot create link \(path): \(FS.errorText())") }
     }
 }
 

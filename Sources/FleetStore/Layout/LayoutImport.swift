@@ -85,7 +85,7 @@ public enum LayoutImport {
                                                         [.text(lineage.name), .int(version.number)]).first?.bytes(0)
                     if let stored {
                         guard stored == version.files["cert"] else {
-                            throw FleetError(.conflict, "version \(version.number) of lineage \(lineage.name) in the store \(store.url.redacted) holds another certificate than \(directory)/archive/\(lineage.name)/cert\(version.number).pem; was this lineage issued separately on two nodes? Rename one (acme issue --cert-name) before importing")
+                            throw FleetStoreError(.conflict, "version \(version.number) of lineage \(lineage.name) in the store \(store.url.redacted) holds another certificate than \(directory)/archive/\(lineage.name)/cert\(version.number).pem; was this lineage issued separately on two nodes? Rename one (acme issue --cert-name) before importing")
                         }
                         report.versionsAlreadyStored += 1
                         continue
@@ -119,32 +119,32 @@ public enum LayoutImport {
 
     static func readLineages(_ directory: String) throws -> [DiskLineage] {
         let confs = try LayoutFiles.list(directory + "/renewal", optional: true).filter { $0.hasSuffix(".conf") && !$0.hasPrefix(".") }
-        guard confs.count <= maxEntries else { throw FleetError(.badLayout, "\(directory)/renewal holds more than \(maxEntries) confs") }
+        guard confs.count <= maxEntries else { throw FleetStoreError(.badLayout, "\(directory)/renewal holds more than \(maxEntries) confs") }
         return try confs.map { try readLineage(String($0.dropLast(5)), in: directory) }
     }
 
     static func readLineage(_ name: String, in directory: String) throws -> DiskLineage {
         let confPath = "\(directory)/renewal/\(name).conf"
         do { try validatePathComponent(name, what: "certificate name") } catch {
-            throw FleetError(.badLayout, "\(confPath): \(error)")
+            throw FleetStoreError(.badLayout, "\(confPath): \(error)")
         }
         let conf = try LayoutFiles.read(confPath, limit: maxConfSize)
         let parsed: RenewalConfig
         do {
             parsed = try RenewalConfig.parse(String(decoding: conf, as: UTF8.self))
         } catch {
-            throw FleetError(.badLayout, "\(confPath): \(error)")
+            throw FleetStoreError(.badLayout, "\(confPath): \(error)")
         }
         // The conf names the config directory it was written in (certbot writes absolute paths);
         // it may be a copy elsewhere now. Export rewrites these five paths for its target.
         let suffix = "/archive/\(name)"
         guard parsed.archiveDir.hasSuffix(suffix), parsed.archiveDir.count > suffix.count else {
-            throw FleetError(.badLayout, "\(confPath): archive_dir is \(parsed.archiveDir), not <config-dir>/archive/\(name); acme store import takes only certbot's standard layout")
+            throw FleetStoreError(.badLayout, "\(confPath): archive_dir is \(parsed.archiveDir), not <config-dir>/archive/\(name); acme store import takes only certbot's standard layout")
         }
         let origin = String(parsed.archiveDir.dropLast(suffix.count))
         for (key, value) in [("cert", parsed.cert), ("privkey", parsed.privkey), ("chain", parsed.chain), ("fullchain", parsed.fullchain)]
         where value != "\(origin)/live/\(name)/\(key).pem" {
-            throw FleetError(.badLayout, "\(confPath): \(key) is \(value), not \(origin)/live/\(name)/\(key).pem; acme store import takes only certbot's standard layout")
+            throw FleetStoreError(.badLayout, "\(confPath): \(key) is \(value), not \(origin)/live/\(name)/\(key).pem; acme store import takes only certbot's standard layout")
         }
 
         let live = "\(directory)/live/\(name)", archive = "\(directory)/archive/\(name)"
@@ -153,23 +153,23 @@ public enum LayoutImport {
         for kind in kinds {
             let link = "\(live)/\(kind).pem"
             guard case .link = LayoutFiles.kind(link), let target = FS.readLink(link) else {
-                throw FleetError(.badLayout, "\(link) is not a link into archive/; run acme renew --cert-name \(name) (it repairs) or certbot before importing")
+                throw FleetStoreError(.badLayout, "\(link) is not a link into archive/; run acme renew --cert-name \(name) (it repairs) or certbot before importing")
             }
             let prefix = "../../archive/\(name)/"
             guard target.hasPrefix(prefix), let number = LineageStore.versionNumber(String(target.dropFirst(prefix.count)), kind: kind) else {
-                throw FleetError(.badLayout, "\(link) points at \(target), not ../../archive/\(name)/\(kind)N.pem; acme store import takes only certbot's standard layout")
+                throw FleetStoreError(.badLayout, "\(link) points at \(target), not ../../archive/\(name)/\(kind)N.pem; acme store import takes only certbot's standard layout")
             }
             guard current == nil || current == number else {
-                throw FleetError(.badLayout, "the links in \(live) point at different versions (an interrupted run); run acme renew --cert-name \(name) (it repairs) before importing")
+                throw FleetStoreError(.badLayout, "the links in \(live) point at different versions (an interrupted run); run acme renew --cert-name \(name) (it repairs) before importing")
             }
             current = number
         }
         let readme = liveEntries.contains("README") ? try LayoutFiles.read(live + "/README") : nil
 
         let archiveEntries = try LayoutFiles.list(archive)
-        guard archiveEntries.count <= maxEntries else { throw FleetError(.badLayout, "\(archive) holds more than \(maxEntries) files") }
+        guard archiveEntries.count <= maxEntries else { throw FleetStoreError(.badLayout, "\(archive) holds more than \(maxEntries) files") }
         if archiveEntries.contains(".acme-changing") {
-            throw FleetError(.badLayout, "\(archive) is marked as being changed by an interrupted acme run; run acme renew --cert-name \(name) (it repairs) before importing")
+            throw FleetStoreError(.badLayout, "\(archive) is marked as being changed by an interrupted acme run; run acme renew --cert-name \(name) (it repairs) before importing")
         }
         var numbers = Set<Int>()
         for entry in archiveEntries {
@@ -181,14 +181,14 @@ public enum LayoutImport {
             for kind in kinds {
                 let file = "\(kind)\(number).pem"
                 guard archiveEntries.contains(file) else {
-                    throw FleetError(.badLayout, "\(archive)/\(file) is missing: version \(number) is incomplete; run acme renew --cert-name \(name) (it repairs) or restore the file before importing")
+                    throw FleetStoreError(.badLayout, "\(archive)/\(file) is missing: version \(number) is incomplete; run acme renew --cert-name \(name) (it repairs) or restore the file before importing")
                 }
                 files[kind] = try LayoutFiles.read("\(archive)/\(file)")
             }
             versions.append(DiskVersion(number: number, files: files))
         }
         guard let current, numbers.contains(current) else {
-            throw FleetError(.badLayout, "\(live) points at a version that \(archive) does not hold")
+            throw FleetStoreError(.badLayout, "\(live) points at a version that \(archive) does not hold")
         }
         return DiskLineage(name: name, conf: conf, originDirectory: origin, current: current, readme: readme, versions: versions)
     }
@@ -214,19 +214,19 @@ public enum LayoutImport {
             return
         }
         guard components.count < maxAccountDepth else {
-            throw FleetError(.badLayout, "\(path) is nested deeper than \(maxAccountDepth) directories under accounts/; is this certbot's accounts directory?")
+            throw FleetStoreError(.badLayout, "\(path) is nested deeper than \(maxAccountDepth) directories under accounts/; is this certbot's accounts directory?")
         }
         for entry in entries {
             let child = path + "/" + entry
             switch LayoutFiles.kind(child) {
             case .directory:
                 do { try validatePathComponent(entry, what: "directory name") } catch {
-                    throw FleetError(.badLayout, "\(child): \(error)")
+                    throw FleetStoreError(.badLayout, "\(child): \(error)")
                 }
                 try walkAccounts(child, components: components + [entry], into: &accounts)
-                guard accounts.count <= maxEntries else { throw FleetError(.badLayout, "\(path) holds more than \(maxEntries) accounts") }
+                guard accounts.count <= maxEntries else { throw FleetStoreError(.badLayout, "\(path) holds more than \(maxEntries) accounts") }
             case .link:
-                throw FleetError(.badLayout, "\(child) is a symbolic link; acme does not follow links out of the layout it imports: replace it with the real directory")
+                throw FleetStoreError(.badLayout, "\(child) is a symbolic link; acme does not follow links out of the layout it imports: replace it with the real directory")
             default:
                 continue  // stray files beside account directories are not part of certbot's format
             }

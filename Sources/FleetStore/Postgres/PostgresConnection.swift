@@ -88,13 +88,13 @@ public final class PostgresConnection {
         let valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
         BlockingCheck.willWait("connecting to PostgreSQL (libpq)")
         guard let connection = PQconnectdbParams(keyPointers, valuePointers, 1) else {
-            throw FleetError(.unreachable, "cannot connect to the store \(url.redacted): libpq could not allocate a connection")
+            throw FleetStoreError(.unreachable, "cannot connect to the store \(url.redacted): libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
             let reason = Self.oneLine(PQerrorMessage(connection))
             let used = Self.password(of: connection)
             PQfinish(connection)
-            throw FleetError(.unreachable, url.scrub("cannot connect to the store \(url.redacted): \(reason); check that PostgreSQL runs there and the connection string's host, port, database, user and password", also: used))
+            throw FleetStoreError(.unreachable, url.scrub("cannot connect to the store \(url.redacted): \(reason); check that PostgreSQL runs there and the connection string's host, port, database, user and password", also: used))
         }
         // Notices ("relation already exists, skipping") are not errors and must not reach
         // stderr unescaped through libpq's default processor: they are dropped.
@@ -122,7 +122,7 @@ public final class PostgresConnection {
                 buffers.append(strdup(String(value))); lengths.append(0); formats.append(0)
             case .text(let value):
                 guard !value.utf8.contains(0) else {
-                    throw FleetError(.corruptRow, "a text value holds a NUL byte, which PostgreSQL text cannot store")
+                    throw FleetStoreError(.corruptRow, "a text value holds a NUL byte, which PostgreSQL text cannot store")
                 }
                 buffers.append(strdup(value)); lengths.append(0); formats.append(0)
             case .bytes(let value):
@@ -139,7 +139,7 @@ public final class PostgresConnection {
         guard PQsetSingleRowMode(connection) == 1 else { throw connectionError("cannot read rows one at a time from") }
         var rows: [SQLRow] = []
         var total = 0
-        var failure: FleetError?
+        var failure: FleetStoreError?
         while let result = PQgetResult(connection) {
             defer { PQclear(result) }
             let status = PQresultStatus(result)
@@ -158,7 +158,7 @@ public final class PostgresConnection {
                 }
                 rows.append(SQLRow(fields: fields))
                 if total > limits.maxResultBytes || rows.count > limits.maxRows {
-                    failure = FleetError(.resultTooLarge, "the store \(url.redacted) returned more than \(limits.maxResultBytes >> 20) MiB or \(limits.maxRows) rows for one statement; is this an acme store?")
+                    failure = FleetStoreError(.resultTooLarge, "the store \(url.redacted) returned more than \(limits.maxResultBytes >> 20) MiB or \(limits.maxRows) rows for one statement; is this an acme store?")
                     rows = []
                 }
             case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
@@ -219,7 +219,7 @@ public final class PostgresConnection {
             var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
             guard descriptor.fd >= 0 else { throw connectionError("lost the connection to") }
             let ready = poll(&descriptor, 1, Int32(min(left * 1000, 600_000).rounded(.up)))
-            if ready < 0 && errno != EINTR { throw FleetError(.unreachable, "cannot wait for notifications from the store \(url.redacted): \(FS.errorText())") }
+            if ready < 0 && errno != EINTR { throw FleetStoreError(.unreachable, "cannot wait for notifications from the store \(url.redacted): \(FS.errorText())") }
         }
     }
 
@@ -233,27 +233,27 @@ public final class PostgresConnection {
         let bytes = Array(name.utf8)
         guard (1...63).contains(bytes.count), bytes.allSatisfy({ (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5f }),
               !(0x30...0x39).contains(bytes[0]) else {
-            throw FleetError(.invalidURL, "\"\(name)\" is not a channel name acme uses (lower-case letters, digits, _)")
+            throw FleetStoreError(.invalidURL, "\"\(name)\" is not a channel name acme uses (lower-case letters, digits, _)")
         }
     }
 
     // MARK: - Errors
 
-    private func connectionError(_ what: String) -> FleetError {
-        FleetError(.unreachable, url.scrub("\(what) the store \(url.redacted): \(Self.oneLine(PQerrorMessage(connection))); check that PostgreSQL runs there and can be reached",
+    private func connectionError(_ what: String) -> FleetStoreError {
+        FleetStoreError(.unreachable, url.scrub("\(what) the store \(url.redacted): \(Self.oneLine(PQerrorMessage(connection))); check that PostgreSQL runs there and can be reached",
                                            also: Self.password(of: connection)))
     }
 
-    private func statementError(_ result: OpaquePointer) -> FleetError {
+    private func statementError(_ result: OpaquePointer) -> FleetStoreError {
         let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
         let reason = Self.oneLine(PQresultErrorMessage(result))
         if PQstatus(connection) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P") {
-            return FleetError(.unreachable, url.scrub("lost the connection to the store \(url.redacted): \(reason)", also: Self.password(of: connection)))
+            return FleetStoreError(.unreachable, url.scrub("lost the connection to the store \(url.redacted): \(reason)", also: Self.password(of: connection)))
         }
         if state == "57014" || state == "55P03" {
-            return FleetError(.timeout, url.scrub("the store \(url.redacted) did not finish a statement in time (\(reason)); is another node holding a lock, or the server overloaded?", also: Self.password(of: connection)))
+            return FleetStoreError(.timeout, url.scrub("the store \(url.redacted) did not finish a statement in time (\(reason)); is another node holding a lock, or the server overloaded?", also: Self.password(of: connection)))
         }
-        return FleetError(.queryFailed, url.scrub("the store \(url.redacted) refused a statement: \(reason) (SQLSTATE \(state)); check the database user's privileges", also: Self.password(of: connection)))
+        return FleetStoreError(.queryFailed, url.scrub("the store \(url.redacted) refused a statement: \(reason) (SQLSTATE \(state)); check the database user's privileges", also: Self.password(of: connection)))
     }
 
     /// The password libpq used or would use, wherever it took it from (the connection string,

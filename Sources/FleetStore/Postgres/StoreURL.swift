@@ -15,11 +15,11 @@ public struct StoreURL: Sendable, CustomStringConvertible {
 
     public init(_ text: String) throws {
         guard !text.isEmpty, text.utf8.count <= 4096, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
-            throw FleetError(.invalidURL, "the store's connection string is empty, longer than 4 KiB or holds control characters; give it as postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+            throw FleetStoreError(.invalidURL, "the store's connection string is empty, longer than 4 KiB or holds control characters; give it as postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
         // libpq reads a text without "=" that is not a URI as a database name: not a store.
         guard let parsed = ConnectionString(text), parsed.form != .keyValue || text.contains("=") else {
-            throw FleetError(.invalidURL, "the store's connection string\(Self.kind(of: text)) is not one libpq can read (nothing of it is shown: it may hold a password); give postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with any '@', '/', ':', '?', '#' or '%' in the user name or password percent-encoded, or key=value settings")
+            throw FleetStoreError(.invalidURL, "the store's connection string\(Self.kind(of: text)) is not one libpq can read (nothing of it is shown: it may hold a password); give postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with any '@', '/', ':', '?', '#' or '%' in the user name or password percent-encoded, or key=value settings")
         }
         try Self.check(parsed)
         self.text = text
@@ -38,7 +38,7 @@ public struct StoreURL: Sendable, CustomStringConvertible {
         let numeric = ports.allSatisfy { $0.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
         let at = ["host", "hostaddr", "dbname"].contains { parsed.value($0)?.contains("@") == true }
         guard numeric, !at else {
-            throw FleetError(.invalidURL, "the store's connection string has \(numeric ? "a host or database name holding '@'" : "a port that is not a number") (nothing of it is shown: it may hold a password); percent-encode '@', '/' and ':' in the user name and password (%40, %2F, %3A)")
+            throw FleetStoreError(.invalidURL, "the store's connection string has \(numeric ? "a host or database name holding '@'" : "a port that is not a number") (nothing of it is shown: it may hold a password); percent-encode '@', '/' and ':' in the user name and password (%40, %2F, %3A)")
         }
     }
 

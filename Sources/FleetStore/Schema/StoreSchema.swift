@@ -83,7 +83,7 @@ public enum StoreSchema {
         let exists = try connection.execute("SELECT to_regclass('acme_schema') IS NOT NULL")
         guard exists.first?.bool(0) == true else { return nil }
         guard let row = try connection.execute("SELECT version FROM acme_schema").first, let version = row.int(0) else {
-            throw FleetError(.corruptRow, "the store \(connection.url.redacted) has an acme_schema table without its version row; restore the database from a backup")
+            throw FleetStoreError(.corruptRow, "the store \(connection.url.redacted) has an acme_schema table without its version row; restore the database from a backup")
         }
         return version
     }
@@ -120,17 +120,17 @@ public enum StoreSchema {
     /// The store must exist at a version this acme knows (for commands that only read).
     public static func requireCurrent(_ connection: PostgresConnection) throws {
         guard let version = try version(connection) else {
-            throw FleetError(.notInitialized, "the store \(connection.url.redacted) has no acme tables; run acme store init (or acme store import) first")
+            throw FleetStoreError(.notInitialized, "the store \(connection.url.redacted) has no acme tables; run acme store init (or acme store import) first")
         }
         try requireKnown(version, connection)
         guard version == latest else {
-            throw FleetError(.notInitialized, "the store \(connection.url.redacted) is at schema version \(version), this acme writes \(latest); run acme store init to migrate it")
+            throw FleetStoreError(.notInitialized, "the store \(connection.url.redacted) is at schema version \(version), this acme writes \(latest); run acme store init to migrate it")
         }
     }
 
     static func requireKnown(_ version: Int, _ connection: PostgresConnection) throws {
         guard version <= latest else {
-            throw FleetError(.newerSchema, "the store \(connection.url.redacted) was written by a newer acme (schema version \(version); this acme knows up to \(latest)); upgrade acme on this node before using the store")
+            throw FleetStoreError(.newerSchema, "the store \(connection.url.redacted) was written by a newer acme (schema version \(version); this acme knows up to \(latest)); upgrade acme on this node before using the store")
         }
     }
 }

@@ -16,28 +16,28 @@ public struct StoreKey: Sendable {
         let path = LocalSystem.absolutePath(file)
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
-            throw FleetError(.badKeyFile, "cannot read the store key \(path): \(FS.errorText()); make one with: (umask 077; openssl rand -base64 32 > \(path))")
+            throw FleetStoreError(.badKeyFile, "cannot read the store key \(path): \(FS.errorText()); make one with: (umask 077; openssl rand -base64 32 > \(path))")
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw FleetError(.badKeyFile, "the store key \(path) is not a regular file; give the file made with openssl rand -base64 32")
+            throw FleetStoreError(.badKeyFile, "the store key \(path) is not a regular file; give the file made with openssl rand -base64 32")
         }
         guard info.st_mode & 0o077 == 0 else {
-            throw FleetError(.badKeyFile, "the store key \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 \(path)")
+            throw FleetStoreError(.badKeyFile, "the store key \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 \(path)")
         }
         guard info.st_size <= Self.maxFileSize else {
-            throw FleetError(.badKeyFile, "the store key \(path) is larger than \(Self.maxFileSize) bytes; it must hold 32 bytes in base64 (openssl rand -base64 32)")
+            throw FleetStoreError(.badKeyFile, "the store key \(path) is larger than \(Self.maxFileSize) bytes; it must hold 32 bytes in base64 (openssl rand -base64 32)")
         }
         var buffer = [UInt8](repeating: 0, count: Self.maxFileSize + 1)
         let count = Glibc.read(fd, &buffer, buffer.count)
         defer { for i in buffer.indices { buffer[i] = 0 } }
-        guard count >= 0 else { throw FleetError(.badKeyFile, "cannot read the store key \(path): \(FS.errorText())") }
+        guard count >= 0 else { throw FleetStoreError(.badKeyFile, "cannot read the store key \(path): \(FS.errorText())") }
         let text = String(decoding: buffer.prefix(count), as: UTF8.self).filter { !$0.isWhitespace }
         guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || "+/=".contains($0) }),
               let bytes = Base64URL.decode(text), bytes.count == SealingKey.length else {
             // Never the content: it is (or is meant to be) a secret.
-            throw FleetError(.badKeyFile, "the store key \(path) does not hold 32 bytes in base64; make one with: (umask 077; openssl rand -base64 32 > \(path))")
+            throw FleetStoreError(.badKeyFile, "the store key \(path) does not hold 32 bytes in base64; make one with: (umask 077; openssl rand -base64 32 > \(path))")
         }
         self.key = try SealingKey(bytes: bytes)
         self.path = path
@@ -66,7 +66,7 @@ public struct StoreKey: Sendable {
         do {
             return try SealedBox.open(box, key: key, associatedData: binding.associatedData)
         } catch let error as CryptoError where error.code == .sealedBoxRejected {
-            throw FleetError(.wrongKey, "\(what) does not decrypt with the store key \(path): it is not the key the store was encrypted with (or the row was changed); give the key file every node shares")
+            throw FleetStoreError(.wrongKey, "\(what) does not decrypt with the store key \(path): it is not the key the store was encrypted with (or the row was changed); give the key file every node shares")
         }
     }
 }

@@ -16,7 +16,7 @@ public struct StoredChallenges {
     /// Publishes a challenge for `lifetime` seconds (1…3600), replacing one with the same token.
     public func put(_ kind: Kind, token: String, keyAuthorization: String, lifetime: Int) throws {
         guard (1...255).contains(token.utf8.count), (1...1024).contains(keyAuthorization.utf8.count) else {
-            throw FleetError(.corruptRow, "a challenge token must be 1-255 bytes and its key authorization 1-1024 bytes")
+            throw FleetStoreError(.corruptRow, "a challenge token must be 1-255 bytes and its key authorization 1-1024 bytes")
         }
         try connection.execute("""
             INSERT INTO acme_challenges (kind, token, key_authorization, expires_at)

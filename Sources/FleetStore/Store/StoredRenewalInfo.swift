@@ -40,7 +40,7 @@ public struct StoredRenewalInfo {
         let certificateID = row.string(0) ?? ""
         let url = row.string(3)
         guard (1...Self.maxCertificateID).contains(certificateID.utf8.count), (url?.utf8.count ?? 0) <= Self.maxExplanationURL else {
-            throw FleetError(.corruptRow, "the store \(connection.url.redacted) holds an acme_ari row for \(lineage) whose certificate id or explanation URL is empty or too long; acme replaces it with the CA's next answer")
+            throw FleetStoreError(.corruptRow, "the store \(connection.url.redacted) holds an acme_ari row for \(lineage) whose certificate id or explanation URL is empty or too long; acme replaces it with the CA's next answer")
         }
         return Row(certificateID: certificateID, windowStart: row.int(1), windowEnd: row.int(2), explanationURL: url, nextCheck: row.int(4))
     }
@@ -49,7 +49,7 @@ public struct StoredRenewalInfo {
     public func put(lineage: String, _ row: Row) throws {
         guard (1...Self.maxCertificateID).contains(row.certificateID.utf8.count),
               (row.explanationURL?.utf8.count ?? 0) <= Self.maxExplanationURL else {
-            throw FleetError(.corruptRow, "renewal information for \(lineage) with a certificate id or explanation URL out of bounds is not stored")
+            throw FleetStoreError(.corruptRow, "renewal information for \(lineage) with a certificate id or explanation URL out of bounds is not stored")
         }
         func time(_ seconds: Int?) -> SQLValue { seconds.map { .int($0) } ?? .null }
         try connection.execute("""

@@ -15,7 +15,7 @@ public enum ErrorCategory: String, Sendable, CaseIterable {
 
 /// A module-specific error code: a stable name (`store.unreadable`) and its category.
 /// `Domain` is the module's error type, so each module has its own set of static members
-/// (`StoreError.Code.unreadable`), as in swift-certificates' `CertificateError.ErrorCode`.
+/// (`CertStoreError.Code.unreadable`), as in swift-certificates' `CertificateError.ErrorCode`.
 public struct ErrorCode<Domain>: Hashable, Sendable, CustomStringConvertible {
     public let name: String
     public let category: ErrorCategory
@@ -41,8 +41,8 @@ extension CodedError {
     public var description: String { message }
 }
 
-/// A module's error: `ModuleError<CertStoreModule>` is CertStore's `StoreError`, with its own
-/// codes as static members of `StoreError.Code`.
+/// A module's error: `ModuleError<CertStoreModule>` is CertStore's `CertStoreError`, with its own
+/// codes as static members of `CertStoreError.Code`.
 public struct ModuleError<Module>: CodedError {
     public typealias Code = ErrorCode<ModuleError<Module>>
     public var code: Code

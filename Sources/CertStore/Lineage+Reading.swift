@@ -19,7 +19,7 @@ extension Lineage {
         let file = target.hasPrefix(relative) ? target.dropFirst(relative.count)
             : target.hasPrefix(absolute) ? target.dropFirst(absolute.count) : ""
         guard LineageStore.versionNumber(String(file), kind: kind) != nil else {
-            throw StoreError(.unsafeLineage, "\(path) points at \(target.excerpt(120)), not at \(relative)\(kind)N.pem; acme reads a lineage's keys and certificates only from its own archive: point the link back at the lineage's archive, or restore the lineage from a backup")
+            throw CertStoreError(.unsafeLineage, "\(path) points at \(target.excerpt(120)), not at \(relative)\(kind)N.pem; acme reads a lineage's keys and certificates only from its own archive: point the link back at the lineage's archive, or restore the lineage from a backup")
         }
         return try readArchived(String(file))
     }

@@ -1,10 +1,10 @@
 import Base
 
 /// A failure of the certbot layout, as one line naming the path or lineage.
-public typealias StoreError = ModuleError<CertStoreModule>
+public typealias CertStoreError = ModuleError<CertStoreModule>
 public enum CertStoreModule {}
 
-extension ErrorCode where Domain == StoreError {
+extension ErrorCode where Domain == CertStoreError {
     /// A renewal conf that is not configobj as certbot writes it, or lacks a required key.
     public static var malformedConfig: Self { Self("store.malformedConfig", .localState) }
     /// A lineage's links or archive are broken beyond what repair can mend.

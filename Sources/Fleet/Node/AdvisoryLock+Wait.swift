@@ -16,7 +16,7 @@ extension AdvisoryLock {
             }
             told = true
             guard Date() < deadline else {
-                throw FleetNodeError(.busy, "another node has held the store's lock of the \(name) for \(wait.components.seconds) s; try again later")
+                throw FleetError(.busy, "another node has held the store's lock of the \(name) for \(wait.components.seconds) s; try again later")
             }
             BlockingCheck.willWait("another node's advisory lock (sleep)")
             usleep(1_000_000)

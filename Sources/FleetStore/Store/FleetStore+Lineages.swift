@@ -37,11 +37,11 @@ extension FleetStore {
             """) {
             do {
                 guard let name = row.string(0), let version = row.int(1), let cert = row.bytes(2) else {
-                    throw FleetError(.corruptRow, "a row of acme_lineages in the store \(url.redacted) lacks a column; restore the database from a backup")
+                    throw FleetStoreError(.corruptRow, "a row of acme_lineages in the store \(url.redacted) lacks a column; restore the database from a backup")
                 }
                 try LayoutExport.checkName(name, what: "lineage name", self)
                 guard (1...999_999).contains(version) else {
-                    throw FleetError(.corruptRow, "lineage \(name) in the store \(url.redacted) has version \(version), outside 1…999999; restore the database from a backup")
+                    throw FleetStoreError(.corruptRow, "lineage \(name) in the store \(url.redacted) has version \(version), outside 1…999999; restore the database from a backup")
                 }
                 try LayoutExport.checkSize(cert, limit: LayoutExport.maxFieldSize, what: "the certificate of lineage \(name)", self)
                 heads.append(StoredLineageHead(name: name, version: version, cert: cert))
@@ -63,7 +63,7 @@ extension FleetStore {
             """, [.text(name)]).first else { return nil }
         guard let number = row.int(0), (1...999_999).contains(number), let conf = row.bytes(1), let origin = row.string(2),
               let cert = row.bytes(3), let chain = row.bytes(4), let fullchain = row.bytes(5), let key = row.bytes(6), let sealed = row.bool(7) else {
-            throw FleetError(.corruptRow, "the current version of lineage \(name) in the store \(url.redacted) is incomplete; restore the database from a backup")
+            throw FleetStoreError(.corruptRow, "the current version of lineage \(name) in the store \(url.redacted) is incomplete; restore the database from a backup")
         }
         try LayoutExport.checkSize(conf, limit: LayoutImport.maxConfSize, what: "the renewal conf of lineage \(name)", self)
         for (bytes, kind) in [(cert, "cert"), (chain, "chain"), (fullchain, "fullchain"), (key, "privkey")] {
@@ -75,11 +75,11 @@ extension FleetStore {
         let rewritten = try LayoutExport.rewriteConf(conf, name: name, from: origin, to: directory, self)
         let parsed: RenewalConfig
         do { parsed = try RenewalConfig.parse(String(decoding: rewritten, as: UTF8.self)) } catch {
-            throw FleetError(.corruptRow, "the renewal conf of lineage \(name) in the store \(url.redacted) is not a renewal conf: \(error)")
+            throw FleetStoreError(.corruptRow, "the renewal conf of lineage \(name) in the store \(url.redacted) is not a renewal conf: \(error)")
         }
         func text(_ bytes: [UInt8], _ kind: String) throws -> String {
             guard let string = String(validating: bytes, as: UTF8.self), !string.utf8.contains(0) else {
-                throw FleetError(.corruptRow, "\(kind) of version \(number) of lineage \(name) in the store \(url.redacted) is not PEM text")
+                throw FleetStoreError(.corruptRow, "\(kind) of version \(number) of lineage \(name) in the store \(url.redacted) is not PEM text")
             }
             return string
         }
@@ -111,7 +111,7 @@ extension FleetStore {
                                                  [.text(lineage.name)]).first?.int(0) ?? 0
             let next = maximum + 1
             guard next <= 999_999 else {
-                throw FleetError(.corruptRow, "lineage \(lineage.name) in the store \(url.redacted) has run out of version numbers")
+                throw FleetStoreError(.corruptRow, "lineage \(lineage.name) in the store \(url.redacted) has run out of version numbers")
             }
             try connection.execute("""
                 INSERT INTO acme_lineages (name, current_version, renewal_conf, config_dir) VALUES ($1, 1, $2, $3)
@@ -143,11 +143,11 @@ extension FleetStore {
         for row in try connection.execute("SELECT server_path, id, regr, meta, private_key, key_sealed FROM acme_accounts ORDER BY server_path, id") {
             guard let serverPath = row.string(0), let id = row.string(1), let regr = row.bytes(2), let meta = row.bytes(3),
                   let key = row.bytes(4), let sealed = row.bool(5) else {
-                throw FleetError(.corruptRow, "a row of acme_accounts in the store \(url.redacted) lacks a column; restore the database from a backup")
+                throw FleetStoreError(.corruptRow, "a row of acme_accounts in the store \(url.redacted) lacks a column; restore the database from a backup")
             }
             let components = serverPath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard (1...LayoutExport.maxAccountDepth).contains(components.count) else {
-                throw FleetError(.corruptRow, "the store \(url.redacted) holds an account under \(serverPath), deeper than acme writes")
+                throw FleetStoreError(.corruptRow, "the store \(url.redacted) holds an account under \(serverPath), deeper than acme writes")
             }
             for component in components + [id] { try LayoutExport.checkName(component, what: "account directory name", self) }
             for bytes in [regr, meta, key] { try LayoutExport.checkSize(bytes, limit: LayoutExport.maxFieldSize, what: "account \(id)", self) }

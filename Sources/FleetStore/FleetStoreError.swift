@@ -2,10 +2,10 @@ import Base
 
 /// A failure of the PostgreSQL store, as one line naming the store (its URL with the password
 /// replaced by `***`), the lineage, account or file involved, and what to do.
-public typealias FleetError = ModuleError<FleetStoreModule>
+public typealias FleetStoreError = ModuleError<FleetStoreModule>
 public enum FleetStoreModule {}
 
-extension ErrorCode where Domain == FleetError {
+extension ErrorCode where Domain == FleetStoreError {
     /// `--store` (or `ACME_STORE`) is not a connection string libpq can read, or one whose password libpq would split into host, port or database.
     public static var invalidURL: Self { Self("fleet.invalidURL", .usage) }
     /// The database server cannot be reached, refused the login, or the connection broke.
