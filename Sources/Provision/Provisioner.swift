@@ -359,12 +359,12 @@ public struct Provisioner: Sendable {
         }
     }
 
-    /// The flag, else `dovecot --version`, remembered in the state file for as
+    /// The setting, else `dovecot --version`, remembered in the state file for as
     /// long as the binary's size and mtime stay the same (a start costs milliseconds).
     func dovecotVersion(_ report: inout Report) -> (version: DovecotVersion, stamp: String?) {
         if let version = settings.dovecotVersion { return (version, nil) }
         guard let binary = Subprocess.locate("dovecot") else {
-            report.notes.append("dovecot is not in PATH; writing Dovecot 2.3 settings (use --dovecot-version 2.4 for 2.4)")
+            report.notes.append("dovecot is not in PATH; writing Dovecot 2.3 settings (set \(SettingName.dovecotVersion) to 2.4 for 2.4)")
             return (.v2_3, nil)
         }
         var info = stat()
@@ -376,7 +376,7 @@ public struct Provisioner: Sendable {
         }
         let result = runner.run([binary, "--version"])
         guard result.succeeded, let version = DovecotVersion(versionOutput: result.output) else {
-            report.notes.append("cannot read the Dovecot version from `dovecot --version`; writing 2.3 settings (use --dovecot-version)")
+            report.notes.append("cannot read the Dovecot version from `dovecot --version`; writing 2.3 settings (set \(SettingName.dovecotVersion))")
             return (.v2_3, nil)
         }
         return (version, stamp)

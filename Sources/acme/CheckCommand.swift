@@ -39,8 +39,8 @@ struct CheckCommand: AsyncParsableCommand {
             check.timeoutSeconds = timeout
             check.expiresWithin = expiresWithin.flatMap(EndpointCheck.seconds) ?? 0
             let result = try await check.run(endpoints: endpoints)
-            if !json { for error in result.errors { Output.writeErr("error: \(error)") } }
-            if json { try Output.printJSON(result.reports) } else { for report in result.reports { Output.print(report.text) } }
+            if !json { for error in result.errors { Output.writeErr("error: \(SettingFlags.naming("\(error)"))") } }
+            if json { try Output.printJSON(result.reports) } else { for report in result.reports { Output.print(SettingFlags.naming(report.text)) } }
             if let alertTo, !result.failures.isEmpty,
                let warning = await CheckAlert.send(to: alertTo, failures: result.failures, command: "acme check \(endpoints.joined(separator: " "))") {
                 Output.writeErr("warning: \(warning)")

@@ -72,7 +72,7 @@ struct TLSA: AsyncParsableCommand {
         try await ExitStatus.run {
             if check, let certName {
                 var run = TLSACheck(configDirectory: store.configDirectory, certName: certName)
-                run.resolver = try resolver.map { try DNSServer(parsing: $0, flag: "--resolver") }
+                run.resolver = try resolver.map { try DNSServer(parsing: $0, setting: SettingName("--resolver")) }
                 run.endpoints = endpoint.isEmpty ? nil : endpoint
                 let report = try await run.run()
                 for line in report.lines { Output.print(line) }

@@ -458,8 +458,8 @@ struct DANETests {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
         let cases: [([String], String)] = [
             (["--dane"], "--dane needs a way to publish TLSA records"),
-            (["--dane", "--dane-usage", "1", "--dane-hook", "true"], "--dane-usage 1"),
-            (["--dane", "--dane-ttl", "0", "--dane-hook", "true"], "--dane-ttl 0"),
+            (["--dane", "--dane-usage", "1", "--dane-hook", "true"], "the TLSA usage (--dane-usage) 1"),
+            (["--dane", "--dane-ttl", "0", "--dane-hook", "true"], "the TLSA TTL (--dane-ttl) 0"),
             (["--dane", "--dane-rfc2136", "127.0.0.1:53"], "--dane-rfc2136 needs --tsig-key"),
             (["--dane-port", "465"], "go with --dane"),
         ]
