@@ -63,11 +63,20 @@ public struct SettingName: Sendable, Hashable, CustomStringConvertible {
     /// The daemon's file of environment variables (`--env-file`).
     public static let envFile = SettingName("the environment file")
 
+    /// The ACME profile to ask for (`--preferred-profile`) or to insist on (`--required-profile`).
+    public static let preferredProfile = SettingName("the preferred ACME profile")
+    public static let requiredProfile = SettingName("the required ACME profile")
+    /// The key type of a new certificate (`--key-type`) and keeping the current key (`--reuse-key`).
+    public static let keyType = SettingName("the requested key type")
+    public static let reuseKey = SettingName("keeping the current key")
+    /// The validating resolver `acme tlsa --check` asks about DNSSEC (`--resolver`).
+    public static let validatingResolver = SettingName("the validating resolver")
+
     /// Every setting a library names; the CLI has a flag for each.
     public static let all: [SettingName] = [.acmeServerURL, .contactAddress, .termsAgreement, .eabKeyID, .eabHMACKey, .revocationReason,
                                             .mailHostname, .extraNames, .dovecotVersion, .manualCertificate, .manualKey, .caddyData,
                                             .certificateNames, .caBundle, .http01Port, .http01Address, .tlsALPNPort, .tlsALPNAddress,
                                             .webroot, .dnsHook, .dnsPropagationWait, .dnsResolver, .dnsUpdateServer, .tsigKey,
                                             .danePorts, .daneUsage, .daneTTL, .daneUpdateServer, .daneResolver, .endpointTimeout, .serverName,
-                                            .storeKey, .envFile]
+                                            .storeKey, .envFile, .preferredProfile, .requiredProfile, .keyType, .reuseKey, .validatingResolver]
 }

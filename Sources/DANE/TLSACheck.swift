@@ -126,10 +126,10 @@ public struct TLSACheck: Sendable {
         }
     }
 
-    /// With `--resolver`: whether its answer for `owner` is DNSSEC-authenticated (the AD bit).
+    /// With a validating resolver: whether its answer for `owner` is DNSSEC-authenticated (the AD bit).
     func authenticated(_ owner: String, deadline: DNSDeadline, report: inout Report) {
         guard let resolver else {
-            report.lines.append("  (give --resolver IP of a validating resolver to check that the answer is DNSSEC-authenticated)")
+            report.lines.append("  (give \(SettingName.validatingResolver) to check that the answer is DNSSEC-authenticated)")
             return
         }
         var lookup = TLSALookup(server: resolver, timeout: .seconds(5), recursionDesired: true, label: resolver.description)

@@ -37,6 +37,11 @@ enum SettingFlags {
         .serverName: "--servername",
         .storeKey: "--store-key",
         .envFile: "--env-file",
+        .preferredProfile: "--preferred-profile",
+        .requiredProfile: "--required-profile",
+        .keyType: "--key-type",
+        .reuseKey: "--reuse-key",
+        .validatingResolver: "--resolver",
     ]
 
     /// `message` with the flag after each setting it names.
