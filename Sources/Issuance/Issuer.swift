@@ -18,7 +18,7 @@ public struct Issuer: Sendable {
         let names = request.names
         // Wildcards need DNS-01 (RFC 8555 §7.1.3).
         if !request.challenge.validatesDNS, let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
-            throw IssuanceError(.wildcardNeedsDNS, "\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: pass --dns-rfc2136 SERVER --tsig-key FILE or --dns-hook SCRIPT (see Docs/DNS-01.md), or list the exact names instead")
+            throw IssuanceError(.wildcardNeedsDNS, "\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: give \(SettingName.dnsUpdateServer) with \(SettingName.tsigKey), or \(SettingName.dnsHook) (see Docs/DNS-01.md), or list the exact names instead")
         }
         try request.challenge.validate()
         let lineages = LineageStore(configDirectory: request.configDirectory)
