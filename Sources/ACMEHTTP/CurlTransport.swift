@@ -193,8 +193,8 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             return HTTPError(.timeout, url: url, "request to \(host) timed out: \(detail)")
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM:
             let hint = configuration.caBundle == nil
-                ? "if the CA uses a private root (e.g. Pebble), pass it with --ca-bundle FILE"
-                : "check that --ca-bundle \(configuration.caBundle!) holds the CA's root"
+                ? "if the CA uses a private root (e.g. Pebble), give it as \(SettingName.caBundle)"
+                : "check that \(SettingName.caBundle) \(configuration.caBundle!) holds the CA's root"
             return HTTPError(.tls, url: url, "TLS verification of \(host) failed: \(detail); \(hint)")
         default:
             return HTTPError(.other, url: url, "request to \(host) failed: \(detail)")

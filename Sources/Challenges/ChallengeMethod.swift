@@ -23,42 +23,26 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// TLS-ALPN-01 (RFC 8737) through our own TLS responder on `address` (nil: all) and `port`.
     case tlsALPN(address: String?, port: Int)
 
-    /// The method `acme issue`'s flags choose: at most one of a DNS hook, RFC 2136 updates, a
-    /// webroot or a TLS-ALPN-01 port, else the built-in HTTP-01 responder. Contradicting flags are a usage error.
+    /// The method the settings choose: a DNS hook, else RFC 2136 updates, else a TLS-ALPN-01 port,
+    /// else a webroot, else the built-in HTTP-01 responder. Which settings go together is the
+    /// caller's to check (the CLI checks its flags); here each value is checked, and errors name
+    /// the setting.
     public init(http01Port: Int = 80, http01Address: String? = nil, webroot: String? = nil, tlsALPNPort: Int? = nil,
                 tlsALPNAddress: String? = nil, dnsHook: String? = nil, dnsPropagationWait: Int? = nil, dnsResolver: String? = nil,
                 dnsRFC2136: String? = nil, tsigKey: String? = nil, dnsHookParallel: Bool = false) throws {
         func refuse(_ message: String) -> ChallengeError { ChallengeError(.invalidSetting, message) }
-        let chosen = [dnsHook.map { _ in "--dns-hook" }, dnsRFC2136.map { _ in "--dns-rfc2136" }, webroot.map { _ in "--webroot" },
-                      tlsALPNPort.map { _ in "--tls-alpn-01-port" }].compactMap { $0 }
-        if chosen.count > 1 { throw refuse("\(chosen.joined(separator: " and ")) are different ways to answer the CA; give one") }
-        if (dnsRFC2136 == nil) != (tsigKey == nil) {
-            throw refuse("--dns-rfc2136 SERVER and --tsig-key FILE go together: updates are signed with the key (see Docs/DNS-01.md)")
-        }
-        if dnsRFC2136 != nil, dnsResolver != nil {
-            throw refuse("--dns-resolver goes with --dns-hook; with --dns-rfc2136 every authoritative server of the zone is asked")
-        }
-        if webroot != nil, http01Address != nil {
-            throw refuse("--webroot and --http-01-address exclude each other: with --webroot your web server answers")
-        }
-        if tlsALPNAddress != nil, tlsALPNPort == nil { throw refuse("--tls-alpn-01-address goes with --tls-alpn-01-port") }
-        if dnsHook == nil, dnsRFC2136 == nil, dnsPropagationWait != nil || dnsResolver != nil {
-            throw refuse("--dns-propagation-wait and --dns-resolver go with --dns-hook (--dns-propagation-wait also with --dns-rfc2136)")
-        }
-        if dnsHook == nil, dnsHookParallel {
-            throw refuse("--dns-hook-parallel must go with --dns-hook")
-        }
-        for (flag, port) in [("--http-01-port", http01Port), ("--tls-alpn-01-port", tlsALPNPort ?? 443)] where !(1...65535).contains(port) {
-            throw refuse("\(flag) \(port) is not a port number (1-65535)")
+        for (setting, port) in [(SettingName.http01Port, http01Port), (.tlsALPNPort, tlsALPNPort ?? 443)] where !(1...65535).contains(port) {
+            throw refuse("\(setting) \(port) is not a port number (1-65535)")
         }
         if let wait = dnsPropagationWait, !(0...3600).contains(wait) {
-            throw refuse("--dns-propagation-wait \(wait) is not between 0 and 3600 seconds")
+            throw refuse("\(SettingName.dnsPropagationWait) \(wait) is not between 0 and 3600 seconds")
         }
         if let dnsHook {
-            guard !dnsHook.trimmed.isEmpty else { throw refuse("--dns-hook needs a command") }
+            guard !dnsHook.trimmed.isEmpty else { throw refuse("\(SettingName.dnsHook) is empty; give a command") }
             self = .dnsHook(script: dnsHook, propagationSeconds: dnsPropagationWait ?? (dnsResolver == nil ? 0 : 120), resolver: dnsResolver,
                             parallel: dnsHookParallel)
-        } else if let dnsRFC2136, let tsigKey {
+        } else if let dnsRFC2136 {
+            guard let tsigKey else { throw refuse("\(SettingName.dnsUpdateServer) needs \(SettingName.tsigKey): updates are signed with the key") }
             self = .dnsRFC2136(server: dnsRFC2136, keyFile: LocalSystem.absolutePath(tsigKey), propagationSeconds: dnsPropagationWait ?? 120)
         } else if let tlsALPNPort {
             self = .tlsALPN(address: tlsALPNAddress, port: tlsALPNPort)
@@ -82,8 +66,8 @@ public enum ChallengeMethod: Sendable, Equatable {
     /// Checks what can be checked before the CA is contacted (addresses, the resolver, the TSIG key file).
     public func validate() throws {
         switch self {
-        case .standalone(let address?, _): try TCPListener.validate(address: address, flag: "--http-01-address")
-        case .tlsALPN(let address?, _): try TCPListener.validate(address: address, flag: "--tls-alpn-01-address")
+        case .standalone(let address?, _): try TCPListener.validate(address: address, setting: .http01Address)
+        case .tlsALPN(let address?, _): try TCPListener.validate(address: address, setting: .tlsALPNAddress)
         case .dnsHook(_, _, let resolver?, _): _ = try TXTLookup(resolver: resolver)
         case .dnsRFC2136(let server, let keyFile, _): _ = try Self.updater(server: server, keyFile: keyFile)
         default: break
@@ -114,6 +98,6 @@ public enum ChallengeMethod: Sendable, Equatable {
 
     /// The RFC 2136 updater: the server parsed, the key file read (its errors name the file).
     private static func updater(server: String, keyFile: String) throws -> DNSUpdater {
-        DNSUpdater(server: try DNSServer(parsing: server, flag: "--dns-rfc2136"), key: try TSIGKey(file: keyFile))
+        DNSUpdater(server: try DNSServer(parsing: server, setting: .dnsUpdateServer), key: try TSIGKey(file: keyFile))
     }
 }

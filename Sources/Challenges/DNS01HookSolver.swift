@@ -76,7 +76,7 @@ public final class DNS01HookSolver: ChallengeSolver, Sendable {
             return
         }
         try await TXTPropagation(checks: [(resolver, records)], wait: propagationWait,
-                                 advice: "check what the DNS hook published, or raise --dns-propagation-wait").run()
+                                 advice: "check what the DNS hook published, or raise \(SettingName.dnsPropagationWait)").run()
         progress("TXT records visible at \(resolver.label)")
     }
 

@@ -76,7 +76,7 @@ public final class DNS01UpdateSolver: ChallengeSolver, Sendable {
             }
         }
         try await TXTPropagation(checks: checks, wait: propagationWait,
-                                 advice: "the zone has not reached that server yet (zone transfer, NOTIFY); check it, or raise --dns-propagation-wait").run()
+                                 advice: "the zone has not reached that server yet (zone transfer, NOTIFY); check it, or raise \(SettingName.dnsPropagationWait)").run()
         progress("TXT records served by every authoritative server: \(checks.map(\.server.label).joined(separator: ", "))")
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import Synchronization
 import Glibc
 
@@ -78,7 +79,7 @@ public final class HTTP01Responder: @unchecked Sendable {
 
     private func bind() throws -> [Int32] {
         let listener = TCPListener(address: address, port: requestedPort, purpose: "the HTTP-01 responder",
-                                   addressFlag: "--http-01-address", alternative: "use --webroot DIR to answer HTTP-01 from the web server that has it")
+                                   addressSetting: .http01Address, alternative: "answer HTTP-01 from the web server that has it (\(SettingName.webroot))")
         let sockets = try listener.open()
         boundPort = listener.boundPort(sockets[0])
         return sockets

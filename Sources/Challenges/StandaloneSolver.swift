@@ -1,4 +1,5 @@
 import ACME
+import Base
 import Synchronization
 
 /// Counts the live challenges of a responder that runs only while it has some: started
@@ -81,7 +82,7 @@ public final class WebrootChallengeSolver: ChallengeSolver, Sendable {
 
     private func solver(for identifier: String) throws -> WebrootSolver {
         guard let solver = roots[identifier.lowercased()] ?? fallback else {
-            throw ChallengeError(.webroot, "no webroot is configured for \(identifier); add it to webroot_map in the renewal conf or pass --webroot")
+            throw ChallengeError(.webroot, "no webroot is configured for \(identifier); add it to webroot_map in the renewal conf or give \(SettingName.webroot)")
         }
         return solver
     }

@@ -1,32 +1,33 @@
+import Base
 import Glibc
 
 /// The listening side the challenge responders share: binding one address or all of them
-/// (dual-stack), with errors that name the port, the flag to fix and what else to do.
+/// (dual-stack), with errors that name the port, the setting to fix and what else to do.
 struct TCPListener {
     let address: String?
     let requestedPort: Int
     /// "the HTTP-01 responder"
     let purpose: String
-    /// "--http-01-address"
-    let addressFlag: String
+    /// The address setting to fix when the address is not on this host.
+    let addressSetting: SettingName
     /// What the user can do instead when the port is taken or privileged.
     let alternative: String
 
-    init(address: String?, port: Int, purpose: String, addressFlag: String, alternative: String) {
+    init(address: String?, port: Int, purpose: String, addressSetting: SettingName, alternative: String) {
         self.address = address
         self.requestedPort = port
         self.purpose = purpose
-        self.addressFlag = addressFlag
+        self.addressSetting = addressSetting
         self.alternative = alternative
     }
 
     /// Non-blocking, close-on-exec listening sockets: one for the given address, or one
     /// dual-stack IPv6 socket (IPv4 where IPv6 is off) for all addresses.
     /// Refuses an address that is neither IPv4 nor IPv6 before anything is contacted.
-    static func validate(address: String, flag: String) throws {
+    static func validate(address: String, setting: SettingName) throws {
         var v4 = in_addr(), v6 = in6_addr()
         guard inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1 else {
-            throw ChallengeError(.invalidSetting, "\(flag) \(address) is not an IPv4 or IPv6 address")
+            throw ChallengeError(.invalidSetting, "\(setting) \(address) is not an IPv4 or IPv6 address")
         }
     }
 
@@ -46,7 +47,7 @@ struct TCPListener {
             if inet_pton(AF_INET6, address, &v6) == 1 {
                 return [try listen(family: AF_INET6, address: shown) { fd in try bind6(fd, v6, v6only: true) }]
             }
-            throw ChallengeError(.invalidSetting, "\(addressFlag) \(address) is not an IPv4 or IPv6 address")
+            throw ChallengeError(.invalidSetting, "\(addressSetting) \(address) is not an IPv4 or IPv6 address")
         }
         // All addresses: one dual-stack IPv6 socket, or IPv4 where IPv6 is off.
         do {
@@ -108,7 +109,7 @@ struct TCPListener {
         case EACCES:
             return ChallengeError(.portUnavailable, "permission denied binding port \(requestedPort) (ports below 1024 need root or CAP_NET_BIND_SERVICE); run as root or \(alternative)")
         case EADDRNOTAVAIL:
-            return ChallengeError(.portUnavailable, "cannot bind port \(requestedPort) on \(shown): the address is not on this host; fix \(addressFlag)")
+            return ChallengeError(.portUnavailable, "cannot bind port \(requestedPort) on \(shown): the address is not on this host; fix \(addressSetting)")
         default:
             return ChallengeError(.portUnavailable, "cannot bind port \(requestedPort) on \(shown): \(String(cString: strerror(code)))")
         }

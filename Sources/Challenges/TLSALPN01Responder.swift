@@ -71,7 +71,7 @@ public final class TLSALPN01Responder: @unchecked Sendable {
         // A handler, not SIG_IGN: hooks and reloads started later must get the default back.
         LocalSystem.ignoreBrokenPipes()
         let listener = TCPListener(address: address, port: requestedPort, purpose: "the TLS-ALPN-01 responder",
-                                   addressFlag: "--tls-alpn-01-address", alternative: "answer with HTTP-01 or DNS-01 instead")
+                                   addressSetting: .tlsALPNAddress, alternative: "answer with HTTP-01 or DNS-01 instead")
         let sockets = try listener.open()
         boundPort = listener.boundPort(sockets[0])
         var done: [Int32] = [-1, -1]

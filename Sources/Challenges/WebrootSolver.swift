@@ -1,3 +1,4 @@
+import Base
 import Synchronization
 import Glibc
 
@@ -11,10 +12,10 @@ public final class WebrootSolver: @unchecked Sendable {
     public init(root: String) throws {
         var info = stat()
         guard stat(root, &info) == 0 else {
-            throw ChallengeError(.webroot, "webroot \(root) does not exist: \(String(cString: strerror(errno))); create it or point --webroot at the web server's document root")
+            throw ChallengeError(.webroot, "webroot \(root) does not exist: \(String(cString: strerror(errno))); create it or point \(SettingName.webroot) at the web server's document root")
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw ChallengeError(.webroot, "webroot \(root) is not a directory; point --webroot at the web server's document root")
+            throw ChallengeError(.webroot, "webroot \(root) is not a directory; point \(SettingName.webroot) at the web server's document root")
         }
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
     }

@@ -37,7 +37,7 @@ extension EndpointCheck {
         // A CA file that cannot be read is this machine's problem, found before any connection.
         if let caFile { _ = try FS.read(caFile) }
         let total = timeoutSeconds * endpoints.count + Self.runSlackSeconds
-        let runDeadline = Deadline(seconds: total, name: "the run's \(total) s deadline (--timeout × \(endpoints.count) endpoints + \(Self.runSlackSeconds) s)")
+        let runDeadline = Deadline(seconds: total, name: "the run's \(total) s deadline (the \(SettingName.endpointTimeout) × \(endpoints.count) endpoints + \(Self.runSlackSeconds) s)")
         var run = CheckRun()
         for endpoint in endpoints {
             do {

@@ -3,7 +3,7 @@ import Dispatch
 import Glibc
 
 /// A point on the monotonic clock by which something must be done, with the words that name
-/// it in an error ("the 10 s deadline for this endpoint (--timeout)").
+/// it in an error ("the 10 s deadline for this endpoint"; the CLI adds its flag).
 struct Deadline: Sendable {
     let instant: ContinuousClock.Instant
     let name: String

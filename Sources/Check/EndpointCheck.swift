@@ -82,7 +82,7 @@ public struct EndpointCheck: Sendable {
 
     /// `timeoutSeconds` from now, for one endpoint.
     func endpointDeadline() -> Deadline {
-        Deadline(seconds: timeoutSeconds, name: "the \(timeoutSeconds) s deadline for this endpoint (--timeout)")
+        Deadline(seconds: timeoutSeconds, name: "the \(timeoutSeconds) s \(SettingName.endpointTimeout)")
     }
 
     /// The certificate the endpoint presents (for DANE: its key), without judging it; bounded by
@@ -125,7 +125,7 @@ public struct EndpointCheck: Sendable {
                                  protocolVersion: result.protocolVersion, cipher: result.cipher, expiresSoon: false)
         if name == nil {
             report.verified = false
-            report.verifyMessage += "; the name was not checked (give --servername for an address)"
+            report.verifyMessage += "; the name was not checked (give \(SettingName.serverName) for an address)"
         }
         report.expiresSoon = left < expiresWithin
         return report

@@ -19,11 +19,11 @@ public struct DANEPublisher: Sendable {
         self.progress = progress
         switch settings.publisher {
         case .rfc2136(let server, let keyFile):
-            let address = try DNSServer(parsing: server, flag: "acme_dane_rfc2136_server")
+            let address = try DNSServer(parsing: server, setting: SettingName("acme_dane_rfc2136_server"))
             publisher = RFC2136Publisher(updater: DNSUpdater(server: address, key: try TSIGKey(file: keyFile)))
         case .hook(let command, let resolver):
             publisher = HookPublisher(.dane, command: command,
-                                      resolver: try resolver.map { try DNSServer(parsing: $0, flag: "acme_dane_resolver") })
+                                      resolver: try resolver.map { try DNSServer(parsing: $0, setting: SettingName("acme_dane_resolver")) })
         }
     }
 

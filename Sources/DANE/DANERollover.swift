@@ -36,7 +36,8 @@ public struct DANERollover: Sendable {
         /// Renew with this key (the prepared next key, whose record has been visible long enough);
         /// nil: the renewal's usual key choice (reuse, or DANE-TA where the leaf key is not pinned).
         case renew(key: PrivateKey?)
-        /// Renew with the current key because waiting would let the certificate expire.
+        /// Renew with the current key because waiting would let the certificate expire; `warning`
+        /// becomes a `.warning` note of the run.
         case renewReusingKey(warning: String)
         /// Not yet: the next key's record is not (long enough) visible.
         case hold(until: Date, reason: String)
@@ -92,7 +93,7 @@ public struct DANERollover: Sendable {
         // Never let the certificate expire for DANE: in the last tenth of its lifetime, renew with
         // the current key (its record is published) and postpone the key change.
         if LifetimePolicy.standard.isEmergency(notBefore: notBefore, notAfter: notAfter, now: max(now, until)) {
-            outcome.decision = .renewReusingKey(warning: "WARNING: \(lineage.name) expires \(notAfter.utcText) and is still \(reason); renewing with the current key, which its published TLSA record covers, and postponing the key change to the next renewal — check the TLSA records with acme tlsa --check --cert-name \(lineage.name)")
+            outcome.decision = .renewReusingKey(warning: "\(lineage.name) expires \(notAfter.utcText) and is still \(reason); renewing with the current key, which its published TLSA record covers, and postponing the key change to the next renewal — check the TLSA records with acme tlsa --check --cert-name \(lineage.name)")
             return outcome
         }
         outcome.decision = .hold(until: until, reason: reason)

@@ -49,36 +49,36 @@ public struct DANESettings: Sendable, Equatable {
     /// and how long an old key's record stays after its key was replaced.
     public var holdTime: Double { Double(2 * ttl) }
 
-    /// From `acme issue`'s flags: the publisher is `--dane-rfc2136` with `--tsig-key`, else
-    /// `--dane-hook`, else the DNS-01 method's own (`--dns-rfc2136` or `--dns-hook`).
+    /// From the settings of `acme issue --dane`: the publisher is RFC 2136 at `rfc2136` with
+    /// `tsigKey`, else `hook`, else the DNS-01 method's own (RFC 2136 or the DNS-01 hook). Which
+    /// settings go together is the caller's to check (the CLI checks its flags); errors name settings.
     public init(names: [String], ports: [Int], usage: Int?, ttl: Int?, rfc2136: String?, tsigKey: String?, hook: String?,
                 resolver: String?, challenge: ChallengeMethod) throws {
         func usageError(_ text: String) -> IssuanceError { IssuanceError(.invalidDANESettings, text) }
-        for port in ports where !(1...65535).contains(port) { throw usageError("--dane-port \(port) is not a port (1-65535), e.g. --dane-port 465") }
+        for port in ports where !(1...65535).contains(port) { throw usageError("\(SettingName.danePorts): \(port) is not a port (1-65535), e.g. 465") }
         switch usage ?? 3 {
         case 3: self.usage = 3
         case 2: self.usage = 2
-        case let other: throw usageError("--dane-usage \(other): give 3 (DANE-EE, the default: pins the server's key) or 2 (DANE-TA: pins the issuing CA's key)")
+        case let other: throw usageError("\(SettingName.daneUsage) \(other): give 3 (DANE-EE, the default: pins the server's key) or 2 (DANE-TA: pins the issuing CA's key)")
         }
         let ttl = ttl ?? Self.defaultTTL
-        guard Self.ttlRange.contains(ttl) else { throw usageError("--dane-ttl \(ttl): give the TLSA records' TTL in seconds, 1 to 86400 (default 300)") }
+        guard Self.ttlRange.contains(ttl) else { throw usageError("\(SettingName.daneTTL) \(ttl): give the TLSA records' TTL in seconds, 1 to 86400 (default 300)") }
         self.ttl = ttl
         owners = Self.owners(names: names, ports: ports)
-        guard !owners.isEmpty else { throw usageError("--dane: every name is a wildcard, so there is no server name for a TLSA record; add the mail server's name with -d") }
-        if rfc2136 != nil, hook != nil { throw usageError("--dane-rfc2136 and --dane-hook both given; choose one way to publish the TLSA records") }
+        guard !owners.isEmpty else { throw usageError("DANE: every name is a wildcard, so there is no server name for a TLSA record; add the mail server's name to \(SettingName.certificateNames)") }
         if let rfc2136 {
-            guard let tsigKey else { throw usageError("--dane-rfc2136 needs --tsig-key FILE (the BIND key file that signs the updates)") }
-            _ = try DNSServer(parsing: rfc2136, flag: "--dane-rfc2136")
+            guard let tsigKey else { throw usageError("\(SettingName.daneUpdateServer) needs \(SettingName.tsigKey) (the BIND key file that signs the updates)") }
+            _ = try DNSServer(parsing: rfc2136, setting: .daneUpdateServer)
             publisher = .rfc2136(server: rfc2136, keyFile: LocalSystem.absolutePath(tsigKey))
         } else if let hook {
-            if let resolver { _ = try DNSServer(parsing: resolver, flag: "--dane-resolver") }
+            if let resolver { _ = try DNSServer(parsing: resolver, setting: .daneResolver) }
             publisher = .hook(command: hook, resolver: resolver)
         } else {
             switch challenge {
             case .dnsRFC2136(let server, let keyFile, _): publisher = .rfc2136(server: server, keyFile: keyFile)
             case .dnsHook(let script, _, let dnsResolver, _): publisher = .hook(command: script, resolver: resolver ?? dnsResolver)
             default:
-                throw usageError("--dane needs a way to publish TLSA records: --dane-rfc2136 SERVER --tsig-key FILE, or --dane-hook COMMAND (see Docs/DANE.md)")
+                throw usageError("DANE needs a way to publish TLSA records: \(SettingName.daneUpdateServer) with \(SettingName.tsigKey), or a TLSA hook command, or DNS-01 through RFC 2136 or a hook (see Docs/DANE.md)")
             }
         }
     }

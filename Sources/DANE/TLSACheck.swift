@@ -126,10 +126,10 @@ public struct TLSACheck: Sendable {
         }
     }
 
-    /// With `--resolver`: whether its answer for `owner` is DNSSEC-authenticated (the AD bit).
+    /// With a validating resolver: whether its answer for `owner` is DNSSEC-authenticated (the AD bit).
     func authenticated(_ owner: String, deadline: DNSDeadline, report: inout Report) {
         guard let resolver else {
-            report.lines.append("  (give --resolver IP of a validating resolver to check that the answer is DNSSEC-authenticated)")
+            report.lines.append("  (give \(SettingName.validatingResolver) to check that the answer is DNSSEC-authenticated)")
             return
         }
         var lookup = TLSALookup(server: resolver, timeout: .seconds(5), recursionDesired: true, label: resolver.description)
@@ -152,10 +152,10 @@ public struct TLSACheck: Sendable {
     func finder(_ settings: DANESettings?, deadline: DNSDeadline) throws -> (ZoneFinder, UInt16) {
         switch settings?.publisher {
         case .rfc2136(let server, _)?:
-            let address = try DNSServer(parsing: server, flag: "acme_dane_rfc2136_server")
+            let address = try DNSServer(parsing: server, setting: SettingName("acme_dane_rfc2136_server"))
             return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: false), deadline: deadline), serverPort ?? address.port)
         case .hook(_, let saved?)?:
-            let address = try DNSServer(parsing: saved, flag: "acme_dane_resolver")
+            let address = try DNSServer(parsing: saved, setting: SettingName("acme_dane_resolver"))
             return (ZoneFinder(query: DNSQuery(server: address, timeout: .seconds(5), recursionDesired: true), deadline: deadline), serverPort ?? address.port)
         default:
             let address = try resolver ?? DNSServer.system()

@@ -1,3 +1,4 @@
+import Base
 import Glibc
 
 /// Dynamic updates (RFC 2136) of TXT records at one primary server, signed with a TSIG key
@@ -85,7 +86,7 @@ public struct DNSUpdater: Sendable {
         case RCode.refused:
             throw DNSError(.updateRefused, "\(server) refused to \(what) (REFUSED): key \(key.name) may not change it; grant it in the zone's update-policy, e.g. grant \(key.name) zonesub TXT TLSA; (Docs/DNS-01.md, Docs/DANE.md)")
         case RCode.notAuth, RCode.notZone:
-            throw DNSError(.notAuthoritative, "\(server) cannot \(what) in zone \(zone) (\(RCode.name(answer.rcode))): it is not the primary of that zone; give --dns-rfc2136 the zone's primary server")
+            throw DNSError(.notAuthoritative, "\(server) cannot \(what) in zone \(zone) (\(RCode.name(answer.rcode))): it is not the primary of that zone; give the zone's primary server as \(SettingName.dnsUpdateServer)")
         case let other:
             throw DNSError(.updateRefused, "\(server) did not \(what) in zone \(zone) (\(RCode.name(other))); see the server's log")
         }

@@ -16,9 +16,9 @@ public struct TXTLookup: Sendable {
         self.label = label ?? address.description
     }
 
-    /// Parses `--dns-resolver`'s `host:port` (port 53 when absent; `[v6]:port` for IPv6).
+    /// Parses the DNS-01 resolver's `host:port` (port 53 when absent; `[v6]:port` for IPv6).
     public init(resolver: String) throws {
-        let address = try DNSServer(parsing: resolver, flag: "--dns-resolver")
+        let address = try DNSServer(parsing: resolver, setting: .dnsResolver)
         self.init(server: address.host, port: address.port)
     }
 

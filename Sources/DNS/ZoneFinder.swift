@@ -1,3 +1,4 @@
+import Base
 import Glibc
 
 /// Finds the zone of a name (the SOA, asked for each parent in turn) and the zone's
@@ -30,7 +31,7 @@ public struct ZoneFinder: Sendable {
                 return soa.name
             }
         }
-        throw DNSError(.notAuthoritative, "\(server) is not authoritative for a zone that holds \(name.escapedExcerpt) (no SOA for it or a parent); give the primary server of that name's zone (--dns-rfc2136, --dane-rfc2136) or a resolver")
+        throw DNSError(.notAuthoritative, "\(server) is not authoritative for a zone that holds \(name.escapedExcerpt) (no SOA for it or a parent); give the primary server of that name's zone (as \(SettingName.dnsUpdateServer) or \(SettingName.daneUpdateServer)) or a resolver")
     }
 
     /// A zone's name servers to ask, and one line naming those (and the addresses) left out.

@@ -215,7 +215,7 @@ public final class Daemon: @unchecked Sendable {
         let (filter, waiting, calmDANE) = renewFilter(at: current)
         guard let (summary, synced) = await runRenewal(filter, at: current) else { return false }
         passRetry = nil
-        for note in summary.notes { log.log(.note, note) }
+        for note in summary.notes { log.note(note) }
         var renewedAny = synced
         var seen = Set<String>()
         var lineages: [DaemonStatus.Lineage] = []
@@ -430,7 +430,7 @@ public final class Daemon: @unchecked Sendable {
             status.heldBack = nil  // the sources hold something new: it gets its chance
         }
         guard report.changed else { return }
-        for note in report.notes { log.log(.note, note) }
+        for note in report.notes { log.note(note) }
         for change in report.changes { log.log(.installed, change) }
         if !report.reloaded.isEmpty { log.log(.reloaded, report.reloaded.joined(separator: " and ")) }
         status.lastInstall = DaemonStatus.Install(at: now(), set: report.installedSet, origin: report.origin, serial: report.serial, rolledBack: false)

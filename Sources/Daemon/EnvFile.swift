@@ -9,7 +9,7 @@ public enum EnvFile {
     public static func read(_ path: String) throws -> [String: String] {
         let text: String
         do { text = try FS.readNoFollow(path, limit: maxBytes) } catch {
-            throw DaemonError(.unreadableEnvFile, "cannot read the --env-file: \(error)")
+            throw DaemonError(.unreadableEnvFile, "cannot read \(SettingName.envFile): \(error)")
         }
         return try parse(text, path: path)
     }

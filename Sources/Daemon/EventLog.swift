@@ -43,6 +43,16 @@ public struct EventLog: Sendable {
         }
     }
 
+    /// A note of a run's report: a warning or an error as the event `warning` or `error` at its
+    /// severity, anything else as the event `note`.
+    public func note(_ note: Event, now: Date = Date()) {
+        if note.severity >= .warning {
+            log(note.severity == .error ? .error : .warning, note.message, level: note.severity, now: now)
+        } else {
+            log(.note, note.message, now: now)
+        }
+    }
+
     /// A library's events in the daemon's log: a warning or an error always (as the event
     /// `warning` or `error`, at its severity), everything else as `step` with `--verbose`.
     public func events(verbose: Bool) -> EventSink {

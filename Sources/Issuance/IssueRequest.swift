@@ -18,10 +18,10 @@ public enum ProfileChoice: Sendable, Equatable {
         switch self { case .preferred(let n), .required(let n): n }
     }
 
-    /// From `--preferred-profile` / `--required-profile` (at most one; a name such as classic).
+    /// From the preferred or the required profile (at most one; a name such as classic).
     public init?(preferred: String?, required: String?) throws {
         if preferred != nil, required != nil {
-            throw IssuanceError(.invalidProfile, "--preferred-profile and --required-profile exclude each other; give one")
+            throw IssuanceError(.invalidProfile, "\(SettingName.preferredProfile) and \(SettingName.requiredProfile) exclude each other; give one")
         }
         for name in [preferred, required].compactMap({ $0 }) where name.isEmpty || name.contains(where: { $0 == " " || $0 == "," }) {
             throw IssuanceError(.invalidProfile, "profile \"\(name)\" is not a profile name such as classic or tlsserver")

@@ -18,7 +18,7 @@ public struct Issuer: Sendable {
         let names = request.names
         // Wildcards need DNS-01 (RFC 8555 §7.1.3).
         if !request.challenge.validatesDNS, let wildcard = names.first(where: { $0.hasPrefix("*.") }) {
-            throw IssuanceError(.wildcardNeedsDNS, "\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: pass --dns-rfc2136 SERVER --tsig-key FILE or --dns-hook SCRIPT (see Docs/DNS-01.md), or list the exact names instead")
+            throw IssuanceError(.wildcardNeedsDNS, "\(wildcard) is a wildcard name, and CAs validate wildcards only with DNS-01: give \(SettingName.dnsUpdateServer) with \(SettingName.tsigKey), or \(SettingName.dnsHook) (see Docs/DNS-01.md), or list the exact names instead")
         }
         try request.challenge.validate()
         let lineages = LineageStore(configDirectory: request.configDirectory)
@@ -129,7 +129,7 @@ public struct Issuer: Sendable {
         if offered[choice.name] != nil { return choice.name }
         let list = offered.isEmpty ? "none" : offered.keys.sorted().joined(separator: ", ")
         if case .required = choice {
-            throw IssuanceError(.profileUnavailable, "the CA does not offer the required profile \(choice.name) (it offers: \(list)); choose one of those or drop --required-profile")
+            throw IssuanceError(.profileUnavailable, "the CA does not offer the required profile \(choice.name) (it offers: \(list)); choose one of those or drop \(SettingName.requiredProfile)")
         }
         progress("the CA does not offer profile \(choice.name) (it offers: \(list)); using its default")
         return nil
@@ -153,7 +153,7 @@ public struct Issuer: Sendable {
             do {
                 return try existing.liveKey()
             } catch {
-                throw IssuanceError(.unreadableLineage, "--reuse-key: cannot read the current key \(existing.privkeyPath): \(error)")
+                throw IssuanceError(.unreadableLineage, "\(SettingName.reuseKey): cannot read the current key \(existing.privkeyPath): \(error)")
             }
         }
         switch try NextKey.read(existing, type: request.keyType) {
@@ -205,7 +205,7 @@ public struct Issuer: Sendable {
         }
         guard let best else { return nil }
         if best.rank < 2 {
-            throw IssuanceError(.keyTypeConflict, "lineage \(best.lineage.name) holds these names with another key type than --key-type \(request.keyType); pass --cert-name \(best.lineage.name) to change its key type, or --cert-name NEW for a second lineage")
+            throw IssuanceError(.keyTypeConflict, "lineage \(best.lineage.name) holds these names with another key type than \(SettingName.keyType) \(request.keyType); pass --cert-name \(best.lineage.name) to change its key type, or --cert-name NEW for a second lineage")
         }
         return (best.lineage, best.cert)
     }

@@ -25,7 +25,7 @@ public struct Provisioner: Sendable {
         /// One line per change made (or, in a dry run, that would be made).
         public var changes: [String] = []
         public var warnings: [String] = []
-        public var notes: [String] = []
+        public var notes: [Event] = []
         public var reloaded: [String] = []
         public var changed: Bool { !changes.isEmpty }
         /// The set directory under `<tlsDir>/sets/` that went live in this run, and the one it
@@ -38,9 +38,9 @@ public struct Provisioner: Sendable {
         public var serial: String?
 
         /// Notes, each change, and the reloads, as progress lines.
-        public func progressLines(dryRun: Bool) -> [String] {
-            notes + changes.map { (dryRun ? "would change: " : "changed: ") + $0 }
-                + (reloaded.isEmpty ? [] : ["reloaded " + reloaded.joined(separator: " and ")])
+        public func progressLines(dryRun: Bool) -> [Event] {
+            notes + changes.map { Event((dryRun ? "would change: " : "changed: ") + $0) }
+                + (reloaded.isEmpty ? [] : [Event("reloaded " + reloaded.joined(separator: " and "))])
         }
 
         /// The one result line: what was installed, or that nothing changed.
@@ -75,7 +75,7 @@ public struct Provisioner: Sendable {
         report.origin = set?.origin
         report.serial = set?.primary.leaf.serialHex
         report.warnings += set?.warnings ?? []
-        report.notes += set?.notes ?? []
+        report.notes += (set?.notes ?? []).map { Event($0) }
         if set == nil {
             report.warnings.append("SSL_TYPE is empty: Postfix and Dovecot are set up WITHOUT TLS and accept passwords in cleartext; never use this in production")
         }
@@ -359,12 +359,12 @@ public struct Provisioner: Sendable {
         }
     }
 
-    /// The flag, else `dovecot --version`, remembered in the state file for as
+    /// The setting, else `dovecot --version`, remembered in the state file for as
     /// long as the binary's size and mtime stay the same (a start costs milliseconds).
     func dovecotVersion(_ report: inout Report) -> (version: DovecotVersion, stamp: String?) {
         if let version = settings.dovecotVersion { return (version, nil) }
         guard let binary = Subprocess.locate("dovecot") else {
-            report.notes.append("dovecot is not in PATH; writing Dovecot 2.3 settings (use --dovecot-version 2.4 for 2.4)")
+            report.notes.append("dovecot is not in PATH; writing Dovecot 2.3 settings (set \(SettingName.dovecotVersion) to 2.4 for 2.4)")
             return (.v2_3, nil)
         }
         var info = stat()
@@ -376,7 +376,7 @@ public struct Provisioner: Sendable {
         }
         let result = runner.run([binary, "--version"])
         guard result.succeeded, let version = DovecotVersion(versionOutput: result.output) else {
-            report.notes.append("cannot read the Dovecot version from `dovecot --version`; writing 2.3 settings (use --dovecot-version)")
+            report.notes.append("cannot read the Dovecot version from `dovecot --version`; writing 2.3 settings (set \(SettingName.dovecotVersion))")
             return (.v2_3, nil)
         }
         return (version, stamp)

@@ -20,6 +20,7 @@ public enum RolloverKey: Sendable {
     /// The prepared next key, whose record has been visible long enough.
     case pinned(PrivateKey)
     /// The certificate would expire before the next key may be used: keep the current key.
+    /// `warning` is the message of the run's `.warning` note (no severity prefix in the text).
     case reuseCurrent(warning: String)
 }
 

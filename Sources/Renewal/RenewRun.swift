@@ -17,7 +17,7 @@ struct RenewRun {
     var ari: RenewalInfoState
     var directories: DirectoryCache
     var offline: [String: (reason: String, count: Int)] = [:]
-    var notes: [String] = []
+    var notes: [Event] = []
 
     init(renewer: Renewer, options: RenewOptions, filter: PlanFilter) {
         (self.renewer, self.options, self.filter) = (renewer, options, filter)
@@ -25,14 +25,14 @@ struct RenewRun {
         clients = ClientCache(makeClient: renewer.makeClient)
         ari = RenewalInfoState(configDirectory: renewer.configDirectory)
         directories = DirectoryCache(configDirectory: renewer.configDirectory)
-        notes = [ari.note, directories.note].compactMap { $0 }
+        notes = [ari.note, directories.note].compactMap { $0.map { Event($0) } }
     }
 
     /// Reads each selected lineage (repairing what an interrupted run left) and, where the
     /// server's directory offers it, the CA's renewal information; a server that cannot be
     /// reached is not asked again in this run (its lineages are decided by their dates).
     mutating func gather(now: Date) async throws -> [Gathered] {
-        notes += try store.finishInterruptedCreations(pairMatches: Issuer.keyMatchesCertificate)
+        notes += try store.finishInterruptedCreations(pairMatches: Issuer.keyMatchesCertificate).map { Event($0) }
         let askARI = !options.policy.force && options.policy.renewWithinDays == nil && !options.dryRun
         var gathered: [Gathered] = []
         for lineage in try selectedLineages() {
@@ -52,7 +52,7 @@ struct RenewRun {
     private mutating func read(_ lineage: Lineage) throws -> GatheredLineage {
         if store.needsRepair(lineage) {
             let repairs = try store.repair(lineage, pairMatches: Issuer.keyMatchesCertificate)
-            notes += repairs.map { "\(lineage.name): \($0)" }
+            notes += repairs.map { Event("\(lineage.name): \($0)") }
         }
         let config = try store.renewalConfig(of: lineage)
         let certificate = try CertificateSummary(pem: try lineage.readLive("cert"))
@@ -85,9 +85,9 @@ struct RenewRun {
     }
 
     /// The run's notes on the servers that could not be reached.
-    func offlineNotes() -> [String] {
+    func offlineNotes() -> [Event] {
         offline.sorted(by: { $0.key < $1.key }).map { server, failure in
-            "cannot reach \(server) (\(failure.reason)); deciding its \(failure.count) certificate\(failure.count == 1 ? "" : "s") by their expiry dates"
+            Event("cannot reach \(server) (\(failure.reason)); deciding its \(failure.count) certificate\(failure.count == 1 ? "" : "s") by their expiry dates")
         }
     }
 
@@ -110,7 +110,7 @@ struct RenewRun {
                 plan.entries[index].rolloverStep = nextStep
                 guard entry.renews else { continue }
                 plan.entries[index].key = key
-                if case .reuseCurrent(let warning)? = key { notes.append(warning) }
+                if case .reuseCurrent(let warning)? = key { notes.append(.warning(warning)) }
             case .hold(let until, let reason, let nextStep):
                 (plan.entries[index].decision, plan.entries[index].rolloverStep) = (.hold(until: until, reason: reason), nextStep ?? until)
             case .failed(let error):

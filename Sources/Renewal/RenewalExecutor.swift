@@ -41,15 +41,15 @@ struct RenewalExecutor {
                 switch await gate.step(subject.subject, wantRenewal: false, reuseKey: options.reuseKey,
                                        keepRetiring: filter.keepRetiringRecords, now: renewer.now()) {
                 case .proceed(_, let step): report.daneStep = step
-                case .failed(let error): run.notes.append(LineageReport(name: entry.name, outcome: .failed(RenewalFailure(error, prefix: "DANE: ")),
-                                                                        certificate: subject.certificate).line)
+                case .failed(let error): run.notes.append(Event(LineageReport(name: entry.name, outcome: .failed(RenewalFailure(error, prefix: "DANE: ")),
+                                                                        certificate: subject.certificate).line))
                 case .hold, .off: break
                 }
             }
             result.reports.append(report)
         }
         await hooks.finish(post: effective.compactMap(\.post))
-        run.notes += hooks.failures
+        run.notes += hooks.failures.map { Event($0) }
         result.hookFailed = !hooks.failures.isEmpty
         return result
     }

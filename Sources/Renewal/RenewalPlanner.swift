@@ -90,7 +90,7 @@ public struct RenewalPlan: Sendable {
 
     public var entries: [Entry] = []
     /// Run-wide remarks (a pair whose partner's conf is gone).
-    public var notes: [String] = []
+    public var notes: [Event] = []
 
     public init(entries: [Entry] = []) { self.entries = entries }
 

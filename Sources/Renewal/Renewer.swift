@@ -93,8 +93,9 @@ public struct LineageReport: Sendable {
 
 public struct RenewalSummary: Sendable {
     public var reports: [LineageReport] = []
-    /// Run-wide remarks: repairs, unreachable servers, failed hooks.
-    public var notes: [String] = []
+    /// Run-wide remarks: repairs, unreachable servers, failed hooks; a warning (DANE renewing with
+    /// the current key near expiry) has the severity `.warning`, the sinks render it.
+    public var notes: [Event] = []
     public var hookFailed = false
     public var anyFailed: Bool { reports.contains(where: \.isFailure) }
 

@@ -33,14 +33,21 @@ struct CheckCommand: AsyncParsableCommand {
         if !(1...300).contains(timeout) { throw ValidationError("--timeout \(timeout) is not between 1 and 300 seconds") }
     }
 
+    /// A report as the CLI prints it: the settings its verdict names followed by their flags.
+    static func namingFlags(_ report: CheckReport) -> CheckReport {
+        var report = report
+        report.verifyMessage = SettingFlags.naming(report.verifyMessage)
+        return report
+    }
+
     func run() async throws {
         try await ExitStatus.run {
             var check = EndpointCheck(serverName: servername, caFile: caFile.map(LocalSystem.absolutePath))
             check.timeoutSeconds = timeout
             check.expiresWithin = expiresWithin.flatMap(EndpointCheck.seconds) ?? 0
             let result = try await check.run(endpoints: endpoints)
-            if !json { for error in result.errors { Output.writeErr("error: \(error)") } }
-            if json { try Output.printJSON(result.reports) } else { for report in result.reports { Output.print(report.text) } }
+            if !json { for error in result.errors { Output.writeErr("error: \(SettingFlags.naming("\(error)"))") } }
+            if json { try Output.printJSON(result.reports.map(Self.namingFlags)) } else { for report in result.reports { Output.print(SettingFlags.naming(report.text)) } }
             if let alertTo, !result.failures.isEmpty,
                let warning = await CheckAlert.send(to: alertTo, failures: result.failures, command: "acme check \(endpoints.joined(separator: " "))") {
                 Output.writeErr("warning: \(warning)")

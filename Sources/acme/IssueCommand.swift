@@ -55,6 +55,14 @@ struct Issue: AsyncParsableCommand {
         if !dane, !danePort.isEmpty || daneUsage != nil || daneTtl != nil || daneRFC2136 != nil || daneHook != nil || daneResolver != nil {
             throw ValidationError("--dane-port, --dane-usage, --dane-ttl, --dane-rfc2136, --dane-hook and --dane-resolver go with --dane")
         }
+        try challengeFlags.checkCombination()
+        if dane { try challengeFlags.checkDANE(rfc2136: daneRFC2136, hook: daneHook, tsigKey: tsigKey) }
+    }
+
+    var challengeFlags: ChallengeFlags {
+        ChallengeFlags(webroot: webroot, http01Address: responder.http01Address, tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress,
+                       dnsHook: dnsHook, dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver, dnsRFC2136: dnsRFC2136,
+                       dnsTSIGKey: dnsRFC2136 == nil && daneRFC2136 != nil ? nil : tsigKey, dnsHookParallel: dnsHookParallel)
     }
 
     func run() async throws {
@@ -62,7 +70,7 @@ struct Issue: AsyncParsableCommand {
             let challenge = try ChallengeMethod(http01Port: responder.http01Port, http01Address: responder.http01Address, webroot: webroot,
                                                 tlsALPNPort: tlsALPNPort, tlsALPNAddress: tlsALPNAddress, dnsHook: dnsHook,
                                                 dnsPropagationWait: dnsPropagationWait, dnsResolver: dnsResolver,
-                                                dnsRFC2136: dnsRFC2136, tsigKey: dnsRFC2136 == nil && daneRFC2136 != nil ? nil : tsigKey,
+                                                dnsRFC2136: dnsRFC2136, tsigKey: challengeFlags.dnsTSIGKey,
                                                 dnsHookParallel: dnsHookParallel)
             var request = IssueRequest(names: try DomainName.normalize(all: domain), server: common.directoryURL,
                                        configDirectory: common.configDirectory, certName: certName, keyType: keyType.first,

@@ -76,7 +76,7 @@ struct Renew: AsyncParsableCommand {
             for note in summary.notes { output.step(note) }
             if summary.reports.isEmpty { output.step("no certificates under \(store.configDirectory)/renewal") }
             for report in summary.reports {
-                if report.isFailure { Output.writeErr(report.line) } else { output.result(report.line) }
+                if report.isFailure { Output.writeErr(SettingFlags.naming(report.line)) } else { output.result(SettingFlags.naming(report.line)) }
             }
             // A failed hook (e.g. a reload) must reach monitoring too, though the certificate is in place.
             if summary.anyFailed || summary.hookFailed { throw ExitCode(ExitStatus.someFailed) }

@@ -72,12 +72,12 @@ struct TLSA: AsyncParsableCommand {
         try await ExitStatus.run {
             if check, let certName {
                 var run = TLSACheck(configDirectory: store.configDirectory, certName: certName)
-                run.resolver = try resolver.map { try DNSServer(parsing: $0, flag: "--resolver") }
+                run.resolver = try resolver.map { try DNSServer(parsing: $0, setting: .validatingResolver) }
                 run.endpoints = endpoint.isEmpty ? nil : endpoint
                 let report = try await run.run()
-                for line in report.lines { Output.print(line) }
-                for warning in report.warnings { Output.writeErr("warning: \(warning)") }
-                for problem in report.problems { Output.writeErr("problem: \(problem)") }
+                for line in report.lines { Output.print(SettingFlags.naming(line)) }
+                for warning in report.warnings { Output.writeErr("warning: \(SettingFlags.naming(warning))") }
+                for problem in report.problems { Output.writeErr("problem: \(SettingFlags.naming(problem))") }
                 if !report.problems.isEmpty { throw ExitCode(ExitStatus.code(for: .validationFailed)) }
                 return
             }

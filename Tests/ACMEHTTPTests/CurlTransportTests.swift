@@ -97,7 +97,7 @@ struct CurlTransportTests {
         } catch let error as HTTPError {
             #expect(error.code == .tls)
             #expect(error.description.contains("localhost:\(server.port)"))
-            #expect(error.description.contains("--ca-bundle"))
+            #expect(error.description.contains("give it as \(SettingName.caBundle)"))  // the CLI adds --ca-bundle (FailureTests)
         }
     }
 

@@ -196,7 +196,7 @@ struct ResponderTests {
             Issue.record("second bind on port \(first.port) succeeded")
         } catch let error as ChallengeError {
             #expect(error.description.contains("port \(first.port)"))
-            #expect(error.description.contains("--webroot"))
+            #expect(error.description.contains("from the web server that has it (\(SettingName.webroot))"))  // the CLI adds --webroot (FailureTests)
         }
     }
 

@@ -83,6 +83,20 @@ struct DaemonEventTests {
         #expect(verbose.all[3].contains(#""level":"info","event":"step""#), "a prefix is not a severity: \(verbose.all[3])")
     }
 
+    @Test("a run's notes: a warning note is logged as the event warning, any other note as the event note")
+    func notesBySeverity() throws {
+        let lines = Lines()
+        let log = EventLog(format: .json, write: { lines.append($0) })
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        log.note(.warning("mx.example.com expires 2027-01-20 08:00:00 UTC and is still held; renewing with the current key"), now: now)
+        log.note("could not save ARI state: disk full", now: now)
+        log.note(.error("DANE: the update was refused"), now: now)
+        #expect(lines.all.count == 3, "\(lines.all)")
+        #expect(lines.all[0].contains(#""level":"warning","event":"warning","message":"mx.example.com expires"#), "\(lines.all[0])")
+        #expect(lines.all[1].contains(#""level":"info","event":"note","message":"could not save ARI state"#), "\(lines.all[1])")
+        #expect(lines.all[2].contains(#""level":"error","event":"error""#), "\(lines.all[2])")
+    }
+
     @Test("next actions: today's strings, read and written unchanged; an unknown one is kept as it was")
     func nextActions() throws {
         let known: [DaemonStatus.NextAction] = [.renew, .askARI, .retry, .dane, .daneWait]

@@ -277,7 +277,7 @@ struct DANETests {
         let next = try Self.record(key: nextKey)
         let renewed = try run(TestSupport.acmeBinary, ["renew", "--no-random-sleep", "--force-renewal", "--config-dir", le])
         #expect(renewed.status == 0 && renewed.stdout.contains("\(name): renewed"), "\(renewed.output)")
-        #expect(renewed.stderr.contains("WARNING: \(name) expires") && renewed.stderr.contains("renewing with the current key"), "\(renewed.output)")
+        #expect(renewed.stderr.contains("warning: \(name) expires") && renewed.stderr.contains("renewing with the current key"), "\(renewed.output)")
         let after = try expectLiveCovered(bind, dir, name: name, step: "renewed near expiry")
         #expect(after.live == first.live, "a key without a long-visible record was deployed")
         #expect(after.records == [first.live, next], "\(after.records)")
@@ -458,8 +458,8 @@ struct DANETests {
         let dir = try TestSupport.temporaryDirectory("dane-flags")
         let cases: [([String], String)] = [
             (["--dane"], "--dane needs a way to publish TLSA records"),
-            (["--dane", "--dane-usage", "1", "--dane-hook", "true"], "--dane-usage 1"),
-            (["--dane", "--dane-ttl", "0", "--dane-hook", "true"], "--dane-ttl 0"),
+            (["--dane", "--dane-usage", "1", "--dane-hook", "true"], "the TLSA usage (--dane-usage) 1"),
+            (["--dane", "--dane-ttl", "0", "--dane-hook", "true"], "the TLSA TTL (--dane-ttl) 0"),
             (["--dane", "--dane-rfc2136", "127.0.0.1:53"], "--dane-rfc2136 needs --tsig-key"),
             (["--dane-port", "465"], "go with --dane"),
         ]

@@ -107,6 +107,7 @@ struct FailureTests {
         let result = try run(TestSupport.acmeBinary, ["issue", "-d", "*.example.test", "--server", "https://127.0.0.1:1/dir", "--config-dir", dir])
         #expect(result.status == 64, "\(result.output)")
         #expect(Self.errorLine(result).contains("DNS-01"), "\(result.stderr)")
+        #expect(Self.errorLine(result).contains("the DNS-01 hook command (--dns-hook)"), "the library names the setting, the CLI its flag: \(result.stderr)")
     }
 
     @Test("HTTP-01 port in use")

@@ -147,7 +147,7 @@ struct RenewalPlannerTests {
         var plan = RenewalPlanner(policy: DuePolicy()).plan([.lineage(ecdsa)], now: now)
         #expect(RenewalPlanner.pairUp(&plan).isEmpty)
         #expect(plan.renewals.map(\.name) == ["mail"])
-        #expect(plan.notes.count == 1 && plan.notes[0].contains("mail-rsa has no renewal conf"))
+        #expect(plan.notes.count == 1 && plan.notes[0].message.contains("mail-rsa has no renewal conf") && plan.notes[0].severity == .info)
     }
 }
 

@@ -127,7 +127,7 @@ public struct FleetRenewal: Sendable {
             for name in justRenewedElsewhere.sorted() {
                 summary.reports.append(LineageReport(name: name, outcome: .held(until: now(), reason: "renewed on another node just now (its version is installed here); not renewed again")))
             }
-            summary.notes += report.problems
+            summary.notes += report.problems.map(Event.warning)
             summary.reports.sort { $0.name < $1.name }
             for report in summary.reports {
                 guard case .renewed = report.outcome else { continue }

@@ -50,13 +50,13 @@ public final class FleetStore {
         case (let check?, let key?):
             _ = try key.open(check, for: .keyCheck, what: "the store's key check")
         case (_?, nil):
-            throw FleetStoreError(.keyRequired, "the private keys in the store \(url.redacted) are encrypted; pass --store-key FILE (the key file every node has)")
+            throw FleetStoreError(.keyRequired, "the private keys in the store \(url.redacted) are encrypted; give \(SettingName.storeKey) (the key file every node has)")
         case (nil, let key?):
             let plain = try connection.execute("""
                 SELECT (SELECT count(*) FROM acme_versions WHERE NOT privkey_sealed) + (SELECT count(*) FROM acme_accounts WHERE NOT key_sealed)
                 """).first?.int(0) ?? 0
             guard plain == 0 else {
-                throw FleetStoreError(.keyRequired, "the store \(url.redacted) already holds \(plain) unencrypted private keys; leave out --store-key, or export the store and import it into a new database with --store-key")
+                throw FleetStoreError(.keyRequired, "the store \(url.redacted) already holds \(plain) unencrypted private keys; leave out \(SettingName.storeKey), or export the store and import it into a new database with \(SettingName.storeKey)")
             }
             try setSetting("key_check", try key.seal(Array("acme store key check".utf8), for: .keyCheck))
         case (nil, nil):
@@ -68,7 +68,7 @@ public final class FleetStore {
     func prepareForReadingKeys() throws {
         if let check = try keyCheck() {
             guard let key else {
-                throw FleetStoreError(.keyRequired, "the private keys in the store \(url.redacted) are encrypted; pass --store-key FILE (the key file every node has)")
+                throw FleetStoreError(.keyRequired, "the private keys in the store \(url.redacted) are encrypted; give \(SettingName.storeKey) (the key file every node has)")
             }
             _ = try key.open(check, for: .keyCheck, what: "the store's key check")
         }
@@ -83,7 +83,7 @@ public final class FleetStore {
     func openIfSealed(_ bytes: [UInt8], sealed: Bool, for binding: StoreKey.Binding, what: String) throws -> [UInt8] {
         guard sealed else { return bytes }
         guard let key else {
-            throw FleetStoreError(.keyRequired, "\(what) in the store \(url.redacted) is encrypted; pass --store-key FILE (the key file every node has)")
+            throw FleetStoreError(.keyRequired, "\(what) in the store \(url.redacted) is encrypted; give \(SettingName.storeKey) (the key file every node has)")
         }
         return try key.open(bytes, for: binding, what: what)
     }
