@@ -51,7 +51,9 @@ struct DaemonCommand: AsyncParsableCommand {
             // One daemon per config directory, refused before anything starts (ports, store listener).
             let lock = try DaemonLock(configDirectory: common.configDirectory)
             defer { withExtendedLifetime(lock) {} }
-            let log = EventLog(format: EventLog.Format(rawValue: logFormat) ?? .text)
+            // Libraries name settings; the daemon's log lines name their flags too, as the CLI's do.
+            let log = EventLog(format: EventLog.Format(rawValue: logFormat) ?? .text,
+                               write: { EventLog.standardOutput(SettingFlags.naming($0)) })
             var options = RenewOptions(toolVersion: acmeVersion)
             (options.caBundle, options.useDirectoryHooks) = (common.caBundlePath, !noDirectoryHooks)
             let statusPath = LocalSystem.absolutePath(statusFile ?? DaemonStatus.defaultPath(configDirectory: common.configDirectory))
