@@ -1,13 +1,16 @@
 import CSystem
 import Glibc
+import Synchronization
 
 /// An exclusive POSIX write lock on a whole file (fcntl F_SETLK), the kind certbot takes
 /// with `fcntl.lockf`: `<config-dir>/.certbot.lock` makes acme and certbot exclude each
 /// other, `<tls-dir>/.acme-provision.lock` keeps two provisions apart. The lock goes away
-/// with the process, even after `kill -9`; release it by dropping the object.
+/// with the process, even after `kill -9`; `release()` gives it up at once (dropping the object
+/// does too, but only when the last reference goes, which a thread that handed it over may still hold).
 public final class FileLock: Sendable {
     public let path: String
     private let fd: Int32
+    private let released = Atomic<Bool>(false)
 
     /// Takes the lock on `path` (the directory must exist); if another process holds it,
     /// calls `waiting` once and blocks until it is free (`wait == true`) or throws.
@@ -57,5 +60,12 @@ public final class FileLock: Sendable {
         }
     }
 
-    deinit { close(fd) }
+    /// Gives the lock up now (closes its descriptor); later calls do nothing. Another process may
+    /// still see it held for a moment if a child spawned in this instant holds a copy of the
+    /// descriptor until its exec (O_CLOEXEC).
+    public func release() {
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { close(fd) }
+    }
+
+    deinit { release() }
 }

@@ -99,7 +99,7 @@ public struct LineageStore: Sendable {
     public func delete(named name: String, waiting: () -> Void = {}) throws -> Lineage {
         try validatePathComponent(name, what: "certificate name")
         let lock = try ConfigLock.acquire(configDirectory: configDirectory, create: false, waiting: waiting)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         let lineage = try existingLineage(named: name)
         try delete(lineage)
         return lineage

@@ -26,6 +26,9 @@ public final class DaemonLock: Sendable {
         try lock.record("\(pid)\n")
     }
 
+    /// Gives the lock up now (the daemon's end, or a test's).
+    public func release() { lock.release() }
+
     /// The pid the lock file names; nil when it names none (the holder has not written it yet).
     static func holder(_ path: String) -> Int32? {
         guard let text = try? FS.read(path, limit: 64), let word = text.split(whereSeparator: \.isWhitespace).first,

@@ -161,7 +161,7 @@ public struct AccountService: Sendable {
     /// it); only its key file changes. Holds the config directory lock meanwhile.
     public func rollKey(to type: KeyType, waiting: @escaping @Sendable () -> Void = {}) async throws -> ResolvedAccount {
         let lock = try await ConfigLock.acquire(configDirectory: store.configDirectory, create: false, waiting: waiting)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         let account = try required()
         let id = account.stored.id
         let pending = store.pendingKeyPath(id: id, server: server)

@@ -116,7 +116,7 @@ public struct IssueWorkflow: Sendable {
     ) async throws -> T {
         let client = try makeClient(request.caServer)
         let lock = try await ConfigLock.acquire(configDirectory: request.configDirectory, create: true, waiting: waiting)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
 
         let hooks = runHooks ? HookPlan(runner: HookRunner(configDirectory: request.configDirectory, useDirectoryHooks: false,
                                                           report: progress)) : nil

@@ -65,7 +65,7 @@ public struct Provisioner: Sendable {
     public func run(dryRun: Bool, now: Date = Date()) throws -> Report {
         var lock: FileLock?
         if !dryRun { lock = try lockTLSDirectory() }
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock?.release() }
         return try compareAndApply(dryRun: dryRun, now: now)
     }
 
@@ -294,7 +294,7 @@ public struct Provisioner: Sendable {
 
     public func restore(set name: String) throws -> Report {
         let lock = try lockTLSDirectory()
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         guard !name.contains("/"), name != "..", FS.isDirectory(settings.tlsDir + "/sets/" + name) else {
             throw ProvisionError(.installFailed, "cannot restore \(settings.tlsDir)/sets/\(name): it is not there any more; run acme provision to install what the sources hold")
         }

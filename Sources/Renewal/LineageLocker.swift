@@ -34,7 +34,10 @@ public struct ConfigDirectoryLocker: LineageLocker, Sendable {
         return names
     }
 
-    public mutating func unlock() { held = nil }
+    public mutating func unlock() {
+        held?.release()
+        held = nil
+    }
 
     /// Takes the lock on a thread of its own (the wait for certbot may take minutes) and returns the locker holding it.
     public func locked() async throws -> ConfigDirectoryLocker {

@@ -50,7 +50,7 @@ struct DaemonCommand: AsyncParsableCommand {
         try await ExitStatus.run {
             // One daemon per config directory, refused before anything starts (ports, store listener).
             let lock = try DaemonLock(configDirectory: common.configDirectory)
-            defer { withExtendedLifetime(lock) {} }
+            defer { lock.release() }
             // Libraries name settings; the daemon's log lines name their flags too, as the CLI's do.
             let log = EventLog(format: EventLog.Format(rawValue: logFormat) ?? .text,
                                write: { EventLog.standardOutput(SettingFlags.naming($0)) })

@@ -108,7 +108,7 @@ struct StateBoundsTests {
             #expect(error.code == .alreadyRunning && error.category == .localState)
             #expect(error.message.contains("another acme daemon (pid 4242) runs on the config directory \(dir)"), "\(error)")
         }
-        withExtendedLifetime(first) {}
+        first?.release()
         first = nil
         // An open-file-description lock goes with its last descriptor: a child another test spawns in
         // this instant holds a copy until its exec (O_CLOEXEC), so the lock may come free a moment later.

@@ -16,7 +16,18 @@ struct LineageLockerTests {
         let whileHeld = await onOwnThread { (try? ConfigLock.acquire(configDirectory: directory, create: false, wait: false)) == nil }
         #expect(whileHeld, "a second run cannot take the lock while the locker holds it")
         locker.unlock()
-        let afterwards = await onOwnThread { (try? ConfigLock.acquire(configDirectory: directory, create: false, wait: false)) != nil }
+        // Free again once unlocked. An open-file-description lock goes with its last descriptor: a
+        // child another test spawns in this instant holds a copy until its exec (O_CLOEXEC), so the
+        // lock may come free a moment later; asked again for up to 30 s, never a verdict on speed.
+        var afterwards = false
+        for _ in 0..<600 where !afterwards {
+            afterwards = await onOwnThread { () -> Bool in
+                guard let lock = try? ConfigLock.acquire(configDirectory: directory, create: false, wait: false) else { return false }
+                lock.release()
+                return true
+            }
+            if !afterwards { try await Task.sleep(for: .milliseconds(50)) }
+        }
         #expect(afterwards, "free again once unlocked")
         await #expect(throws: CertStoreError.self) { _ = try await ConfigDirectoryLocker(configDirectory: directory + "/missing").locked() }
     }

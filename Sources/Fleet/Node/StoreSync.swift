@@ -44,7 +44,7 @@ public struct StoreSync: Sendable {
         report.problems = found.refused
         let heads = found.heads.filter { only?.contains($0.name) ?? true }
         let lock = try ConfigLock.acquire(configDirectory: configDirectory, create: true, waiting: waiting)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         let lineages = LineageStore(configDirectory: configDirectory)
         report.accounts = try store.materializeAccounts(into: configDirectory)
         for head in heads {

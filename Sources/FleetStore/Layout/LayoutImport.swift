@@ -60,7 +60,7 @@ public enum LayoutImport {
     public static func run(configDirectory: String, into store: FleetStore, waiting: () -> Void = {}) throws -> Report {
         let directory = LocalSystem.absolutePath(configDirectory)
         let lock = try ConfigLock.acquire(configDirectory: directory, create: false, waiting: waiting)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         let lineages = try readLineages(directory)
         let accounts = try readAccounts(directory)
         let liveReadme = try LayoutFiles.kind(directory + "/live/README").isFile ? LayoutFiles.read(directory + "/live/README") : nil
