@@ -105,11 +105,13 @@ public struct Subprocess: Sendable {
             posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         }
         var pid: pid_t = 0
+        if ownProcessGroup { csystem_forward_begin() }
         let spawned = envp.isEmpty
             ? posix_spawn(&pid, program, &actions, &attributes, argv, environ)
             : posix_spawn(&pid, program, &actions, &attributes, argv, envp)
         // The group exists once posix_spawn returns (the child's setpgid runs before exec).
-        if spawned == 0 && ownProcessGroup { _ = csystem_forward_signals_to(pid) }
+        // A signal that arrived since csystem_forward_begin is passed on to the group now.
+        if ownProcessGroup { if spawned == 0 { _ = csystem_forward_signals_to(pid) } else { csystem_forward_abort() } }
         return (pid, spawned)
     }
 

@@ -50,11 +50,21 @@ static _Atomic int csystem_groups[CSYSTEM_GROUPS];
 static const int csystem_forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 static pthread_once_t csystem_forwarding_once = PTHREAD_ONCE_INIT;
 
+// A hook being spawned whose group is not in the table yet: a signal arriving then is held until
+// the group is (csystem_forward_signals_to) or the spawn failed (csystem_forward_abort).
+static atomic_int csystem_spawning = 0;
+static atomic_int csystem_pending = 0;
+
 static void csystem_forward(int signo) {
     int saved = errno;
     for (int i = 0; i < CSYSTEM_GROUPS; i++) {
         int group = atomic_load(&csystem_groups[i]);
         if (group > 0) kill(-group, signo);
+    }
+    if (atomic_load(&csystem_spawning) > 0) {
+        atomic_store(&csystem_pending, signo);
+        errno = saved;
+        return;
     }
     // Then what the default would have done: the signal is blocked while this handler runs, so
     // raise() takes effect, with the default disposition, when it returns.
@@ -78,13 +88,37 @@ static void csystem_install_forwarding(void) {
     }
 }
 
+void csystem_forward_begin(void) {
+    pthread_once(&csystem_forwarding_once, csystem_install_forwarding);
+    atomic_fetch_add(&csystem_spawning, 1);
+}
+
+/// Ends a spawn phase; a signal that arrived during it is passed on now, then acts as its default.
+static void csystem_forward_end(void) {
+    if (atomic_fetch_sub(&csystem_spawning, 1) != 1) return;
+    int pending = atomic_exchange(&csystem_pending, 0);
+    if (pending == 0) return;
+    for (int i = 0; i < CSYSTEM_GROUPS; i++) {
+        int group = atomic_load(&csystem_groups[i]);
+        if (group > 0) kill(-group, pending);
+    }
+    signal(pending, SIG_DFL);
+    raise(pending);
+}
+
+void csystem_forward_abort(void) {
+    csystem_forward_end();
+}
+
 int csystem_forward_signals_to(int group) {
     pthread_once(&csystem_forwarding_once, csystem_install_forwarding);
+    int result = -1;
     for (int i = 0; i < CSYSTEM_GROUPS; i++) {
         int free_slot = 0;
-        if (atomic_compare_exchange_strong(&csystem_groups[i], &free_slot, group)) return 0;
+        if (atomic_compare_exchange_strong(&csystem_groups[i], &free_slot, group)) { result = 0; break; }
     }
-    return -1;
+    csystem_forward_end();
+    return result;
 }
 
 void csystem_stop_forwarding_to(int group) {

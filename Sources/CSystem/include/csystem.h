@@ -36,6 +36,11 @@ void csystem_write_backtrace(int fd);
 /// are already recorded (the hook still runs; it just does not get acme's signals).
 int csystem_forward_signals_to(int group);
 
+/// Call before spawning a hook in its own group and end with csystem_forward_signals_to (spawned)
+/// or csystem_forward_abort (failed): a signal arriving in between is held, then passed on.
+void csystem_forward_begin(void);
+void csystem_forward_abort(void);
+
 /// Forgets `group` (its hook has ended).
 void csystem_stop_forwarding_to(int group);
 
